@@ -1,0 +1,37 @@
+/// One write, as it travels between nodes and the server: the unit of sync.
+public struct Change: Hashable, Sendable {
+    /// What a change does to its document.
+    public enum Kind: String, Hashable, Sendable, CaseIterable {
+        /// Writes the whole document: fields not in ``Change/fields`` are removed (`save`).
+        case insert
+        /// Sets the fields in ``Change/fields`` and leaves the others alone (`update`).
+        case update
+        /// Removes the document, leaving a tombstone (`delete`).
+        case delete
+    }
+
+    /// The change's globally unique id.
+    public let id: ChangeID
+    /// When its origin made it.
+    public let hlc: HLCTimestamp
+    /// The collection of the document it writes.
+    public let collection: String
+    /// The id of the document it writes.
+    public let recordID: String
+    /// What it does.
+    public let kind: Kind
+    /// The fields it sets (the whole document for an insert, empty for a delete).
+    public let fields: JSONObject
+
+    public init(id: ChangeID, hlc: HLCTimestamp, collection: String, recordID: String, kind: Kind, fields: JSONObject) {
+        self.id = id
+        self.hlc = hlc
+        self.collection = collection
+        self.recordID = recordID
+        self.kind = kind
+        self.fields = kind == .delete ? [:] : fields
+    }
+
+    /// The change's place in the merge order.
+    public var stamp: Stamp { Stamp(hlc: hlc, origin: id.origin, seq: id.seq) }
+}

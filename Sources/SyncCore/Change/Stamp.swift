@@ -1,0 +1,34 @@
+/// The total order of writes used by the merge: HLC reading, then origin, then sequence.
+///
+/// Two different changes never share a stamp, so last-writer-wins has no ties to break by luck.
+/// Text form: `hlc:seq:origin` (the HLC as 16 hex digits).
+public struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// When the write happened, by its origin's hybrid logical clock.
+    public let hlc: HLCTimestamp
+    /// The node that wrote it.
+    public let origin: NodeID
+    /// The origin's sequence number for the write.
+    public let seq: UInt64
+
+    public init(hlc: HLCTimestamp, origin: NodeID, seq: UInt64) {
+        self.hlc = hlc
+        self.origin = origin
+        self.seq = seq
+    }
+
+    public static func < (lhs: Stamp, rhs: Stamp) -> Bool {
+        if lhs.hlc != rhs.hlc { return lhs.hlc < rhs.hlc }
+        if lhs.origin != rhs.origin { return lhs.origin < rhs.origin }
+        return lhs.seq < rhs.seq
+    }
+
+    public var description: String { "\(hlc.hexString):\(seq):\(origin.rawValue)" }
+
+    /// Parses the text form; `nil` for anything else.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let hlc = HLCTimestamp(hexString: parts[0]), let seq = UInt64(parts[1]),
+              let origin = NodeID(String(parts[2])) else { return nil }
+        self.init(hlc: hlc, origin: origin, seq: seq)
+    }
+}

@@ -1,0 +1,291 @@
+/// A strict JSON parser over UTF-8 bytes, bounded in size and nesting depth.
+///
+/// It accepts exactly RFC 8259 JSON (one value, optional surrounding white space), rejects duplicate
+/// keys, invalid UTF-8 and lone surrogates, and never recurses deeper than ``Limits/maxDepth``, so
+/// hostile input cannot exhaust the stack.
+public struct JSONParser: Sendable {
+    /// Bounds on what the parser accepts.
+    public struct Limits: Sendable, Hashable {
+        /// Largest input, in bytes.
+        public var maxBytes: Int
+        /// Deepest nesting of arrays and objects.
+        public var maxDepth: Int
+
+        public init(maxBytes: Int = 16 << 20, maxDepth: Int = 64) {
+            self.maxBytes = maxBytes
+            self.maxDepth = maxDepth
+        }
+    }
+
+    /// The limits this parser enforces.
+    public var limits: Limits
+
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    /// Parses one JSON value from `bytes`.
+    public func parse<Bytes: Collection>(_ bytes: Bytes) throws(JSONError) -> JSONValue where Bytes.Element == UInt8 {
+        if let result = bytes.withContiguousStorageIfAvailable({ buffer in
+            Result { () throws(JSONError) -> JSONValue in try parse(buffer: buffer) }
+        }) {
+            return try result.get()
+        }
+        let copy = Array(bytes)
+        return try copy.withContiguousStorageIfAvailable({ buffer in
+            Result { () throws(JSONError) -> JSONValue in try parse(buffer: buffer) }
+        })!.get()
+    }
+
+    /// Parses one JSON value from a string.
+    public func parse(_ text: String) throws(JSONError) -> JSONValue {
+        try parse(Array(text.utf8))
+    }
+
+    /// Parses one JSON object; any other top-level value is a syntax error.
+    public func parseObject<Bytes: Collection>(_ bytes: Bytes) throws(JSONError) -> JSONObject where Bytes.Element == UInt8 {
+        let value = try parse(bytes)
+        guard case .object(let object) = value else {
+            throw JSONError(code: .syntax, offset: 0, message: "expected a JSON object")
+        }
+        return object
+    }
+
+    private func parse(buffer: UnsafeBufferPointer<UInt8>) throws(JSONError) -> JSONValue {
+        guard buffer.count <= limits.maxBytes else {
+            throw JSONError(code: .tooLarge, offset: limits.maxBytes, message: "input of \(buffer.count) bytes exceeds the limit of \(limits.maxBytes)")
+        }
+        var reader = JSONReader(bytes: buffer, maxDepth: limits.maxDepth)
+        reader.skipWhitespace()
+        let value = try reader.readValue(depth: 0)
+        reader.skipWhitespace()
+        guard reader.index == buffer.count else {
+            throw reader.error(.syntax, "unexpected bytes after the value")
+        }
+        return value
+    }
+}
+
+/// The cursor of one parse.
+struct JSONReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let maxDepth: Int
+    var index = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+        self.bytes = bytes
+        self.maxDepth = maxDepth
+    }
+
+    func error(_ code: JSONError.Code, _ message: String) -> JSONError {
+        JSONError(code: code, offset: index, message: message)
+    }
+
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func readValue(depth: Int) throws(JSONError) -> JSONValue {
+        guard index < bytes.count else { throw error(.syntax, "unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return .object(try readObject(depth: depth + 1))
+        case UInt8(ascii: "["): return .array(try readArray(depth: depth + 1))
+        case UInt8(ascii: "\""): return .string(try readString())
+        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try readNumber()
+        default: throw error(.syntax, "unexpected character")
+        }
+    }
+
+    mutating func expectLiteral(_ literal: StaticString) throws(JSONError) {
+        let count = literal.utf8CodeUnitCount
+        guard bytes.count - index >= count else { throw error(.syntax, "truncated literal") }
+        let start = literal.utf8Start
+        for offset in 0..<count where bytes[index + offset] != start[offset] {
+            throw error(.syntax, "invalid literal")
+        }
+        index += count
+    }
+
+    mutating func readObject(depth: Int) throws(JSONError) -> JSONObject {
+        guard depth <= maxDepth else { throw error(.tooDeep, "nesting deeper than \(maxDepth)") }
+        index += 1
+        var object: JSONObject = [:]
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return object
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error(.syntax, "expected a key") }
+            let keyOffset = index
+            let key = try readString()
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error(.syntax, "expected ':'") }
+            index += 1
+            skipWhitespace()
+            let value = try readValue(depth: depth)
+            if object.updateValue(value, forKey: key) != nil {
+                throw JSONError(code: .duplicateKey, offset: keyOffset, message: "duplicate key \"\(key)\"")
+            }
+            skipWhitespace()
+            guard index < bytes.count else { throw error(.syntax, "unterminated object") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return object }
+            throw error(.syntax, "expected ',' or '}'")
+        }
+    }
+
+    mutating func readArray(depth: Int) throws(JSONError) -> [JSONValue] {
+        guard depth <= maxDepth else { throw error(.tooDeep, "nesting deeper than \(maxDepth)") }
+        index += 1
+        var array: [JSONValue] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return array
+        }
+        while true {
+            skipWhitespace()
+            array.append(try readValue(depth: depth))
+            skipWhitespace()
+            guard index < bytes.count else { throw error(.syntax, "unterminated array") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return array }
+            throw error(.syntax, "expected ',' or ']'")
+        }
+    }
+
+    mutating func readString() throws(JSONError) -> String {
+        index += 1
+        let start = index
+        // Fast path: no escapes.
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                index += 1
+                guard let string = String(validating: slice, as: UTF8.self) else {
+                    throw JSONError(code: .invalidUTF8, offset: start, message: "string is not valid UTF-8")
+                }
+                return string
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw error(.syntax, "control character in string") }
+            index += 1
+        }
+        guard index < bytes.count else { throw error(.syntax, "unterminated string") }
+        var scratch = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                index += 1
+                guard let string = String(validating: scratch, as: UTF8.self) else {
+                    throw JSONError(code: .invalidUTF8, offset: start, message: "string is not valid UTF-8")
+                }
+                return string
+            case UInt8(ascii: "\\"):
+                index += 1
+                guard index < bytes.count else { throw error(.syntax, "unterminated escape") }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""): scratch.append(0x22)
+                case UInt8(ascii: "\\"): scratch.append(0x5C)
+                case UInt8(ascii: "/"): scratch.append(0x2F)
+                case UInt8(ascii: "b"): scratch.append(0x08)
+                case UInt8(ascii: "f"): scratch.append(0x0C)
+                case UInt8(ascii: "n"): scratch.append(0x0A)
+                case UInt8(ascii: "r"): scratch.append(0x0D)
+                case UInt8(ascii: "t"): scratch.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = UInt32(try readHex4())
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        guard bytes.count - index >= 6, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw error(.invalidUTF8, "lone high surrogate")
+                        }
+                        index += 2
+                        let low = UInt32(try readHex4())
+                        guard (0xDC00...0xDFFF).contains(low) else { throw error(.invalidUTF8, "invalid low surrogate") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        throw error(.invalidUTF8, "lone low surrogate")
+                    }
+                    guard let unicode = Unicode.Scalar(scalar) else { throw error(.invalidUTF8, "invalid code point") }
+                    scratch.append(contentsOf: Array(String(Character(unicode)).utf8))
+                default:
+                    throw error(.syntax, "invalid escape")
+                }
+            default:
+                if byte < 0x20 { throw error(.syntax, "control character in string") }
+                scratch.append(byte)
+                index += 1
+            }
+        }
+        throw error(.syntax, "unterminated string")
+    }
+
+    mutating func readHex4() throws(JSONError) -> UInt16 {
+        guard bytes.count - index >= 4 else { throw error(.syntax, "truncated \\u escape") }
+        var value: UInt16 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt16
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt16(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt16(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt16(byte - UInt8(ascii: "A") + 10)
+            default: throw error(.syntax, "invalid hex digit")
+            }
+            value = value << 4 | digit
+            index += 1
+        }
+        return value
+    }
+
+    mutating func readNumber() throws(JSONError) -> JSONValue {
+        let start = index
+        var isInteger = true
+        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count else { throw error(.syntax, "truncated number") }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else if (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(bytes[index]) {
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+        } else {
+            throw error(.syntax, "invalid number")
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            isInteger = false
+            index += 1
+            let digits = index
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            guard index > digits else { throw error(.syntax, "expected digits after '.'") }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            isInteger = false
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            let digits = index
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            guard index > digits else { throw error(.syntax, "expected exponent digits") }
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        if isInteger, let value = Int64(text) {
+            return .int(value)
+        }
+        guard let value = Double(text), value.isFinite else {
+            throw JSONError(code: .numberOutOfRange, offset: start, message: "number \(text.prefix(32)) is out of range")
+        }
+        return .double(value)
+    }
+}

@@ -1,0 +1,90 @@
+/// The merge state of one document: per-field last-writer-wins registers under a lifecycle register.
+///
+/// The state after applying a set of changes depends only on the set, never on the order or on
+/// duplicates:
+/// - the **lifecycle** is the insert or delete with the greatest stamp;
+/// - a field holds the value of the greatest-stamped write to it whose stamp is not below the
+///   lifecycle's (an insert or a delete clears every older field write);
+/// - the document exists when its lifecycle is an insert, or when it has no lifecycle yet and some
+///   field was written (an update that arrived before its insert).
+///
+/// So a delete is never undone by an older update, a save after a delete brings the document back,
+/// and an update never resurrects a deleted document.
+public struct DocumentState: Hashable, Sendable {
+    /// The last insert or delete.
+    public struct Lifecycle: Hashable, Sendable {
+        /// The stamp of the insert or delete.
+        public let stamp: Stamp
+        /// Whether it was a delete.
+        public let isDeleted: Bool
+    }
+
+    /// One field's register.
+    public struct Field: Hashable, Sendable {
+        /// The stamp of the write that set it.
+        public let stamp: Stamp
+        /// Its value.
+        public let value: JSONValue
+    }
+
+    /// The greatest insert or delete applied, if any.
+    public private(set) var lifecycle: Lifecycle?
+    /// The live field registers (none older than the lifecycle).
+    public private(set) var fields: [String: Field]
+
+    /// A document nothing has been written to.
+    public init() {
+        lifecycle = nil
+        fields = [:]
+    }
+
+    init(lifecycle: Lifecycle?, fields: [String: Field]) {
+        self.lifecycle = lifecycle
+        self.fields = fields
+    }
+
+    /// Whether the document exists.
+    public var exists: Bool {
+        if let lifecycle { return !lifecycle.isDeleted }
+        return !fields.isEmpty
+    }
+
+    /// The values of the live fields.
+    public var body: JSONObject {
+        fields.mapValues(\.value)
+    }
+
+    /// The greatest stamp in the state; a write stamped after it wins over everything here.
+    public var maxStamp: Stamp? {
+        var result = lifecycle?.stamp
+        for field in fields.values where result == nil || field.stamp > result! {
+            result = field.stamp
+        }
+        return result
+    }
+
+    /// Applies one change.
+    ///
+    /// - Returns: whether the state changed.
+    @discardableResult
+    public mutating func apply(_ change: Change) -> Bool {
+        apply(kind: change.kind, fields: change.fields, stamp: change.stamp)
+    }
+
+    /// Applies a write of `kind` setting `fields`, stamped `stamp`.
+    @discardableResult
+    public mutating func apply(kind: Change.Kind, fields written: JSONObject, stamp: Stamp) -> Bool {
+        var changed = false
+        if kind != .update, lifecycle.map({ stamp > $0.stamp }) ?? true {
+            lifecycle = Lifecycle(stamp: stamp, isDeleted: kind == .delete)
+            fields = fields.filter { $0.value.stamp >= stamp }
+            changed = true
+        }
+        if let lifecycle, stamp < lifecycle.stamp { return changed }
+        for (name, value) in written where fields[name].map({ stamp > $0.stamp }) ?? true {
+            fields[name] = Field(stamp: stamp, value: value)
+            changed = true
+        }
+        return changed
+    }
+}

@@ -1,0 +1,61 @@
+/// An `insert`, `update` or `delete` frame: the original protocol's change message, with our
+/// extensions (change id, HLC, server sequence) in `metadata`.
+///
+/// A frame from a client that speaks only the original protocol has no change id; ``change`` is
+/// then `nil` and the receiver decides how to stamp it.
+public struct ChangeMessage: Hashable, Sendable {
+    /// Insert, update or delete.
+    public var kind: Change.Kind
+    /// The collection.
+    public var collection: String
+    /// The record id.
+    public var recordID: String
+    /// The fields (the whole document for an insert, changed fields for an update), absent for a delete.
+    public var data: JSONObject?
+    /// ISO 8601 time of the write, as the original protocol carries it.
+    public var timestamp: String?
+    /// The original `metadata` object, which also carries our extensions.
+    public var metadata: JSONObject
+
+    public init(kind: Change.Kind, collection: String, recordID: String, data: JSONObject?, timestamp: String?, metadata: JSONObject) {
+        self.kind = kind
+        self.collection = collection
+        self.recordID = recordID
+        self.data = data
+        self.timestamp = timestamp
+        self.metadata = metadata
+    }
+
+    /// The frame for a change, with the server's sequence when the server sends it.
+    public init(_ change: Change, serverSeq: UInt64? = nil) {
+        var metadata: JSONObject = ["changeId": .string(change.id.description), "hlc": .string(change.hlc.hexString)]
+        if let serverSeq {
+            metadata["serverSeq"] = .int(Int64(clamping: serverSeq))
+            metadata["version"] = .int(Int64(clamping: serverSeq))
+        }
+        self.init(kind: change.kind, collection: change.collection, recordID: change.recordID,
+                  data: change.kind == .delete ? nil : change.fields,
+                  timestamp: ISO8601.string(fromMillis: change.hlc.wallMillis), metadata: metadata)
+    }
+
+    /// The change id from `metadata.changeId`, when present and valid.
+    public var changeID: ChangeID? {
+        metadata["changeId"]?.stringValue.flatMap(ChangeID.init)
+    }
+
+    /// The HLC reading from `metadata.hlc`, when present and valid.
+    public var hlc: HLCTimestamp? {
+        metadata["hlc"]?.stringValue.flatMap { HLCTimestamp(hexString: $0) }
+    }
+
+    /// The server's sequence for the change, from `metadata.serverSeq`.
+    public var serverSeq: UInt64? {
+        metadata["serverSeq"]?.intValue.flatMap { $0 > 0 ? UInt64($0) : nil }
+    }
+
+    /// The change this frame carries, when it carries our extensions.
+    public var change: Change? {
+        guard let id = changeID, let hlc else { return nil }
+        return Change(id: id, hlc: hlc, collection: collection, recordID: recordID, kind: kind, fields: data ?? [:])
+    }
+}

@@ -1,0 +1,100 @@
+/// A WebSocket frame, as the original protocol defines them plus our extensions.
+///
+/// The original's frames keep their exact shape (`type`, `collection`, `recordId`, `data`,
+/// `timestamp`, `metadata`); the frames it did not have (`hello`, `changes`, `ack`) carry their
+/// payload in `data`. See `Docs/Protocol.md`.
+public enum Frame: Hashable, Sendable {
+    /// Client: deliver changes of this collection.
+    case subscribe(collection: String)
+    /// Client: stop delivering changes of this collection.
+    case unsubscribe(collection: String)
+    /// Server: the subscription is active.
+    case subscribed(collection: String)
+    /// Server: the subscription is gone.
+    case unsubscribed(collection: String)
+    /// Either side: one insert, update or delete.
+    case change(ChangeMessage)
+    /// Keep-alive; `time` is the sender's wall clock in milliseconds when it sends one.
+    case ping(time: UInt64?)
+    /// Keep-alive answer; `time` is the answering side's wall clock in milliseconds.
+    case pong(time: UInt64?)
+    /// Server: a full snapshot of records of a collection, as the original sends it.
+    case sync(collection: String, records: [SyncRecord])
+    /// Either side: a refused frame or request.
+    case error(FrameError)
+    /// Client, first frame: authenticate with a token.
+    case auth(token: String)
+    /// Server: the token was accepted.
+    case authenticated
+    /// Ours: who the sender is and what it holds, sent first on every connection.
+    case hello(Hello)
+    /// Ours: several changes at once (catch-up, relay).
+    case changes(ChangeBatch)
+    /// Ours: the server committed these changes.
+    case ack(Ack)
+}
+
+/// One record of a `sync` frame: `{id, data, version, updatedAt}`.
+public struct SyncRecord: Hashable, Sendable {
+    public var id: String
+    public var data: JSONObject
+    public var version: Int64?
+    public var updatedAt: String?
+
+    public init(id: String, data: JSONObject, version: Int64? = nil, updatedAt: String? = nil) {
+        self.id = id
+        self.data = data
+        self.version = version
+        self.updatedAt = updatedAt
+    }
+}
+
+/// What a node or server says about itself when a connection opens.
+public struct Hello: Hashable, Sendable {
+    /// The sender's node id (the server's id for a server).
+    public var nodeID: NodeID
+    /// Protocol version the sender speaks.
+    public var protocolVersion: Int
+    /// What the sender holds, per origin.
+    public var vector: VersionVector
+    /// For a node talking to the server: the server sequence it has pulled up to.
+    public var cursor: UInt64?
+    /// The sender's wall clock, milliseconds since the epoch.
+    public var time: UInt64?
+
+    public init(nodeID: NodeID, protocolVersion: Int = 1, vector: VersionVector, cursor: UInt64? = nil, time: UInt64? = nil) {
+        self.nodeID = nodeID
+        self.protocolVersion = protocolVersion
+        self.vector = vector
+        self.cursor = cursor
+        self.time = time
+    }
+}
+
+/// Several changes in one frame, each with the server's sequence when the server sends them.
+public struct ChangeBatch: Hashable, Sendable {
+    public var changes: [ChangeMessage]
+    /// From the server: every change up to this sequence that the receiver may see has been sent.
+    public var cursor: UInt64?
+
+    public init(changes: [ChangeMessage], cursor: UInt64? = nil) {
+        self.changes = changes
+        self.cursor = cursor
+    }
+}
+
+/// The server committed these changes; they may leave the sender's outbox.
+public struct Ack: Hashable, Sendable {
+    /// The committed change ids with the server sequence each got (0 when it was a duplicate).
+    public var committed: [ChangeID: UInt64]
+    /// Change ids the server refused, with why.
+    public var rejected: [ChangeID: FrameError]
+    /// The receiver's cursor may move to this sequence.
+    public var cursor: UInt64?
+
+    public init(committed: [ChangeID: UInt64], rejected: [ChangeID: FrameError] = [:], cursor: UInt64? = nil) {
+        self.committed = committed
+        self.rejected = rejected
+        self.cursor = cursor
+    }
+}

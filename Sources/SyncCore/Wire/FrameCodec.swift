@@ -1,0 +1,274 @@
+/// Encodes frames to JSON text and decodes them strictly, within size and depth limits.
+///
+/// Decoding never traps: anything that is not a well-formed frame becomes a ``FrameError`` with
+/// code `INVALID_MESSAGE` (or `TOO_LARGE`), which the receiver logs, counts and answers.
+public struct FrameCodec: Sendable {
+    /// Largest frame accepted, in bytes.
+    public var maxFrameBytes: Int
+    /// Deepest JSON nesting accepted.
+    public var maxDepth: Int
+    /// Most changes accepted in one `changes` frame.
+    public var maxBatchCount: Int
+
+    public init(maxFrameBytes: Int = 1 << 20, maxDepth: Int = 32, maxBatchCount: Int = 10_000) {
+        self.maxFrameBytes = maxFrameBytes
+        self.maxDepth = maxDepth
+        self.maxBatchCount = maxBatchCount
+    }
+
+    // MARK: Encoding
+
+    /// The frame as UTF-8 JSON bytes.
+    public func encode(_ frame: Frame) -> [UInt8] {
+        JSONValue.object(Self.object(for: frame)).canonicalBytes
+    }
+
+    /// The frame as a JSON string.
+    public func encodeString(_ frame: Frame) -> String {
+        String(decoding: encode(frame), as: UTF8.self)
+    }
+
+    static func object(for frame: Frame) -> JSONObject {
+        switch frame {
+        case .subscribe(let collection): return ["type": "subscribe", "collection": .string(collection)]
+        case .unsubscribe(let collection): return ["type": "unsubscribe", "collection": .string(collection)]
+        case .subscribed(let collection): return ["type": "subscribed", "collection": .string(collection)]
+        case .unsubscribed(let collection): return ["type": "unsubscribed", "collection": .string(collection)]
+        case .change(let message): return object(for: message)
+        case .ping(let time):
+            return time.map { ["type": "ping", "metadata": ["time": .int(Int64(clamping: $0))]] } ?? ["type": "ping"]
+        case .pong(let time):
+            return time.map { ["type": "pong", "metadata": ["time": .int(Int64(clamping: $0))]] } ?? ["type": "pong"]
+        case .sync(let collection, let records):
+            let list: [JSONValue] = records.map { record in
+                var object: JSONObject = ["id": .string(record.id), "data": .object(record.data)]
+                if let version = record.version { object["version"] = .int(version) }
+                if let updatedAt = record.updatedAt { object["updatedAt"] = .string(updatedAt) }
+                return .object(object)
+            }
+            return ["type": "sync", "collection": .string(collection), "data": ["records": .array(list)]]
+        case .error(let error):
+            return ["type": "error", "code": .string(error.code.rawValue), "error": .string(error.message)]
+        case .auth(let token): return ["type": "auth", "token": .string(token)]
+        case .authenticated: return ["type": "authenticated"]
+        case .hello(let hello):
+            var data: JSONObject = ["nodeId": .string(hello.nodeID.rawValue), "protocol": .int(Int64(hello.protocolVersion)),
+                                    "vector": hello.vector.jsonValue]
+            if let cursor = hello.cursor { data["cursor"] = .int(Int64(clamping: cursor)) }
+            if let time = hello.time { data["time"] = .int(Int64(clamping: time)) }
+            return ["type": "hello", "data": .object(data)]
+        case .changes(let batch):
+            var data: JSONObject = ["changes": .array(batch.changes.map { .object(object(for: $0)) })]
+            if let cursor = batch.cursor { data["cursor"] = .int(Int64(clamping: cursor)) }
+            return ["type": "changes", "data": .object(data)]
+        case .ack(let ack):
+            var data: JSONObject = ["committed": .object(Dictionary(uniqueKeysWithValues: ack.committed.map {
+                ($0.key.description, JSONValue.int(Int64(clamping: $0.value)))
+            }))]
+            if !ack.rejected.isEmpty {
+                data["rejected"] = .object(Dictionary(uniqueKeysWithValues: ack.rejected.map {
+                    ($0.key.description, JSONValue.object(["code": .string($0.value.code.rawValue), "error": .string($0.value.message)]))
+                }))
+            }
+            if let cursor = ack.cursor { data["cursor"] = .int(Int64(clamping: cursor)) }
+            return ["type": "ack", "data": .object(data)]
+        }
+    }
+
+    static func object(for message: ChangeMessage) -> JSONObject {
+        var object: JSONObject = ["type": .string(message.kind.rawValue), "collection": .string(message.collection),
+                                  "recordId": .string(message.recordID)]
+        if let data = message.data { object["data"] = .object(data) }
+        if let timestamp = message.timestamp { object["timestamp"] = .string(timestamp) }
+        if !message.metadata.isEmpty { object["metadata"] = .object(message.metadata) }
+        return object
+    }
+
+    // MARK: Decoding
+
+    /// Decodes one frame from UTF-8 JSON bytes.
+    public func decode(_ bytes: some Collection<UInt8>) throws(FrameError) -> Frame {
+        guard bytes.count <= maxFrameBytes else {
+            throw FrameError(.tooLarge, "frame of \(bytes.count) bytes exceeds the limit of \(maxFrameBytes)")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONParser(limits: .init(maxBytes: maxFrameBytes, maxDepth: maxDepth)).parse(bytes)
+        } catch {
+            throw FrameError(error.code == .tooLarge ? .tooLarge : .invalidMessage, error.description)
+        }
+        guard case .object(let object) = value else { throw FrameError(.invalidMessage, "a frame must be a JSON object") }
+        return try decode(object: object)
+    }
+
+    /// Decodes one frame from a JSON string.
+    public func decode(_ text: String) throws(FrameError) -> Frame {
+        try decode(Array(text.utf8))
+    }
+
+    /// Decodes one frame from an already parsed object.
+    public func decode(object: JSONObject) throws(FrameError) -> Frame {
+        guard let type = object["type"]?.stringValue else { throw FrameError(.invalidMessage, "missing string field \"type\"") }
+        switch type {
+        case "subscribe": return .subscribe(collection: try Self.collection(in: object))
+        case "unsubscribe": return .unsubscribe(collection: try Self.collection(in: object))
+        case "subscribed": return .subscribed(collection: try Self.collection(in: object))
+        case "unsubscribed": return .unsubscribed(collection: try Self.collection(in: object))
+        case "insert", "update", "delete": return .change(try Self.changeMessage(from: object))
+        case "ping": return .ping(time: try Self.time(in: object))
+        case "pong": return .pong(time: try Self.time(in: object))
+        case "sync": return try Self.sync(from: object)
+        case "error":
+            let code = object["code"]?.stringValue ?? FrameError.Code.serverError.rawValue
+            let message = object["error"]?.stringValue ?? object["message"]?.stringValue ?? ""
+            return .error(FrameError(FrameError.Code(rawValue: String(code.prefix(64))), String(message.prefix(1024))))
+        case "auth":
+            guard let token = object["token"]?.stringValue else { throw FrameError(.invalidMessage, "auth needs a string \"token\"") }
+            return .auth(token: token)
+        case "authenticated": return .authenticated
+        case "hello": return .hello(try Self.hello(from: object))
+        case "changes": return .changes(try changes(from: object))
+        case "ack": return .ack(try Self.ack(from: object))
+        default:
+            throw FrameError(.invalidMessage, "unknown frame type \"\(type.prefix(64))\"")
+        }
+    }
+
+    static func collection(in object: JSONObject) throws(FrameError) -> String {
+        guard let collection = object["collection"]?.stringValue else {
+            throw FrameError(.invalidMessage, "missing string field \"collection\"")
+        }
+        if let problem = Identifiers.problem(withCollection: collection) { throw FrameError(.invalidMessage, problem) }
+        return collection
+    }
+
+    static func time(in object: JSONObject) throws(FrameError) -> UInt64? {
+        guard let metadata = object["metadata"] else { return nil }
+        guard case .object(let fields) = metadata else { throw FrameError(.invalidMessage, "\"metadata\" must be an object") }
+        guard let time = fields["time"] else { return nil }
+        guard let millis = time.intValue, millis >= 0 else { throw FrameError(.invalidMessage, "\"metadata.time\" must be a non-negative integer") }
+        return UInt64(millis)
+    }
+
+    /// Decodes an insert, update or delete object.
+    public static func changeMessage(from object: JSONObject) throws(FrameError) -> ChangeMessage {
+        guard let type = object["type"]?.stringValue, let kind = Change.Kind(rawValue: type) else {
+            throw FrameError(.invalidMessage, "change frame type must be insert, update or delete")
+        }
+        let collection = try collection(in: object)
+        guard let recordID = object["recordId"]?.stringValue else { throw FrameError(.invalidMessage, "missing string field \"recordId\"") }
+        if let problem = Identifiers.problem(withRecordID: recordID) { throw FrameError(.invalidMessage, problem) }
+        var data: JSONObject?
+        switch object["data"] {
+        case .object(let fields)?: data = fields
+        case nil, .null?: data = nil
+        default: throw FrameError(.invalidMessage, "\"data\" must be an object")
+        }
+        if kind != .delete, data == nil { throw FrameError(.invalidMessage, "\(type) needs a \"data\" object") }
+        var timestamp: String?
+        switch object["timestamp"] {
+        case .string(let text)?: timestamp = text
+        case nil, .null?: timestamp = nil
+        default: throw FrameError(.invalidMessage, "\"timestamp\" must be an ISO 8601 string")
+        }
+        var metadata: JSONObject = [:]
+        switch object["metadata"] {
+        case .object(let fields)?: metadata = fields
+        case nil, .null?: break
+        default: throw FrameError(.invalidMessage, "\"metadata\" must be an object")
+        }
+        let message = ChangeMessage(kind: kind, collection: collection, recordID: recordID, data: data, timestamp: timestamp, metadata: metadata)
+        let hasID = metadata["changeId"] != nil, hasHLC = metadata["hlc"] != nil
+        if hasID || hasHLC {
+            guard message.changeID != nil else { throw FrameError(.invalidMessage, "\"metadata.changeId\" must be \"origin:seq\"") }
+            guard message.hlc != nil else { throw FrameError(.invalidMessage, "\"metadata.hlc\" must be 16 hex digits") }
+        }
+        if let seq = metadata["serverSeq"], seq.intValue.map({ $0 <= 0 }) ?? true {
+            throw FrameError(.invalidMessage, "\"metadata.serverSeq\" must be a positive integer")
+        }
+        return message
+    }
+
+    static func sync(from object: JSONObject) throws(FrameError) -> Frame {
+        let collection = try collection(in: object)
+        guard let records = object["data"]?["records"]?.arrayValue else {
+            throw FrameError(.invalidMessage, "sync needs \"data.records\" as an array")
+        }
+        var result: [SyncRecord] = []
+        for record in records {
+            guard let id = record["id"]?.stringValue ?? record["recordId"]?.stringValue, Identifiers.problem(withRecordID: id) == nil,
+                  let data = record["data"]?.objectValue else {
+                throw FrameError(.invalidMessage, "each sync record needs a valid \"id\" and a \"data\" object")
+            }
+            result.append(SyncRecord(id: id, data: data, version: record["version"]?.intValue, updatedAt: record["updatedAt"]?.stringValue))
+        }
+        return .sync(collection: collection, records: result)
+    }
+
+    static func hello(from object: JSONObject) throws(FrameError) -> Hello {
+        guard let data = object["data"]?.objectValue,
+              let nodeText = data["nodeId"]?.stringValue, let nodeID = NodeID(nodeText) else {
+            throw FrameError(.invalidMessage, "hello needs \"data.nodeId\"")
+        }
+        guard let vectorValue = data["vector"], let vector = VersionVector(json: vectorValue) else {
+            throw FrameError(.invalidMessage, "hello needs \"data.vector\" mapping node ids to sequences")
+        }
+        let version = data["protocol"]?.intValue ?? 1
+        var cursor: UInt64?
+        if let value = data["cursor"] {
+            guard let seq = value.intValue, seq >= 0 else { throw FrameError(.invalidMessage, "\"data.cursor\" must be a non-negative integer") }
+            cursor = UInt64(seq)
+        }
+        var time: UInt64?
+        if let value = data["time"] {
+            guard let millis = value.intValue, millis >= 0 else { throw FrameError(.invalidMessage, "\"data.time\" must be a non-negative integer") }
+            time = UInt64(millis)
+        }
+        return Hello(nodeID: nodeID, protocolVersion: Int(clamping: version), vector: vector, cursor: cursor, time: time)
+    }
+
+    func changes(from object: JSONObject) throws(FrameError) -> ChangeBatch {
+        guard let list = object["data"]?["changes"]?.arrayValue else {
+            throw FrameError(.invalidMessage, "changes needs \"data.changes\" as an array")
+        }
+        guard list.count <= maxBatchCount else {
+            throw FrameError(.tooLarge, "batch of \(list.count) changes exceeds the limit of \(maxBatchCount)")
+        }
+        var messages: [ChangeMessage] = []
+        messages.reserveCapacity(list.count)
+        for item in list {
+            guard case .object(let fields) = item else { throw FrameError(.invalidMessage, "each change must be an object") }
+            messages.append(try Self.changeMessage(from: fields))
+        }
+        var cursor: UInt64?
+        if let value = object["data"]?["cursor"] {
+            guard let seq = value.intValue, seq >= 0 else { throw FrameError(.invalidMessage, "\"data.cursor\" must be a non-negative integer") }
+            cursor = UInt64(seq)
+        }
+        return ChangeBatch(changes: messages, cursor: cursor)
+    }
+
+    static func ack(from object: JSONObject) throws(FrameError) -> Ack {
+        guard let data = object["data"]?.objectValue, let committedObject = data["committed"]?.objectValue else {
+            throw FrameError(.invalidMessage, "ack needs \"data.committed\"")
+        }
+        var committed: [ChangeID: UInt64] = [:]
+        for (key, value) in committedObject {
+            guard let id = ChangeID(key), let seq = value.intValue, seq >= 0 else {
+                throw FrameError(.invalidMessage, "\"data.committed\" maps change ids to server sequences")
+            }
+            committed[id] = UInt64(seq)
+        }
+        var rejected: [ChangeID: FrameError] = [:]
+        for (key, value) in data["rejected"]?.objectValue ?? [:] {
+            guard let id = ChangeID(key) else { throw FrameError(.invalidMessage, "\"data.rejected\" keys must be change ids") }
+            rejected[id] = FrameError(FrameError.Code(rawValue: value["code"]?.stringValue ?? "SERVER_ERROR"), value["error"]?.stringValue ?? "")
+        }
+        var cursor: UInt64?
+        if let value = data["cursor"] {
+            guard let seq = value.intValue, seq >= 0 else { throw FrameError(.invalidMessage, "\"data.cursor\" must be a non-negative integer") }
+            cursor = UInt64(seq)
+        }
+        return Ack(committed: committed, rejected: rejected, cursor: cursor)
+    }
+}

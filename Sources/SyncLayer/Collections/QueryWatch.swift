@@ -1,0 +1,71 @@
+/// The results of a query now, then again whenever a commit changes them: an `AsyncSequence`.
+///
+/// Each iterator subscribes to commits of the query's collection before it reads the first
+/// result, so no change can slip between the two. A result is emitted only when it differs from the
+/// previous one. Iteration ends when the task is cancelled or the node closes.
+public struct QueryWatch: AsyncSequence, Sendable {
+    public typealias Element = [Document]
+
+    let store: LocalStore
+    let query: DocumentQuery
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(subscription: Subscription(store: store, collection: query.collection), store: store, query: query)
+    }
+
+    /// Pulls results; each `next()` waits for a relevant commit.
+    public struct Iterator: AsyncIteratorProtocol {
+        let subscription: Subscription
+        let store: LocalStore
+        let query: DocumentQuery
+        var last: [Document]?
+        var signals: AsyncStream<Void>.AsyncIterator
+
+        init(subscription: Subscription, store: LocalStore, query: DocumentQuery) {
+            self.subscription = subscription
+            self.store = store
+            self.query = query
+            self.signals = subscription.signals.makeAsyncIterator()
+        }
+
+        public mutating func next() async throws -> [Document]? {
+            if last == nil {
+                let first = try await translatingErrors { [store, query] in try await store.query(query) }
+                last = first
+                return first
+            }
+            while await signals.next() != nil {
+                try Task.checkCancellation()
+                let result = try await translatingErrors { [store, query] in try await store.query(query) }
+                if result != last {
+                    last = result
+                    return result
+                }
+            }
+            return nil
+        }
+    }
+
+    /// A commit observer that lives as long as the iterator.
+    final class Subscription: Sendable {
+        let signals: AsyncStream<Void>
+        private let store: LocalStore
+        private let token: UInt64
+
+        init(store: LocalStore, collection: String) {
+            let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            self.signals = stream
+            self.store = store
+            self.token = store.observeCommits { event in
+                switch event {
+                case .committed(let collections): if collections.contains(collection) { continuation.yield() }
+                case .closed: continuation.finish()
+                }
+            }
+        }
+
+        deinit {
+            store.removeObserver(token)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+/// How a node stores and syncs: the original SDK's `SyncConfig` fields, plus the node's own.
+///
+/// ``validate()`` checks every field and throws a ``ConfigurationError`` naming the first one at
+/// fault; ``SyncNode/open(_:logger:)`` calls it, so a wrong configuration never starts a node.
+public struct SyncConfiguration: Sendable {
+    // MARK: The original SDK's fields
+
+    /// The server's base URL (`http://` or `https://`), or `nil` for a node that never talks to a server.
+    public var baseURL: String?
+    /// Bearer token sent to the server, if it needs one.
+    public var authToken: String?
+    /// The collections that sync. Empty means every collection is local only.
+    public var collections: [String]
+    /// Whether the node polls the server on its own (push the outbox, pull changes).
+    public var enableAutoSync: Bool = true
+    /// How often to poll while the realtime link is down.
+    public var syncInterval: Duration = .seconds(300)
+    /// What wins when a remote change meets a pending local one.
+    public var conflictStrategy: ConflictStrategy = .lastWriteWins
+    /// The resolver for ``ConflictStrategy/custom``.
+    public var customConflictResolver: ConflictResolver?
+    /// Whether to keep a realtime WebSocket link to the server.
+    public var enableRealtimeSync: Bool = false
+    /// The server's WebSocket URL (`ws://` or `wss://`); derived from ``baseURL`` (`/ws`) when `nil`.
+    public var websocketURL: String?
+    /// Delay before the first reconnection attempt; later attempts back off from it, with jitter.
+    public var websocketReconnectDelay: Duration = .seconds(5)
+    /// Reconnection attempts before falling back to polling (which keeps probing the link).
+    public var maxWebsocketReconnectAttempts: Int = 5
+
+    // MARK: The node's own
+
+    /// The node's SQLite database file.
+    public var databasePath: String
+    /// What a returned write survives.
+    public var durability: Durability = .processCrash
+    /// How far ahead of this machine's clock a remote clock may move the node's HLC.
+    public var maxClockDrift: Duration = .seconds(60)
+    /// Interval of realtime keep-alive pings; a link silent for two intervals is declared dead.
+    public var pingInterval: Duration = .seconds(30)
+
+    /// A configuration for a node storing its data at `databasePath`.
+    public init(databasePath: String, baseURL: String? = nil, authToken: String? = nil, collections: [String] = []) {
+        self.databasePath = databasePath
+        self.baseURL = baseURL
+        self.authToken = authToken
+        self.collections = collections
+    }
+}

@@ -1,0 +1,36 @@
+/// Something that happened in a node: the original SDK's event types plus the mesh's.
+public struct SyncEvent: Sendable, Hashable {
+    /// The event types.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case syncStarted, syncCompleted, syncFailed
+        case operationQueued, operationSynced, operationFailed
+        case conflictDetected, conflictResolved
+        case connectivityChanged
+        case realtimeConnected, realtimeDisconnected, realtimeInsert, realtimeUpdate, realtimeDelete, realtimeSync
+        case error
+        case peerDiscovered, peerConnected, peerLost, relayed
+    }
+
+    /// What happened.
+    public let kind: Kind
+    /// The collection concerned, if any.
+    public let collection: String?
+    /// The record concerned, if any.
+    public let recordID: String?
+    /// The error's description, for failures.
+    public let error: String?
+    /// Details (`strategy` for conflicts, `peer` for mesh events, …).
+    public let metadata: JSONObject
+    /// When, in milliseconds since the epoch.
+    public let time: UInt64
+
+    public init(_ kind: Kind, collection: String? = nil, recordID: String? = nil, error: String? = nil,
+                metadata: JSONObject = [:], time: UInt64) {
+        self.kind = kind
+        self.collection = collection
+        self.recordID = recordID
+        self.error = error
+        self.metadata = metadata
+        self.time = time
+    }
+}

@@ -1,0 +1,2 @@
+@_exported import SyncCore
+@_exported import SyncStore

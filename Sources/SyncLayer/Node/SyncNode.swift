@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+
+/// An offline-first sync node: a local SQLite store and, when configured, the links that sync it.
+///
+/// Open one per database file with ``open(_:logger:)``; use ``collection(_:)`` to read and write.
+/// Every write returns once it is durable locally; syncing happens in the background.
+public final class SyncNode: Sendable {
+    /// The configuration the node was opened with.
+    public let configuration: SyncConfiguration
+    /// The local store (advanced use: digests, the change log).
+    public let store: LocalStore
+    let hub = EventHub()
+    let metricsRecorder = MetricsRecorder()
+    let wallClock: SystemWallClock
+    let logger: Logger
+
+    private init(configuration: SyncConfiguration, store: LocalStore, wallClock: SystemWallClock, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.wallClock = wallClock
+        self.logger = logger
+    }
+
+    /// Validates `configuration`, then opens (or creates) the node's database.
+    ///
+    /// - Throws: ``ConfigurationError`` naming the field at fault, or ``SyncError`` when the database
+    ///   cannot be opened.
+    public static func open(_ configuration: SyncConfiguration, logger: Logger = Logger(label: "synclayer")) async throws -> SyncNode {
+        try configuration.validate()
+        let wallClock = SystemWallClock()
+        let driftMillis = UInt64(max(0, configuration.maxClockDrift.components.seconds * 1000
+            + configuration.maxClockDrift.components.attoseconds / 1_000_000_000_000_000))
+        let store = try await translatingErrors {
+            try await LocalStore.open(path: configuration.databasePath, durability: configuration.durability,
+                                      wallClock: wallClock, maxClockDriftMillis: driftMillis, logger: logger)
+        }
+        logger.info("node opened", metadata: ["synclayer.node.id": "\(store.nodeID)", "synclayer.store.path": "\(configuration.databasePath)"])
+        return SyncNode(configuration: configuration, store: store, wallClock: wallClock, logger: logger)
+    }
+
+    /// This node's stable id.
+    public var nodeID: NodeID { store.nodeID }
+
+    /// The collection called `name`. Writes to it throw `collectionNotConfigured` when the
+    /// configuration lists collections and `name` is not one of them.
+    public func collection(_ name: String) -> CollectionReference {
+        CollectionReference(name: name, node: self)
+    }
+
+    /// The collection called `name`, its documents encoded from and decoded to `type`.
+    public func collection<Value: Codable & Sendable>(_ name: String, of type: Value.Type) -> TypedCollection<Value> {
+        TypedCollection(base: collection(name))
+    }
+
+    /// Every event from now on, buffered per subscriber (the oldest are dropped past 4,096).
+    public func events() -> AsyncStream<SyncEvent> {
+        hub.subscribe()
+    }
+
+    /// A snapshot of the node's sync figures.
+    public func metrics() -> SyncMetrics {
+        metricsRecorder.snapshot()
+    }
+
+    /// Finishes pending writes, ends event streams and closes the database.
+    public func close() async {
+        hub.finish()
+        await store.close()
+    }
+
+    func emit(_ kind: SyncEvent.Kind, collection: String? = nil, recordID: String? = nil, error: String? = nil, metadata: JSONObject = [:]) {
+        hub.emit(SyncEvent(kind, collection: collection, recordID: recordID, error: error, metadata: metadata, time: wallClock.nowMillis()))
+    }
+
+    /// Records and announces a local change.
+    func didQueue(_ change: Change) {
+        metricsRecorder.update { $0.operationsQueued += 1 }
+        emit(.operationQueued, collection: change.collection, recordID: change.recordID,
+             metadata: ["changeId": .string(change.id.description), "kind": .string(change.kind.rawValue)])
+    }
+
+    /// Whether writes to `collection` are allowed by the configuration.
+    func checkConfigured(_ collection: String) throws {
+        if let problem = Identifiers.problem(withCollection: collection) {
+            throw SyncError(.invalidArgument, problem)
+        }
+        if !configuration.collections.isEmpty && !configuration.collections.contains(collection) {
+            throw SyncError(.collectionNotConfigured,
+                            "\"\(collection)\" is not among the configured collections (\(configuration.collections.joined(separator: ", ")))")
+        }
+    }
+}

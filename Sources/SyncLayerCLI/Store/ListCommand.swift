@@ -1,0 +1,28 @@
+import ArgumentParser
+import SyncLayer
+
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "Print a collection's documents in id order, as a JSON array of {\"id\", \"data\"}.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Argument(help: "The collection.")
+    var collection: String
+
+    @Option(help: "At most this many documents.")
+    var limit: Int?
+
+    @Option(help: "Skip this many documents first.")
+    var offset: Int?
+
+    func run() async throws {
+        let documents = try await store.withNode { node in
+            var query = node.collection(collection).query
+            if let limit { query = query.limit(limit) }
+            if let offset { query = query.offset(offset) }
+            return try await query.get()
+        }
+        store.print(.array(documents.map(\.cliJSON)))
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import SyncLayer
+
+struct PutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "put",
+        abstract: "Save a whole document (replacing it if the id exists) and print its id.",
+        discussion: "With --merge, set only the given fields of an existing document (an update).")
+
+    @OptionGroup var store: StoreOptions
+
+    @Argument(help: "The collection.")
+    var collection: String
+
+    @Argument(help: "The document as a JSON object; '-' or nothing reads it from standard input.")
+    var json: String?
+
+    @Option(help: "The record id (a new UUID when omitted).")
+    var id: String?
+
+    @Flag(help: "Update only the given fields of the existing document --id.")
+    var merge = false
+
+    func run() async throws {
+        let text = (json == nil || json == "-") ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : json!
+        let fields = try JSONFormatting.object(text, what: "the document")
+        try await store.withNode { node in
+            let documents = node.collection(collection)
+            if merge {
+                guard let id else { throw ValidationError("--merge needs --id") }
+                try await documents.update(id, fields)
+                store.print(["id": .string(id)])
+            } else {
+                let saved = try await documents.save(fields, id: id)
+                store.print(["id": .string(saved)])
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import SyncCore
+
+/// A change received from elsewhere, with what is known about it.
+public struct RemoteChange: Hashable, Sendable {
+    /// The change.
+    public let change: Change
+    /// Whether the server is known to have committed it (it came from the server).
+    public let acknowledged: Bool
+    /// The server's sequence for it, when known.
+    public let serverSeq: UInt64?
+
+    public init(_ change: Change, acknowledged: Bool, serverSeq: UInt64? = nil) {
+        self.change = change
+        self.acknowledged = acknowledged
+        self.serverSeq = serverSeq
+    }
+}
+
+extension LocalStore {
+    /// Merges changes made elsewhere, in one transaction, and optionally moves a cursor in that same
+    /// transaction, so a cursor never runs ahead of the data it covers.
+    public func applyRemote(_ changes: [RemoteChange], cursor: (name: String, value: UInt64)? = nil) async throws -> [ApplyOutcome] {
+        for remote in changes {
+            try validate(collection: remote.change.collection, id: remote.change.recordID)
+            if let problem = DocumentRules.problem(with: remote.change.fields, maxDepth: limits.maxDocumentDepth) {
+                throw StoreError(.invalidDocument, problem)
+            }
+        }
+        return try await writer.write { context in
+            var outcomes: [ApplyOutcome] = []
+            outcomes.reserveCapacity(changes.count)
+            for remote in changes {
+                outcomes.append(try context.applyRemote(remote.change, acked: remote.acknowledged, serverSeq: remote.serverSeq))
+            }
+            if let cursor {
+                try context.connection.run("""
+                    INSERT INTO cursors(name, value) VALUES (?1, ?2)
+                    ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)
+                    """, .text(cursor.name), .int(Int64(bitPattern: cursor.value)))
+            }
+            return outcomes
+        }
+    }
+
+    /// Changes not yet acknowledged by the server, oldest first per origin.
+    public func outbox(limit: Int = 1000) async throws -> [Change] {
+        try await readers.read { connection in
+            let statement = try connection.statement("""
+                SELECT origin, seq, hlc, collection, record_id, kind, fields FROM changes WHERE acked = 0
+                ORDER BY origin, seq LIMIT ?1
+                """)
+            try statement.bind(Int64(limit), at: 1)
+            return try Self.readChanges(statement)
+        }
+    }
+
+    /// How many changes wait for the server's acknowledgement.
+    public func outboxCount() async throws -> Int {
+        try await readers.read { connection in
+            Int(try connection.scalarInt("SELECT count(*) FROM changes WHERE acked = 0") ?? 0)
+        }
+    }
+
+    /// Marks changes as committed by the server (with the sequence it gave each); they leave the outbox.
+    public func acknowledge(_ committed: [ChangeID: UInt64]) async throws {
+        guard !committed.isEmpty else { return }
+        try await writer.write { context in
+            let statement = try context.connection.statement(
+                "UPDATE changes SET acked = 1, server_seq = coalesce(server_seq, nullif(?3, 0)) WHERE origin = ?1 AND seq = ?2")
+            for (id, serverSeq) in committed {
+                statement.reset()
+                try statement.bind(id.origin.rawValue, at: 1)
+                try statement.bind(Int64(bitPattern: id.seq), at: 2)
+                try statement.bind(Int64(bitPattern: serverSeq), at: 3)
+                while try statement.step() {}
+            }
+        }
+    }
+
+    /// The version vector: per origin, the highest sequence held without a gap.
+    public func vector() async throws -> VersionVector {
+        let nodeID = self.nodeID
+        return try await readers.read { connection in
+            try connection.execute("BEGIN")
+            defer { try? connection.execute("COMMIT") }
+            var vector = VersionVector()
+            let statement = try connection.statement("SELECT origin, contiguous FROM origins")
+            while try statement.step() {
+                if let origin = NodeID(statement.text(0)) { vector[origin] = UInt64(bitPattern: statement.int64(1)) }
+            }
+            let own = UInt64(bitPattern: try connection.scalarInt("SELECT max(seq) FROM changes WHERE origin = ?1", .text(nodeID.rawValue)) ?? 0)
+            vector[nodeID] = max(vector[nodeID], own)
+            return vector
+        }
+    }
+
+    /// The changes this store holds that `other` lacks, by version vector, oldest first per origin,
+    /// at most `limit`.
+    public func changes(missingFrom other: VersionVector, limit: Int = 10_000) async throws -> [Change] {
+        let mine = try await vector()
+        let ranges = mine.missing(from: other)
+        guard !ranges.isEmpty else { return [] }
+        return try await readers.read { connection in
+            var result: [Change] = []
+            let statement = try connection.statement("""
+                SELECT origin, seq, hlc, collection, record_id, kind, fields FROM changes
+                WHERE origin = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4
+                """)
+            for range in ranges where result.count < limit {
+                statement.reset()
+                try statement.bind(range.origin.rawValue, at: 1)
+                try statement.bind(Int64(bitPattern: range.seqs.lowerBound), at: 2)
+                try statement.bind(Int64(bitPattern: range.seqs.upperBound), at: 3)
+                try statement.bind(Int64(limit - result.count), at: 4)
+                result.append(contentsOf: try Self.readChanges(statement))
+            }
+            return result
+        }
+    }
+
+    /// The value of a cursor (0 when never set).
+    public func cursor(_ name: String) async throws -> UInt64 {
+        try await readers.read { connection in
+            UInt64(bitPattern: try connection.scalarInt("SELECT value FROM cursors WHERE name = ?1", .text(name)) ?? 0)
+        }
+    }
+
+    static func readChanges(_ statement: SQLiteStatement) throws -> [Change] {
+        var result: [Change] = []
+        let parser = JSONParser()
+        while try statement.step() {
+            guard let origin = NodeID(statement.text(0)), let kind = ChangeKindCode.kind(statement.int64(5)) else {
+                throw StoreError(.corrupted, "unreadable row in the change log")
+            }
+            let fields = try statement.withText(6) { try parser.parseObject($0) }
+            result.append(Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: statement.int64(1))),
+                                 hlc: HLCTimestamp(rawValue: UInt64(bitPattern: statement.int64(2))),
+                                 collection: statement.text(3), recordID: statement.text(4), kind: kind, fields: fields))
+        }
+        return result
+    }
+}

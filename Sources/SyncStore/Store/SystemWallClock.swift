@@ -1,0 +1,24 @@
+import Foundation
+import SyncCore
+import Synchronization
+
+/// The machine's real-time clock, optionally corrected by an offset learned from the server.
+public final class SystemWallClock: WallClock {
+    private let offset = Atomic<Int64>(0)
+
+    public init() {}
+
+    /// Milliseconds since the Unix epoch, plus the offset.
+    public func nowMillis() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        let millis = Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+        return UInt64(max(0, millis + offset.load(ordering: .relaxed)))
+    }
+
+    /// The correction applied to the machine's clock, in milliseconds.
+    public var offsetMillis: Int64 {
+        get { offset.load(ordering: .relaxed) }
+        set { offset.store(newValue, ordering: .relaxed) }
+    }
+}

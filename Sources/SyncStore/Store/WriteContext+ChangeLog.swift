@@ -1,0 +1,100 @@
+import SyncCore
+
+/// What happened to one remote change.
+public enum ApplyOutcome: Hashable, Sendable {
+    /// New here: recorded, and merged into its document (`visibleChange` when a reader would see a difference).
+    case applied(visibleChange: Bool)
+    /// Already held: nothing changed (beyond marking it acknowledged, when it came from the server).
+    case duplicate
+}
+
+extension WriteContext {
+    /// Records a change in the log. Returns `false` when a change with that id was already there.
+    @discardableResult
+    func insertChange(_ change: Change, acked: Bool, serverSeq: UInt64?) throws -> Bool {
+        let statement = try connection.statement("""
+            INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, acked, server_seq)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING
+            """)
+        try statement.bind(change.id.origin.rawValue, at: 1)
+        try statement.bind(Int64(bitPattern: change.id.seq), at: 2)
+        try statement.bind(Int64(bitPattern: change.hlc.rawValue), at: 3)
+        try statement.bind(change.collection, at: 4)
+        try statement.bind(change.recordID, at: 5)
+        try statement.bind(Int64(ChangeKindCode.code(change.kind)), at: 6)
+        try statement.bind(utf8: JSONValue.object(change.fields).canonicalBytes, at: 7)
+        try statement.bind(acked ? 1 : 0, at: 8)
+        try statement.bind(serverSeq.map { .int(Int64(bitPattern: $0)) } ?? .null, at: 9)
+        while try statement.step() {}
+        return connection.changes == 1
+    }
+
+    /// Merges a change made elsewhere: records it once (dedupe by change id), merges it into its
+    /// document, advances the version vector, and moves the clock past it (within the drift bound).
+    ///
+    /// - Parameter acked: the change is known to be committed on the server (it came from there).
+    mutating func applyRemote(_ change: Change, acked: Bool, serverSeq: UInt64?) throws -> ApplyOutcome {
+        guard try insertChange(change, acked: acked, serverSeq: serverSeq) else {
+            if acked {
+                try connection.run("UPDATE changes SET acked = 1, server_seq = coalesce(server_seq, ?3) WHERE origin = ?1 AND seq = ?2 AND acked = 0",
+                                   .text(change.id.origin.rawValue), .int(Int64(bitPattern: change.id.seq)),
+                                   serverSeq.map { .int(Int64(bitPattern: $0)) } ?? .null)
+            }
+            return .duplicate
+        }
+        if !state.clock.observe(change.hlc, physicalMillis: wallClock.nowMillis()) {
+            state.clampedObservations += 1
+        }
+        var document = try loadState(collection: change.collection, id: change.recordID) ?? DocumentState()
+        let before = (document.exists, document.body)
+        var visibleChange = false
+        if document.apply(change) {
+            try storeState(document, collection: change.collection, id: change.recordID)
+            visibleChange = before.0 != document.exists || (document.exists && before.1 != document.body)
+            touched.insert(change.collection)
+        }
+        try advanceVector(origin: change.id.origin, seq: change.id.seq, hlc: change.hlc)
+        return .applied(visibleChange: visibleChange)
+    }
+
+    /// Moves the origin's contiguous mark past `seq` and any changes already held above it.
+    mutating func advanceVector(origin: NodeID, seq: UInt64, hlc: HLCTimestamp) throws {
+        var contiguous = state.vector[origin]
+        if seq == contiguous + 1 {
+            contiguous = seq
+            let statement = try connection.statement("SELECT seq FROM changes WHERE origin = ?1 AND seq > ?2 ORDER BY seq")
+            try statement.bind(origin.rawValue, at: 1)
+            try statement.bind(Int64(bitPattern: contiguous), at: 2)
+            while try statement.step() {
+                let next = UInt64(bitPattern: statement.int64(0))
+                guard next == contiguous + 1 else { break }
+                contiguous = next
+            }
+            state.vector[origin] = contiguous
+        }
+        try connection.run("""
+            INSERT INTO origins(origin, contiguous, max_hlc) VALUES (?1, ?2, ?3)
+            ON CONFLICT(origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = max(max_hlc, excluded.max_hlc)
+            """, .text(origin.rawValue), .int(Int64(bitPattern: contiguous)), .int(Int64(bitPattern: hlc.rawValue)))
+    }
+}
+
+/// The integer codes of change kinds in the `changes` table.
+enum ChangeKindCode {
+    static func code(_ kind: Change.Kind) -> Int {
+        switch kind {
+        case .insert: return 0
+        case .update: return 1
+        case .delete: return 2
+        }
+    }
+
+    static func kind(_ code: Int64) -> Change.Kind? {
+        switch code {
+        case 0: return .insert
+        case 1: return .update
+        case 2: return .delete
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import SyncCore
+
+/// The writer's own state, carried from one transaction to the next.
+///
+/// A value type, so a job that fails is undone by restoring the copy taken before it.
+struct WriterState: Sendable {
+    /// The node's hybrid logical clock.
+    var clock: HybridLogicalClock
+    /// The next sequence number for a change made here.
+    var nextSeq: UInt64
+    /// Highest contiguous sequence held per origin.
+    var vector: VersionVector
+    /// Remote readings that were further ahead than the drift bound.
+    var clampedObservations: Int = 0
+}
+
+/// What a write job sees: the writer's connection and state, inside the batch's transaction.
+struct WriteContext {
+    let connection: SQLiteConnection
+    let nodeID: NodeID
+    let wallClock: any WallClock
+    var state: WriterState
+    /// Collections written by this job, published after commit.
+    var touched: Set<String> = []
+
+    /// A new HLC reading for a local write.
+    mutating func nextTimestamp() -> HLCTimestamp {
+        state.clock.now(physicalMillis: wallClock.nowMillis())
+    }
+
+    /// Takes the next local sequence number.
+    mutating func takeSequence() -> UInt64 {
+        defer { state.nextSeq += 1 }
+        return state.nextSeq
+    }
+}
+
+/// A queued write: runs inside the writer's transaction, completes after the commit.
+protocol WriteJob: AnyObject, Sendable {
+    func execute(_ context: inout WriteContext) throws
+    func succeed()
+    func fail(_ error: any Error)
+}
+
+/// A write job that returns a value to its awaiting caller once the transaction has committed.
+///
+/// `@unchecked Sendable`: `result` is written and read only by the writer thread, which also
+/// resumes the continuation; the caller only awaits.
+final class ContinuationWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
+    private let body: (inout WriteContext) throws -> T
+    private let continuation: CheckedContinuation<T, any Error>
+    private var result: T?
+
+    init(body: @escaping (inout WriteContext) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    func execute(_ context: inout WriteContext) throws {
+        result = try body(&context)
+    }
+
+    func succeed() {
+        continuation.resume(returning: result!)
+    }
+
+    func fail(_ error: any Error) {
+        continuation.resume(throwing: error)
+    }
+}

@@ -1,0 +1,73 @@
+import SyncCore
+import Testing
+
+@Suite struct FrameCodecTests {
+    let codec = FrameCodec()
+
+    @Test func decodesTheOriginalProtocolsFramesExactlyAsDocumented() throws {
+        #expect(try codec.decode(#"{"type": "subscribe", "collection": "todos"}"#) == .subscribe(collection: "todos"))
+        #expect(try codec.decode(#"{"type":"ping"}"#) == .ping(time: nil))
+        #expect(try codec.decode(#"{"type":"pong"}"#) == .pong(time: nil))
+        let insert = try codec.decode(#"""
+            {"type": "insert", "collection": "todos", "recordId": "123", "data": {"text": "New todo", "done": false},
+             "timestamp": "2026-02-24T10:30:00Z", "metadata": {"version": 1, "userId": "user123"}}
+            """#)
+        guard case .change(let message) = insert else { Issue.record("not a change"); return }
+        #expect(message.kind == .insert && message.recordID == "123" && message.data == ["text": "New todo", "done": false])
+        #expect(message.timestamp == "2026-02-24T10:30:00Z")
+        #expect(message.change == nil, "a frame without our extensions carries no change id")
+        let delete = try codec.decode(#"{"type": "delete", "collection": "todos", "recordId": "123", "timestamp": "2026-02-24T10:32:00Z"}"#)
+        guard case .change(let deletion) = delete else { Issue.record("not a change"); return }
+        #expect(deletion.kind == .delete && deletion.data == nil)
+        let sync = try codec.decode(#"{"type":"sync","collection":"todos","data":{"records":[{"id":"1","data":{"a":1},"version":3,"updatedAt":"2026-01-01T00:00:00Z"}]}}"#)
+        #expect(sync == .sync(collection: "todos", records: [SyncRecord(id: "1", data: ["a": 1], version: 3, updatedAt: "2026-01-01T00:00:00Z")]))
+        #expect(try codec.decode(#"{"type":"error","error":"bad token","code":"AUTH_FAILED"}"#) == .error(FrameError(.authFailed, "bad token")))
+    }
+
+    @Test func changesCarryOurExtensionsInMetadataAndRoundTrip() throws {
+        let change = Change(id: ChangeID(origin: NodeID("node-1")!, seq: 42), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000, counter: 2),
+                            collection: "todos", recordID: "r1", kind: .update, fields: ["done": true])
+        let text = codec.encodeString(.change(ChangeMessage(change, serverSeq: 7)))
+        #expect(text == #"{"collection":"todos","data":{"done":true},"metadata":{"changeId":"node-1:42","hlc":"019b76daa8000002","serverSeq":7,"version":7},"recordId":"r1","timestamp":"2026-01-01T00:00:00.000Z","type":"update"}"#)
+        guard case .change(let message) = try codec.decode(text) else { Issue.record("not a change"); return }
+        #expect(message.change == change)
+        #expect(message.serverSeq == 7)
+    }
+
+    @Test func ourFramesRoundTrip() throws {
+        let a = NodeID("a")!
+        let change = Change(id: ChangeID(origin: a, seq: 1), hlc: HLCTimestamp(wallMillis: 5), collection: "c", recordID: "r", kind: .delete, fields: [:])
+        let frames: [Frame] = [
+            .hello(Hello(nodeID: a, vector: VersionVector([a: 3]), cursor: 9, time: 123)),
+            .changes(ChangeBatch(changes: [ChangeMessage(change)], cursor: 4)),
+            .ack(Ack(committed: [ChangeID(origin: a, seq: 1): 10], rejected: [ChangeID(origin: a, seq: 2): FrameError(.unauthorized, "no")], cursor: 10)),
+            .ping(time: 77), .pong(time: 78), .auth(token: "t"), .authenticated, .subscribed(collection: "c"), .unsubscribe(collection: "c"),
+        ]
+        for frame in frames {
+            #expect(try codec.decode(codec.encode(frame)) == frame)
+        }
+    }
+
+    @Test(arguments: [
+        "[]", "{}", #"{"type":1}"#, #"{"type":"nope"}"#, #"{"type":"subscribe"}"#, #"{"type":"subscribe","collection":""}"#,
+        #"{"type":"subscribe","collection":"../etc"}"#, #"{"type":"insert","collection":"c","recordId":"r"}"#,
+        #"{"type":"insert","collection":"c","recordId":"r","data":[1]}"#, #"{"type":"update","collection":"c","recordId":"","data":{}}"#,
+        #"{"type":"insert","collection":"c","recordId":"r","data":{},"metadata":{"changeId":"x"}}"#,
+        #"{"type":"insert","collection":"c","recordId":"r","data":{},"metadata":{"changeId":"a:1","hlc":"zz"}}"#,
+        #"{"type":"insert","collection":"c","recordId":"r","data":{},"metadata":{"changeId":"a:0","hlc":"0000000000000001"}}"#,
+        #"{"type":"hello","data":{"nodeId":"a","vector":{"a":"x"}}}"#, #"{"type":"ack","data":{"committed":{"bad":1}}}"#,
+        #"{"type":"changes","data":{"changes":[1]}}"#, #"{"type":"insert","collection":"c","recordId":"r","data":{},"timestamp":5}"#,
+    ])
+    func rejectsMalformedFramesWithInvalidMessage(_ text: String) {
+        #expect { try codec.decode(text) } throws: { error in
+            (error as? FrameError)?.code == .invalidMessage
+        }
+    }
+
+    @Test func rejectsOversizedFramesAndBatches() {
+        let small = FrameCodec(maxFrameBytes: 64, maxBatchCount: 1)
+        #expect { try small.decode(String(repeating: " ", count: 65) + "{}") } throws: { ($0 as? FrameError)?.code == .tooLarge }
+        let batch = #"{"type":"changes","data":{"changes":[{"type":"delete","collection":"c","recordId":"a"},{"type":"delete","collection":"c","recordId":"b"}]}}"#
+        #expect { try FrameCodec(maxBatchCount: 1).decode(batch) } throws: { ($0 as? FrameError)?.code == .tooLarge }
+    }
+}

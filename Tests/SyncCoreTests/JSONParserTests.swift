@@ -1,0 +1,64 @@
+import SyncCore
+import Testing
+
+@Suite struct JSONParserTests {
+    let parser = JSONParser()
+
+    @Test func parsesEveryKindOfValue() throws {
+        let value = try parser.parse(#" {"s":"h\u00e9\n\"q\"","i":-12,"d":1.5e2,"t":true,"f":false,"n":null,"a":[1,[2]],"o":{"k":{}}} "#)
+        #expect(value == ["s": "hé\n\"q\"", "i": -12, "d": 150.0, "t": true, "f": false, "n": nil, "a": [1, [2]], "o": ["k": [:]]])
+    }
+
+    @Test func keepsIntegersAndDoublesApart() throws {
+        #expect(try parser.parse("1") == .int(1))
+        #expect(try parser.parse("1.0") == .double(1.0))
+        #expect(try parser.parse("9223372036854775807") == .int(.max))
+        #expect(try parser.parse("9223372036854775808") == .double(9_223_372_036_854_775_808))
+    }
+
+    @Test func decodesSurrogatePairs() throws {
+        #expect(try parser.parse(#""\ud83d\ude00""#) == .string("😀"))
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "tru", "nul", "\"abc", "\"\\x\"", "{\"a\" 1}",
+        "[1 2]", "\"\u{01}\"", "{\"a\":1}x", "\"\\ud800\"", "\"\\udc00\"", "1e999", "{1:2}", "NaN", "[", "{\"a\":1,\"a\":2}",
+    ])
+    func rejectsInvalidText(_ text: String) {
+        #expect(throws: JSONError.self) { try parser.parse(text) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: JSONError.self) { try parser.parse([0x22, 0xFF, 0xFE, 0x22]) }
+    }
+
+    @Test func boundsNestingDepth() throws {
+        let limited = JSONParser(limits: .init(maxDepth: 10))
+        let deep = String(repeating: "[", count: 11) + String(repeating: "]", count: 11)
+        #expect(throws: JSONError.self) { try limited.parse(deep) }
+        let ok = String(repeating: "[", count: 10) + String(repeating: "]", count: 10)
+        #expect(try limited.parse(ok) != .null)
+        // A hostile depth far beyond the stack's reach is refused, not a crash.
+        let hostile = String(repeating: "[", count: 1_000_000)
+        #expect(throws: JSONError.self) { try parser.parse(hostile) }
+    }
+
+    @Test func boundsSize() {
+        let limited = JSONParser(limits: .init(maxBytes: 8))
+        #expect(throws: JSONError.self) { try limited.parse("\"0123456789\"") }
+    }
+
+    @Test func canonicalEncodingSortsKeysAndRoundTrips() throws {
+        let value: JSONValue = ["b": [1, 2.5, "x\u{1}"], "a": ["z": nil, "y": true], "é": "ü"]
+        let text = value.canonicalString
+        #expect(text == #"{"a":{"y":true,"z":null},"b":[1,2.5,"x\u0001"],"é":"ü"}"#)
+        #expect(try parser.parse(text) == value)
+        #expect(try parser.parse(text).canonicalString == text)
+    }
+
+    @Test func dotPathsReachNestedFields() {
+        let value: JSONValue = ["address": ["city": "Oslo"]]
+        #expect(value.value(atPath: "address.city") == "Oslo")
+        #expect(value.value(atPath: "address.zip") == nil)
+    }
+}
