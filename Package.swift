@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "SyncServer", targets: ["SyncServer"]),
         .library(name: "SyncTesting", targets: ["SyncTesting"]),
         .executable(name: "synclayer", targets: ["SyncLayerCLI"]),
+        .executable(name: "store-benchmark", targets: ["StoreBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,8 +44,10 @@ let package = Package(
         .executableTarget(name: "SyncLayerCLI", dependencies: [
             "SyncLayer", "SyncServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SyncTesting", dependencies: ["SyncLayer"]),
+        .executableTarget(name: "StoreBenchmark", dependencies: ["SyncLayer", "CSQLite"], path: "Benchmarks/StoreBenchmark"),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTesting"]),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncTesting"]),
         .testTarget(name: "SyncLayerTests", dependencies: ["SyncLayer", "SyncTesting"]),

@@ -22,7 +22,15 @@ public struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
         return lhs.seq < rhs.seq
     }
 
-    public var description: String { "\(hlc.hexString):\(seq):\(origin.rawValue)" }
+    public var description: String {
+        var text = hlc.hexString
+        text.reserveCapacity(16 + 22 + origin.rawValue.utf8.count)
+        text.append(":")
+        text.append(String(seq))
+        text.append(":")
+        text.append(origin.rawValue)
+        return text
+    }
 
     /// Parses the text form; `nil` for anything else.
     public init?(_ text: some StringProtocol) {

@@ -38,8 +38,14 @@ public struct HLCTimestamp: Hashable, Comparable, Sendable {
 
     /// 16 lowercase hex digits.
     public var hexString: String {
-        let digits = String(rawValue, radix: 16)
-        return String(repeating: "0", count: 16 - digits.utf8.count) + digits
+        String(unsafeUninitializedCapacity: 16) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for index in 0..<16 {
+                let nibble = Int((rawValue >> UInt64(60 - 4 * index)) & 0xF)
+                buffer[index] = digits.utf8Start[nibble]
+            }
+            return 16
+        }
     }
 
     /// Parses the 16-hex-digit form; `nil` for anything else.

@@ -52,12 +52,12 @@ extension JSONValue {
     public static func appendCanonical(object: JSONObject, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         var first = true
-        for key in object.keys.sorted(by: utf8Less) {
+        for (key, value) in object.sorted(by: { utf8Less($0.key, $1.key) }) {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             appendQuoted(key, to: &out)
             out.append(UInt8(ascii: ":"))
-            object[key]!.appendCanonical(to: &out)
+            value.appendCanonical(to: &out)
         }
         out.append(UInt8(ascii: "}"))
     }
@@ -79,6 +79,12 @@ extension JSONValue {
     /// Appends `value` as a JSON string literal, escaping quotes, backslashes and control characters.
     public static func appendQuoted(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Fast path: nothing to escape, copy the bytes in one go.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out.append(contentsOf: value.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])

@@ -60,21 +60,21 @@ public struct CollectionReference: Sendable {
         let changes = try await translatingErrors {
             try await node.store.putAll(collection: name, documents: documents.map { ($0.id, $0.data) })
         }
-        for change in changes { node.didQueue(change) }
+        node.didQueue(changes)
     }
 
     /// Deletes these documents in one transaction (ids that do not exist are skipped).
     public func deleteAll(_ ids: [String]) async throws {
         try node.checkConfigured(name)
         let changes = try await translatingErrors { try await node.store.deleteAll(collection: name, ids: ids) }
-        for change in changes { node.didQueue(change) }
+        node.didQueue(changes)
     }
 
     /// Deletes every document of the collection in one transaction.
     public func deleteAll() async throws {
         try node.checkConfigured(name)
         let changes = try await translatingErrors { try await node.store.deleteAll(collection: name, ids: nil) }
-        for change in changes { node.didQueue(change) }
+        node.didQueue(changes)
     }
 
     /// Every document now, then again each time the collection changes (local or remote writes).

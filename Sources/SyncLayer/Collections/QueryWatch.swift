@@ -58,7 +58,7 @@ public struct QueryWatch: AsyncSequence, Sendable {
             self.store = store
             self.token = store.observeCommits { event in
                 switch event {
-                case .committed(let collections): if collections.contains(collection) { continuation.yield() }
+                case .committed(let commit): if commit.collections.contains(collection) { continuation.yield() }
                 case .closed: continuation.finish()
                 }
             }

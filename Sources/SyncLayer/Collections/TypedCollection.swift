@@ -51,6 +51,11 @@ public struct Identified<Value: Sendable>: Sendable, Identifiable {
     public let id: String
     /// The decoded document.
     public let value: Value
+
+    public init(id: String, value: Value) {
+        self.id = id
+        self.value = value
+    }
 }
 
 extension Identified: Equatable where Value: Equatable {}

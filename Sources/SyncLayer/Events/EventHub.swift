@@ -22,10 +22,17 @@ final class EventHub: Sendable {
         return stream
     }
 
-    /// Delivers `event` to every subscriber.
-    func emit(_ event: SyncEvent) {
-        let targets = subscribers.withLock { Array($0.values) }
-        for continuation in targets { continuation.yield(event) }
+    /// Whether anyone listens.
+    var hasSubscribers: Bool {
+        subscribers.withLock { !$0.isEmpty }
+    }
+
+    /// Delivers `event` to every subscriber; the event is not even built when there are none.
+    func emit(_ event: @autoclosure () -> SyncEvent) {
+        let targets = subscribers.withLock { $0.isEmpty ? [] : Array($0.values) }
+        guard !targets.isEmpty else { return }
+        let built = event()
+        for continuation in targets { continuation.yield(built) }
     }
 
     /// Ends every subscriber's stream.

@@ -75,9 +75,17 @@ public final class SyncNode: Sendable {
 
     /// Records and announces a local change.
     func didQueue(_ change: Change) {
-        metricsRecorder.update { $0.operationsQueued += 1 }
-        emit(.operationQueued, collection: change.collection, recordID: change.recordID,
-             metadata: ["changeId": .string(change.id.description), "kind": .string(change.kind.rawValue)])
+        didQueue([change])
+    }
+
+    /// Records and announces local changes.
+    func didQueue(_ changes: [Change]) {
+        metricsRecorder.update { $0.operationsQueued += changes.count }
+        guard hub.hasSubscribers else { return }
+        for change in changes {
+            emit(.operationQueued, collection: change.collection, recordID: change.recordID,
+                 metadata: ["changeId": .string(change.id.description), "kind": .string(change.kind.rawValue)])
+        }
     }
 
     /// Whether writes to `collection` are allowed by the configuration.

@@ -11,7 +11,7 @@ struct StoreOptions: ParsableArguments {
 
     /// Opens the database as a local-only node, runs `body`, and closes it.
     func withNode<T>(_ body: (SyncNode) async throws -> T) async throws -> T {
-        let node = try await SyncNode.open(SyncConfiguration(databasePath: data))
+        let node = try await SyncNode.open(SyncConfiguration(databasePath: data), logger: quietLogger())
         do {
             let result = try await body(node)
             await node.close()

@@ -6,6 +6,10 @@ final class SQLiteConnection {
     let handle: OpaquePointer
     let path: String
     private var statements: [String: SQLiteStatement] = [:]
+    /// Hot statements keyed by the address of their static SQL text: no hashing of the text.
+    private var staticStatements: [UnsafeRawPointer: SQLiteStatement] = [:]
+    /// Statements handed out since the last ``resetUsedStatements()``.
+    private var used: [SQLiteStatement] = []
 
     /// Opens (and creates when `create`) the database at `path`.
     init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
@@ -25,6 +29,7 @@ final class SQLiteConnection {
     }
 
     deinit {
+        staticStatements.removeAll()
         statements.removeAll()
         sqlite3_close_v2(handle)
     }
@@ -44,11 +49,33 @@ final class SQLiteConnection {
     func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
         if let cached = statements[sql] {
             cached.reset()
+            used.append(cached)
             return cached
         }
         let statement = try SQLiteStatement(connection: self, sql: sql)
         statements[sql] = statement
+        used.append(statement)
         return statement
+    }
+
+    /// The cached prepared statement for a static SQL text, looked up by the text's address.
+    func statement(static sql: StaticString) throws(SQLiteError) -> SQLiteStatement {
+        let key = UnsafeRawPointer(sql.utf8Start)
+        if let cached = staticStatements[key] {
+            cached.reset()
+            used.append(cached)
+            return cached
+        }
+        let statement = try statement(sql.description)
+        staticStatements[key] = statement
+        return statement
+    }
+
+    /// Resets every statement used since the last call. A statement left on a row holds its read
+    /// transaction open, and the connection would go on reading that old snapshot.
+    func resetUsedStatements() {
+        for statement in used { statement.reset() }
+        used.removeAll(keepingCapacity: true)
     }
 
     /// Rows changed by the last statement.
@@ -71,6 +98,13 @@ final class SQLiteConnection {
         try statement.bind(bindings)
         guard try statement.step() else { return nil }
         return statement.isNull(0) ? nil : statement.text(0)
+    }
+
+    /// Runs a static statement with `bindings` to completion, through the address-keyed cache.
+    func run(static sql: StaticString, _ bindings: SQLiteValue...) throws(SQLiteError) {
+        let statement = try statement(static: sql)
+        try statement.bind(bindings)
+        while try statement.step() {}
     }
 
     /// Runs `sql` with `bindings` to completion.

@@ -1,9 +1,30 @@
+import SyncCore
 import Synchronization
+
+/// A change as one commit wrote it.
+public struct CommittedChange: Sendable, Hashable {
+    /// The change.
+    public let change: Change
+    /// The server's sequence for it, when known (always, in the server's store).
+    public let serverSeq: UInt64?
+    /// Whether this store made it (a local write), rather than received it.
+    public let isLocal: Bool
+    /// Whether it changed what a reader sees.
+    public let visibleChange: Bool
+}
+
+/// What one commit wrote.
+public struct StoreCommit: Sendable, Hashable {
+    /// The collections written.
+    public let collections: Set<String>
+    /// The new changes, in the order they were applied (server sequence order in the server's store).
+    public let changes: [CommittedChange]
+}
 
 /// What an observer of the store hears.
 public enum StoreEvent: Sendable, Hashable {
-    /// A commit wrote to these collections.
-    case committed(Set<String>)
+    /// A commit happened.
+    case committed(StoreCommit)
     /// The store closed; nothing more will be heard.
     case closed
 }
@@ -25,9 +46,9 @@ final class CommitNotifier: Sendable {
         _ = observers.withLock { $0.removeValue(forKey: id) }
     }
 
-    func publish(_ collections: Set<String>) {
+    func publish(_ commit: StoreCommit) {
         let handlers = observers.withLock { Array($0.values) }
-        for handler in handlers { handler(.committed(collections)) }
+        for handler in handlers { handler(.committed(commit)) }
     }
 
     /// Tells every observer the store closed, and forgets them.

@@ -44,35 +44,53 @@ extension LocalStore {
 
     /// Changes not yet acknowledged by the server, oldest first per origin.
     public func outbox(limit: Int = 1000) async throws -> [Change] {
-        try await readers.read { connection in
+        let nodeID = self.nodeID
+        return try await readers.read { connection in
+            var result: [Change] = []
             let statement = try connection.statement("""
-                SELECT origin, seq, hlc, collection, record_id, kind, fields FROM changes WHERE acked = 0
-                ORDER BY origin, seq LIMIT ?1
+                SELECT origin, seq, hlc, collection, record_id, kind, fields FROM changes
+                WHERE origin = ?1 AND seq > ?2 AND acked = 0 ORDER BY seq LIMIT ?3
                 """)
-            try statement.bind(Int64(limit), at: 1)
-            return try Self.readChanges(statement)
+            for (origin, through) in try Self.acknowledgedMarks(connection, nodeID: nodeID) where result.count < limit {
+                statement.reset()
+                try statement.bind(origin, at: 1)
+                try statement.bind(Int64(bitPattern: through), at: 2)
+                try statement.bind(Int64(limit - result.count), at: 3)
+                result.append(contentsOf: try Self.readChanges(statement))
+            }
+            return result
         }
     }
 
     /// How many changes wait for the server's acknowledgement.
     public func outboxCount() async throws -> Int {
-        try await readers.read { connection in
-            Int(try connection.scalarInt("SELECT count(*) FROM changes WHERE acked = 0") ?? 0)
+        let nodeID = self.nodeID
+        return try await readers.read { connection in
+            var total = 0
+            for (origin, through) in try Self.acknowledgedMarks(connection, nodeID: nodeID) {
+                total += Int(try connection.scalarInt("SELECT count(*) FROM changes WHERE origin = ?1 AND seq > ?2 AND acked = 0",
+                                                      .text(origin), .int(Int64(bitPattern: through))) ?? 0)
+            }
+            return total
         }
+    }
+
+    /// Every origin the log holds changes of, with its acknowledged mark, in origin order.
+    static func acknowledgedMarks(_ connection: SQLiteConnection, nodeID: NodeID) throws -> [(String, UInt64)] {
+        var marks: [String: UInt64] = [nodeID.rawValue: 0]
+        let origins = try connection.statement("SELECT origin FROM origins")
+        while try origins.step() { marks[origins.text(0)] = 0 }
+        let acks = try connection.statement("SELECT origin, through FROM acks")
+        while try acks.step() { marks[acks.text(0)] = UInt64(bitPattern: acks.int64(1)) }
+        return marks.sorted { $0.key < $1.key }
     }
 
     /// Marks changes as committed by the server (with the sequence it gave each); they leave the outbox.
     public func acknowledge(_ committed: [ChangeID: UInt64]) async throws {
         guard !committed.isEmpty else { return }
         try await writer.write { context in
-            let statement = try context.connection.statement(
-                "UPDATE changes SET acked = 1, server_seq = coalesce(server_seq, nullif(?3, 0)) WHERE origin = ?1 AND seq = ?2")
-            for (id, serverSeq) in committed {
-                statement.reset()
-                try statement.bind(id.origin.rawValue, at: 1)
-                try statement.bind(Int64(bitPattern: id.seq), at: 2)
-                try statement.bind(Int64(bitPattern: serverSeq), at: 3)
-                while try statement.step() {}
+            for (id, serverSeq) in committed.sorted(by: { $0.key < $1.key }) {
+                try context.markAcknowledged(id, serverSeq: serverSeq)
             }
         }
     }
@@ -81,8 +99,6 @@ extension LocalStore {
     public func vector() async throws -> VersionVector {
         let nodeID = self.nodeID
         return try await readers.read { connection in
-            try connection.execute("BEGIN")
-            defer { try? connection.execute("COMMIT") }
             var vector = VersionVector()
             let statement = try connection.statement("SELECT origin, contiguous FROM origins")
             while try statement.step() {

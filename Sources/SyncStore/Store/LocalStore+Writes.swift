@@ -1,3 +1,4 @@
+import Foundation
 import SyncCore
 
 extension LocalStore {
@@ -37,13 +38,7 @@ extension LocalStore {
     /// Writes many whole documents in one transaction (`saveAll`).
     public func putAll(collection: String, documents: [(id: String, fields: JSONObject)]) async throws -> [Change] {
         try validate(collection: collection, id: nil)
-        var encoded: [(String, JSONObject, [UInt8])] = []
-        encoded.reserveCapacity(documents.count)
-        for document in documents {
-            try validate(collection: collection, id: document.id)
-            encoded.append((document.id, document.fields, try encodeDocument(document.fields)))
-        }
-        let batch = encoded
+        let batch = try await encodeAll(documents)
         return try await writer.write { context in
             var changes: [Change] = []
             changes.reserveCapacity(batch.count)
@@ -51,6 +46,28 @@ extension LocalStore {
                 changes.append(try context.recordLocal(kind: .insert, collection: collection, id: id, fields: fields, encodedBody: body))
             }
             return changes
+        }
+    }
+
+    /// Validates and encodes documents; large batches are split across the machine's cores.
+    private func encodeAll(_ documents: [(id: String, fields: JSONObject)]) async throws -> [(String, JSONObject, [UInt8])] {
+        let encodeChunk: @Sendable (ArraySlice<(id: String, fields: JSONObject)>) throws -> [(String, JSONObject, [UInt8])] = { chunk in
+            try chunk.map { document in
+                try self.validate(collection: "c", id: document.id)
+                return (document.id, document.fields, try self.encodeDocument(document.fields))
+            }
+        }
+        let parts = min(ProcessInfo.processInfo.activeProcessorCount, documents.count / 2_000)
+        guard parts > 1 else { return try encodeChunk(documents[...]) }
+        let size = (documents.count + parts - 1) / parts
+        return try await withThrowingTaskGroup(of: (Int, [(String, JSONObject, [UInt8])]).self) { group in
+            for part in 0..<parts {
+                let chunk = documents[(part * size)..<min(documents.count, (part + 1) * size)]
+                group.addTask { (part, try encodeChunk(chunk)) }
+            }
+            var results = [[(String, JSONObject, [UInt8])]](repeating: [], count: parts)
+            for try await (part, encoded) in group { results[part] = encoded }
+            return results.flatMap { $0 }
         }
     }
 
@@ -82,11 +99,11 @@ extension LocalStore {
 
     /// Checks a document against the limits and returns its canonical encoding.
     func encodeDocument(_ fields: JSONObject) throws(StoreError) -> [UInt8] {
-        if let problem = DocumentRules.problem(with: fields, maxDepth: limits.maxDocumentDepth) {
-            throw StoreError(.invalidDocument, problem)
+        let body: [UInt8]
+        switch DocumentRules.encode(fields, maxDepth: limits.maxDocumentDepth) {
+        case .success(let bytes): body = bytes
+        case .failure(let problem): throw StoreError(.invalidDocument, problem.message)
         }
-        var body: [UInt8] = []
-        JSONValue.appendCanonical(object: fields, to: &body)
         guard body.count <= limits.maxDocumentBytes else {
             throw StoreError(.invalidDocument, "document of \(body.count) bytes exceeds the limit of \(limits.maxDocumentBytes)")
         }

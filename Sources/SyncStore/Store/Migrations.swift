@@ -12,6 +12,7 @@ struct Migrations {
         try connection.execute("CREATE TABLE IF NOT EXISTS migrations(name TEXT PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL) WITHOUT ROWID")
         for migration in list {
             let done = try connection.scalarInt("SELECT count(*) FROM migrations WHERE name = ?", .text(migration.name)) ?? 0
+            connection.resetUsedStatements()
             guard done == 0 else { continue }
             try connection.execute("BEGIN IMMEDIATE")
             do {
@@ -53,7 +54,9 @@ extension Migrations {
                 server_seq INTEGER,
                 PRIMARY KEY(origin, seq)
             ) WITHOUT ROWID;
-            CREATE INDEX changes_outbox ON changes(origin, seq) WHERE acked = 0;
+            -- Per origin, every change up to 'through' is acknowledged: the outbox of an origin is its
+            -- changes above that mark with acked = 0, found by a range scan of the primary key.
+            CREATE TABLE acks(origin TEXT PRIMARY KEY NOT NULL, through INTEGER NOT NULL) WITHOUT ROWID;
             -- The version vector: highest contiguous sequence held per origin.
             CREATE TABLE origins(origin TEXT PRIMARY KEY NOT NULL, contiguous INTEGER NOT NULL, max_hlc INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
             CREATE TABLE cursors(name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;

@@ -10,9 +10,11 @@ public enum ApplyOutcome: Hashable, Sendable {
 
 extension WriteContext {
     /// Records a change in the log. Returns `false` when a change with that id was already there.
+    ///
+    /// - Parameter encodedFields: the canonical encoding of the change's fields, when already made.
     @discardableResult
-    func insertChange(_ change: Change, acked: Bool, serverSeq: UInt64?) throws -> Bool {
-        let statement = try connection.statement("""
+    func insertChange(_ change: Change, acked: Bool, serverSeq: UInt64?, encodedFields: [UInt8]? = nil) throws -> Bool {
+        let statement = try connection.statement(static: """
             INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, acked, server_seq)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING
             """)
@@ -22,7 +24,7 @@ extension WriteContext {
         try statement.bind(change.collection, at: 4)
         try statement.bind(change.recordID, at: 5)
         try statement.bind(Int64(ChangeKindCode.code(change.kind)), at: 6)
-        try statement.bind(utf8: JSONValue.object(change.fields).canonicalBytes, at: 7)
+        try statement.bind(utf8: encodedFields ?? JSONValue.object(change.fields).canonicalBytes, at: 7)
         try statement.bind(acked ? 1 : 0, at: 8)
         try statement.bind(serverSeq.map { .int(Int64(bitPattern: $0)) } ?? .null, at: 9)
         while try statement.step() {}
@@ -35,13 +37,10 @@ extension WriteContext {
     /// - Parameter acked: the change is known to be committed on the server (it came from there).
     mutating func applyRemote(_ change: Change, acked: Bool, serverSeq: UInt64?) throws -> ApplyOutcome {
         guard try insertChange(change, acked: acked, serverSeq: serverSeq) else {
-            if acked {
-                try connection.run("UPDATE changes SET acked = 1, server_seq = coalesce(server_seq, ?3) WHERE origin = ?1 AND seq = ?2 AND acked = 0",
-                                   .text(change.id.origin.rawValue), .int(Int64(bitPattern: change.id.seq)),
-                                   serverSeq.map { .int(Int64(bitPattern: $0)) } ?? .null)
-            }
+            if acked { try markAcknowledged(change.id, serverSeq: serverSeq) }
             return .duplicate
         }
+        if acked { try advanceAcknowledged(origin: change.id.origin) }
         if !state.clock.observe(change.hlc, physicalMillis: wallClock.nowMillis()) {
             state.clampedObservations += 1
         }
@@ -51,8 +50,8 @@ extension WriteContext {
         if document.apply(change) {
             try storeState(document, collection: change.collection, id: change.recordID)
             visibleChange = before.0 != document.exists || (document.exists && before.1 != document.body)
-            touched.insert(change.collection)
         }
+        record(change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange)
         try advanceVector(origin: change.id.origin, seq: change.id.seq, hlc: change.hlc)
         return .applied(visibleChange: visibleChange)
     }
@@ -62,7 +61,7 @@ extension WriteContext {
         var contiguous = state.vector[origin]
         if seq == contiguous + 1 {
             contiguous = seq
-            let statement = try connection.statement("SELECT seq FROM changes WHERE origin = ?1 AND seq > ?2 ORDER BY seq")
+            let statement = try connection.statement(static: "SELECT seq FROM changes WHERE origin = ?1 AND seq > ?2 ORDER BY seq")
             try statement.bind(origin.rawValue, at: 1)
             try statement.bind(Int64(bitPattern: contiguous), at: 2)
             while try statement.step() {

@@ -3,7 +3,7 @@ import SyncCore
 extension WriteContext {
     /// The merge state of a document, or `nil` when nothing was ever written to it.
     func loadState(collection: String, id: String) throws -> DocumentState? {
-        let statement = try connection.statement("SELECT body, clocks FROM documents WHERE collection = ?1 AND id = ?2")
+        let statement = try connection.statement(static: "SELECT body, clocks FROM documents WHERE collection = ?1 AND id = ?2")
         try statement.bind(collection, at: 1)
         try statement.bind(id, at: 2)
         guard try statement.step() else { return nil }
@@ -42,14 +42,15 @@ extension WriteContext {
                 "INSERT INTO documents(collection, id, body, clocks, visible) VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT DO NOTHING")
             try insert.bind(collection, at: 1)
             try insert.bind(id, at: 2)
-            try insert.bind(utf8: encodedBody ?? JSONValue.object(fields).canonicalBytes, at: 3)
+            let body = encodedBody ?? JSONValue.object(fields).canonicalBytes
+            try insert.bind(utf8: body, at: 3)
             try insert.bind("{\"l\":\"\(stamp)\"}", at: 4)
             while try insert.step() {}
             if connection.changes == 1 {
                 let change = Change(id: ChangeID(origin: nodeID, seq: seq), hlc: hlc, collection: collection, recordID: id, kind: kind, fields: fields)
-                try insertChange(change, acked: false, serverSeq: nil)
+                try insertChange(change, acked: false, serverSeq: nil, encodedFields: body)
                 state.vector[nodeID] = seq
-                touched.insert(collection)
+                record(change, serverSeq: nil, isLocal: true, visibleChange: true)
                 return change
             }
         }
@@ -58,9 +59,9 @@ extension WriteContext {
         let change = Change(id: ChangeID(origin: nodeID, seq: seq), hlc: hlc, collection: collection, recordID: id, kind: kind, fields: fields)
         document.apply(change)
         try storeState(document, collection: collection, id: id)
-        try insertChange(change, acked: false, serverSeq: nil)
+        try insertChange(change, acked: false, serverSeq: nil, encodedFields: kind == .insert ? encodedBody : nil)
         state.vector[nodeID] = seq
-        touched.insert(collection)
+        record(change, serverSeq: nil, isLocal: true, visibleChange: true)
         return change
     }
 }

@@ -23,7 +23,9 @@ final class ReaderPool: Sendable {
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let queued = queue.push { connection in
-                continuation.resume(with: Result { try body(connection) })
+                let result = Result { try body(connection) }
+                connection.resetUsedStatements()
+                continuation.resume(with: result)
             }
             if !queued { continuation.resume(throwing: StoreError.closed) }
         }

@@ -22,6 +22,14 @@ struct WriteContext {
     var state: WriterState
     /// Collections written by this job, published after commit.
     var touched: Set<String> = []
+    /// Changes written by this job, published after commit.
+    var committed: [CommittedChange] = []
+
+    /// Notes a change this job wrote, for the observers that hear about the commit.
+    mutating func record(_ change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool) {
+        touched.insert(change.collection)
+        committed.append(CommittedChange(change: change, serverSeq: serverSeq, isLocal: isLocal, visibleChange: visibleChange))
+    }
 
     /// A new HLC reading for a local write.
     mutating func nextTimestamp() -> HLCTimestamp {
@@ -66,5 +74,30 @@ final class ContinuationWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
 
     func fail(_ error: any Error) {
         continuation.resume(throwing: error)
+    }
+}
+
+/// A write job run by its caller on the caller's own thread; the caller reads ``result`` after commit.
+///
+/// `@unchecked Sendable`: created, run and read by the one thread of the caller.
+final class InlineWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
+    private let body: (inout WriteContext) throws -> T
+    private var value: T?
+    private(set) var result: Result<T, any Error>?
+
+    init(body: @escaping (inout WriteContext) throws -> T) {
+        self.body = body
+    }
+
+    func execute(_ context: inout WriteContext) throws {
+        value = try body(&context)
+    }
+
+    func succeed() {
+        result = .success(value!)
+    }
+
+    func fail(_ error: any Error) {
+        result = .failure(error)
     }
 }

@@ -1,92 +1,203 @@
+import Foundation
 import SyncCore
 
-/// The single writer of a database: one connection on one thread, committing in groups.
+/// The single writer of a database: one connection, committing in groups.
 ///
-/// It takes every job queued since its last commit, runs them in one transaction (each in its own
-/// savepoint when there are several, so a failing job is undone alone), commits once, and only then
-/// resumes the callers. Many concurrent writers therefore share one commit and one `fsync`, and a
+/// Leader/follower group commit. When the writer is idle, a caller runs its own transaction at once
+/// on its own thread (no hand-off: the cheapest possible durable write). Callers that arrive while a
+/// transaction is running queue up; the writer's thread then takes every queued job, runs them in
+/// one transaction (each in its own savepoint, so a failing job is undone alone), commits once, and
+/// only then resumes them. Many concurrent writers therefore share one commit and one `fsync`, and a
 /// write that returned is durable.
+///
+/// With `inlineWhenIdle` off (used for `powerLoss` durability, where a commit waits for `fsync`),
+/// every transaction runs on the writer's thread so no Swift concurrency thread blocks on the disk.
 final class Writer: Sendable {
-    private let queue = JobQueue<any WriteJob>()
+    private let core: WriterCore
     private let thread: ThreadCompletion
 
     init(connection: SQLiteConnection, nodeID: NodeID, wallClock: any WallClock, state: WriterState,
-         notifier: CommitNotifier, maxBatch: Int = 1024, name: String) {
-        let queue = self.queue
-        let box = ConnectionBox(connection)
-        thread = startDatabaseThread(name: "\(name).writer") {
-            let connection = box.take()
-            var state = state
-            while let jobs = queue.pop(upTo: maxBatch) {
-                state = Writer.commit(jobs, connection: connection, nodeID: nodeID, wallClock: wallClock, state: state, notifier: notifier)
-            }
-        }
+         notifier: CommitNotifier, inlineWhenIdle: Bool, maxBatch: Int = 1024, name: String) {
+        let core = WriterCore(connection: connection, nodeID: nodeID, wallClock: wallClock, state: state, notifier: notifier,
+                              inlineWhenIdle: inlineWhenIdle, maxBatch: maxBatch)
+        self.core = core
+        thread = startDatabaseThread(name: "\(name).writer") { core.runThread() }
     }
 
     /// Runs `body` inside a transaction and returns its result once the transaction has committed.
     func write<T: Sendable>(_ body: @escaping @Sendable (inout WriteContext) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let job = ContinuationWriteJob(body: body, continuation: continuation)
-            if !queue.push(job) { job.fail(StoreError.closed) }
+        if let result = try core.writeInlineIfIdle(body) { return result }
+        return try await withCheckedThrowingContinuation { continuation in
+            core.enqueue(ContinuationWriteJob(body: body, continuation: continuation))
         }
     }
 
     /// Commits what is queued, then ends the thread.
     func close() async {
-        queue.close()
+        core.close()
         await thread.wait()
     }
+}
 
-    private static func commit(_ jobs: ArraySlice<any WriteJob>, connection: SQLiteConnection, nodeID: NodeID,
-                               wallClock: any WallClock, state: WriterState, notifier: CommitNotifier) -> WriterState {
+/// The writer's shared state.
+///
+/// `@unchecked Sendable`: `connection` and `state` are used only by the current owner of the writer
+/// (an inline caller or the writer thread); ownership changes hands only with `condition` locked, and
+/// only one owner exists at a time. `owner`, `queue` and `closed` are guarded by `condition`.
+final class WriterCore: @unchecked Sendable {
+    enum Owner { case none, inline, thread }
+
+    private let condition = NSCondition()
+    private var owner = Owner.none
+    private var queue: [any WriteJob] = []
+    private var closed = false
+
+    private let connection: SQLiteConnection
+    private var state: WriterState
+    private let nodeID: NodeID
+    private let wallClock: any WallClock
+    private let notifier: CommitNotifier
+    private let inlineWhenIdle: Bool
+    private let maxBatch: Int
+
+    init(connection: SQLiteConnection, nodeID: NodeID, wallClock: any WallClock, state: WriterState, notifier: CommitNotifier,
+         inlineWhenIdle: Bool, maxBatch: Int) {
+        self.connection = connection
+        self.state = state
+        self.nodeID = nodeID
+        self.wallClock = wallClock
+        self.notifier = notifier
+        self.inlineWhenIdle = inlineWhenIdle
+        self.maxBatch = maxBatch
+    }
+
+    /// Runs the job on the calling thread when the writer is idle; `nil` when it is busy (queue it).
+    func writeInlineIfIdle<T: Sendable>(_ body: @escaping @Sendable (inout WriteContext) throws -> T) throws -> T? {
+        guard inlineWhenIdle else { return nil }
+        condition.lock()
+        guard owner == .none, queue.isEmpty, !closed else {
+            condition.unlock()
+            return nil
+        }
+        owner = .inline
+        condition.unlock()
+        let job = InlineWriteJob(body: body)
+        commit([job])
+        condition.lock()
+        // Hand queued followers to the thread (waking it), or go idle (nobody needs to know).
+        if queue.isEmpty {
+            owner = .none
+            if closed { condition.broadcast() }
+        } else {
+            owner = .thread
+            condition.broadcast()
+        }
+        condition.unlock()
+        return try job.result!.get()
+    }
+
+    /// Queues a job for the writer thread.
+    func enqueue(_ job: any WriteJob) {
+        condition.lock()
+        guard !closed else {
+            condition.unlock()
+            job.fail(StoreError.closed)
+            return
+        }
+        queue.append(job)
+        if owner == .none {
+            owner = .thread
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The writer thread: commits queued batches whenever it owns the writer.
+    func runThread() {
+        while true {
+            condition.lock()
+            while !(owner == .thread && !queue.isEmpty) {
+                if owner == .thread, queue.isEmpty { owner = .none }
+                if closed && owner == .none && queue.isEmpty {
+                    condition.unlock()
+                    return
+                }
+                if closed && owner == .none && !queue.isEmpty { owner = .thread; continue }
+                condition.wait()
+            }
+            let batch = Array(queue.prefix(maxBatch))
+            queue.removeFirst(batch.count)
+            condition.unlock()
+            commit(batch)
+        }
+    }
+
+    /// Runs `jobs` in one transaction and completes them after the commit.
+    private func commit(_ jobs: [any WriteJob]) {
+        defer { connection.resetUsedStatements() }
         do {
-            try connection.execute("BEGIN IMMEDIATE")
+            try connection.run(static: "BEGIN IMMEDIATE")
         } catch {
             for job in jobs { job.fail(error) }
-            return state
+            return
         }
         var context = WriteContext(connection: connection, nodeID: nodeID, wallClock: wallClock, state: state)
         var succeeded: [any WriteJob] = []
         var failed: [(any WriteJob, any Error)] = []
         var touched: Set<String> = []
+        var committed: [CommittedChange] = []
         if jobs.count == 1, let job = jobs.first {
             do {
                 try job.execute(&context)
                 succeeded.append(job)
                 touched = context.touched
+                committed = context.committed
             } catch {
-                try? connection.execute("ROLLBACK")
+                connection.resetUsedStatements()
+                try? connection.run(static: "ROLLBACK")
                 job.fail(error)
-                return state
+                return
             }
         } else {
             for job in jobs {
                 let before = context.state
                 context.touched = []
+                context.committed = []
                 do {
-                    try connection.execute("SAVEPOINT job")
+                    try connection.run(static: "SAVEPOINT job")
                     try job.execute(&context)
-                    try connection.execute("RELEASE job")
+                    try connection.run(static: "RELEASE job")
                     succeeded.append(job)
                     touched.formUnion(context.touched)
+                    committed.append(contentsOf: context.committed)
                 } catch {
-                    try? connection.execute("ROLLBACK TO job")
-                    try? connection.execute("RELEASE job")
+                    connection.resetUsedStatements()
+                    try? connection.run(static: "ROLLBACK TO job")
+                    try? connection.run(static: "RELEASE job")
                     context.state = before
                     failed.append((job, error))
                 }
             }
         }
+        connection.resetUsedStatements()
         do {
-            try connection.execute("COMMIT")
+            try connection.run(static: "COMMIT")
         } catch {
-            try? connection.execute("ROLLBACK")
+            connection.resetUsedStatements()
+            try? connection.run(static: "ROLLBACK")
             for job in jobs { job.fail(error) }
-            return state
+            return
         }
-        if !touched.isEmpty { notifier.publish(touched) }
+        state = context.state
+        if !touched.isEmpty || !committed.isEmpty { notifier.publish(StoreCommit(collections: touched, changes: committed)) }
         for job in succeeded { job.succeed() }
         for (job, error) in failed { job.fail(error) }
-        return context.state
     }
 }

@@ -1,0 +1,28 @@
+import SyncCore
+
+extension WriteContext {
+    /// Marks a change as committed by the server, and moves its origin's acknowledged mark over
+    /// every contiguous acknowledged change.
+    func markAcknowledged(_ id: ChangeID, serverSeq: UInt64?) throws {
+        try connection.run("UPDATE changes SET acked = 1, server_seq = coalesce(server_seq, nullif(?3, 0)) WHERE origin = ?1 AND seq = ?2",
+                           .text(id.origin.rawValue), .int(Int64(bitPattern: id.seq)), .int(Int64(bitPattern: serverSeq ?? 0)))
+        try advanceAcknowledged(origin: id.origin)
+    }
+
+    /// Moves the origin's acknowledged mark over the acknowledged changes just above it.
+    func advanceAcknowledged(origin: NodeID) throws {
+        var through = UInt64(bitPattern: try connection.scalarInt("SELECT through FROM acks WHERE origin = ?1", .text(origin.rawValue)) ?? 0)
+        let start = through
+        let statement = try connection.statement(static: "SELECT seq, acked FROM changes WHERE origin = ?1 AND seq > ?2 ORDER BY seq")
+        try statement.bind(origin.rawValue, at: 1)
+        try statement.bind(Int64(bitPattern: through), at: 2)
+        while try statement.step() {
+            guard UInt64(bitPattern: statement.int64(0)) == through + 1, statement.int64(1) == 1 else { break }
+            through += 1
+        }
+        statement.reset()
+        guard through > start else { return }
+        try connection.run("INSERT INTO acks(origin, through) VALUES (?1, ?2) ON CONFLICT(origin) DO UPDATE SET through = excluded.through",
+                           .text(origin.rawValue), .int(Int64(bitPattern: through)))
+    }
+}
