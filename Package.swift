@@ -38,6 +38,7 @@ let package = Package(
             "SyncCore", "SyncStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -46,11 +47,20 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "SyncTesting", dependencies: ["SyncLayer"]),
+        .target(name: "SyncTesting", dependencies: [
+            "SyncLayer", "SyncServer",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "WSClient", package: "swift-websocket"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         .executableTarget(name: "StoreBenchmark", dependencies: ["SyncLayer", "CSQLite"], path: "Benchmarks/StoreBenchmark"),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTesting"]),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncTesting"]),
         .testTarget(name: "SyncLayerTests", dependencies: ["SyncLayer", "SyncTesting"]),
-        .testTarget(name: "CLITests", dependencies: ["SyncLayer", "SyncTesting", "SyncLayerCLI"]),
+        .testTarget(name: "CLITests", dependencies: ["SyncLayer", "SyncTesting"]),
+        .testTarget(name: "SyncServerTests", dependencies: [
+            "SyncServer", "SyncTesting",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
     ]
 )

@@ -61,13 +61,17 @@ public struct Hello: Hashable, Sendable {
     public var cursor: UInt64?
     /// The sender's wall clock, milliseconds since the epoch.
     public var time: UInt64?
+    /// For a node talking to the server: the collections to subscribe to.
+    public var collections: [String]
 
-    public init(nodeID: NodeID, protocolVersion: Int = 1, vector: VersionVector, cursor: UInt64? = nil, time: UInt64? = nil) {
+    public init(nodeID: NodeID, protocolVersion: Int = 1, vector: VersionVector, cursor: UInt64? = nil, time: UInt64? = nil,
+                collections: [String] = []) {
         self.nodeID = nodeID
         self.protocolVersion = protocolVersion
         self.vector = vector
         self.cursor = cursor
         self.time = time
+        self.collections = collections
     }
 }
 

@@ -28,7 +28,8 @@ public struct FrameCodec: Sendable {
         String(decoding: encode(frame), as: UTF8.self)
     }
 
-    static func object(for frame: Frame) -> JSONObject {
+    /// The frame as a JSON object (before encoding).
+    public static func object(for frame: Frame) -> JSONObject {
         switch frame {
         case .subscribe(let collection): return ["type": "subscribe", "collection": .string(collection)]
         case .unsubscribe(let collection): return ["type": "unsubscribe", "collection": .string(collection)]
@@ -56,6 +57,7 @@ public struct FrameCodec: Sendable {
                                     "vector": hello.vector.jsonValue]
             if let cursor = hello.cursor { data["cursor"] = .int(Int64(clamping: cursor)) }
             if let time = hello.time { data["time"] = .int(Int64(clamping: time)) }
+            if !hello.collections.isEmpty { data["collections"] = .array(hello.collections.map { .string($0) }) }
             return ["type": "hello", "data": .object(data)]
         case .changes(let batch):
             var data: JSONObject = ["changes": .array(batch.changes.map { .object(object(for: $0)) })]
@@ -75,7 +77,8 @@ public struct FrameCodec: Sendable {
         }
     }
 
-    static func object(for message: ChangeMessage) -> JSONObject {
+    /// A change message as a JSON object (before encoding).
+    public static func object(for message: ChangeMessage) -> JSONObject {
         var object: JSONObject = ["type": .string(message.kind.rawValue), "collection": .string(message.collection),
                                   "recordId": .string(message.recordID)]
         if let data = message.data { object["data"] = .object(data) }
@@ -224,7 +227,20 @@ public struct FrameCodec: Sendable {
             guard let millis = value.intValue, millis >= 0 else { throw FrameError(.invalidMessage, "\"data.time\" must be a non-negative integer") }
             time = UInt64(millis)
         }
-        return Hello(nodeID: nodeID, protocolVersion: Int(clamping: version), vector: vector, cursor: cursor, time: time)
+        var collections: [String] = []
+        if let value = data["collections"] {
+            guard let list = value.arrayValue, list.count <= 1_000 else {
+                throw FrameError(.invalidMessage, "\"data.collections\" must be an array of collection names")
+            }
+            for item in list {
+                guard let name = item.stringValue, Identifiers.problem(withCollection: name) == nil else {
+                    throw FrameError(.invalidMessage, "\"data.collections\" holds an invalid collection name")
+                }
+                collections.append(name)
+            }
+        }
+        return Hello(nodeID: nodeID, protocolVersion: Int(clamping: version), vector: vector, cursor: cursor, time: time,
+                     collections: collections)
     }
 
     func changes(from object: JSONObject) throws(FrameError) -> ChangeBatch {

@@ -78,6 +78,9 @@ final class SQLiteConnection {
         used.removeAll(keepingCapacity: true)
     }
 
+    /// The rowid of the last inserted row.
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     /// Rows changed by the last statement.
     var changes: Int { Int(sqlite3_changes(handle)) }
 

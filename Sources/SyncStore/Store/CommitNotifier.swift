@@ -11,6 +11,8 @@ public struct CommittedChange: Sendable, Hashable {
     public let isLocal: Bool
     /// Whether it changed what a reader sees.
     public let visibleChange: Bool
+    /// Who submitted it, as the writer's caller said (the server tags each connection's writes); 0 if unsaid.
+    public let submitter: UInt64
 }
 
 /// What one commit wrote.

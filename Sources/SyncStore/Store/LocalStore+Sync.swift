@@ -99,11 +99,7 @@ extension LocalStore {
     public func vector() async throws -> VersionVector {
         let nodeID = self.nodeID
         return try await readers.read { connection in
-            var vector = VersionVector()
-            let statement = try connection.statement("SELECT origin, contiguous FROM origins")
-            while try statement.step() {
-                if let origin = NodeID(statement.text(0)) { vector[origin] = UInt64(bitPattern: statement.int64(1)) }
-            }
+            var vector = try DocumentTable.vector(connection)
             let own = UInt64(bitPattern: try connection.scalarInt("SELECT max(seq) FROM changes WHERE origin = ?1", .text(nodeID.rawValue)) ?? 0)
             vector[nodeID] = max(vector[nodeID], own)
             return vector

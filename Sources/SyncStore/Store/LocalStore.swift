@@ -44,21 +44,15 @@ public final class LocalStore: Sendable {
                             maxClockDriftMillis: UInt64 = 60_000, readerCount: Int = 2, limits: StoreLimits = StoreLimits(),
                             logger: Logger = Logger(label: "synclayer.store")) async throws -> LocalStore {
         let notifier = CommitNotifier()
-        let (writerConnection, nodeID, state) = try openWriterConnection(path: path, durability: durability, wallClock: wallClock,
-                                                                          maxClockDriftMillis: maxClockDriftMillis)
-        var readerConnections: [SQLiteConnection] = []
-        for _ in 0..<max(1, readerCount) {
-            let connection = try wrap { () throws(SQLiteError) in try SQLiteConnection(path: path, readOnly: true, create: false) }
-            try wrap { () throws(SQLiteError) in try connection.execute("PRAGMA query_only = 1") }
-            readerConnections.append(connection)
-        }
+        let opened = try StoreOpener.open(path: path, durability: durability, migrations: .node, wallClock: wallClock,
+                                          maxClockDriftMillis: maxClockDriftMillis, readerCount: readerCount)
         let name = "synclayer.store"
         let store = LocalStore(
-            nodeID: nodeID, path: path, durability: durability,
-            writer: Writer(connection: writerConnection, nodeID: nodeID, wallClock: wallClock, state: state, notifier: notifier,
+            nodeID: opened.nodeID, path: path, durability: durability,
+            writer: Writer(connection: opened.writer, nodeID: opened.nodeID, wallClock: wallClock, state: opened.state, notifier: notifier,
                            inlineWhenIdle: durability == .processCrash, name: name),
-            readers: ReaderPool(connections: readerConnections, name: name), notifier: notifier, limits: limits, logger: logger)
-        logger.debug("opened store", metadata: ["synclayer.store.path": "\(path)", "synclayer.node.id": "\(nodeID)"])
+            readers: ReaderPool(connections: opened.readers, name: name), notifier: notifier, limits: limits, logger: logger)
+        logger.debug("opened store", metadata: ["synclayer.store.path": "\(path)", "synclayer.node.id": "\(opened.nodeID)"])
         return store
     }
 
@@ -67,43 +61,6 @@ public final class LocalStore: Sendable {
         await writer.close()
         await readers.close()
         notifier.close()
-    }
-
-    private static func openWriterConnection(path: String, durability: Durability, wallClock: any WallClock,
-                                             maxClockDriftMillis: UInt64) throws -> (SQLiteConnection, NodeID, WriterState) {
-        try wrap { () throws(SQLiteError) -> (SQLiteConnection, NodeID, WriterState) in
-            let connection = try SQLiteConnection(path: path)
-            try connection.execute("PRAGMA journal_mode = WAL")
-            try connection.execute("PRAGMA synchronous = \(durability.synchronousPragma)")
-            try connection.execute("PRAGMA temp_store = MEMORY")
-            // Checkpoint every 8,192 WAL pages (32 MiB) rather than 1,000: hot leaf pages are then copied
-            // to the database file once per checkpoint instead of many times, and checkpoint fsyncs are rarer.
-            try connection.execute("PRAGMA wal_autocheckpoint = 8192")
-            try connection.execute("PRAGMA journal_size_limit = 67108864")
-            // A 16 MiB page cache, so a large batch (saveAll) commits without spilling pages mid-transaction.
-            try connection.execute("PRAGMA cache_size = -16384")
-            try Migrations.node.apply(to: connection)
-            let nodeID: NodeID
-            if let text = try connection.scalarText("SELECT value FROM meta WHERE key = 'node_id'"), let id = NodeID(text) {
-                nodeID = id
-            } else {
-                nodeID = NodeID.random()
-                try connection.run("INSERT INTO meta(key, value) VALUES ('node_id', ?1)", .text(nodeID.rawValue))
-            }
-            var vector = VersionVector()
-            let origins = try connection.statement("SELECT origin, contiguous FROM origins")
-            while try origins.step() {
-                if let origin = NodeID(origins.text(0)) { vector[origin] = UInt64(bitPattern: origins.int64(1)) }
-            }
-            let ownSeq = UInt64(bitPattern: try connection.scalarInt("SELECT max(seq) FROM changes WHERE origin = ?1", .text(nodeID.rawValue)) ?? 0)
-            vector[nodeID] = max(vector[nodeID], ownSeq)
-            let ownHLC = try connection.scalarInt("SELECT hlc FROM changes WHERE origin = ?1 ORDER BY seq DESC LIMIT 1", .text(nodeID.rawValue)) ?? 0
-            var clock = HybridLogicalClock(last: HLCTimestamp(rawValue: UInt64(bitPattern: ownHLC)), maxDriftMillis: maxClockDriftMillis)
-            let remoteHLC = try connection.scalarInt("SELECT max(max_hlc) FROM origins") ?? 0
-            clock.observe(HLCTimestamp(rawValue: UInt64(bitPattern: remoteHLC)), physicalMillis: wallClock.nowMillis())
-            connection.resetUsedStatements()
-            return (connection, nodeID, WriterState(clock: clock, nextSeq: vector[nodeID] + 1, vector: vector))
-        }
     }
 
     /// Registers `handler` to hear which collections each commit touched, and when the store closes.

@@ -24,11 +24,14 @@ struct WriteContext {
     var touched: Set<String> = []
     /// Changes written by this job, published after commit.
     var committed: [CommittedChange] = []
+    /// Who submitted this job's changes (see ``CommittedChange/submitter``).
+    var submitter: UInt64 = 0
 
     /// Notes a change this job wrote, for the observers that hear about the commit.
     mutating func record(_ change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool) {
         touched.insert(change.collection)
-        committed.append(CommittedChange(change: change, serverSeq: serverSeq, isLocal: isLocal, visibleChange: visibleChange))
+        committed.append(CommittedChange(change: change, serverSeq: serverSeq, isLocal: isLocal, visibleChange: visibleChange,
+                                         submitter: submitter))
     }
 
     /// A new HLC reading for a local write.

@@ -1,0 +1,320 @@
+import Foundation
+import Logging
+import SyncCore
+import SyncStore
+import Synchronization
+import WSCore
+
+/// One WebSocket connection: an inbound task that decodes, checks and commits what the client sends,
+/// and an outbound task that sends, in order, everything queued for the client.
+///
+/// A bad frame is answered with an error and counted, never fatal; too many of them, a missing
+/// token, a full outbound queue or a silent client close the connection, and the rest of the server
+/// goes on.
+final class ServerConnection: Sendable {
+    let id: UInt64
+    let store: ServerStore
+    let hub: ServerHub
+    let authority: TokenAuthority
+    let limits: ServerLimits
+    let logger: Logger
+    let items: AsyncStream<OutboundItem>
+    let queue: AsyncStream<OutboundItem>.Continuation
+    /// Monotonic time of the last frame received, for the idle watchdog.
+    private let lastActivity = Atomic<UInt64>(0)
+    private let authenticated = Atomic<Bool>(false)
+    private let codec: FrameCodec
+
+    init(store: ServerStore, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits, logger: Logger) {
+        let (id, items, queue) = hub.register()
+        self.id = id
+        self.items = items
+        self.queue = queue
+        self.store = store
+        self.hub = hub
+        self.authority = authority
+        self.limits = limits
+        var logger = logger
+        logger[metadataKey: "synclayer.connection"] = "\(id)"
+        self.logger = logger
+        self.codec = FrameCodec(maxFrameBytes: limits.maxFrameBytes, maxBatchCount: limits.maxBatchCount)
+        hub.metrics.connectionsOpened.add(1, ordering: .relaxed)
+    }
+
+    /// Serves the connection until either side ends it. `token` is what the upgrade request carried.
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, token: String?) async {
+        lastActivity.store(Self.monotonicNanos(), ordering: .relaxed)
+        var rights: TokenRights?
+        if token != nil || authority.isOpen {
+            rights = authority.rights(for: token)
+            if rights == nil {
+                hub.metrics.authFailures.add(1, ordering: .relaxed)
+                queue.yield(.close(FrameError(.authFailed, "the token is not valid")))
+            } else {
+                authenticated.store(true, ordering: .relaxed)
+            }
+        }
+        let initialRights = rights
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.runOutbound(outbound) }
+            group.addTask { await self.runInbound(inbound, rights: initialRights) }
+            group.addTask { await self.watchdog() }
+            await group.next()
+            // Whichever ended first, end the others.
+            self.queue.finish()
+            try? await outbound.close(.normalClosure, reason: nil)
+            group.cancelAll()
+        }
+        hub.remove(id)
+    }
+
+    // MARK: Inbound
+
+    private func runInbound(_ inbound: WebSocketInboundStream, rights initialRights: TokenRights?) async {
+        var rights = initialRights
+        var rateLimiter = RateLimiter(rate: limits.framesPerSecond, burst: limits.frameBurst)
+        var invalidFrames = 0
+        var isNode = false
+        do {
+            for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
+                lastActivity.store(Self.monotonicNanos(), ordering: .relaxed)
+                hub.metrics.framesReceived.add(1, ordering: .relaxed)
+                guard rateLimiter.allow(atNanos: Self.monotonicNanos()) else {
+                    hub.metrics.rateLimited.add(1, ordering: .relaxed)
+                    reply(.error(FrameError(.rateLimitExceeded, "more than \(Int(limits.framesPerSecond)) frames per second")))
+                    continue
+                }
+                let frame: Frame
+                do {
+                    switch message {
+                    case .text(let text): frame = try codec.decode(Array(text.utf8))
+                    case .binary(let buffer): frame = try codec.decode(buffer.readableBytesView)
+                    }
+                } catch {
+                    invalidFrames += 1
+                    hub.metrics.framesRejected.add(1, ordering: .relaxed)
+                    logger.debug("rejected frame", metadata: ["synclayer.error": "\(error)"])
+                    reply(.error(error))
+                    if invalidFrames > limits.maxInvalidFrames {
+                        queue.yield(.close(FrameError(.invalidMessage, "too many invalid frames")))
+                        return
+                    }
+                    continue
+                }
+                guard let granted = rights else {
+                    // Not authenticated yet: only `auth` is accepted.
+                    if case .auth(let token) = frame, let found = authority.rights(for: token) {
+                        rights = found
+                        authenticated.store(true, ordering: .relaxed)
+                        reply(.authenticated)
+                    } else {
+                        hub.metrics.authFailures.add(1, ordering: .relaxed)
+                        queue.yield(.close(FrameError(.authFailed, "authenticate first: a token in the URL, the Authorization header or an auth frame")))
+                        return
+                    }
+                    continue
+                }
+                await handle(frame, rights: granted, isNode: &isNode)
+            }
+        } catch {
+            logger.debug("connection read ended", metadata: ["synclayer.error": "\(error)"])
+        }
+    }
+
+    private func handle(_ frame: Frame, rights: TokenRights, isNode: inout Bool) async {
+        switch frame {
+        case .hello(let hello):
+            isNode = true
+            var readable: [String] = []
+            for collection in hello.collections {
+                if rights.read.contains(collection) {
+                    readable.append(collection)
+                } else {
+                    reply(.error(FrameError(.unauthorized, "no right to read \"\(collection)\"")))
+                }
+            }
+            let vector = (try? await store.vector()) ?? VersionVector()
+            reply(.hello(Hello(nodeID: store.serverID, vector: vector, cursor: store.head, time: Self.wallMillis())))
+            queue.yield(.catchUp(cursor: hello.cursor ?? 0, vector: hello.vector, collections: readable))
+        case .subscribe(let collection):
+            guard rights.read.contains(collection) else {
+                reply(.error(FrameError(.unauthorized, "no right to read \"\(collection)\"")))
+                return
+            }
+            reply(.subscribed(collection: collection))
+            queue.yield(.subscribe(collection))
+        case .unsubscribe(let collection):
+            reply(.unsubscribed(collection: collection))
+            queue.yield(.unsubscribe(collection))
+        case .change(let message):
+            await commit([message], rights: rights)
+        case .changes(let batch):
+            await commit(batch.changes, rights: rights)
+        case .ping:
+            reply(.pong(time: Self.wallMillis()))
+        case .auth:
+            reply(.authenticated)
+        case .pong, .ack, .subscribed, .unsubscribed, .sync, .error, .authenticated:
+            break
+        }
+    }
+
+    /// Commits what a client sent: changes of ours as they are, original-protocol writes stamped by
+    /// the server. New changes are acknowledged through the hub (in order); duplicates and refusals
+    /// at once.
+    private func commit(_ messages: [ChangeMessage], rights: TokenRights) async {
+        var changes: [Change] = []
+        var legacy: [LegacyWrite] = []
+        var rejected: [ChangeID: FrameError] = [:]
+        for message in messages {
+            guard rights.write.contains(message.collection) else {
+                let error = FrameError(.unauthorized, "no right to write \"\(message.collection)\"")
+                if let id = message.changeID { rejected[id] = error } else { reply(.error(error)) }
+                continue
+            }
+            if let change = message.change {
+                changes.append(change)
+            } else {
+                legacy.append(LegacyWrite(kind: message.kind, collection: message.collection, recordID: message.recordID,
+                                          fields: message.data ?? [:]))
+            }
+        }
+        var duplicates: [ChangeID: UInt64] = [:]
+        if !changes.isEmpty {
+            do {
+                for (id, outcome) in try await store.commit(changes, submitter: self.id) {
+                    switch outcome {
+                    case .committed(let serverSeq, duplicate: true):
+                        duplicates[id] = serverSeq
+                        hub.metrics.duplicatesDropped.add(1, ordering: .relaxed)
+                    case .committed:
+                        hub.metrics.changesCommitted.add(1, ordering: .relaxed)
+                    case .rejected(let error):
+                        rejected[id] = error
+                    }
+                }
+            } catch {
+                logger.warning("commit failed", metadata: ["synclayer.error": "\(error)"])
+                reply(.error(FrameError(.serverError, "the server could not commit; retry")))
+            }
+        }
+        if !legacy.isEmpty {
+            do {
+                let committed = try await store.commitLegacy(legacy, submitter: self.id)
+                hub.metrics.changesCommitted.add(committed.count, ordering: .relaxed)
+            } catch let error as StoreError {
+                reply(.error(FrameError(.invalidMessage, error.message)))
+            } catch {
+                reply(.error(FrameError(.serverError, "the server could not commit; retry")))
+            }
+        }
+        hub.metrics.changesRejected.add(rejected.count, ordering: .relaxed)
+        if !duplicates.isEmpty || !rejected.isEmpty {
+            reply(.ack(Ack(committed: duplicates, rejected: rejected)))
+        }
+    }
+
+    private func reply(_ frame: Frame) {
+        queue.yield(.frame(codec.encodeString(frame)))
+    }
+
+    // MARK: Outbound
+
+    private func runOutbound(_ outbound: WebSocketOutboundWriter) async {
+        var subscriptions = Set<String>()
+        var live = false
+        var liveFrom: UInt64 = 0
+        do {
+            for await item in items {
+                switch item {
+                case .frame(let text):
+                    try await outbound.write(.text(text))
+                case .commit(let changes):
+                    guard live else { continue }
+                    var acks: [ChangeID: UInt64] = [:]
+                    var last: UInt64 = 0
+                    for change in changes where change.serverSeq > liveFrom {
+                        last = change.serverSeq
+                        if change.submitter == id {
+                            acks[change.change.id] = change.serverSeq
+                        } else if subscriptions.contains(change.change.collection) {
+                            try await outbound.write(.text(change.frame))
+                        }
+                    }
+                    if !acks.isEmpty {
+                        try await outbound.write(.text(codec.encodeString(.ack(Ack(committed: acks, cursor: last)))))
+                    }
+                case .catchUp(let cursor, let vector, let collections):
+                    subscriptions.formUnion(collections)
+                    liveFrom = store.head
+                    try await sendCatchUp(from: cursor, through: liveFrom, collections: subscriptions, vector: vector, outbound: outbound)
+                    live = true
+                case .subscribe(let collection):
+                    subscriptions.insert(collection)
+                    live = true
+                case .unsubscribe(let collection):
+                    subscriptions.remove(collection)
+                case .close(let error):
+                    try? await outbound.write(.text(codec.encodeString(.error(error))))
+                    try? await outbound.close(error.code == .authFailed ? .policyViolation : .normalClosure, reason: error.code.rawValue)
+                    return
+                }
+            }
+        } catch {
+            logger.debug("connection write ended", metadata: ["synclayer.error": "\(error)"])
+        }
+    }
+
+    /// Sends every change the node lacks up to `head`, in pages, each with the cursor it reaches;
+    /// the last page always carries `head`.
+    private func sendCatchUp(from cursor: UInt64, through head: UInt64, collections: Set<String>, vector: VersionVector,
+                             outbound: WebSocketOutboundWriter) async throws {
+        var position = cursor
+        while true {
+            let page = try await store.changes(after: position, through: head, collections: collections, skipping: vector, limit: 500)
+            position = page.more ? page.cursor : max(head, cursor)
+            let messages = page.changes.map { ChangeMessage($0.change, serverSeq: $0.serverSeq) }
+            try await outbound.write(.text(codec.encodeString(.changes(ChangeBatch(changes: messages, cursor: position)))))
+            if !page.more { return }
+        }
+    }
+
+    // MARK: Watchdog
+
+    /// Closes a connection that stays silent past the idle timeout, or unauthenticated past the auth timeout.
+    private func watchdog() async {
+        let started = Self.monotonicNanos()
+        let tick = min(limits.authTimeout, limits.idleTimeout) / 4
+        while !Task.isCancelled {
+            try? await Task.sleep(for: tick)
+            let now = Self.monotonicNanos()
+            if !authenticated.load(ordering: .relaxed), now - started > UInt64(limits.authTimeout.nanoseconds) {
+                queue.yield(.close(FrameError(.authFailed, "no token received in time")))
+                return
+            }
+            if now - lastActivity.load(ordering: .relaxed) > UInt64(limits.idleTimeout.nanoseconds) {
+                logger.debug("closing idle connection")
+                queue.yield(.close(FrameError(.invalidMessage, "no frame for \(limits.idleTimeout)")))
+                return
+            }
+        }
+    }
+
+    static func monotonicNanos() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+
+    static func wallMillis() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) * 1000 + UInt64(spec.tv_nsec) / 1_000_000
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SyncCore
+import SyncStore
+
+/// The REST API: the original protocol's routes and ours, on the same store as the WebSocket.
+struct SyncRoutes: Sendable {
+    let store: ServerStore
+    let hub: ServerHub
+    let authority: TokenAuthority
+    let limits: ServerLimits
+    let codec: FrameCodec
+
+    init(store: ServerStore, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits) {
+        self.store = store
+        self.hub = hub
+        self.authority = authority
+        self.limits = limits
+        self.codec = FrameCodec(maxFrameBytes: limits.maxFrameBytes, maxBatchCount: limits.maxBatchCount)
+    }
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("/health") { _, _ in
+            JSONResponse.ok(["status": "ok", "serverSeq": .int(Int64(clamping: store.head))])
+        }
+        router.get("/metrics") { _, _ in
+            JSONResponse.ok(.object(hub.metrics.snapshot(connections: hub.count, head: store.head)))
+        }
+        router.post("/sync/_push") { request, _ in await respond(request) { rights in try await push(request, rights) } }
+        router.post("/sync/_pull") { request, _ in await respond(request) { rights in try await pull(request, rights) } }
+        router.post("/sync/{collection}") { request, context in
+            await respond(request) { rights in try await legacyWrite(request, context, rights, kind: .insert) }
+        }
+        router.patch("/sync/{collection}/{recordId}") { request, context in
+            await respond(request) { rights in try await legacyWrite(request, context, rights, kind: .update) }
+        }
+        router.delete("/sync/{collection}/{recordId}") { request, context in
+            await respond(request) { rights in try await legacyWrite(request, context, rights, kind: .delete) }
+        }
+        router.get("/sync/{collection}") { request, context in
+            await respond(request) { rights in try await legacyPull(request, context, rights) }
+        }
+    }
+
+    /// Authenticates, runs `body`, and maps errors to the original codes and HTTP statuses.
+    private func respond(_ request: Request, _ body: (TokenRights) async throws -> Response) async -> Response {
+        hub.metrics.framesReceived.add(1, ordering: .relaxed)
+        guard let rights = authority.rights(for: JSONResponse.token(request)) else {
+            hub.metrics.authFailures.add(1, ordering: .relaxed)
+            return JSONResponse.error(FrameError(.authFailed, "missing or invalid bearer token"), status: .unauthorized)
+        }
+        do {
+            return try await body(rights)
+        } catch let error as FrameError {
+            hub.metrics.framesRejected.add(1, ordering: .relaxed)
+            let status: HTTPResponse.Status = switch error.code {
+            case .unauthorized: .forbidden
+            case .tooLarge: .contentTooLarge
+            case .recordNotFound, .collectionNotFound: .notFound
+            case .rateLimitExceeded: .tooManyRequests
+            default: .badRequest
+            }
+            return JSONResponse.error(error, status: status)
+        } catch let error as StoreError {
+            hub.metrics.framesRejected.add(1, ordering: .relaxed)
+            return JSONResponse.error(FrameError(.invalidMessage, error.message), status: .badRequest)
+        } catch {
+            return JSONResponse.error(FrameError(.serverError, "the server failed; retry"), status: .internalServerError)
+        }
+    }
+
+    // MARK: Ours
+
+    private func push(_ request: Request, _ rights: TokenRights) async throws -> Response {
+        let body = try await JSONResponse.body(request, limit: limits.maxFrameBytes)
+        guard let list = body["changes"]?.arrayValue else { throw FrameError(.invalidMessage, "push needs \"changes\": [...]") }
+        guard list.count <= limits.maxBatchCount else { throw FrameError(.tooLarge, "more than \(limits.maxBatchCount) changes") }
+        var changes: [Change] = []
+        var rejected: [ChangeID: FrameError] = [:]
+        for item in list {
+            guard let object = item.objectValue else { throw FrameError(.invalidMessage, "each change must be an object") }
+            let message = try FrameCodec.changeMessage(from: object)
+            guard let change = message.change else { throw FrameError(.invalidMessage, "pushed changes need metadata.changeId and metadata.hlc") }
+            if rights.write.contains(change.collection) {
+                changes.append(change)
+            } else {
+                rejected[change.id] = FrameError(.unauthorized, "no right to write \"\(change.collection)\"")
+            }
+        }
+        var committed: [ChangeID: UInt64] = [:]
+        for (id, outcome) in try await store.commit(changes) {
+            switch outcome {
+            case .committed(let serverSeq, let duplicate):
+                committed[id] = serverSeq
+                if duplicate {
+                    hub.metrics.duplicatesDropped.add(1, ordering: .relaxed)
+                } else {
+                    hub.metrics.changesCommitted.add(1, ordering: .relaxed)
+                }
+            case .rejected(let error):
+                rejected[id] = error
+            }
+        }
+        hub.metrics.changesRejected.add(rejected.count, ordering: .relaxed)
+        let ack = FrameCodec.object(for: .ack(Ack(committed: committed, rejected: rejected)))
+        return JSONResponse.ok(ack["data"] ?? [:])
+    }
+
+    private func pull(_ request: Request, _ rights: TokenRights) async throws -> Response {
+        let body = try await JSONResponse.body(request, limit: limits.maxFrameBytes)
+        let cursor = UInt64(max(0, body["cursor"]?.intValue ?? 0))
+        let vector = body["vector"].flatMap(VersionVector.init(json:)) ?? VersionVector()
+        let limit = Int(min(max(body["limit"]?.intValue ?? 500, 1), 5_000))
+        var collections = Set<String>()
+        for item in body["collections"]?.arrayValue ?? [] {
+            guard let name = item.stringValue, Identifiers.problem(withCollection: name) == nil else {
+                throw FrameError(.invalidMessage, "\"collections\" lists collection names")
+            }
+            guard rights.read.contains(name) else { throw FrameError(.unauthorized, "no right to read \"\(name)\"") }
+            collections.insert(name)
+        }
+        if collections.isEmpty { throw FrameError(.invalidMessage, "pull needs \"collections\"") }
+        let page = try await store.changes(after: cursor, collections: collections, skipping: vector, limit: limit)
+        let changes: [JSONValue] = page.changes.map { .object(FrameCodec.object(for: .change(ChangeMessage($0.change, serverSeq: $0.serverSeq)))) }
+        return JSONResponse.ok(["changes": .array(changes), "cursor": .int(Int64(clamping: page.cursor)), "more": .bool(page.more),
+                                "vector": try await store.vector().jsonValue])
+    }
+
+    // MARK: The original protocol
+
+    private func legacyWrite(_ request: Request, _ context: BasicRequestContext, _ rights: TokenRights, kind: Change.Kind) async throws -> Response {
+        let collection = try context.parameters.require("collection")
+        if let problem = Identifiers.problem(withCollection: collection) { throw FrameError(.invalidMessage, problem) }
+        guard rights.write.contains(collection) else { throw FrameError(.unauthorized, "no right to write \"\(collection)\"") }
+        let recordID: String
+        var fields: JSONObject = [:]
+        switch kind {
+        case .insert:
+            let body = try await JSONResponse.body(request, limit: limits.maxFrameBytes)
+            guard let id = body["recordId"]?.stringValue, let data = body["data"]?.objectValue else {
+                throw FrameError(.invalidMessage, "the body needs \"recordId\" and a \"data\" object")
+            }
+            recordID = id
+            fields = data
+        case .update:
+            recordID = try context.parameters.require("recordId")
+            let body = try await JSONResponse.body(request, limit: limits.maxFrameBytes)
+            guard let delta = body["delta"]?.objectValue else { throw FrameError(.invalidMessage, "the body needs a \"delta\" object") }
+            fields = delta
+        case .delete:
+            recordID = try context.parameters.require("recordId")
+        }
+        if let problem = Identifiers.problem(withRecordID: recordID) { throw FrameError(.invalidMessage, problem) }
+        let committed = try await store.commitLegacy([LegacyWrite(kind: kind, collection: collection, recordID: recordID, fields: fields)])
+        hub.metrics.changesCommitted.add(committed.count, ordering: .relaxed)
+        return JSONResponse.ok(["recordId": .string(recordID), "version": .int(Int64(clamping: committed.first?.serverSeq ?? 0))])
+    }
+
+    private func legacyPull(_ request: Request, _ context: BasicRequestContext, _ rights: TokenRights) async throws -> Response {
+        let collection = try context.parameters.require("collection")
+        if let problem = Identifiers.problem(withCollection: collection) { throw FrameError(.invalidMessage, problem) }
+        guard rights.read.contains(collection) else { throw FrameError(.unauthorized, "no right to read \"\(collection)\"") }
+        let query = request.uri.queryParameters
+        let since = query.get("since").flatMap { ISO8601.millis(from: String($0)) } ?? 0
+        let limit = min(max(query.get("limit").flatMap { Int(String($0)) } ?? 100, 1), 1000)
+        let offset = max(query.get("offset").flatMap { Int(String($0)) } ?? 0, 0)
+        let records = try await store.records(collection: collection, since: since, limit: limit, offset: offset)
+        let list: [JSONValue] = records.map { record in
+            ["recordId": .string(record.id), "data": .object(record.data), "updatedAt": .string(ISO8601.string(fromMillis: record.updatedAt)),
+             "version": .int(Int64(clamping: record.version))]
+        }
+        return JSONResponse.ok(["records": .array(list)])
+    }
+}

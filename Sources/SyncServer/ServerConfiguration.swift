@@ -1,0 +1,47 @@
+import SyncStore
+
+/// How a server runs: where it listens, where it stores, who may connect, and its limits.
+public struct ServerConfiguration: Sendable {
+    /// Address to bind (default loopback).
+    public var host: String = "127.0.0.1"
+    /// Port to bind; 0 picks a free one (read it from ``SyncServer/port``).
+    public var port: Int = 8080
+    /// The SQLite database file.
+    public var databasePath: String
+    /// What a committed change survives.
+    public var durability: Durability = .processCrash
+    /// Who may connect, and what each token may do.
+    public var authority: TokenAuthority = .open
+    /// Per-connection limits.
+    public var limits = ServerLimits()
+
+    public init(databasePath: String, host: String = "127.0.0.1", port: Int = 8080) {
+        self.databasePath = databasePath
+        self.host = host
+        self.port = port
+    }
+}
+
+/// Limits the server enforces per connection and per change.
+public struct ServerLimits: Sendable, Hashable {
+    /// Largest WebSocket message or REST body, in bytes.
+    public var maxFrameBytes = 1 << 20
+    /// Most changes in one `changes` frame or push.
+    public var maxBatchCount = 1000
+    /// What one change may hold.
+    public var store = ServerStoreLimits()
+    /// Sustained frames per second per connection (REST requests count too).
+    public var framesPerSecond: Double = 2000
+    /// Frames a connection may send in a burst above the sustained rate.
+    public var frameBurst: Double = 4000
+    /// Frames queued to a connection before it is dropped as too slow (it reconnects and catches up).
+    public var outboundQueueLimit = 10_000
+    /// Invalid frames a connection may send before it is closed.
+    public var maxInvalidFrames = 100
+    /// How long a connection without a token may take to send its `auth` frame.
+    public var authTimeout: Duration = .seconds(10)
+    /// A connection silent for this long is closed.
+    public var idleTimeout: Duration = .seconds(90)
+
+    public init() {}
+}

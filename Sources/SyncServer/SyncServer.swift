@@ -1,0 +1,112 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import ServiceLifecycle
+import SyncCore
+import SyncStore
+import Synchronization
+
+/// The SyncLayer server: REST and WebSocket on one port over one SQLite store.
+///
+/// A `Service`: run it in a `ServiceGroup`; graceful shutdown stops accepting connections, lets
+/// in-flight commits finish, and closes the database, so nothing acknowledged is lost.
+public final class SyncServer: Service, Sendable {
+    /// How the server runs.
+    public let configuration: ServerConfiguration
+    private let logger: Logger
+    private let boundPort = Atomic<Int>(0)
+    private let ready: AsyncStream<Int>
+    private let readyContinuation: AsyncStream<Int>.Continuation
+
+    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "synclayer.server")) {
+        self.configuration = configuration
+        self.logger = logger
+        (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The port the server listens on, once it runs (useful with port 0).
+    public var port: Int? {
+        let port = boundPort.load(ordering: .acquiring)
+        return port == 0 ? nil : port
+    }
+
+    /// Waits until the server listens, and returns its port; `nil` if it stopped first.
+    public func waitUntilRunning() async -> Int? {
+        if let port { return port }
+        for await port in ready { return port }
+        return port
+    }
+
+    public func run() async throws {
+        let configuration = self.configuration
+        let store: ServerStore
+        do {
+            store = try await ServerStore.open(path: configuration.databasePath, durability: configuration.durability,
+                                               limits: configuration.limits.store, logger: logger)
+        } catch {
+            readyContinuation.finish()
+            throw ServerError(.startup, "cannot open the database \(configuration.databasePath): \(error)")
+        }
+        let metrics = ServerMetrics()
+        let hub = ServerHub(queueLimit: configuration.limits.outboundQueueLimit, metrics: metrics)
+        let observer = store.observeCommits { event in
+            if case .committed(let commit) = event { hub.publish(commit) }
+        }
+        if configuration.authority.isOpen {
+            logger.warning("no token file: every client may read and write every collection")
+        }
+        let router = Router()
+        SyncRoutes(store: store, hub: hub, authority: configuration.authority, limits: configuration.limits).add(to: router)
+        let limits = configuration.limits
+        let authority = configuration.authority
+        let logger = self.logger
+        let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(),
+            ws: .init(maxFrameSize: limits.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5)))
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(configuration: upgrade) { request, _, _ in
+                guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return .dontUpgrade }
+                let token = Self.token(in: path) ?? request.headerFields[.authorization].flatMap(Self.bearer)
+                return .upgrade([:]) { inbound, outbound, _ in
+                    let connection = ServerConnection(store: store, hub: hub, authority: authority, limits: limits, logger: logger)
+                    await connection.run(inbound: inbound, outbound: outbound, token: token)
+                }
+            },
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "synclayer"),
+            onServerRunning: { [self] channel in
+                let port = channel.localAddress?.port ?? 0
+                self.boundPort.store(port, ordering: .releasing)
+                self.readyContinuation.yield(port)
+                logger.info("listening", metadata: ["synclayer.server.port": "\(port)", "synclayer.server.host": "\(configuration.host)"])
+            },
+            logger: logger
+        )
+        do {
+            try await app.run()
+        } catch {
+            logger.error("server stopped", metadata: ["synclayer.error": "\(error)"])
+        }
+        hub.finishAll()
+        store.removeObserver(observer)
+        await store.close()
+        readyContinuation.finish()
+        logger.info("stopped; database closed")
+    }
+
+    /// The `token` query parameter of a request path, percent-decoded.
+    static func token(in path: String) -> String? {
+        guard let query = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0] == "token" { return String(parts[1]).removingPercentEncoding }
+        }
+        return nil
+    }
+
+    static func bearer(_ header: String) -> String? {
+        header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : nil
+    }
+}

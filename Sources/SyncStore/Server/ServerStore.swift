@@ -1,0 +1,160 @@
+import Logging
+import SyncCore
+import Synchronization
+
+/// The server's durable store: every accepted change once, in the server's own order, and the
+/// documents they merge into (the same merge as every node, so digests compare).
+///
+/// The server is the authority: it gives each new change the next server sequence, drops
+/// duplicates by change id, validates every change again, and serves pulls by its own sequence.
+public final class ServerStore: Sendable {
+    /// The server's node id: the origin of the changes it stamps for clients of the original protocol.
+    public let serverID: NodeID
+    /// The database file.
+    public let path: String
+    /// Limits on accepted changes.
+    public let limits: ServerStoreLimits
+
+    let writer: Writer
+    let readers: ReaderPool
+    let notifier: CommitNotifier
+    let wallClock: any WallClock
+    private let headSeq: Atomic<UInt64>
+
+    private init(serverID: NodeID, path: String, limits: ServerStoreLimits, writer: Writer, readers: ReaderPool,
+                 notifier: CommitNotifier, wallClock: any WallClock, head: UInt64) {
+        self.serverID = serverID
+        self.path = path
+        self.limits = limits
+        self.writer = writer
+        self.readers = readers
+        self.notifier = notifier
+        self.wallClock = wallClock
+        self.headSeq = Atomic(head)
+    }
+
+    /// Opens (or creates) the server's database.
+    public static func open(path: String, durability: Durability = .processCrash, wallClock: any WallClock = SystemWallClock(),
+                            limits: ServerStoreLimits = ServerStoreLimits(), logger: Logger = Logger(label: "synclayer.server.store"))
+        async throws -> ServerStore {
+        let notifier = CommitNotifier()
+        let opened = try StoreOpener.open(path: path, durability: durability, migrations: .server, wallClock: wallClock,
+                                          maxClockDriftMillis: limits.maxClockDriftMillis, readerCount: 2)
+        let head = try wrap { () throws(SQLiteError) in
+            UInt64(bitPattern: try opened.writer.scalarInt("SELECT coalesce(max(server_seq), 0) FROM changes") ?? 0)
+        }
+        opened.writer.resetUsedStatements()
+        let store = ServerStore(
+            serverID: opened.nodeID, path: path, limits: limits,
+            writer: Writer(connection: opened.writer, nodeID: opened.nodeID, wallClock: wallClock, state: opened.state,
+                           notifier: notifier, inlineWhenIdle: durability == .processCrash, name: "synclayer.server"),
+            readers: ReaderPool(connections: opened.readers, name: "synclayer.server"), notifier: notifier, wallClock: wallClock, head: head)
+        _ = notifier.observe { [store] event in
+            if case .committed(let commit) = event, let last = commit.changes.last?.serverSeq {
+                store.headSeq.store(last, ordering: .releasing)
+            }
+        }
+        logger.debug("opened server store", metadata: ["synclayer.store.path": "\(path)", "synclayer.server.id": "\(opened.nodeID)"])
+        return store
+    }
+
+    /// Finishes queued work and closes the database.
+    public func close() async {
+        await writer.close()
+        await readers.close()
+        notifier.close()
+    }
+
+    /// The highest server sequence committed.
+    public var head: UInt64 { headSeq.load(ordering: .acquiring) }
+
+    /// Registers `handler` to hear every commit, in commit (server sequence) order, on the writer's
+    /// thread: keep it quick. Returns a token for ``removeObserver(_:)``.
+    public func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
+        notifier.observe(handler)
+    }
+
+    /// Stops an observer.
+    public func removeObserver(_ token: UInt64) {
+        notifier.remove(token)
+    }
+
+    /// Validates and commits changes (each once: a duplicate reports its first sequence).
+    ///
+    /// - Parameter submitter: tags the committed changes for commit observers (0: untagged).
+    public func commit(_ changes: [Change], submitter: UInt64 = 0) async throws -> [ChangeID: CommitOutcome] {
+        var outcomes: [ChangeID: CommitOutcome] = [:]
+        var accepted: [Change] = []
+        let now = wallClock.nowMillis()
+        for change in changes {
+            if let problem = problem(with: change, now: now) {
+                outcomes[change.id] = .rejected(problem)
+            } else {
+                accepted.append(change)
+            }
+        }
+        guard !accepted.isEmpty else { return outcomes }
+        let batch = accepted
+        let committed = try await writer.write { context in
+            context.submitter = submitter
+            var results: [(ChangeID, CommitOutcome)] = []
+            for change in batch { results.append((change.id, try context.commitOnServer(change))) }
+            return results
+        }
+        for (id, outcome) in committed { outcomes[id] = outcome }
+        return outcomes
+    }
+
+    /// Stamps and commits writes from clients of the original protocol.
+    public func commitLegacy(_ writes: [LegacyWrite], submitter: UInt64 = 0) async throws -> [SequencedChange] {
+        for write in writes {
+            if let problem = Identifiers.problem(withCollection: write.collection) ?? Identifiers.problem(withRecordID: write.recordID) {
+                throw StoreError(.invalidIdentifier, problem)
+            }
+            if case .failure(let problem) = DocumentRules.encode(write.fields, maxDepth: limits.maxDocumentDepth) {
+                throw StoreError(.invalidDocument, problem.message)
+            }
+        }
+        return try await writer.write { context in
+            context.submitter = submitter
+            return try writes.map { try context.commitLegacy($0) }
+        }
+    }
+
+    /// Why a change cannot be accepted, or `nil`.
+    func problem(with change: Change, now: UInt64) -> FrameError? {
+        if let problem = Identifiers.problem(withCollection: change.collection) ?? Identifiers.problem(withRecordID: change.recordID) {
+            return FrameError(.invalidMessage, problem)
+        }
+        switch DocumentRules.encode(change.fields, maxDepth: limits.maxDocumentDepth) {
+        case .failure(let problem): return FrameError(.invalidMessage, problem.message)
+        case .success(let body) where body.count > limits.maxDocumentBytes:
+            return FrameError(.tooLarge, "document of \(body.count) bytes exceeds the limit of \(limits.maxDocumentBytes)")
+        default: break
+        }
+        if change.hlc.wallMillis > now + limits.maxFutureMillis {
+            return FrameError(.invalidMessage, "change \(change.id) is stamped \((change.hlc.wallMillis - now) / 1000) s in the future; fix the device's clock")
+        }
+        return nil
+    }
+}
+
+/// What the server accepts.
+public struct ServerStoreLimits: Sendable, Hashable {
+    /// Largest canonical encoding of one document's fields.
+    public var maxDocumentBytes: Int
+    /// Deepest nesting inside a document.
+    public var maxDocumentDepth: Int
+    /// How far in the future (by the server's clock) a change may be stamped.
+    public var maxFutureMillis: UInt64
+    /// How far ahead a remote clock may move the server's HLC.
+    public var maxClockDriftMillis: UInt64
+
+    public init(maxDocumentBytes: Int = 1 << 20, maxDocumentDepth: Int = 24, maxFutureMillis: UInt64 = 86_400_000,
+                maxClockDriftMillis: UInt64 = 60_000) {
+        self.maxDocumentBytes = maxDocumentBytes
+        self.maxDocumentDepth = maxDocumentDepth
+        self.maxFutureMillis = maxFutureMillis
+        self.maxClockDriftMillis = maxClockDriftMillis
+    }
+}

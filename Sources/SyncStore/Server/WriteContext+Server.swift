@@ -1,0 +1,73 @@
+import SyncCore
+
+extension WriteContext {
+    /// Commits one change on the server: once per change id, merged, given the next server sequence.
+    mutating func commitOnServer(_ change: Change) throws -> CommitOutcome {
+        let insert = try connection.statement(static: """
+            INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, received_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(origin, seq) DO NOTHING
+            """)
+        let now = wallClock.nowMillis()
+        try insert.bind(change.id.origin.rawValue, at: 1)
+        try insert.bind(Int64(bitPattern: change.id.seq), at: 2)
+        try insert.bind(Int64(bitPattern: change.hlc.rawValue), at: 3)
+        try insert.bind(change.collection, at: 4)
+        try insert.bind(change.recordID, at: 5)
+        try insert.bind(Int64(ChangeKindCode.code(change.kind)), at: 6)
+        try insert.bind(utf8: JSONValue.object(change.fields).canonicalBytes, at: 7)
+        try insert.bind(Int64(bitPattern: now), at: 8)
+        while try insert.step() {}
+        guard connection.changes == 1 else {
+            let existing = try connection.scalarInt("SELECT server_seq FROM changes WHERE origin = ?1 AND seq = ?2",
+                                                    .text(change.id.origin.rawValue), .int(Int64(bitPattern: change.id.seq))) ?? 0
+            return .committed(serverSeq: UInt64(existing), duplicate: true)
+        }
+        let serverSeq = UInt64(sqlite3LastInsertRowID())
+        if !state.clock.observe(change.hlc, physicalMillis: now) { state.clampedObservations += 1 }
+        var document = try loadState(collection: change.collection, id: change.recordID) ?? DocumentState()
+        let before = (document.exists, document.body)
+        var visibleChange = false
+        if document.apply(change) {
+            visibleChange = before.0 != document.exists || (document.exists && before.1 != document.body)
+        }
+        try storeServerState(document, collection: change.collection, id: change.recordID, serverSeq: serverSeq, at: now)
+        try advanceVector(origin: change.id.origin, seq: change.id.seq, hlc: change.hlc)
+        record(change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange)
+        return .committed(serverSeq: serverSeq, duplicate: false)
+    }
+
+    /// Stamps a write of the original protocol as a change of the server's own, then commits it.
+    mutating func commitLegacy(_ write: LegacyWrite) throws -> SequencedChange {
+        var hlc = nextTimestamp()
+        if let latest = try loadState(collection: write.collection, id: write.recordID)?.maxStamp, latest.hlc >= hlc {
+            hlc = latest.hlc.successor
+        }
+        let change = Change(id: ChangeID(origin: nodeID, seq: takeSequence()), hlc: hlc, collection: write.collection,
+                            recordID: write.recordID, kind: write.kind, fields: write.fields)
+        guard case .committed(let serverSeq, _) = try commitOnServer(change) else {
+            throw StoreError(.corrupted, "the server's own change was refused")
+        }
+        return SequencedChange(change: change, serverSeq: serverSeq)
+    }
+
+    func storeServerState(_ state: DocumentState, collection: String, id: String, serverSeq: UInt64, at millis: UInt64) throws {
+        let statement = try connection.statement(static: """
+            INSERT OR REPLACE INTO documents(collection, id, body, clocks, visible, updated_seq, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            """)
+        try statement.bind(collection, at: 1)
+        try statement.bind(id, at: 2)
+        var body: [UInt8] = []
+        JSONValue.appendCanonical(object: state.body, to: &body)
+        try statement.bind(utf8: body, at: 3)
+        try statement.bind(state.clocksJSON, at: 4)
+        try statement.bind(state.exists ? 1 : 0, at: 5)
+        try statement.bind(Int64(bitPattern: serverSeq), at: 6)
+        try statement.bind(Int64(bitPattern: millis), at: 7)
+        while try statement.step() {}
+    }
+
+    private func sqlite3LastInsertRowID() -> Int64 {
+        connection.lastInsertRowID
+    }
+}

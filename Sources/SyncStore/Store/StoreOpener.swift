@@ -1,0 +1,53 @@
+import SyncCore
+
+/// Opens a store's database: the writer connection with its pragmas and migrations, the node id, the
+/// writer's starting state, and the reader connections. Shared by the node's and the server's stores.
+enum StoreOpener {
+    struct Opened {
+        let writer: SQLiteConnection
+        let readers: [SQLiteConnection]
+        let nodeID: NodeID
+        let state: WriterState
+    }
+
+    static func open(path: String, durability: Durability, migrations: Migrations, wallClock: any WallClock,
+                     maxClockDriftMillis: UInt64, readerCount: Int) throws(StoreError) -> Opened {
+        let (connection, nodeID, state) = try wrap { () throws(SQLiteError) -> (SQLiteConnection, NodeID, WriterState) in
+            let connection = try SQLiteConnection(path: path)
+            try connection.execute("PRAGMA journal_mode = WAL")
+            try connection.execute("PRAGMA synchronous = \(durability.synchronousPragma)")
+            try connection.execute("PRAGMA temp_store = MEMORY")
+            // Checkpoint every 8,192 WAL pages (32 MiB) rather than 1,000: hot leaf pages are then copied
+            // to the database file once per checkpoint instead of many times, and checkpoint fsyncs are rarer.
+            try connection.execute("PRAGMA wal_autocheckpoint = 8192")
+            try connection.execute("PRAGMA journal_size_limit = 67108864")
+            // A 16 MiB page cache, so a large batch (saveAll) commits without spilling pages mid-transaction.
+            try connection.execute("PRAGMA cache_size = -16384")
+            try migrations.apply(to: connection)
+            let nodeID: NodeID
+            if let text = try connection.scalarText("SELECT value FROM meta WHERE key = 'node_id'"), let id = NodeID(text) {
+                nodeID = id
+            } else {
+                nodeID = NodeID.random()
+                try connection.run("INSERT INTO meta(key, value) VALUES ('node_id', ?1)", .text(nodeID.rawValue))
+            }
+            var vector = try DocumentTable.vector(connection)
+            let ownSeq = UInt64(bitPattern: try connection.scalarInt("SELECT max(seq) FROM changes WHERE origin = ?1", .text(nodeID.rawValue)) ?? 0)
+            vector[nodeID] = max(vector[nodeID], ownSeq)
+            let ownHLC = try connection.scalarInt("SELECT max(hlc) FROM changes WHERE origin = ?1 AND seq = ?2",
+                                                  .text(nodeID.rawValue), .int(Int64(bitPattern: ownSeq))) ?? 0
+            var clock = HybridLogicalClock(last: HLCTimestamp(rawValue: UInt64(bitPattern: ownHLC)), maxDriftMillis: maxClockDriftMillis)
+            let remoteHLC = try connection.scalarInt("SELECT max(max_hlc) FROM origins") ?? 0
+            clock.observe(HLCTimestamp(rawValue: UInt64(bitPattern: remoteHLC)), physicalMillis: wallClock.nowMillis())
+            connection.resetUsedStatements()
+            return (connection, nodeID, WriterState(clock: clock, nextSeq: vector[nodeID] + 1, vector: vector))
+        }
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<max(1, readerCount) {
+            let reader = try wrap { () throws(SQLiteError) in try SQLiteConnection(path: path, readOnly: true, create: false) }
+            try wrap { () throws(SQLiteError) in try reader.execute("PRAGMA query_only = 1") }
+            readers.append(reader)
+        }
+        return Opened(writer: connection, readers: readers, nodeID: nodeID, state: state)
+    }
+}

@@ -1,0 +1,39 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SyncCore
+import SyncServer
+import SyncTesting
+
+/// Runs `body` against a fresh server in a temporary folder.
+func withServer<T>(authority: TokenAuthority = .open, limits: ServerLimits = ServerLimits(),
+                   _ body: (TestServer, TemporaryDirectory) async throws -> T) async throws -> T {
+    try await withTemporaryDirectory(prefix: "server") { directory in
+        let server = try await TestServer.start(databasePath: directory.file("server.sqlite"), authority: authority, limits: limits)
+        do {
+            let result = try await body(server, directory)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+}
+
+/// A plain HTTP request; returns the status and the body parsed as JSON (or `nil`).
+func http(_ method: HTTPMethod, _ url: String, body: String? = nil, token: String? = nil) async throws -> (status: Int, json: JSONValue?) {
+    var request = HTTPClientRequest(url: url)
+    request.method = method
+    request.headers.add(name: "Content-Type", value: "application/json")
+    if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+    if let body { request.body = .bytes(ByteBuffer(string: body)) }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    let bytes = try await response.body.collect(upTo: 1 << 24)
+    return (Int(response.status.code), try? JSONParser().parse(bytes.readableBytesView))
+}
+
+func parse(_ text: String?) -> JSONValue? {
+    text.flatMap { try? JSONParser().parse($0) }
+}
