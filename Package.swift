@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
@@ -33,6 +34,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "WSClient", package: "swift-websocket"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .target(name: "SyncServer", dependencies: [
             "SyncCore", "SyncStore",
@@ -58,6 +60,7 @@ let package = Package(
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncTesting"]),
         .testTarget(name: "SyncLayerTests", dependencies: ["SyncLayer", "SyncTesting"]),
         .testTarget(name: "CLITests", dependencies: ["SyncLayer", "SyncTesting"]),
+        .testTarget(name: "SyncIntegrationTests", dependencies: ["SyncLayer", "SyncServer", "SyncTesting"]),
         .testTarget(name: "SyncServerTests", dependencies: [
             "SyncServer", "SyncTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -17,6 +17,8 @@ public final class SyncServer: Service, Sendable {
     public let configuration: ServerConfiguration
     private let logger: Logger
     private let boundPort = Atomic<Int>(0)
+    private let identity = Mutex<NodeID?>(nil)
+    private let openStore = Mutex<ServerStore?>(nil)
     private let ready: AsyncStream<Int>
     private let readyContinuation: AsyncStream<Int>.Continuation
 
@@ -31,6 +33,12 @@ public final class SyncServer: Service, Sendable {
         let port = boundPort.load(ordering: .acquiring)
         return port == 0 ? nil : port
     }
+
+    /// The server's node id (from its database), once it runs.
+    public var serverID: NodeID? { identity.withLock { $0 } }
+
+    /// The server's store, while it runs (for tests and tools in the same process).
+    public var store: ServerStore? { openStore.withLock { $0 } }
 
     /// Waits until the server listens, and returns its port; `nil` if it stopped first.
     public func waitUntilRunning() async -> Int? {
@@ -49,6 +57,8 @@ public final class SyncServer: Service, Sendable {
             readyContinuation.finish()
             throw ServerError(.startup, "cannot open the database \(configuration.databasePath): \(error)")
         }
+        identity.withLock { $0 = store.serverID }
+        openStore.withLock { $0 = store }
         let metrics = ServerMetrics()
         let hub = ServerHub(queueLimit: configuration.limits.outboundQueueLimit, metrics: metrics)
         let observer = store.observeCommits { event in
@@ -90,6 +100,7 @@ public final class SyncServer: Service, Sendable {
             logger.error("server stopped", metadata: ["synclayer.error": "\(error)"])
         }
         hub.finishAll()
+        openStore.withLock { $0 = nil }
         store.removeObserver(observer)
         await store.close()
         readyContinuation.finish()

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import SyncCore
 
 /// A child process whose standard output arrives as lines, which a test can kill with any signal.
 ///
@@ -116,20 +116,6 @@ public final class ChildProcess: Sendable {
 public struct ChildProcessError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
-}
-
-/// A `Mutex` in a class, so closures and threads can share it.
-public final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-
-    public init(_ value: Value) {
-        mutex = Mutex(value)
-    }
-
-    /// Runs `body` with the value locked.
-    public func withLock<T>(_ body: (inout Value) -> T) -> T {
-        mutex.withLock { body(&$0) }
-    }
 }
 
 /// Where the built `synclayer` executable is: `SYNCLAYER_BINARY`, else beside the running test bundle.

@@ -1,6 +1,6 @@
 import Logging
 import NIOCore
-import Synchronization
+import SyncCore
 import WSClient
 
 /// A bare WebSocket client that sends and receives JSON text exactly as given: a stand-in for a

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import SyncLayer
 import SyncServer
 
 /// A real server on a free loopback port, for tests; ``stop()`` shuts it down gracefully.
@@ -40,6 +41,16 @@ public final class TestServer: Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
     /// `ws://127.0.0.1:port/ws`.
     public var webSocketURL: String { "ws://127.0.0.1:\(port)/ws" }
+
+    /// The server's store (while it runs).
+    public var store: ServerStore { server.store! }
+
+    /// Waits until `condition` holds, checking it now and after each commit on the server.
+    public func waitUntil(timeout: Duration = .seconds(30), _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
+        let store = self.store
+        return try await waitForCommits(observe: { store.observeCommits($0) }, remove: { store.removeObserver($0) },
+                                        timeout: timeout, condition)
+    }
 
     /// Graceful shutdown: waits until the database is closed.
     public func stop() async {

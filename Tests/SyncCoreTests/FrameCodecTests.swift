@@ -38,7 +38,7 @@ import Testing
         let a = NodeID("a")!
         let change = Change(id: ChangeID(origin: a, seq: 1), hlc: HLCTimestamp(wallMillis: 5), collection: "c", recordID: "r", kind: .delete, fields: [:])
         let frames: [Frame] = [
-            .hello(Hello(nodeID: a, vector: VersionVector([a: 3]), cursor: 9, time: 123, collections: ["todos", "notes"])),
+            .hello(Hello(nodeID: a, vector: VersionVector([a: 3]), cursor: 9, cursorOwner: NodeID("srv")!, time: 123, collections: ["todos", "notes"])),
             .changes(ChangeBatch(changes: [ChangeMessage(change)], cursor: 4)),
             .ack(Ack(committed: [ChangeID(origin: a, seq: 1): 10], rejected: [ChangeID(origin: a, seq: 2): FrameError(.unauthorized, "no")], cursor: 10)),
             .ping(time: 77), .pong(time: 78), .auth(token: "t"), .authenticated, .subscribed(collection: "c"), .unsubscribe(collection: "c"),

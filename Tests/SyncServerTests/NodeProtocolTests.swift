@@ -12,8 +12,8 @@ import Testing
                collection: "todos", recordID: record, kind: .insert, fields: fields)
     }
 
-    func hello(_ node: String, cursor: UInt64, vector: VersionVector = VersionVector()) -> String {
-        codec.encodeString(.hello(Hello(nodeID: NodeID(node)!, vector: vector, cursor: cursor, collections: ["todos"])))
+    func hello(_ node: String, cursor: UInt64, owner: NodeID? = nil, vector: VersionVector = VersionVector()) -> String {
+        codec.encodeString(.hello(Hello(nodeID: NodeID(node)!, vector: vector, cursor: cursor, cursorOwner: owner, collections: ["todos"])))
     }
 
     @Test func batchesAreAcknowledgedWithACursorAndDuplicatesWithout() async throws {
@@ -51,7 +51,7 @@ import Testing
             // A reader that already has node-w up to 4 (through the mesh, say) and pulled up to server seq 2.
             let reader = try await RawWebSocket.connect(server.webSocketURL)
             var readerIn = reader.messages.makeAsyncIterator()
-            try await reader.send(hello("node-r", cursor: 2, vector: VersionVector([NodeID("node-w")!: 4])))
+            try await reader.send(hello("node-r", cursor: 2, owner: server.server.serverID, vector: VersionVector([NodeID("node-w")!: 4])))
             _ = await readerIn.next(ofType: "hello")
             guard case .changes(let catchUp) = try codec.decode(await readerIn.next(ofType: "changes") ?? "") else { Issue.record("no catch-up"); return }
             #expect(catchUp.changes.compactMap(\.changeID).map(\.description) == ["node-w:5", "node-x:1"])
@@ -71,7 +71,8 @@ import Testing
             let frames = [change("node-p", 1, "a"), change("node-p", 2, "b")].map { JSONValue.object(FrameCodec.object(for: .change(ChangeMessage($0)))) }
             let push = try await http(.POST, "\(server.baseURL)/sync/_push", body: JSONValue.object(["changes": .array(frames)]).canonicalString)
             #expect(push.status == 200 && push.json?["committed"]?.objectValue?.count == 2)
-            let pull = try await http(.POST, "\(server.baseURL)/sync/_pull", body: #"{"cursor":1,"collections":["todos"]}"#)
+            let serverID = try #require(server.server.serverID)
+            let pull = try await http(.POST, "\(server.baseURL)/sync/_pull", body: #"{"cursor":1,"cursorFor":"\#(serverID)","collections":["todos"]}"#)
             #expect(pull.json?["changes"]?.arrayValue?.map { $0["recordId"] } == ["b"])
             #expect(pull.json?["cursor"] == 2 && pull.json?["more"] == false)
             #expect(pull.json?["vector"] == ["node-p": 2])

@@ -61,15 +61,15 @@ import Testing
             let one = remoteChange("peer", 1, at: 1_000, .insert, ["v": 1])
             let peer = NodeID("peer")!
             let first = try await store.applyRemote([RemoteChange(two, acknowledged: false)])
-            #expect(first == [.applied(visibleChange: true)])
+            #expect(first.outcomes == [.applied(visibleChange: true)])
             let gapped = try await store.vector()
             #expect(gapped[peer] == 0, "seq 1 is missing, so nothing is contiguous yet")
             let second = try await store.applyRemote([RemoteChange(one, acknowledged: false)])
-            #expect(second == [.applied(visibleChange: true)])
+            #expect(second.outcomes == [.applied(visibleChange: true)])
             let filled = try await store.vector()
             #expect(filled[peer] == 2)
             let again = try await store.applyRemote([RemoteChange(one, acknowledged: false)])
-            #expect(again == [.duplicate])
+            #expect(again.outcomes == [.duplicate])
             let merged = try await store.get(collection: "items", id: "r")
             #expect(merged?.data == ["v": 1, "w": 2], "\(String(describing: merged))")
         }

@@ -59,17 +59,20 @@ public struct Hello: Hashable, Sendable {
     public var vector: VersionVector
     /// For a node talking to the server: the server sequence it has pulled up to.
     public var cursor: UInt64?
+    /// The server that `cursor` belongs to; a server ignores a cursor that is not its own.
+    public var cursorOwner: NodeID?
     /// The sender's wall clock, milliseconds since the epoch.
     public var time: UInt64?
     /// For a node talking to the server: the collections to subscribe to.
     public var collections: [String]
 
-    public init(nodeID: NodeID, protocolVersion: Int = 1, vector: VersionVector, cursor: UInt64? = nil, time: UInt64? = nil,
-                collections: [String] = []) {
+    public init(nodeID: NodeID, protocolVersion: Int = 1, vector: VersionVector, cursor: UInt64? = nil, cursorOwner: NodeID? = nil,
+                time: UInt64? = nil, collections: [String] = []) {
         self.nodeID = nodeID
         self.protocolVersion = protocolVersion
         self.vector = vector
         self.cursor = cursor
+        self.cursorOwner = cursorOwner
         self.time = time
         self.collections = collections
     }

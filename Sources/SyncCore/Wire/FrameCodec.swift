@@ -56,6 +56,7 @@ public struct FrameCodec: Sendable {
             var data: JSONObject = ["nodeId": .string(hello.nodeID.rawValue), "protocol": .int(Int64(hello.protocolVersion)),
                                     "vector": hello.vector.jsonValue]
             if let cursor = hello.cursor { data["cursor"] = .int(Int64(clamping: cursor)) }
+            if let owner = hello.cursorOwner { data["cursorFor"] = .string(owner.rawValue) }
             if let time = hello.time { data["time"] = .int(Int64(clamping: time)) }
             if !hello.collections.isEmpty { data["collections"] = .array(hello.collections.map { .string($0) }) }
             return ["type": "hello", "data": .object(data)]
@@ -227,6 +228,11 @@ public struct FrameCodec: Sendable {
             guard let millis = value.intValue, millis >= 0 else { throw FrameError(.invalidMessage, "\"data.time\" must be a non-negative integer") }
             time = UInt64(millis)
         }
+        var owner: NodeID?
+        if let value = data["cursorFor"] {
+            guard let text = value.stringValue, let id = NodeID(text) else { throw FrameError(.invalidMessage, "\"data.cursorFor\" must be a node id") }
+            owner = id
+        }
         var collections: [String] = []
         if let value = data["collections"] {
             guard let list = value.arrayValue, list.count <= 1_000 else {
@@ -239,8 +245,8 @@ public struct FrameCodec: Sendable {
                 collections.append(name)
             }
         }
-        return Hello(nodeID: nodeID, protocolVersion: Int(clamping: version), vector: vector, cursor: cursor, time: time,
-                     collections: collections)
+        return Hello(nodeID: nodeID, protocolVersion: Int(clamping: version), vector: vector, cursor: cursor, cursorOwner: owner,
+                     time: time, collections: collections)
     }
 
     func changes(from object: JSONObject) throws(FrameError) -> ChangeBatch {

@@ -1,11 +1,12 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// An offline-first sync node: a local SQLite store and, when configured, the links that sync it.
 ///
 /// Open one per database file with ``open(_:logger:)``; use ``collection(_:)`` to read and write.
 /// Every write returns once it is durable locally; syncing happens in the background.
-public final class SyncNode: Sendable {
+public final class SyncNode: Service, Sendable {
     /// The configuration the node was opened with.
     public let configuration: SyncConfiguration
     /// The local store (advanced use: digests, the change log).
@@ -14,12 +15,21 @@ public final class SyncNode: Sendable {
     let metricsRecorder = MetricsRecorder()
     let wallClock: SystemWallClock
     let logger: Logger
+    let engine: SyncEngine
+    let linkStatesBroadcaster = LinkStateBroadcaster()
+    let link: RealtimeLink?
 
     private init(configuration: SyncConfiguration, store: LocalStore, wallClock: SystemWallClock, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.wallClock = wallClock
         self.logger = logger
+        engine = SyncEngine(store: store, configuration: configuration, hub: hub, metrics: metricsRecorder, wallClock: wallClock, logger: logger)
+        if configuration.enableRealtimeSync, let url = configuration.effectiveWebSocketURL {
+            link = RealtimeLink(engine: engine, configuration: configuration, url: url, states: linkStatesBroadcaster, logger: logger)
+        } else {
+            link = nil
+        }
     }
 
     /// Validates `configuration`, then opens (or creates) the node's database.
@@ -63,29 +73,21 @@ public final class SyncNode: Sendable {
         metricsRecorder.snapshot()
     }
 
-    /// Finishes pending writes, ends event streams and closes the database.
+    /// Finishes pending writes, ends event streams and closes the database. Stop ``run()`` first.
     public func close() async {
         hub.finish()
+        linkStatesBroadcaster.finish()
         await store.close()
     }
 
-    func emit(_ kind: SyncEvent.Kind, collection: String? = nil, recordID: String? = nil, error: String? = nil, metadata: JSONObject = [:]) {
-        hub.emit(SyncEvent(kind, collection: collection, recordID: recordID, error: error, metadata: metadata, time: wallClock.nowMillis()))
-    }
-
-    /// Records and announces a local change.
+    /// Records, announces and (when a link is up) sends local changes.
     func didQueue(_ change: Change) {
-        didQueue([change])
+        engine.didQueue([change])
     }
 
-    /// Records and announces local changes.
+    /// Records, announces and (when a link is up) sends local changes.
     func didQueue(_ changes: [Change]) {
-        metricsRecorder.update { $0.operationsQueued += changes.count }
-        guard hub.hasSubscribers else { return }
-        for change in changes {
-            emit(.operationQueued, collection: change.collection, recordID: change.recordID,
-                 metadata: ["changeId": .string(change.id.description), "kind": .string(change.kind.rawValue)])
-        }
+        engine.didQueue(changes)
     }
 
     /// Whether writes to `collection` are allowed by the configuration.

@@ -135,7 +135,9 @@ final class ServerConnection: Sendable {
             }
             let vector = (try? await store.vector()) ?? VersionVector()
             reply(.hello(Hello(nodeID: store.serverID, vector: vector, cursor: store.head, time: Self.wallMillis())))
-            queue.yield(.catchUp(cursor: hello.cursor ?? 0, vector: hello.vector, collections: readable))
+            // A cursor is only meaningful to the server that issued it; vectors keep a restart from 0 cheap.
+            let cursor = hello.cursorOwner == store.serverID ? (hello.cursor ?? 0) : 0
+            queue.yield(.catchUp(cursor: cursor, vector: hello.vector, collections: readable))
         case .subscribe(let collection):
             guard rights.read.contains(collection) else {
                 reply(.error(FrameError(.unauthorized, "no right to read \"\(collection)\"")))

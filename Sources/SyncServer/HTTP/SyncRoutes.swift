@@ -109,7 +109,8 @@ struct SyncRoutes: Sendable {
 
     private func pull(_ request: Request, _ rights: TokenRights) async throws -> Response {
         let body = try await JSONResponse.body(request, limit: limits.maxFrameBytes)
-        let cursor = UInt64(max(0, body["cursor"]?.intValue ?? 0))
+        let owner = body["cursorFor"]?.stringValue.flatMap(NodeID.init)
+        let cursor = owner == store.serverID ? UInt64(max(0, body["cursor"]?.intValue ?? 0)) : 0
         let vector = body["vector"].flatMap(VersionVector.init(json:)) ?? VersionVector()
         let limit = Int(min(max(body["limit"]?.intValue ?? 500, 1), 5_000))
         var collections = Set<String>()
@@ -124,7 +125,7 @@ struct SyncRoutes: Sendable {
         let page = try await store.changes(after: cursor, collections: collections, skipping: vector, limit: limit)
         let changes: [JSONValue] = page.changes.map { .object(FrameCodec.object(for: .change(ChangeMessage($0.change, serverSeq: $0.serverSeq)))) }
         return JSONResponse.ok(["changes": .array(changes), "cursor": .int(Int64(clamping: page.cursor)), "more": .bool(page.more),
-                                "vector": try await store.vector().jsonValue])
+                                "vector": try await store.vector().jsonValue, "serverId": .string(store.serverID.rawValue)])
     }
 
     // MARK: The original protocol

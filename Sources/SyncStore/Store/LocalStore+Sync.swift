@@ -18,27 +18,39 @@ public struct RemoteChange: Hashable, Sendable {
 
 extension LocalStore {
     /// Merges changes made elsewhere, in one transaction, and optionally moves a cursor in that same
-    /// transaction, so a cursor never runs ahead of the data it covers.
-    public func applyRemote(_ changes: [RemoteChange], cursor: (name: String, value: UInt64)? = nil) async throws -> [ApplyOutcome] {
+    /// transaction, so a cursor never runs ahead of the data it covers. Reports remote changes that
+    /// met this node's pending changes on the same fields.
+    @discardableResult
+    public func applyRemote(_ changes: [RemoteChange], cursor: (name: String, value: UInt64)? = nil) async throws -> RemoteApplyResult {
         for remote in changes {
             try validate(collection: remote.change.collection, id: remote.change.recordID)
-            if let problem = DocumentRules.problem(with: remote.change.fields, maxDepth: limits.maxDocumentDepth) {
-                throw StoreError(.invalidDocument, problem)
+            if case .failure(let problem) = DocumentRules.encode(remote.change.fields, maxDepth: limits.maxDocumentDepth) {
+                throw StoreError(.invalidDocument, problem.message)
             }
         }
+        let nodeID = self.nodeID
         return try await writer.write { context in
             var outcomes: [ApplyOutcome] = []
+            var conflicts: [Conflict] = []
             outcomes.reserveCapacity(changes.count)
+            let pending = changes.contains { $0.change.id.origin != nodeID } ? try context.pendingRecords() : []
             for remote in changes {
-                outcomes.append(try context.applyRemote(remote.change, acked: remote.acknowledged, serverSeq: remote.serverSeq))
+                let key = PendingKey(collection: remote.change.collection, recordID: remote.change.recordID)
+                guard remote.change.id.origin != nodeID, pending.contains(key) else {
+                    outcomes.append(try context.applyRemote(remote.change, acked: remote.acknowledged, serverSeq: remote.serverSeq))
+                    continue
+                }
+                let before = try context.loadState(collection: key.collection, id: key.recordID)
+                let outcome = try context.applyRemote(remote.change, acked: remote.acknowledged, serverSeq: remote.serverSeq)
+                outcomes.append(outcome)
+                guard case .applied = outcome else { continue }
+                let after = try context.loadState(collection: key.collection, id: key.recordID)
+                let conflict = Conflict(remote: remote.change, pending: try context.pendingChanges(key),
+                                        before: before.flatMap { $0.exists ? $0.body : nil }, after: after.flatMap { $0.exists ? $0.body : nil })
+                if conflict.overlaps { conflicts.append(conflict) }
             }
-            if let cursor {
-                try context.connection.run("""
-                    INSERT INTO cursors(name, value) VALUES (?1, ?2)
-                    ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)
-                    """, .text(cursor.name), .int(Int64(bitPattern: cursor.value)))
-            }
-            return outcomes
+            if let cursor { try context.moveCursor(cursor.name, to: cursor.value) }
+            return RemoteApplyResult(outcomes: outcomes, conflicts: conflicts)
         }
     }
 
@@ -85,13 +97,15 @@ extension LocalStore {
         return marks.sorted { $0.key < $1.key }
     }
 
-    /// Marks changes as committed by the server (with the sequence it gave each); they leave the outbox.
-    public func acknowledge(_ committed: [ChangeID: UInt64]) async throws {
-        guard !committed.isEmpty else { return }
+    /// Marks changes as committed by the server (with the sequence it gave each, 0 when it refused
+    /// them); they leave the outbox. Moves `cursor` in the same transaction.
+    public func acknowledge(_ committed: [ChangeID: UInt64], cursor: (name: String, value: UInt64)? = nil) async throws {
+        guard !committed.isEmpty || cursor != nil else { return }
         try await writer.write { context in
             for (id, serverSeq) in committed.sorted(by: { $0.key < $1.key }) {
                 try context.markAcknowledged(id, serverSeq: serverSeq)
             }
+            if let cursor { try context.moveCursor(cursor.name, to: cursor.value) }
         }
     }
 

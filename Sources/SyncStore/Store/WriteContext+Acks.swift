@@ -26,3 +26,43 @@ extension WriteContext {
                            .text(origin.rawValue), .int(Int64(bitPattern: through)))
     }
 }
+
+/// A document with changes waiting for the server.
+struct PendingKey: Hashable {
+    let collection: String
+    let recordID: String
+}
+
+extension WriteContext {
+    /// The documents this node has unacknowledged changes to.
+    func pendingRecords() throws -> Set<PendingKey> {
+        let through = try connection.scalarInt("SELECT through FROM acks WHERE origin = ?1", .text(nodeID.rawValue)) ?? 0
+        let statement = try connection.statement(static: "SELECT collection, record_id FROM changes WHERE origin = ?1 AND seq > ?2 AND acked = 0")
+        try statement.bind(nodeID.rawValue, at: 1)
+        try statement.bind(through, at: 2)
+        var keys = Set<PendingKey>()
+        while try statement.step() { keys.insert(PendingKey(collection: statement.text(0), recordID: statement.text(1))) }
+        return keys
+    }
+
+    /// This node's unacknowledged changes to one document, oldest first.
+    func pendingChanges(_ key: PendingKey) throws -> [Change] {
+        let through = try connection.scalarInt("SELECT through FROM acks WHERE origin = ?1", .text(nodeID.rawValue)) ?? 0
+        let statement = try connection.statement(static: """
+            SELECT origin, seq, hlc, collection, record_id, kind, fields FROM changes
+            WHERE origin = ?1 AND seq > ?2 AND acked = 0 AND collection = ?3 AND record_id = ?4 ORDER BY seq
+            """)
+        try statement.bind(nodeID.rawValue, at: 1)
+        try statement.bind(through, at: 2)
+        try statement.bind(key.collection, at: 3)
+        try statement.bind(key.recordID, at: 4)
+        return try LocalStore.readChanges(statement)
+    }
+
+    /// Moves a cursor forward (never back).
+    func moveCursor(_ name: String, to value: UInt64) throws {
+        try connection.run(static: """
+            INSERT INTO cursors(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)
+            """, .text(name), .int(Int64(bitPattern: value)))
+    }
+}

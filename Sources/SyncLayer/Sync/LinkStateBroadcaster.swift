@@ -1,0 +1,47 @@
+import Synchronization
+
+/// Holds the link state and tells every listener each change, the current state first.
+final class LinkStateBroadcaster: Sendable {
+    private struct State {
+        var current: LinkState = .disconnected
+        var listeners: [UInt64: AsyncStream<LinkState>.Continuation] = [:]
+        var nextID: UInt64 = 1
+    }
+
+    private let state = Mutex(State())
+
+    var current: LinkState { state.withLock { $0.current } }
+
+    /// A stream of states, starting with the current one.
+    func stream() -> AsyncStream<LinkState> {
+        let (stream, continuation) = AsyncStream.makeStream(of: LinkState.self, bufferingPolicy: .bufferingNewest(64))
+        let id = state.withLock { state -> UInt64 in
+            defer { state.nextID += 1 }
+            state.listeners[state.nextID] = continuation
+            continuation.yield(state.current)
+            return state.nextID
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.listeners.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// Sets the state; listeners hear it only when it changed.
+    func set(_ new: LinkState) {
+        let listeners = state.withLock { state -> [AsyncStream<LinkState>.Continuation] in
+            guard state.current != new else { return [] }
+            state.current = new
+            return Array(state.listeners.values)
+        }
+        for listener in listeners { listener.yield(new) }
+    }
+
+    func finish() {
+        let listeners = state.withLock { state -> [AsyncStream<LinkState>.Continuation] in
+            defer { state.listeners = [:] }
+            return Array(state.listeners.values)
+        }
+        for listener in listeners { listener.finish() }
+    }
+}

@@ -1,0 +1,184 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// HTTP polling: pushes the outbox and pulls what changed since the node's cursor. It runs once at
+/// start, whenever the realtime link (re)connects, and every `syncInterval` while the link is down.
+/// Against a backend of the original protocol it uses that protocol's REST routes.
+final class Poller: Sendable {
+    let engine: SyncEngine
+    let configuration: SyncConfiguration
+    let baseURL: String
+    let logger: Logger
+    private let legacy = Locked(false)
+
+    init(engine: SyncEngine, configuration: SyncConfiguration, baseURL: String, logger: Logger) {
+        self.engine = engine
+        self.configuration = configuration
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.logger = logger
+    }
+
+    /// Polls at start, then on demand and every `syncInterval` while `linkIsUp` is false.
+    func run(linkIsUp: @escaping @Sendable () -> Bool) async {
+        await pollOnce()
+        while !Task.isCancelled {
+            let asked = await engine.pollNow.wait(timeout: configuration.syncInterval)
+            if Task.isCancelled { return }
+            if asked || !linkIsUp() { await pollOnce() }
+        }
+    }
+
+    /// One push and pull; reports the outcome in events and metrics.
+    @discardableResult
+    func pollOnce() async -> Bool {
+        let started = engine.wallClock.nowMillis()
+        engine.metrics.update { $0.syncAttempts += 1 }
+        engine.emit(.syncStarted)
+        do {
+            if legacy.withLock({ $0 }) {
+                try await legacyPush()
+                try await legacyPull()
+            } else {
+                try await push()
+                try await pull()
+            }
+            let finished = engine.wallClock.nowMillis()
+            engine.metrics.update {
+                $0.successfulSyncs += 1
+                $0.totalSyncMillis += finished &- started
+                $0.lastSyncTime = finished
+            }
+            engine.emit(.syncCompleted, metadata: ["durationMs": .int(Int64(clamping: finished &- started))])
+            return true
+        } catch {
+            engine.metrics.update { $0.failedSyncs += 1 }
+            engine.metrics.recordError("poll: \(error)")
+            engine.emit(.syncFailed, error: "\(error)")
+            logger.debug("poll failed", metadata: ["synclayer.error": "\(error)"])
+            return false
+        }
+    }
+
+    // MARK: Ours
+
+    private func push() async throws {
+        while true {
+            let outbox = try await engine.store.outbox(limit: 500).filter { engine.syncedCollections.contains($0.collection) }
+            guard !outbox.isEmpty else { return }
+            let frames = outbox.map { JSONValue.object(FrameCodec.object(for: .change(ChangeMessage($0)))) }
+            let (status, reply) = try await request(.POST, "/sync/_push", body: ["changes": .array(frames)])
+            if status == 404 {
+                legacy.withLock { $0 = true }
+                try await legacyPush()
+                return
+            }
+            guard status == 200, let reply else { throw PollError(status: status, reply: reply) }
+            let ack = try FrameCodec().decode(object: ["type": "ack", "data": .object(reply)])
+            guard case .ack(let decoded) = ack else { throw PollError(status: status, reply: reply) }
+            try await engine.acknowledge(decoded, server: nil)
+            if outbox.count < 500 { return }
+        }
+    }
+
+    private func pull() async throws {
+        let store = engine.store
+        while true {
+            let owner = try await store.meta("server.id").flatMap(NodeID.init)
+            var cursor: UInt64 = 0
+            if let owner { cursor = try await store.cursor(SyncEngine.cursorName(server: owner)) }
+            var body: JSONObject = ["cursor": .int(Int64(clamping: cursor)), "vector": try await store.vector().jsonValue,
+                                    "collections": .array(configuration.collections.map { .string($0) }), "limit": 500]
+            if let owner { body["cursorFor"] = .string(owner.rawValue) }
+            let (status, reply) = try await request(.POST, "/sync/_pull", body: body)
+            guard status == 200, let reply, let server = reply["serverId"]?.stringValue.flatMap(NodeID.init) else {
+                throw PollError(status: status, reply: reply)
+            }
+            if server != owner { try await store.setMeta("server.id", server.rawValue) }
+            var messages: [ChangeMessage] = []
+            for item in reply["changes"]?.arrayValue ?? [] {
+                guard let object = item.objectValue else { throw PollError(status: status, reply: reply) }
+                messages.append(try FrameCodec.changeMessage(from: object))
+            }
+            let next = UInt64(max(0, reply["cursor"]?.intValue ?? 0))
+            try await engine.applyFromServer(messages, cursor: next, server: server, realtime: false)
+            if reply["more"]?.boolValue != true { return }
+        }
+    }
+
+    // MARK: The original protocol
+
+    private func legacyPush() async throws {
+        let outbox = try await engine.store.outbox(limit: 500).filter { engine.syncedCollections.contains($0.collection) }
+        var settled: [ChangeID: UInt64] = [:]
+        for change in outbox {
+            let timestamp = JSONValue.string(ISO8601.string(fromMillis: change.hlc.wallMillis))
+            let collection = change.collection.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? change.collection
+            let record = change.recordID.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? change.recordID
+            let status: Int
+            switch change.kind {
+            case .insert:
+                status = try await request(.POST, "/sync/\(collection)",
+                                           body: ["recordId": .string(change.recordID), "data": .object(change.fields), "timestamp": timestamp]).0
+            case .update:
+                status = try await request(.PATCH, "/sync/\(collection)/\(record)",
+                                           body: ["delta": .object(change.fields), "baseVersion": 0, "timestamp": timestamp]).0
+            case .delete:
+                status = try await request(.DELETE, "/sync/\(collection)/\(record)", body: nil).0
+            }
+            guard (200..<300).contains(status) else { throw PollError(status: status, reply: nil) }
+            settled[change.id] = 0
+        }
+        try await engine.acknowledge(Ack(committed: settled), server: nil)
+    }
+
+    private func legacyPull() async throws {
+        for collection in configuration.collections {
+            let cursorName = "legacy:\(collection)"
+            let since = try await engine.store.cursor(cursorName)
+            var offset = 0
+            var newest = since
+            while true {
+                let query = "since=\(ISO8601.string(fromMillis: since))&limit=100&offset=\(offset)"
+                let (status, reply) = try await request(.GET, "/sync/\(collection)?\(query)", body: nil)
+                guard status == 200, let records = reply?["records"]?.arrayValue else { throw PollError(status: status, reply: reply) }
+                var messages: [ChangeMessage] = []
+                for record in records {
+                    guard let id = record["recordId"]?.stringValue ?? record["id"]?.stringValue, let data = record["data"]?.objectValue else { continue }
+                    let updatedAt = record["updatedAt"]?.stringValue
+                    if let millis = updatedAt.flatMap({ ISO8601.millis(from: $0) }) { newest = max(newest, millis) }
+                    messages.append(ChangeMessage(kind: .insert, collection: collection, recordID: id, data: data, timestamp: updatedAt, metadata: [:]))
+                }
+                try await engine.applyLegacy(messages, realtime: false)
+                if records.count < 100 { break }
+                offset += records.count
+            }
+            try await engine.store.applyLegacy([], cursor: (cursorName, newest))
+        }
+    }
+
+    // MARK: HTTP
+
+    private func request(_ method: HTTPMethod, _ path: String, body: JSONObject?) async throws -> (Int, JSONObject?) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let token = configuration.authToken { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body { request.body = .bytes(ByteBuffer(bytes: JSONValue.object(body).canonicalBytes)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        let json = try? JSONParser(limits: .init(maxBytes: 64 << 20, maxDepth: 48)).parseObject(bytes.readableBytesView)
+        return (Int(response.status.code), json)
+    }
+}
+
+/// A poll got an answer it could not use.
+struct PollError: Error, CustomStringConvertible {
+    let status: Int
+    let reply: JSONObject?
+    var description: String {
+        "HTTP \(status)" + (reply?["error"]?.stringValue.map { ": \($0)" } ?? "")
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import HTTPTypes
+import NIOCore
+import WSClient
+
+/// The realtime WebSocket link to the server: connects, runs a ``RealtimeSession``, and reconnects
+/// by the ``RealtimeLinkStateMachine``'s rules until the node stops or `disconnect()` is called.
+final class RealtimeLink: Sendable {
+    let engine: SyncEngine
+    let configuration: SyncConfiguration
+    let url: String
+    let logger: Logger
+    let states: LinkStateBroadcaster
+    private let machine: Locked<RealtimeLinkStateMachine>
+    private let wakeup = Wakeup()
+    /// Closes the current connection, if any.
+    private let closeCurrent = Locked<(@Sendable () async -> Void)?>(nil)
+    private let wanted = Locked(true)
+
+    init(engine: SyncEngine, configuration: SyncConfiguration, url: String, states: LinkStateBroadcaster, logger: Logger) {
+        self.engine = engine
+        self.configuration = configuration
+        self.url = url
+        self.states = states
+        self.logger = logger
+        machine = Locked(RealtimeLinkStateMachine(configuration: .init(
+            reconnectDelay: configuration.websocketReconnectDelay, maxAttempts: configuration.maxWebsocketReconnectAttempts,
+            probeInterval: configuration.syncInterval)))
+    }
+
+    /// Runs until the task is cancelled.
+    func run() async {
+        var action = machine.withLock { $0.start() }
+        while !Task.isCancelled {
+            switch action {
+            case .connect:
+                publish()
+                await connectOnce()
+                action = machine.withLock { $0.connectionEnded(random: Double.random(in: 0..<1)) }
+            case .wait(let delay):
+                publish()
+                await wakeup.wait(timeout: delay)
+                action = machine.withLock { $0.waitElapsed() }
+            case .idle:
+                publish()
+                await wakeup.wait(timeout: .seconds(3600))
+                if wanted.withLock({ $0 }) { action = machine.withLock { $0.start() } }
+            }
+        }
+        await closeCurrent.withLock { $0 }?()
+        states.set(.disconnected)
+    }
+
+    /// Asks for the link (after `disconnect()`).
+    func connect() {
+        wanted.withLock { $0 = true }
+        wakeup.signal()
+    }
+
+    /// Closes the link and keeps it closed until `connect()`; never triggers a reconnection.
+    func disconnect() async {
+        wanted.withLock { $0 = false }
+        _ = machine.withLock { $0.stop() }
+        publish()
+        await closeCurrent.withLock { $0 }?()
+        wakeup.signal()
+    }
+
+    private func publish() {
+        states.set(machine.withLock { $0.state })
+    }
+
+    private func connectOnce() async {
+        var target = url
+        var headers = HTTPFields()
+        if let token = configuration.authToken {
+            let encoded = token.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? token
+            target += (target.contains("?") ? "&" : "?") + "token=\(encoded)"
+            headers[.authorization] = "Bearer \(token)"
+        }
+        let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger)
+        let connected = Locked(false)
+        var logger = self.logger
+        logger.logLevel = min(logger.logLevel, .info) == .trace ? .trace : .warning
+        do {
+            try await WebSocketClient.connect(
+                url: target,
+                configuration: .init(maxFrameSize: 8 << 20, additionalHeaders: headers, closeTimeout: .seconds(1), autoPing: .disabled),
+                logger: logger
+            ) { inbound, outbound, _ in
+                self.closeCurrent.withLock { $0 = { try? await outbound.close(.normalClosure, reason: "disconnect") } }
+                try await session.run(inbound: inbound, outbound: outbound) { peer in
+                    connected.withLock { $0 = true }
+                    self.machine.withLock { $0.handshakeCompleted() }
+                    self.publish()
+                    var metadata: JSONObject = ["collections": .array(self.configuration.collections.map { .string($0) })]
+                    if case .legacy = peer { metadata["protocol"] = "original" }
+                    self.engine.emit(.realtimeConnected, metadata: metadata)
+                    self.engine.emit(.connectivityChanged, metadata: ["realtime": true])
+                    self.engine.pollNow.signal()
+                }
+            }
+        } catch {
+            logger.debug("realtime connection ended", metadata: ["synclayer.error": "\(error)"])
+            if !connected.withLock({ $0 }) { engine.metrics.recordError("realtime connect: \(error)") }
+        }
+        closeCurrent.withLock { $0 = nil }
+        if connected.withLock({ $0 }) {
+            engine.emit(.realtimeDisconnected)
+            engine.emit(.connectivityChanged, metadata: ["realtime": false])
+        }
+    }
+}

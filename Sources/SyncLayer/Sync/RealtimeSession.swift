@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import WSCore
+
+/// One realtime connection from handshake to end: `hello` and subscriptions first, then, at the same
+/// time, the inbound frames applied in order, the outbox and new local changes sent, and pings with
+/// dead-link detection. Ends when the server closes, the link goes silent, or the node stops.
+final class RealtimeSession: Sendable {
+    /// What the handshake found.
+    enum Peer: Sendable {
+        /// Our server: its id and what it holds.
+        case ours(server: NodeID, vector: VersionVector)
+        /// A backend of the original protocol only.
+        case legacy
+    }
+
+    /// Why a session ended.
+    struct LinkDead: Error {}
+
+    let engine: SyncEngine
+    let configuration: SyncConfiguration
+    let logger: Logger
+    let handshake = Promise<Peer>()
+    private let codec = FrameCodec(maxFrameBytes: 8 << 20, maxDepth: 32, maxBatchCount: 10_000)
+
+    init(engine: SyncEngine, configuration: SyncConfiguration, logger: Logger) {
+        self.engine = engine
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs the session on an open WebSocket; `onHandshake` is called once the link is usable.
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
+        let store = engine.store
+        let local = engine.attachLiveSession()
+        defer {
+            engine.detachLiveSession()
+            handshake.abandon()
+        }
+        let lastServer = try await store.meta("server.id").flatMap(NodeID.init)
+        var cursor: UInt64?
+        if let lastServer { cursor = try await store.cursor(SyncEngine.cursorName(server: lastServer)) }
+        let sentAt = engine.wallClock.nowMillis()
+        let hello = Hello(nodeID: store.nodeID, vector: try await store.vector(), cursor: cursor, cursorOwner: lastServer,
+                          time: sentAt, collections: configuration.collections)
+        try await outbound.write(.text(codec.encodeString(.hello(hello))))
+        for collection in configuration.collections {
+            try await outbound.write(.text(codec.encodeString(.subscribe(collection: collection))))
+        }
+        let keepAlive = Locked(KeepAlive(interval: configuration.pingInterval, now: Self.monotonicNanos()))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.readLoop(inbound, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake) }
+            group.addTask { try await self.keepAliveLoop(outbound, keepAlive: keepAlive) }
+            group.addTask { try await self.sendLoop(outbound, local: local) }
+            // The first loop to end ends the session.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: Inbound
+
+    private func readLoop(_ inbound: WebSocketInboundStream, keepAlive: Locked<KeepAlive>, helloSentAt: UInt64,
+                          onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
+        var server: NodeID?
+        for try await message in inbound.messages(maxSize: 8 << 20) {
+            keepAlive.withLock { $0.received(at: Self.monotonicNanos()) }
+            let frame: Frame
+            do {
+                switch message {
+                case .text(let text): frame = try codec.decode(Array(text.utf8))
+                case .binary(let buffer): frame = try codec.decode(buffer.readableBytesView)
+                }
+            } catch {
+                engine.metrics.update { $0.framesRejected += 1 }
+                logger.debug("dropped a bad frame from the server", metadata: ["synclayer.error": "\(error)"])
+                continue
+            }
+            switch frame {
+            case .hello(let hello):
+                guard handshake.current == nil else { continue }
+                server = hello.nodeID
+                if let time = hello.time {
+                    engine.observeServerClock(serverMillis: time, sentAt: helloSentAt, receivedAt: engine.wallClock.nowMillis())
+                }
+                try await engine.store.setMeta("server.id", hello.nodeID.rawValue)
+                let peer = Peer.ours(server: hello.nodeID, vector: hello.vector)
+                handshake.fulfill(peer)
+                onHandshake(peer)
+            case .error(let error):
+                if handshake.current == nil, error.code == .invalidMessage {
+                    // A backend of the original protocol refused our hello: speak its protocol.
+                    handshake.fulfill(.legacy)
+                    onHandshake(.legacy)
+                } else if error.code == .authFailed {
+                    engine.emit(.error, error: error.description)
+                    throw error
+                } else {
+                    engine.metrics.recordError(error.description)
+                    engine.emit(.error, error: error.description)
+                }
+            case .change(let message):
+                if let server, message.change != nil {
+                    try await engine.applyFromServer([message], cursor: message.serverSeq, server: server, realtime: true)
+                } else {
+                    try await engine.applyLegacy([message], realtime: true)
+                }
+            case .changes(let batch):
+                guard let server else { continue }
+                try await engine.applyFromServer(batch.changes, cursor: batch.cursor, server: server, realtime: true)
+                if !batch.changes.isEmpty { engine.emit(.realtimeSync, metadata: ["changes": .int(Int64(batch.changes.count))]) }
+            case .ack(let ack):
+                try await engine.acknowledge(ack, server: server)
+            case .sync(let collection, let records):
+                let messages = records.map { record in
+                    ChangeMessage(kind: .insert, collection: collection, recordID: record.id, data: record.data,
+                                  timestamp: record.updatedAt, metadata: [:])
+                }
+                try await engine.applyLegacy(messages, realtime: true)
+                engine.emit(.realtimeSync, collection: collection, metadata: ["records": .int(Int64(records.count))])
+            case .pong, .subscribed, .unsubscribed, .authenticated, .ping, .subscribe, .unsubscribe, .auth:
+                break
+            }
+        }
+    }
+
+    // MARK: Outbound
+
+    private func sendLoop(_ outbound: WebSocketOutboundWriter, local: AsyncStream<[Change]>) async throws {
+        guard let peer = await handshake.value else { return }
+        if case .ours(_, let vector) = peer {
+            var pending = try await engine.outboxForServer(vector: vector, limit: 100_000)
+            while !pending.isEmpty {
+                let batch = pending.prefix(500)
+                pending.removeFirst(batch.count)
+                try await outbound.write(.text(codec.encodeString(.changes(ChangeBatch(changes: batch.map { ChangeMessage($0) })))))
+            }
+        } else {
+            engine.pollNow.signal()
+        }
+        for await changes in local {
+            if changes.count == 1, let change = changes.first {
+                try await outbound.write(.text(codec.encodeString(.change(ChangeMessage(change)))))
+            } else {
+                for start in stride(from: 0, to: changes.count, by: 500) {
+                    let batch = changes[start..<min(changes.count, start + 500)].map { ChangeMessage($0) }
+                    try await outbound.write(.text(codec.encodeString(.changes(ChangeBatch(changes: batch)))))
+                }
+            }
+            if case .legacy = peer { engine.pollNow.signal() }
+        }
+    }
+
+    // MARK: Keep-alive
+
+    private func keepAliveLoop(_ outbound: WebSocketOutboundWriter, keepAlive: Locked<KeepAlive>) async throws {
+        let handshakeDeadline = Self.monotonicNanos() + UInt64(min(configuration.pingInterval, .seconds(3)).nanosecondsValue)
+        while !Task.isCancelled {
+            let now = Self.monotonicNanos()
+            if handshake.current == nil, now >= handshakeDeadline {
+                // No answer to hello: a backend of the original protocol that ignores unknown frames.
+                handshake.fulfill(.legacy)
+            }
+            switch keepAlive.withLock({ $0.tick(at: now) }) {
+            case .dead:
+                logger.info("the realtime link is silent for two ping intervals: closing it")
+                try? await outbound.close(.goingAway, reason: "no answer to pings")
+                throw LinkDead()
+            case .ping:
+                try await outbound.write(.text(codec.encodeString(.ping(time: engine.wallClock.nowMillis()))))
+            case .none:
+                break
+            }
+            var next = keepAlive.withLock { $0.nextDeadline }
+            if handshake.current == nil { next = min(next, handshakeDeadline) }
+            let wait = next > now ? next - now : 1_000_000
+            try await Task.sleep(for: .nanoseconds(Int64(min(wait, UInt64(Int64.max)))))
+        }
+    }
+
+    static func monotonicNanos() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}
+
+extension Duration {
+    var nanosecondsValue: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// The node's sync logic between its store and its transports: it applies what the server sends
+/// (in order, with the cursor moving in the same transaction), handles acknowledgements, detects and
+/// resolves conflicts, corrects the clock, and hands local changes to the live link.
+///
+/// Transports never touch the store; they hand decoded frames here.
+final class SyncEngine: Sendable {
+    let store: LocalStore
+    let configuration: SyncConfiguration
+    let hub: EventHub
+    let metrics: MetricsRecorder
+    let wallClock: SystemWallClock
+    let logger: Logger
+    /// Where local changes go while a realtime session is up.
+    private let liveSink = Mutex<AsyncStream<[Change]>.Continuation?>(nil)
+    /// Polls on demand (set by the node when it runs a poller).
+    let pollNow = Wakeup()
+
+    init(store: LocalStore, configuration: SyncConfiguration, hub: EventHub, metrics: MetricsRecorder, wallClock: SystemWallClock, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.hub = hub
+        self.metrics = metrics
+        self.wallClock = wallClock
+        self.logger = logger
+    }
+
+    /// Which collections sync with the server.
+    var syncedCollections: Set<String> { Set(configuration.collections) }
+
+    // MARK: Local changes
+
+    /// Local changes were committed: count, announce, and send them if a link is up.
+    func didQueue(_ changes: [Change]) {
+        guard !changes.isEmpty else { return }
+        metrics.update { $0.operationsQueued += changes.count }
+        if hub.hasSubscribers {
+            for change in changes {
+                emit(.operationQueued, collection: change.collection, recordID: change.recordID,
+                     metadata: ["changeId": .string(change.id.description), "kind": .string(change.kind.rawValue)])
+            }
+        }
+        let synced = changes.filter { syncedCollections.contains($0.collection) }
+        guard !synced.isEmpty else { return }
+        _ = liveSink.withLock { $0?.yield(synced) }
+    }
+
+    /// A realtime session is up: local changes from now on go to the returned stream.
+    func attachLiveSession() -> AsyncStream<[Change]> {
+        let (stream, continuation) = AsyncStream.makeStream(of: [Change].self)
+        let previous = liveSink.withLock { sink -> AsyncStream<[Change]>.Continuation? in
+            defer { sink = continuation }
+            return sink
+        }
+        previous?.finish()
+        return stream
+    }
+
+    /// The realtime session ended.
+    func detachLiveSession() {
+        let previous = liveSink.withLock { sink -> AsyncStream<[Change]>.Continuation? in
+            defer { sink = nil }
+            return sink
+        }
+        previous?.finish()
+    }
+
+    // MARK: Applying what the server sends
+
+    /// The cursor's name for a server.
+    static func cursorName(server: NodeID) -> String { "server:\(server.rawValue)" }
+
+    /// Applies changes from the server (committed there) and moves the cursor with them.
+    func applyFromServer(_ changes: [ChangeMessage], cursor: UInt64?, server: NodeID, realtime: Bool) async throws {
+        var remote: [RemoteChange] = []
+        var legacy: [LegacyChange] = []
+        for message in changes {
+            if let change = message.change {
+                remote.append(RemoteChange(change, acknowledged: true, serverSeq: message.serverSeq))
+            } else {
+                legacy.append(legacyChange(message))
+            }
+        }
+        let position = cursor ?? changes.compactMap(\.serverSeq).max()
+        if !legacy.isEmpty { try await store.applyLegacy(legacy) }
+        let result = try await store.applyRemote(remote, cursor: position.map { (Self.cursorName(server: server), $0) })
+        var applied = 0, duplicates = 0
+        for (index, outcome) in result.outcomes.enumerated() {
+            switch outcome {
+            case .applied:
+                applied += 1
+                if realtime, hub.hasSubscribers {
+                    let change = remote[index].change
+                    let kind: SyncEvent.Kind = change.kind == .insert ? .realtimeInsert : change.kind == .update ? .realtimeUpdate : .realtimeDelete
+                    emit(kind, collection: change.collection, recordID: change.recordID, metadata: ["changeId": .string(change.id.description)])
+                }
+            case .duplicate:
+                duplicates += 1
+            }
+        }
+        metrics.update {
+            $0.changesReceived += applied
+            $0.duplicatesDropped += duplicates
+        }
+        if !result.conflicts.isEmpty { await resolve(result.conflicts) }
+    }
+
+    /// Applies writes from a backend that speaks only the original protocol.
+    func applyLegacy(_ messages: [ChangeMessage], realtime: Bool) async throws {
+        let changes = messages.map(legacyChange)
+        try await store.applyLegacy(changes)
+        metrics.update { $0.changesReceived += changes.count }
+        if realtime, hub.hasSubscribers {
+            for change in changes {
+                let kind: SyncEvent.Kind = change.kind == .insert ? .realtimeInsert : change.kind == .update ? .realtimeUpdate : .realtimeDelete
+                emit(kind, collection: change.collection, recordID: change.recordID)
+            }
+        }
+    }
+
+    func legacyChange(_ message: ChangeMessage) -> LegacyChange {
+        let millis = message.timestamp.flatMap { ISO8601.millis(from: $0) } ?? wallClock.nowMillis()
+        return LegacyChange(kind: message.kind, collection: message.collection, recordID: message.recordID,
+                            fields: message.data ?? [:], millis: millis)
+    }
+
+    /// The server committed (or refused) changes.
+    func acknowledge(_ ack: Ack, server: NodeID?) async throws {
+        var settled = ack.committed
+        for id in ack.rejected.keys { settled[id] = 0 }
+        let cursor = ack.cursor.flatMap { value in server.map { (Self.cursorName(server: $0), value) } }
+        try await store.acknowledge(settled, cursor: cursor)
+        metrics.update {
+            $0.operationsSynced += ack.committed.count
+            $0.operationsFailed += ack.rejected.count
+        }
+        for (id, error) in ack.rejected {
+            metrics.recordError(error.description)
+            emit(.operationFailed, error: error.description, metadata: ["changeId": .string(id.description), "code": .string(error.code.rawValue)])
+        }
+        if hub.hasSubscribers {
+            for id in ack.committed.keys { emit(.operationSynced, metadata: ["changeId": .string(id.description)]) }
+        }
+    }
+
+    /// The outbox, minus what the server already holds (acknowledged here at once: an ack lost in a crash).
+    func outboxForServer(vector: VersionVector, limit: Int) async throws -> [Change] {
+        let outbox = try await store.outbox(limit: limit).filter { syncedCollections.contains($0.collection) }
+        let covered = outbox.filter { $0.id.seq <= vector[$0.id.origin] }
+        if !covered.isEmpty {
+            try await store.acknowledge(Dictionary(uniqueKeysWithValues: covered.map { ($0.id, UInt64(0)) }))
+        }
+        return outbox.filter { $0.id.seq > vector[$0.id.origin] }
+    }
+
+    // MARK: Clock
+
+    /// The server's clock read `serverMillis` between `sentAt` and `receivedAt` (this machine's clock):
+    /// when this machine is off by more than two seconds, correct the node's clock.
+    func observeServerClock(serverMillis: UInt64, sentAt: UInt64, receivedAt: UInt64) {
+        let local = (sentAt + receivedAt) / 2
+        let offset = Int64(bitPattern: serverMillis &- local)
+        guard abs(offset) > 2_000 else { return }
+        wallClock.offsetMillis += offset
+        logger.warning("this machine's clock is off; correcting the node's clock", metadata: ["synclayer.clock.offset_ms": "\(offset)"])
+    }
+
+    // MARK: Events
+
+    func emit(_ kind: SyncEvent.Kind, collection: String? = nil, recordID: String? = nil, error: String? = nil, metadata: JSONObject = [:]) {
+        hub.emit(SyncEvent(kind, collection: collection, recordID: recordID, error: error, metadata: metadata, time: wallClock.nowMillis()))
+    }
+}

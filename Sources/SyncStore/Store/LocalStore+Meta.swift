@@ -1,0 +1,14 @@
+extension LocalStore {
+    /// A value the node keeps about itself (e.g. the last server it talked to), or `nil`.
+    public func meta(_ key: String) async throws -> String? {
+        try await readers.read { try $0.scalarText("SELECT value FROM meta WHERE key = ?1", .text(key)) }
+    }
+
+    /// Sets a value the node keeps about itself.
+    public func setMeta(_ key: String, _ value: String) async throws {
+        try await writer.write { context in
+            try context.connection.run("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                                       .text(key), .text(value))
+        }
+    }
+}
