@@ -53,6 +53,35 @@ public func waitUntil(_ node: SyncNode, timeout: Duration = .seconds(30), _ cond
                              timeout: timeout, condition)
 }
 
+/// A store whose commits a test can wait on.
+public struct CommitSource: Sendable {
+    let observe: @Sendable (@escaping @Sendable (StoreEvent) -> Void) -> UInt64
+    let remove: @Sendable (UInt64) -> Void
+
+    /// A node's store.
+    public static func node(_ node: SyncNode) -> CommitSource {
+        CommitSource(observe: { node.store.observeCommits($0) }, remove: { node.store.removeObserver($0) })
+    }
+
+    /// A server's store.
+    public static func server(_ store: ServerStore) -> CommitSource {
+        CommitSource(observe: { store.observeCommits($0) }, remove: { store.removeObserver($0) })
+    }
+}
+
+/// Waits until `condition` holds, checking it now and again after each commit in any of `sources`.
+/// Returns `false` when `timeout` passes first.
+public func waitUntil(anyCommitIn sources: [CommitSource], timeout: Duration = .seconds(60),
+                      _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
+    let (commits, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    let tokens = sources.map { source in (source, source.observe { _ in continuation.yield() }) }
+    defer {
+        for (source, token) in tokens { source.remove(token) }
+        continuation.finish()
+    }
+    return try await waitFor(commits, continuation: continuation, timeout: timeout, condition)
+}
+
 /// Waits until `condition` holds, checking it now and again after each commit observed through
 /// `observe`. Returns `false` when `timeout` passes first.
 public func waitForCommits(observe: (@escaping @Sendable (StoreEvent) -> Void) -> UInt64, remove: @escaping @Sendable (UInt64) -> Void,
@@ -63,6 +92,11 @@ public func waitForCommits(observe: (@escaping @Sendable (StoreEvent) -> Void) -
         remove(token)
         continuation.finish()
     }
+    return try await waitFor(commits, continuation: continuation, timeout: timeout, condition)
+}
+
+private func waitFor(_ commits: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation, timeout: Duration,
+                     _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
     return try await withThrowingTaskGroup(of: Bool.self) { group in
         group.addTask {
             if try await condition() { return true }

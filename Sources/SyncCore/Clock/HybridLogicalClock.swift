@@ -35,6 +35,18 @@ public struct HybridLogicalClock: Sendable, Hashable {
     }
 }
 
+extension HybridLogicalClock {
+    /// After the physical clock was found wrong and corrected: forget readings ahead of `physicalMillis`.
+    ///
+    /// Stamps stay unique without a monotonic clock (they include the origin's sequence number), and
+    /// a write to a document is always stamped after that document's newest stamp, so nothing
+    /// causally later can lose; only the node's habit of stamping everything in the future ends.
+    public mutating func rebase(physicalMillis: UInt64) {
+        let physical = HLCTimestamp(wallMillis: physicalMillis)
+        if last > physical { last = physical }
+    }
+}
+
 /// A source of wall-clock time in milliseconds since the Unix epoch; injectable so tests control time.
 public protocol WallClock: Sendable {
     /// The current time in milliseconds since the Unix epoch.

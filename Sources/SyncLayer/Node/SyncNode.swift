@@ -36,9 +36,13 @@ public final class SyncNode: Service, Sendable {
     ///
     /// - Throws: ``ConfigurationError`` naming the field at fault, or ``SyncError`` when the database
     ///   cannot be opened.
-    public static func open(_ configuration: SyncConfiguration, logger: Logger = Logger(label: "synclayer")) async throws -> SyncNode {
+    ///
+    /// - Parameter clock: the machine's clock as the node sees it (tests give one with an offset to
+    ///   play a machine whose clock is wrong).
+    public static func open(_ configuration: SyncConfiguration, logger: Logger = Logger(label: "synclayer"),
+                            clock: SystemWallClock = SystemWallClock()) async throws -> SyncNode {
         try configuration.validate()
-        let wallClock = SystemWallClock()
+        let wallClock = clock
         let driftMillis = UInt64(max(0, configuration.maxClockDrift.components.seconds * 1000
             + configuration.maxClockDrift.components.attoseconds / 1_000_000_000_000_000))
         let store = try await translatingErrors {

@@ -4,6 +4,9 @@ import HTTPTypes
 import NIOCore
 import WSClient
 
+/// A connection did not complete its WebSocket upgrade in time.
+struct HandshakeTimeout: Error {}
+
 /// The realtime WebSocket link to the server: connects, runs a ``RealtimeSession``, and reconnects
 /// by the ``RealtimeLinkStateMachine``'s rules until the node stops or `disconnect()` is called.
 final class RealtimeLink: Sendable {
@@ -75,30 +78,23 @@ final class RealtimeLink: Sendable {
         var target = url
         var headers = HTTPFields()
         if let token = configuration.authToken {
-            let encoded = token.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? token
+            let encoded = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token
             target += (target.contains("?") ? "&" : "?") + "token=\(encoded)"
             headers[.authorization] = "Bearer \(token)"
         }
-        let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger)
         let connected = Locked(false)
-        var logger = self.logger
-        logger.logLevel = min(logger.logLevel, .info) == .trace ? .trace : .warning
+        let upgraded = Locked(false)
+        // A partition can swallow even the WebSocket upgrade: give up on a connection that has not
+        // completed its upgrade within two ping intervals (at least 5 s).
+        let upgradeTimeout = max(configuration.pingInterval * 2, .seconds(5))
         do {
-            try await WebSocketClient.connect(
-                url: target,
-                configuration: .init(maxFrameSize: 8 << 20, additionalHeaders: headers, closeTimeout: .seconds(1), autoPing: .disabled),
-                logger: logger
-            ) { inbound, outbound, _ in
-                self.closeCurrent.withLock { $0 = { try? await outbound.close(.normalClosure, reason: "disconnect") } }
-                try await session.run(inbound: inbound, outbound: outbound) { peer in
-                    connected.withLock { $0 = true }
-                    self.machine.withLock { $0.handshakeCompleted() }
-                    self.publish()
-                    var metadata: JSONObject = ["collections": .array(self.configuration.collections.map { .string($0) })]
-                    if case .legacy = peer { metadata["protocol"] = "original" }
-                    self.engine.emit(.realtimeConnected, metadata: metadata)
-                    self.engine.emit(.connectivityChanged, metadata: ["realtime": true])
-                    self.engine.pollNow.signal()
+            try await withThrowingDiscardingTaskGroup { [target, headers] group in
+                group.addTask {
+                    try await Task.sleep(for: upgradeTimeout)
+                    if !upgraded.withLock({ $0 }) { throw HandshakeTimeout() }
+                }
+                group.addTask {
+                    try await self.open(target, headers: headers, upgraded: upgraded, connected: connected)
                 }
             }
         } catch {
@@ -109,6 +105,31 @@ final class RealtimeLink: Sendable {
         if connected.withLock({ $0 }) {
             engine.emit(.realtimeDisconnected)
             engine.emit(.connectivityChanged, metadata: ["realtime": false])
+        }
+    }
+
+    /// Opens the WebSocket and runs one session on it until it ends.
+    private func open(_ target: String, headers: HTTPFields, upgraded: Locked<Bool>, connected: Locked<Bool>) async throws {
+        var clientLogger = logger
+        clientLogger.logLevel = max(logger.logLevel, .warning)
+        let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger)
+        try await WebSocketClient.connect(
+            url: target,
+            configuration: .init(maxFrameSize: 8 << 20, additionalHeaders: headers, closeTimeout: .seconds(1), autoPing: .disabled),
+            logger: clientLogger
+        ) { inbound, outbound, _ in
+            upgraded.withLock { $0 = true }
+            self.closeCurrent.withLock { $0 = { try? await outbound.close(.normalClosure, reason: "disconnect") } }
+            try await session.run(inbound: inbound, outbound: outbound) { peer in
+                connected.withLock { $0 = true }
+                self.machine.withLock { $0.handshakeCompleted() }
+                self.publish()
+                var metadata: JSONObject = ["collections": .array(self.configuration.collections.map { .string($0) })]
+                if case .legacy = peer { metadata["protocol"] = "original" }
+                self.engine.emit(.realtimeConnected, metadata: metadata)
+                self.engine.emit(.connectivityChanged, metadata: ["realtime": true])
+                self.engine.pollNow.signal()
+            }
         }
     }
 }

@@ -81,7 +81,7 @@ final class RealtimeSession: Sendable {
                 guard handshake.current == nil else { continue }
                 server = hello.nodeID
                 if let time = hello.time {
-                    engine.observeServerClock(serverMillis: time, sentAt: helloSentAt, receivedAt: engine.wallClock.nowMillis())
+                    try await engine.observeServerClock(serverMillis: time, sentAt: helloSentAt, receivedAt: engine.wallClock.nowMillis())
                 }
                 try await engine.store.setMeta("server.id", hello.nodeID.rawValue)
                 let peer = Peer.ours(server: hello.nodeID, vector: hello.vector)

@@ -160,11 +160,12 @@ final class SyncEngine: Sendable {
 
     /// The server's clock read `serverMillis` between `sentAt` and `receivedAt` (this machine's clock):
     /// when this machine is off by more than two seconds, correct the node's clock.
-    func observeServerClock(serverMillis: UInt64, sentAt: UInt64, receivedAt: UInt64) {
+    func observeServerClock(serverMillis: UInt64, sentAt: UInt64, receivedAt: UInt64) async throws {
         let local = (sentAt + receivedAt) / 2
         let offset = Int64(bitPattern: serverMillis &- local)
         guard abs(offset) > 2_000 else { return }
         wallClock.offsetMillis += offset
+        try await store.rebaseClock()
         logger.warning("this machine's clock is off; correcting the node's clock", metadata: ["synclayer.clock.offset_ms": "\(offset)"])
     }
 

@@ -14,7 +14,7 @@ struct GetCommand: AsyncParsableCommand {
     var id: String
 
     func run() async throws {
-        let document = try await store.withNode { node in try await node.collection(collection).get(id) }
+        let document = try await store.withAccess { node in try await node.get(collection, id) }
         guard let document else {
             printError("no document \"\(id)\" in \"\(collection)\"")
             throw ExitCode(1)
@@ -36,7 +36,7 @@ struct DeleteCommand: AsyncParsableCommand {
     var ids: [String]
 
     func run() async throws {
-        try await store.withNode { node in try await node.collection(collection).deleteAll(ids) }
+        try await store.withAccess { node in try await node.delete(collection, ids) }
     }
 }
 

@@ -17,12 +17,7 @@ struct ListCommand: AsyncParsableCommand {
     var offset: Int?
 
     func run() async throws {
-        let documents = try await store.withNode { node in
-            var query = node.collection(collection).query
-            if let limit { query = query.limit(limit) }
-            if let offset { query = query.offset(offset) }
-            return try await query.get()
-        }
+        let documents = try await store.withAccess { node in try await node.list(collection, limit: limit, offset: offset) }
         store.print(.array(documents.map(\.cliJSON)))
     }
 }

@@ -25,14 +25,13 @@ struct PutCommand: AsyncParsableCommand {
     func run() async throws {
         let text = (json == nil || json == "-") ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : json!
         let fields = try JSONFormatting.object(text, what: "the document")
-        try await store.withNode { node in
-            let documents = node.collection(collection)
+        try await store.withAccess { node in
             if merge {
                 guard let id else { throw ValidationError("--merge needs --id") }
-                try await documents.update(id, fields)
+                try await node.update(collection, id, fields)
                 store.print(["id": .string(id)])
             } else {
-                let saved = try await documents.save(fields, id: id)
+                let saved = try await node.save(collection, fields, id: id)
                 store.print(["id": .string(saved)])
             }
         }

@@ -4,7 +4,7 @@ import SyncLayer
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show a node database's id, outbox depth, version vector, and per collection its document count and digest.",
+        abstract: "Show a node's id, link state, outbox depth, server cursor, and per collection its document count and digest.",
         discussion: "Two nodes hold the same documents in a collection exactly when its digests are equal.")
 
     @OptionGroup var store: StoreOptions
@@ -13,30 +13,20 @@ struct StatusCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let report: JSONObject = try await store.withNode { node in
-            var collections: JSONObject = [:]
-            for name in try await node.store.collections() {
-                let digest = try await node.store.digest(collection: name)
-                collections[name] = ["count": .int(Int64(digest.count)), "digest": .string(digest.digest)]
-            }
-            return [
-                "nodeId": .string(node.nodeID.rawValue),
-                "outbox": .int(Int64(try await node.store.outboxCount())),
-                "vector": try await node.store.vector().jsonValue,
-                "collections": .object(collections),
-            ]
-        }
+        let report = try await store.withAccess { try await $0.status() }
         if json {
             store.print(.object(report))
             return
         }
-        print("node      \(report["nodeId"]!.stringValue!)")
-        print("outbox    \(report["outbox"]!.intValue!) change(s) not acknowledged by a server")
+        print("node        \(report["nodeId"]?.stringValue ?? "?")")
+        if let link = report["link"]?.stringValue { print("link        \(link)") }
+        if let server = report["server"]?.stringValue { print("server      \(server) (cursor \(report["serverCursor"]?.intValue ?? 0))") }
+        print("outbox      \(report["outbox"]?.intValue ?? 0) change(s) not acknowledged by a server")
         print("collection            documents  digest")
-        for (name, info) in (report["collections"]!.objectValue!).sorted(by: { $0.key < $1.key }) {
+        for (name, info) in (report["collections"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
             let padded = name.padding(toLength: max(20, name.count), withPad: " ", startingAt: 0)
-            let count = String(info["count"]!.intValue!)
-            print("\(padded)  \(String(repeating: " ", count: max(0, 9 - count.count)))\(count)  \(info["digest"]!.stringValue!.prefix(16))")
+            let count = String(info["count"]?.intValue ?? 0)
+            print("\(padded)  \(String(repeating: " ", count: max(0, 9 - count.count)))\(count)  \(info["digest"]?.stringValue?.prefix(16) ?? "")")
         }
     }
 }

@@ -1,16 +1,32 @@
 import ArgumentParser
 import SyncLayer
 
-/// The options every offline command takes: which node database to open.
+/// Which node a data command works on: a database opened here, or a running node.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The node's SQLite database file (created if missing).", valueName: "path"))
-    var data: String
+    @Option(name: .long, help: ArgumentHelp("A node's SQLite database file, opened directly (created if missing).", valueName: "path"))
+    var data: String?
+
+    @Option(name: .long, help: ArgumentHelp("A running node's control URL (see `synclayer node`).", valueName: "url"))
+    var node: String?
 
     @Flag(name: .long, help: "Print JSON indented over several lines.")
     var pretty = false
 
-    /// Opens the database as a local-only node, runs `body`, and closes it.
+    func validate() throws {
+        guard (data == nil) != (node == nil) else { throw ValidationError("give either --data PATH or --node URL") }
+    }
+
+    /// Runs `body` with access to the node, closing what it opened.
+    func withAccess<T>(_ body: (any NodeAccess) async throws -> T) async throws -> T {
+        if let node {
+            return try await body(RemoteAccess(baseURL: node.hasSuffix("/") ? String(node.dropLast()) : node))
+        }
+        return try await withNode { try await body(LocalAccess(node: $0)) }
+    }
+
+    /// Opens the database (`--data` only) as a local-only node, runs `body`, and closes it.
     func withNode<T>(_ body: (SyncNode) async throws -> T) async throws -> T {
+        guard let data else { throw ValidationError("this command needs --data PATH") }
         let node = try await SyncNode.open(SyncConfiguration(databasePath: data), logger: quietLogger())
         do {
             let result = try await body(node)

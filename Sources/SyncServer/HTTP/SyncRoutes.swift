@@ -27,6 +27,19 @@ struct SyncRoutes: Sendable {
         router.get("/metrics") { _, _ in
             JSONResponse.ok(.object(hub.metrics.snapshot(connections: hub.count, head: store.head)))
         }
+        router.get("/sync/_digest") { request, _ in
+            await respond(request) { rights in
+                guard let collection = request.uri.queryParameters.get("collection").map({ String($0) }),
+                      Identifiers.problem(withCollection: collection) == nil else {
+                    throw FrameError(.invalidMessage, "give ?collection=NAME")
+                }
+                guard rights.read.contains(collection) else { throw FrameError(.unauthorized, "no right to read \"\(collection)\"") }
+                let digest = try await store.digest(collection: collection)
+                return JSONResponse.ok(["collection": .string(collection), "count": .int(Int64(digest.count)), "digest": .string(digest.digest),
+                                        "changes": .int(Int64(try await store.changeCount())), "serverSeq": .int(Int64(clamping: store.head)),
+                                        "serverId": .string(store.serverID.rawValue)])
+            }
+        }
         router.post("/sync/_push") { request, _ in await respond(request) { rights in try await push(request, rights) } }
         router.post("/sync/_pull") { request, _ in await respond(request) { rights in try await pull(request, rights) } }
         router.post("/sync/{collection}") { request, context in

@@ -11,4 +11,12 @@ extension LocalStore {
                                        .text(key), .text(value))
         }
     }
+
+    /// The machine's clock was corrected (see ``SystemWallClock/offsetMillis``): the node's clock
+    /// forgets readings it gave out while it ran ahead (``HybridLogicalClock/rebase(physicalMillis:)``).
+    public func rebaseClock() async throws {
+        try await writer.write { context in
+            context.state.clock.rebase(physicalMillis: context.wallClock.nowMillis())
+        }
+    }
 }

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import SyncLayer
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run a sync node: its database, the link to a server, and a control endpoint on loopback.",
+        discussion: """
+            Other commands talk to a running node with --node http://127.0.0.1:CONTROL_PORT, e.g.
+              synclayer put --node http://127.0.0.1:7001 todos '{"text":"x"}'
+              synclayer status --node http://127.0.0.1:7001
+            Prints 'control http://127.0.0.1:PORT' once the endpoint listens. SIGTERM or SIGINT stop it.
+            """)
+
+    @Option(help: ArgumentHelp("The node's SQLite database file (created if missing).", valueName: "path"))
+    var data: String
+
+    @Option(help: ArgumentHelp("The server's base URL, e.g. http://127.0.0.1:8080.", valueName: "url"))
+    var server: String?
+
+    @Option(help: "Bearer token for the server.")
+    var token: String?
+
+    @Option(help: ArgumentHelp("Collections to sync, comma-separated.", valueName: "names"))
+    var collections = "todos"
+
+    @Option(help: "Port of the control endpoint on 127.0.0.1 (0 picks a free one).")
+    var control = 0
+
+    @Flag(help: "Poll only; no realtime WebSocket link.")
+    var noRealtime = false
+
+    @Option(help: "Seconds between polls while the realtime link is down.")
+    var syncInterval: Double = 30
+
+    @Option(help: "Seconds between realtime pings (a link silent for two is dead).")
+    var pingInterval: Double = 30
+
+    @Option(help: "Seconds before the first reconnection attempt.")
+    var reconnectDelay: Double = 5
+
+    @Option(help: "processCrash (default) or powerLoss.")
+    var durability = "processCrash"
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        var configuration = SyncConfiguration(databasePath: data, baseURL: server, authToken: token,
+                                              collections: collections.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) })
+        configuration.enableRealtimeSync = server != nil && !noRealtime
+        configuration.syncInterval = .milliseconds(Int64(syncInterval * 1000))
+        configuration.pingInterval = .milliseconds(Int64(pingInterval * 1000))
+        configuration.websocketReconnectDelay = .milliseconds(Int64(reconnectDelay * 1000))
+        guard let durability = Durability(rawValue: durability) else { throw ValidationError("--durability is processCrash or powerLoss") }
+        configuration.durability = durability
+        var logger = Logger(label: "synclayer.node")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let node: SyncNode
+        do {
+            node = try await SyncNode.open(configuration, logger: logger)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        let controlServer = ControlServer(node: node, port: control, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [node, controlServer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        async let running: Void = group.run()
+        if let port = await controlServer.waitUntilRunning() {
+            LineWriter().line("control http://127.0.0.1:\(port)")
+        }
+        try await running
+        await node.close()
+    }
+}

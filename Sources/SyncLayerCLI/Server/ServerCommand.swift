@@ -1,0 +1,52 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import SyncServer
+import SyncStore
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the SyncLayer server: REST under /sync and WebSocket at /ws, on one port.",
+        discussion: """
+            Stores everything in one SQLite file. Without --tokens every client may read and write every
+            collection (fine on loopback, not elsewhere). A token file looks like:
+              {"tokens": {"<token>": {"name": "field-team", "read": ["*"], "write": ["todos", "notes"]}}}
+            Prints 'listening on http://HOST:PORT' once it accepts connections; SIGTERM or SIGINT shut it
+            down gracefully (in-flight commits finish, the database is closed).
+            """)
+
+    @Option(help: "Address to bind.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to bind (0 picks a free one).")
+    var port = 8080
+
+    @Option(help: ArgumentHelp("The server's SQLite database file.", valueName: "path"))
+    var data: String
+
+    @Option(help: ArgumentHelp("A JSON file of bearer tokens and their rights.", valueName: "file"))
+    var tokens: String?
+
+    @Option(help: "processCrash (default) or powerLoss.")
+    var durability = "processCrash"
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        var configuration = ServerConfiguration(databasePath: data, host: host, port: port)
+        guard let durability = Durability(rawValue: durability) else { throw ValidationError("--durability is processCrash or powerLoss") }
+        configuration.durability = durability
+        if let tokens { configuration.authority = try TokenAuthority.load(path: tokens) }
+        var logger = Logger(label: "synclayer.server")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let server = SyncServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        async let running: Void = group.run()
+        if let port = await server.waitUntilRunning() {
+            LineWriter().line("listening on http://\(host):\(port)")
+        }
+        try await running
+    }
+}

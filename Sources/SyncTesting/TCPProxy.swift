@@ -1,0 +1,100 @@
+import NIOCore
+import NIOPosix
+import SyncCore
+
+/// A loopback TCP proxy that can cut a link the silent way: in `blackhole` mode it keeps every
+/// connection open but forwards nothing, as a dead Wi-Fi or a partition does, so only keep-alives
+/// can notice. ``restore()`` forwards again and resets the connections that were cut.
+public final class TCPProxy: Sendable {
+    /// The port clients connect to.
+    public let port: Int
+    private let serverChannel: any Channel
+    private let state: ProxyState
+
+    final class ProxyState: Sendable {
+        let blackholed = Locked(false)
+        let connections = Locked<[ObjectIdentifier: any Channel]>([:])
+    }
+
+    private init(port: Int, serverChannel: any Channel, state: ProxyState) {
+        self.port = port
+        self.serverChannel = serverChannel
+        self.state = state
+    }
+
+    /// A proxy on a free loopback port forwarding to `127.0.0.1:targetPort`.
+    public static func start(targetPort: Int) async throws -> TCPProxy {
+        let state = ProxyState()
+        let group = MultiThreadedEventLoopGroup.singleton
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelInitializer { inbound in
+                ClientBootstrap(group: inbound.eventLoop)
+                    .channelOption(.autoRead, value: false)
+                    .connect(host: "127.0.0.1", port: targetPort)
+                    .flatMapThrowing { outbound in
+                        state.connections.withLock {
+                            $0[ObjectIdentifier(inbound)] = inbound
+                            $0[ObjectIdentifier(outbound)] = outbound
+                        }
+                        try inbound.pipeline.syncOperations.addHandler(ForwardHandler(peer: outbound, state: state))
+                        try outbound.pipeline.syncOperations.addHandler(ForwardHandler(peer: inbound, state: state))
+                        inbound.setOption(.autoRead, value: true).whenComplete { _ in }
+                        outbound.setOption(.autoRead, value: true).whenComplete { _ in }
+                    }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return TCPProxy(port: channel.localAddress?.port ?? 0, serverChannel: channel, state: state)
+    }
+
+    /// Stops forwarding without closing anything.
+    public func blackhole() {
+        state.blackholed.withLock { $0 = true }
+    }
+
+    /// Forwards again; connections that were cut are reset (their peers see them close).
+    public func restore() async {
+        let cut = state.connections.withLock { connections in
+            defer { connections.removeAll() }
+            return Array(connections.values)
+        }
+        state.blackholed.withLock { $0 = false }
+        for channel in cut { try? await channel.close() }
+    }
+
+    /// Closes the proxy and every connection.
+    public func stop() async {
+        await restore()
+        try? await serverChannel.close()
+    }
+
+    final class ForwardHandler: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let peer: any Channel
+        let state: ProxyState
+
+        init(peer: any Channel, state: ProxyState) {
+            self.peer = peer
+            self.state = state
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard !state.blackholed.withLock({ $0 }) else { return }
+            peer.writeAndFlush(unwrapInboundIn(data), promise: nil)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            state.connections.withLock { $0[ObjectIdentifier(context.channel)] = nil }
+            if !state.blackholed.withLock({ $0 }) { peer.close(promise: nil) }
+        }
+    }
+}
+
+/// A loopback port that was free a moment ago (for a server that must restart on the same port).
+public func freeLoopbackPort() throws -> Int {
+    let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+    let port = channel.localAddress?.port ?? 0
+    try channel.close().wait()
+    return port
+}

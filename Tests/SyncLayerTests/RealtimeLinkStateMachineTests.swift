@@ -1,0 +1,90 @@
+@testable import SyncLayer
+import Testing
+
+@Suite struct RealtimeLinkStateMachineTests {
+    func machine(attempts: Int = 3) -> RealtimeLinkStateMachine {
+        RealtimeLinkStateMachine(configuration: .init(reconnectDelay: .seconds(5), maxAttempts: attempts, probeInterval: .seconds(300)))
+    }
+
+    @Test func backsOffThenFallsBackToPollingAndKeepsProbing() {
+        var link = machine()
+        #expect(link.start() == .connect)
+        #expect(link.state == .connecting)
+        // The first connection fails, then every reconnection: 5 s, 10 s, 20 s (no jitter at random 0.5).
+        #expect(link.connectionEnded(random: 0.5) == .wait(.seconds(5)))
+        #expect(link.state == .reconnecting)
+        #expect(link.waitElapsed() == .connect)
+        #expect(link.connectionEnded(random: 0.5) == .wait(.seconds(10)))
+        #expect(link.waitElapsed() == .connect)
+        #expect(link.connectionEnded(random: 0.5) == .wait(.seconds(20)))
+        #expect(link.waitElapsed() == .connect)
+        // Attempts exhausted: error (polling), probing at the poll interval, forever.
+        #expect(link.connectionEnded(random: 0.5) == .wait(.seconds(300)))
+        #expect(link.state == .error)
+        for _ in 0..<5 {
+            #expect(link.waitElapsed() == .connect)
+            #expect(link.connectionEnded(random: 0.5) == .wait(.seconds(300)))
+        }
+        // A probe that completes its handshake recovers the link without a restart.
+        #expect(link.waitElapsed() == .connect)
+        link.handshakeCompleted()
+        #expect(link.state == .connected)
+    }
+
+    @Test func attemptsResetOnlyAfterACompletedHandshake() {
+        var link = machine(attempts: 2)
+        _ = link.start()
+        _ = link.connectionEnded(random: 0.5)   // failure 1
+        _ = link.waitElapsed()
+        // TCP connected but the handshake never completed: still a failure.
+        _ = link.connectionEnded(random: 0.5)   // failure 2
+        _ = link.waitElapsed()
+        #expect(link.connectionEnded(random: 0.5) == .wait(.seconds(300)), "max attempts stops the loop")
+        var recovered = machine(attempts: 2)
+        _ = recovered.start()
+        _ = recovered.connectionEnded(random: 0.5)
+        _ = recovered.waitElapsed()
+        recovered.handshakeCompleted()
+        #expect(recovered.failures == 0)
+        #expect(recovered.connectionEnded(random: 0.5) == .wait(.seconds(5)), "a lost link starts again from the first delay")
+    }
+
+    @Test func disconnectNeverReconnects() {
+        var link = machine()
+        _ = link.start()
+        link.handshakeCompleted()
+        #expect(link.stop() == .idle)
+        #expect(link.connectionEnded(random: 0.5) == .idle)
+        #expect(link.state == .disconnected)
+        #expect(link.waitElapsed() == .idle)
+        #expect(link.start() == .connect)
+    }
+
+    @Test func jitterStaysWithinTwentyPercentAndTheDelayIsCapped() {
+        let link = machine()
+        #expect(link.delay(attempt: 1, random: 0) == .seconds(4))
+        #expect(link.delay(attempt: 1, random: 1) == .seconds(6))
+        #expect(link.delay(attempt: 30, random: 0.5) == .seconds(60))
+    }
+}
+
+@Suite struct KeepAliveTests {
+    let second: UInt64 = 1_000_000_000
+
+    @Test func pingsEveryIntervalAndDeclaresASilentLinkDeadAfterTwo() {
+        var keepAlive = KeepAlive(interval: .seconds(30), now: 0)
+        #expect(keepAlive.tick(at: 10 * second) == .none)
+        #expect(keepAlive.tick(at: 30 * second) == .ping)
+        #expect(keepAlive.tick(at: 31 * second) == .none)
+        #expect(keepAlive.nextDeadline == 60 * second)
+        #expect(keepAlive.tick(at: 60 * second) == .dead, "nothing received for two intervals, though TCP never closed")
+    }
+
+    @Test func anyFrameReceivedKeepsTheLinkAlive() {
+        var keepAlive = KeepAlive(interval: .seconds(30), now: 0)
+        for t in stride(from: UInt64(10), through: 300, by: 10) {
+            keepAlive.received(at: t * second)
+            #expect(keepAlive.tick(at: t * second) != .dead)
+        }
+    }
+}
