@@ -66,7 +66,10 @@ let package = Package(
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncTesting"]),
         .testTarget(name: "SyncLayerTests", dependencies: ["SyncLayer", "SyncTesting"]),
         .testTarget(name: "CLITests", dependencies: ["SyncLayer", "SyncTesting"]),
-        .testTarget(name: "SyncIntegrationTests", dependencies: ["SyncLayer", "SyncServer", "SyncTesting"]),
+        .testTarget(name: "SyncIntegrationTests", dependencies: [
+            "SyncLayer", "SyncServer", "SyncTesting",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         .testTarget(name: "SyncServerTests", dependencies: [
             "SyncServer", "SyncTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -115,6 +115,11 @@ public final class ChildProcess: Sendable {
 /// The child could not be started.
 public struct ChildProcessError: Error, CustomStringConvertible {
     public let message: String
+
+    public init(message: String) {
+        self.message = message
+    }
+
     public var description: String { message }
 }
 

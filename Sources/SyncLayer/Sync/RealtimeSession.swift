@@ -100,13 +100,9 @@ final class RealtimeSession: Sendable {
                     engine.emit(.error, error: error.description)
                 }
             case .change(let message):
-                if let server, message.change != nil {
-                    try await engine.applyFromServer([message], cursor: message.serverSeq, server: server, realtime: true)
-                } else {
-                    try await engine.applyLegacy([message], realtime: true)
-                }
+                // From our server, or relayed as it was sent by a node of ours through a legacy backend.
+                try await engine.applyFromServer([message], cursor: message.serverSeq, server: server, realtime: true)
             case .changes(let batch):
-                guard let server else { continue }
                 try await engine.applyFromServer(batch.changes, cursor: batch.cursor, server: server, realtime: true)
                 if !batch.changes.isEmpty { engine.emit(.realtimeSync, metadata: ["changes": .int(Int64(batch.changes.count))]) }
             case .ack(let ack):
@@ -154,7 +150,8 @@ final class RealtimeSession: Sendable {
     // MARK: Keep-alive
 
     private func keepAliveLoop(_ outbound: WebSocketOutboundWriter, keepAlive: Locked<KeepAlive>) async throws {
-        let handshakeDeadline = Self.monotonicNanos() + UInt64(min(configuration.pingInterval, .seconds(3)).nanosecondsValue)
+        // A server of ours answers hello at once; only a backend of the original protocol stays silent.
+        let handshakeDeadline = Self.monotonicNanos() + UInt64(max(configuration.pingInterval * 2, .seconds(5)).nanosecondsValue)
         while !Task.isCancelled {
             let now = Self.monotonicNanos()
             if handshake.current == nil, now >= handshakeDeadline {

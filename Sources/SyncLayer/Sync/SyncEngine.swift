@@ -73,8 +73,10 @@ final class SyncEngine: Sendable {
     /// The cursor's name for a server.
     static func cursorName(server: NodeID) -> String { "server:\(server.rawValue)" }
 
-    /// Applies changes from the server (committed there) and moves the cursor with them.
-    func applyFromServer(_ changes: [ChangeMessage], cursor: UInt64?, server: NodeID, realtime: Bool) async throws {
+    /// Applies changes from the server (committed there) and moves the cursor with them. Without a
+    /// `server` (a backend of the original protocol) there is no cursor, and frames without our
+    /// change ids merge by their timestamps.
+    func applyFromServer(_ changes: [ChangeMessage], cursor: UInt64?, server: NodeID?, realtime: Bool) async throws {
         var remote: [RemoteChange] = []
         var legacy: [LegacyChange] = []
         for message in changes {
@@ -84,9 +86,9 @@ final class SyncEngine: Sendable {
                 legacy.append(legacyChange(message))
             }
         }
-        let position = cursor ?? changes.compactMap(\.serverSeq).max()
+        let position = server == nil ? nil : (cursor ?? changes.compactMap(\.serverSeq).max())
         if !legacy.isEmpty { try await store.applyLegacy(legacy) }
-        let result = try await store.applyRemote(remote, cursor: position.map { (Self.cursorName(server: server), $0) })
+        let result = try await store.applyRemote(remote, cursor: position.flatMap { value in server.map { (Self.cursorName(server: $0), value) } })
         var applied = 0, duplicates = 0
         for (index, outcome) in result.outcomes.enumerated() {
             switch outcome {

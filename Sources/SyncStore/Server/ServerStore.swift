@@ -49,6 +49,7 @@ public final class ServerStore: Sendable {
             writer: Writer(connection: opened.writer, nodeID: opened.nodeID, wallClock: wallClock, state: opened.state,
                            notifier: notifier, inlineWhenIdle: durability == .processCrash, name: "synclayer.server"),
             readers: ReaderPool(connections: opened.readers, name: "synclayer.server"), notifier: notifier, wallClock: wallClock, head: head)
+        // Registered first, so the head is current before any other observer (the hub) hears of a commit.
         _ = notifier.observe { [store] event in
             if case .committed(let commit) = event, let last = commit.changes.last?.serverSeq {
                 store.headSeq.store(last, ordering: .releasing)

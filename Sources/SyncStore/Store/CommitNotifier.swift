@@ -32,24 +32,27 @@ public enum StoreEvent: Sendable, Hashable {
 }
 
 /// Tells observers which collections each commit touched, and when the store closes.
+///
+/// Observers are called in the order they registered, so a store can register its own bookkeeping
+/// (such as the server's head sequence) before anyone who relies on it.
 final class CommitNotifier: Sendable {
-    private let observers = Mutex<[UInt64: @Sendable (StoreEvent) -> Void]>([:])
+    private let observers = Mutex<[(id: UInt64, handler: @Sendable (StoreEvent) -> Void)]>([])
     private let nextID = Atomic<UInt64>(1)
 
     /// Registers `handler`; it is called on the writer thread after each commit, so it must be quick.
     func observe(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        observers.withLock { $0[id] = handler }
+        observers.withLock { $0.append((id, handler)) }
         return id
     }
 
     /// Removes an observer.
     func remove(_ id: UInt64) {
-        _ = observers.withLock { $0.removeValue(forKey: id) }
+        observers.withLock { $0.removeAll { $0.id == id } }
     }
 
     func publish(_ commit: StoreCommit) {
-        let handlers = observers.withLock { Array($0.values) }
+        let handlers = observers.withLock { $0.map(\.handler) }
         for handler in handlers { handler(.committed(commit)) }
     }
 
@@ -57,7 +60,7 @@ final class CommitNotifier: Sendable {
     func close() {
         let handlers = observers.withLock { observers in
             defer { observers.removeAll() }
-            return Array(observers.values)
+            return observers.map(\.handler)
         }
         for handler in handlers { handler(.closed) }
     }
