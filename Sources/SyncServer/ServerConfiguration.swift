@@ -40,8 +40,10 @@ public struct ServerLimits: Sendable, Hashable {
     public var maxInvalidFrames = 100
     /// How long a connection without a token may take to send its `auth` frame.
     public var authTimeout: Duration = .seconds(10)
-    /// A connection silent for this long is closed.
+    /// A WebSocket connection silent for this long is closed.
     public var idleTimeout: Duration = .seconds(90)
+    /// An HTTP connection with no request in progress for this long is closed.
+    public var httpIdleTimeout: Duration = .seconds(30)
 
     public init() {}
 }

@@ -72,8 +72,10 @@ public final class SyncServer: Service, Sendable {
         let limits = configuration.limits
         let authority = configuration.authority
         let logger = self.logger
+        // An idle timeout on HTTP connections: a half-open or stalled client must not keep a
+        // connection (and graceful shutdown) waiting forever.
         let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(),
+            http1: .init(idleTimeout: .nanoseconds(limits.httpIdleTimeout.nanoseconds)),
             ws: .init(maxFrameSize: limits.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5)))
         let app = Application(
             router: router,

@@ -28,7 +28,9 @@ public final class TestServer: Sendable {
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let server = SyncServer(configuration: configuration, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(services: [server], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         let task = Task { try await group.run() }
         guard let port = await server.waitUntilRunning() else {
             _ = try await task.value

@@ -7,7 +7,7 @@ extension SyncNode {
     public func run() async throws {
         let link = self.link
         let poller = configuration.baseURL.flatMap { url in
-            configuration.enableAutoSync || link == nil ? Poller(engine: engine, configuration: configuration, baseURL: url, logger: logger) : nil
+            configuration.enableAutoSync || link == nil ? Poller(engine: engine, configuration: configuration, baseURL: url, client: httpClient, logger: logger) : nil
         }
         guard link != nil || poller != nil else { return }
         let states = linkStatesBroadcaster
@@ -43,6 +43,6 @@ extension SyncNode {
     @discardableResult
     public func syncNow() async -> Bool {
         guard let url = configuration.baseURL else { return false }
-        return await Poller(engine: engine, configuration: configuration, baseURL: url, logger: logger).pollOnce()
+        return await Poller(engine: engine, configuration: configuration, baseURL: url, client: httpClient, logger: logger).pollOnce()
     }
 }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -18,12 +19,17 @@ public final class SyncNode: Service, Sendable {
     let engine: SyncEngine
     let linkStatesBroadcaster = LinkStateBroadcaster()
     let link: RealtimeLink?
+    /// The node's own HTTP client (polling), shut down with the node so no idle connection outlives it.
+    let httpClient: HTTPClient
 
     private init(configuration: SyncConfiguration, store: LocalStore, wallClock: SystemWallClock, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.wallClock = wallClock
         self.logger = logger
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(15))
+        httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         engine = SyncEngine(store: store, configuration: configuration, hub: hub, metrics: metricsRecorder, wallClock: wallClock, logger: logger)
         if configuration.enableRealtimeSync, let url = configuration.effectiveWebSocketURL {
             link = RealtimeLink(engine: engine, configuration: configuration, url: url, states: linkStatesBroadcaster, logger: logger)
@@ -81,6 +87,7 @@ public final class SyncNode: Service, Sendable {
     public func close() async {
         hub.finish()
         linkStatesBroadcaster.finish()
+        try? await httpClient.shutdown()
         await store.close()
     }
 

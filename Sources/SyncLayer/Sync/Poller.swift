@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// HTTP polling: pushes the outbox and pulls what changed since the node's cursor. It runs once at
+/// HTTP polling: pulls what changed since the node's cursor and pushes the outbox. It runs once at
 /// start, whenever the realtime link (re)connects, and every `syncInterval` while the link is down.
 /// Against a backend of the original protocol it uses that protocol's REST routes.
 final class Poller: Sendable {
@@ -12,10 +12,12 @@ final class Poller: Sendable {
     let configuration: SyncConfiguration
     let baseURL: String
     let logger: Logger
+    let client: HTTPClient
     private let legacy = Locked(false)
 
-    init(engine: SyncEngine, configuration: SyncConfiguration, baseURL: String, logger: Logger) {
+    init(engine: SyncEngine, configuration: SyncConfiguration, baseURL: String, client: HTTPClient, logger: Logger) {
         self.engine = engine
+        self.client = client
         self.configuration = configuration
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.logger = logger
@@ -38,12 +40,14 @@ final class Poller: Sendable {
         engine.metrics.update { $0.syncAttempts += 1 }
         engine.emit(.syncStarted)
         do {
+            // Pull first: pending local changes then meet what the server already has while they are
+            // still pending, which is what conflict strategies act on.
             if legacy.withLock({ $0 }) {
-                try await legacyPush()
                 try await legacyPull()
+                try await legacyPush()
             } else {
-                try await push()
                 try await pull()
+                try await push()
             }
             let finished = engine.wallClock.nowMillis()
             engine.metrics.update {
@@ -167,7 +171,7 @@ final class Poller: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         if let token = configuration.authToken { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body { request.body = .bytes(ByteBuffer(bytes: JSONValue.object(body).canonicalBytes)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await client.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 64 << 20)
         let json = try? JSONParser(limits: .init(maxBytes: 64 << 20, maxDepth: 48)).parseObject(bytes.readableBytesView)
         return (Int(response.status.code), json)

@@ -109,27 +109,46 @@ final class RealtimeLink: Sendable {
     }
 
     /// Opens the WebSocket and runs one session on it until it ends.
+    ///
+    /// The connection runs in its own task, which this one's cancellation does not reach: cancelling
+    /// swift-websocket's connect half-way leaves its socket open (a server then waits on it). On
+    /// cancellation the link instead marks the attempt abandoned and closes the session; a connect
+    /// still under way returns as soon as it completes.
     private func open(_ target: String, headers: HTTPFields, upgraded: Locked<Bool>, connected: Locked<Bool>) async throws {
         var clientLogger = logger
         clientLogger.logLevel = max(logger.logLevel, .warning)
         let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger)
-        try await WebSocketClient.connect(
-            url: target,
-            configuration: .init(maxFrameSize: 8 << 20, additionalHeaders: headers, closeTimeout: .seconds(1), autoPing: .disabled),
-            logger: clientLogger
-        ) { inbound, outbound, _ in
-            upgraded.withLock { $0 = true }
-            self.closeCurrent.withLock { $0 = { try? await outbound.close(.normalClosure, reason: "disconnect") } }
-            try await session.run(inbound: inbound, outbound: outbound) { peer in
-                connected.withLock { $0 = true }
-                self.machine.withLock { $0.handshakeCompleted() }
-                self.publish()
-                var metadata: JSONObject = ["collections": .array(self.configuration.collections.map { .string($0) })]
-                if case .legacy = peer { metadata["protocol"] = "original" }
-                self.engine.emit(.realtimeConnected, metadata: metadata)
-                self.engine.emit(.connectivityChanged, metadata: ["realtime": true])
-                self.engine.pollNow.signal()
+        let abandoned = Locked(false)
+        let connection = Task {
+            try await WebSocketClient.connect(
+                url: target,
+                configuration: .init(maxFrameSize: 8 << 20, additionalHeaders: headers, closeTimeout: .seconds(1), autoPing: .disabled),
+                logger: clientLogger
+            ) { inbound, outbound, _ in
+                upgraded.withLock { $0 = true }
+                guard !abandoned.withLock({ $0 }) else { return }
+                let close: @Sendable () async -> Void = { try? await outbound.close(.normalClosure, reason: "disconnect") }
+                self.closeCurrent.withLock { $0 = close }
+                // A stop may have come between the check above and here.
+                if abandoned.withLock({ $0 }) { return }
+                try await session.run(inbound: inbound, outbound: outbound) { peer in
+                    connected.withLock { $0 = true }
+                    self.machine.withLock { $0.handshakeCompleted() }
+                    self.publish()
+                    var metadata: JSONObject = ["collections": .array(self.configuration.collections.map { .string($0) })]
+                    if case .legacy = peer { metadata["protocol"] = "original" }
+                    self.engine.emit(.realtimeConnected, metadata: metadata)
+                    self.engine.emit(.connectivityChanged, metadata: ["realtime": true])
+                    self.engine.pollNow.signal()
+                }
             }
+        }
+        try await withTaskCancellationHandler {
+            _ = try await connection.value
+        } onCancel: {
+            abandoned.withLock { $0 = true }
+            let close = closeCurrent.withLock { $0 }
+            Task { await close?() }
         }
     }
 }

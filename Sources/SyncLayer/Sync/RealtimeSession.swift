@@ -52,6 +52,13 @@ final class RealtimeSession: Sendable {
             group.addTask { try await self.readLoop(inbound, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake) }
             group.addTask { try await self.keepAliveLoop(outbound, keepAlive: keepAlive) }
             group.addTask { try await self.sendLoop(outbound, local: local) }
+            group.addTask {
+                // Reading the socket does not end on cancellation: when the session is cancelled
+                // (the node stops), close the connection, which ends the read.
+                try? await Task.sleep(for: .seconds(Int64.max / 2))
+                try? await outbound.close(.goingAway, reason: "the node is stopping")
+                throw CancellationError()
+            }
             // The first loop to end ends the session.
             try await group.next()
             group.cancelAll()

@@ -66,7 +66,10 @@ struct NodeCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let controlServer = ControlServer(node: node, port: control, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [node, controlServer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(services: [node, controlServer], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                           logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        let group = ServiceGroup(configuration: groupConfiguration)
         async let running: Void = group.run()
         if let port = await controlServer.waitUntilRunning() {
             LineWriter().line("control http://127.0.0.1:\(port)")

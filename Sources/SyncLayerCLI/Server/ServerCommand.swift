@@ -42,7 +42,10 @@ struct ServerCommand: AsyncParsableCommand {
         var logger = Logger(label: "synclayer.server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let server = SyncServer(configuration: configuration, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Connections get this long to finish; then the rest is cancelled (the database is still closed).
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        let group = ServiceGroup(configuration: groupConfiguration)
         async let running: Void = group.run()
         if let port = await server.waitUntilRunning() {
             LineWriter().line("listening on http://\(host):\(port)")

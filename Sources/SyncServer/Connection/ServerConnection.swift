@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import SyncCore
 import SyncStore
 import Synchronization
@@ -55,6 +56,17 @@ final class ServerConnection: Sendable {
             }
         }
         let initialRights = rights
+        // On graceful shutdown, say goodbye and close: reading a socket does not end by itself, and
+        // the server waits for every connection before it closes the database.
+        await withGracefulShutdownHandler {
+            await serve(inbound: inbound, outbound: outbound, rights: initialRights)
+        } onGracefulShutdown: {
+            self.queue.yield(.close(FrameError(.serverError, "the server is shutting down; reconnect later")))
+        }
+        hub.remove(id)
+    }
+
+    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, rights initialRights: TokenRights?) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.runOutbound(outbound) }
             group.addTask { await self.runInbound(inbound, rights: initialRights) }
@@ -65,7 +77,6 @@ final class ServerConnection: Sendable {
             try? await outbound.close(.normalClosure, reason: nil)
             group.cancelAll()
         }
-        hub.remove(id)
     }
 
     // MARK: Inbound

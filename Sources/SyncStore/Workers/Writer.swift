@@ -196,7 +196,8 @@ final class WriterCore: @unchecked Sendable {
             return
         }
         state = context.state
-        if !touched.isEmpty || !committed.isEmpty { notifier.publish(StoreCommit(collections: touched, changes: committed)) }
+        // Every commit is published, even one that only moved acknowledgements or cursors.
+        notifier.publish(StoreCommit(collections: touched, changes: committed))
         for job in succeeded { job.succeed() }
         for (job, error) in failed { job.fail(error) }
     }
