@@ -1,0 +1,86 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import ServiceLifecycle
+import SyncLayer
+import WSClient
+
+/// The latency baseline: a Hummingbird + hummingbird-websocket server that echoes every message,
+/// configured as `SyncServer` configures its WebSocket channel.
+final class EchoServer: Sendable {
+    let port: Int
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.port = port
+        self.group = group
+        self.task = task
+    }
+
+    static func start() async throws -> EchoServer {
+        var logger = Logger(label: "bench.echo")
+        logger.logLevel = .warning
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
+        let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(), ws: .init(maxFrameSize: 1 << 20, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5)))
+        let app = Application(
+            router: Router(),
+            server: .http1WebSocketUpgrade(configuration: upgrade) { _, _, _ in
+                .upgrade([:]) { inbound, outbound, _ in
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        switch message {
+                        case .text(let text): try await outbound.write(.text(text))
+                        case .binary(let buffer): try await outbound.write(.binary(buffer))
+                        }
+                    }
+                }
+            },
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "echo"),
+            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next(), port != 0 else { throw BenchmarkError("the echo server did not start") }
+        return EchoServer(port: port, group: group, task: task)
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
+
+/// Round trips of `message` through the echo server at `port`, one at a time on one connection:
+/// the seconds of each after `warmUp` unmeasured ones.
+func echoRoundTrips(port: Int, message: String, warmUp: Int, samples: Int) async throws -> [Double] {
+    var logger = Logger(label: "bench.echo-client")
+    logger.logLevel = .critical
+    let result = Locked<[Double]>([])
+    try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/", configuration: .init(maxFrameSize: 1 << 20), logger: logger) { inbound, outbound, _ in
+        var iterator = inbound.makeAsyncIterator()
+        var latencies: [Double] = []
+        latencies.reserveCapacity(samples)
+        for index in 0..<(warmUp + samples) {
+            let start = now()
+            try await outbound.write(.text(message))
+            guard let echoed = try await iterator.nextMessage(maxSize: 1 << 20) else { throw BenchmarkError("the echo connection closed") }
+            let end = now()
+            guard case .text(let text) = echoed, text.utf8.count == message.utf8.count else { throw BenchmarkError("wrong echo") }
+            if index >= warmUp { latencies.append(end - start) }
+        }
+        result.withLock { $0 = latencies }
+        try await outbound.close(.normalClosure, reason: nil)
+    }
+    let latencies = result.withLock { $0 }
+    guard latencies.count == samples else { throw BenchmarkError("the echo run ended early") }
+    return latencies
+}
+
+struct BenchmarkError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import SyncLayer
+import SyncServer
+import SyncTesting
+
+/// Sync benchmarks: every figure is printed beside a baseline measured in the same run.
+///
+/// 1. A change saved on node A until `watch()` on node B emits it, through the server on loopback,
+///    against a bare WebSocket echo round trip on the same stack (Hummingbird + hummingbird-websocket
+///    server, swift-websocket client).
+/// 2. Server fan-out, one writer to 100 subscribers of the original protocol, against a broadcast
+///    server written with Python `websockets` (`broadcast_server.py`, a child process), both driven
+///    by the same Swift client code; and, for reference, a bare broadcast server on our own stack.
+///
+/// Run with `swift build -c release --product sync-benchmark --scratch-path .build-bench &&
+/// .build-bench/release/sync-benchmark` (add `--quick` for a short run). The Python baseline needs
+/// `websockets`: `python3 -m venv .build-bench/pyvenv && .build-bench/pyvenv/bin/pip install websockets`.
+/// `--only latency`, `--only fanout` or `--only fanout-ours` (no Python) runs one part, for profiling.
+@main
+struct SyncBenchmark {
+    static func main() async throws {
+        try await run()
+    }
+
+    /// The measurements, off the main actor.
+    nonisolated static func run() async throws {
+        let arguments = CommandLine.arguments
+        let quick = arguments.contains("--quick")
+        // `--only latency`, `--only fanout` or `--only fanout-ours` runs one part (for profiling).
+        let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+        let warmUp = quick ? 50 : 200, samples = quick ? 300 : 2_000
+        let subscribers = 100, frames = quick ? 500 : 2_000, rounds = quick ? 1 : 3
+        let directory = try TemporaryDirectory(prefix: "sync-bench")
+        defer { directory.remove() }
+        // A document's text field, so that frames are about 250 bytes like a small real change.
+        let text = "Buy milk, bread and a dozen eggs on the way home"
+        var report = Report()
+
+        // 1. Change on A to watch() on B, against a bare WebSocket echo round trip.
+        if only == nil || only == "latency" {
+            let echoMessage = #"{"type":"update","collection":"bench","recordId":"counter","data":{"n":1234,"text":"\#(text)"},"#
+                + #""timestamp":"2026-01-01T00:00:00.000Z","metadata":{"changeId":"9f2c4e1a0b3d4c5e8f7a6b5c4d3e2f1a:1234","hlc":"019b76daa8000002"}}"#
+            let echo = try await EchoServer.start()
+            let echoLatencies: [Double]
+            do {
+                echoLatencies = try await echoRoundTrips(port: echo.port, message: echoMessage, warmUp: warmUp, samples: samples)
+            } catch {
+                await echo.stop()
+                throw error
+            }
+            await echo.stop()
+            let measured = try await watchLatencies(directory: directory, warmUp: warmUp, samples: samples, text: text)
+            let ours = measured.total
+            let baselineName = "bare WebSocket echo round trip, \(echoMessage.utf8.count) B, Hummingbird + WSClient"
+            report.latency("change on A to watch() on B via server, loopback, p50 (\(samples) samples)",
+                           ours: percentile(ours, 0.5) * 1e6, baseline: percentile(echoLatencies, 0.5) * 1e6,
+                           baselineName: baselineName, limit: 1_000, maxRatio: 3)
+            report.latency("change on A to watch() on B via server, loopback, p99 (\(samples) samples)",
+                           ours: percentile(ours, 0.99) * 1e6, baseline: percentile(echoLatencies, 0.99) * 1e6,
+                           baselineName: baselineName, limit: 5_000, maxRatio: 3)
+            let steps = [("save() on A returned", measured.saved), ("server committed", measured.serverCommitted),
+                         ("B's store committed", measured.bCommitted), ("watch() on B emitted", measured.total)]
+            report.note("  where it goes: medians from the start of save()", figures: steps.map { String(format: "%@ %.0f µs", $0.0, median($0.1) * 1e6) }
+                .joined(separator: ", "), verdict: "")
+        }
+
+        // 2. Server fan-out, 1 writer to 100 subscribers, against Python `websockets`.
+        if only == nil || only == "fanout" || only == "fanout-ours" {
+            let name = "server fan-out, 1 writer to \(subscribers) subscribers, \(frames) inserts (median of \(rounds))"
+            var python: PythonBroadcastServer?
+            var pythonProblem: String?
+            if only == "fanout-ours" {
+                pythonProblem = "skipped (--only fanout-ours)"
+            } else {
+                do {
+                    python = try await PythonBroadcastServer.start()
+                } catch {
+                    pythonProblem = "\(error)"
+                }
+            }
+            let server = try await TestServer.start(databasePath: directory.file("fanout-server.sqlite"))
+            let bare = try await BareBroadcastServer.start()
+            var ourRates: [Double] = [], pythonRates: [Double] = [], bareRates: [Double] = []
+            do {
+                for round in 0..<rounds {
+                    let seconds = try await fanOutRound(url: server.webSocketURL, subscribers: subscribers, frames: frames, tag: "s\(round)", text: text)
+                    ourRates.append(Double(frames * subscribers) / seconds)
+                    let bareSeconds = try await fanOutRound(url: "ws://127.0.0.1:\(bare.port)/", subscribers: subscribers, frames: frames,
+                                                            tag: "b\(round)", text: text)
+                    bareRates.append(Double(frames * subscribers) / bareSeconds)
+                    if let python {
+                        let seconds = try await fanOutRound(url: "ws://127.0.0.1:\(python.port)/", subscribers: subscribers, frames: frames,
+                                                            tag: "p\(round)", text: text)
+                        pythonRates.append(Double(frames * subscribers) / seconds)
+                    }
+                }
+            } catch {
+                await python?.stop()
+                await bare.stop()
+                await server.stop()
+                throw error
+            }
+            await python?.stop()
+            await bare.stop()
+            await server.stop()
+            if python != nil {
+                report.ratio(name, ours: median(ourRates), baseline: median(pythonRates), unit: "frames/s delivered",
+                             baselineName: "Python websockets broadcast server", target: 10)
+            } else {
+                report.note(name, figures: String(format: "%.0f frames/s delivered; no baseline", median(ourRates)),
+                            verdict: "NOT MEASURED: \(pythonProblem ?? "")")
+            }
+            report.ratio("  reference: the same fan-out by a bare broadcast server on our stack (no store)", ours: median(ourRates),
+                         baseline: median(bareRates), unit: "frames/s delivered", baselineName: "Hummingbird broadcast, in process", target: nil)
+        }
+        report.print()
+    }
+
+    /// Seconds from `save` on A until `watch()` on B emits that write, for each of `samples` writes
+    /// after `warmUp` unmeasured ones; and, per write, the seconds until `save` returned, until the
+    /// server committed it and until B's store committed it. Each write updates the same document (a
+    /// counter), so every emission is the same small result.
+    static func watchLatencies(directory: TemporaryDirectory, warmUp: Int, samples: Int, text: String) async throws -> WatchSamples {
+        let server = try await TestServer.start(databasePath: directory.file("latency-server.sqlite"))
+        let a = try await TestNode.start(path: directory.file("a.sqlite"), baseURL: server.baseURL, collections: ["bench"])
+        let b = try await TestNode.start(path: directory.file("b.sqlite"), baseURL: server.baseURL, collections: ["bench"])
+        // When the server and B last committed a change of "bench" (set on their writer threads).
+        let serverCommitted = Locked<Double>(0), bCommitted = Locked<Double>(0)
+        let serverObserver = server.store.observeCommits { event in
+            if case .committed(let commit) = event, commit.collections.contains("bench") { serverCommitted.withLock { $0 = now() } }
+        }
+        let bObserver = b.node.store.observeCommits { event in
+            if case .committed(let commit) = event, commit.collections.contains("bench") { bCommitted.withLock { $0 = now() } }
+        }
+        let result: Result<WatchSamples, any Error>
+        do {
+            _ = try await withTimeout(30, "nodes connecting") {
+                await a.waitUntilConnected()
+                await b.waitUntilConnected()
+                return true
+            }
+            result = .success(try await withTimeout(600, "watch latency") {
+                let writer = a.node.collection("bench")
+                var watch = b.node.collection("bench").watch().makeAsyncIterator()
+                _ = try await watch.next()
+                var measured = WatchSamples()
+                for index in 0..<(warmUp + samples) {
+                    serverCommitted.withLock { $0 = 0 }
+                    bCommitted.withLock { $0 = 0 }
+                    let start = now()
+                    try await writer.save(["n": .int(Int64(index)), "text": .string(text)], id: "counter")
+                    let saved = now()
+                    while true {
+                        guard let documents = try await watch.next() else { throw BenchmarkError("watch() ended") }
+                        if case .int(let seen)? = documents.first?["n"], seen == Int64(index) { break }
+                    }
+                    let end = now()
+                    if index >= warmUp {
+                        measured.total.append(end - start)
+                        measured.saved.append(saved - start)
+                        measured.serverCommitted.append(serverCommitted.withLock { $0 } - start)
+                        measured.bCommitted.append(bCommitted.withLock { $0 } - start)
+                    }
+                }
+                return measured
+            })
+        } catch {
+            result = .failure(error)
+        }
+        server.store.removeObserver(serverObserver)
+        b.node.store.removeObserver(bObserver)
+        let stopping = now()
+        await a.stop()
+        await b.stop()
+        await server.stop()
+        if now() - stopping > 5 {
+            FileHandle.standardError.write(Data(String(format: "note: stopping the nodes and the server took %.1f s\n", now() - stopping).utf8))
+        }
+        return try result.get()
+    }
+}
+
+/// The latencies of part 1, in seconds from the start of each `save`.
+struct WatchSamples: Sendable {
+    /// Until `watch()` on B emitted the write.
+    var total: [Double] = []
+    /// Until `save` on A returned.
+    var saved: [Double] = []
+    /// Until the server's store committed the change.
+    var serverCommitted: [Double] = []
+    /// Until B's store committed the change.
+    var bCommitted: [Double] = []
+}
