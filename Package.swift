@@ -61,6 +61,8 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         ]),
         .executableTarget(name: "StoreBenchmark", dependencies: ["SyncLayer", "CSQLite"], path: "Benchmarks/StoreBenchmark"),
         .executableTarget(name: "SyncBenchmark", dependencies: [

@@ -13,7 +13,6 @@ final class Poller: Sendable {
     let baseURL: String
     let logger: Logger
     let client: HTTPClient
-    private let legacy = Locked(false)
 
     init(engine: SyncEngine, configuration: SyncConfiguration, baseURL: String, client: HTTPClient, logger: Logger) {
         self.engine = engine
@@ -42,11 +41,13 @@ final class Poller: Sendable {
         do {
             // Pull first: pending local changes then meet what the server already has while they are
             // still pending, which is what conflict strategies act on.
-            if legacy.withLock({ $0 }) {
+            if engine.legacyBackend.withLock({ $0 }) != true {
+                try await pull()
+            }
+            if engine.legacyBackend.withLock({ $0 }) == true {
                 try await legacyPull()
                 try await legacyPush()
             } else {
-                try await pull()
                 try await push()
             }
             let finished = engine.wallClock.nowMillis()
@@ -74,11 +75,6 @@ final class Poller: Sendable {
             guard !outbox.isEmpty else { return }
             let frames = outbox.map { JSONValue.object(FrameCodec.object(for: .change(ChangeMessage($0)))) }
             let (status, reply) = try await request(.POST, "/sync/_push", body: ["changes": .array(frames)])
-            if status == 404 {
-                legacy.withLock { $0 = true }
-                try await legacyPush()
-                return
-            }
             guard status == 200, let reply else { throw PollError(status: status, reply: reply) }
             let ack = try FrameCodec().decode(object: ["type": "ack", "data": .object(reply)])
             guard case .ack(let decoded) = ack else { throw PollError(status: status, reply: reply) }
@@ -97,9 +93,15 @@ final class Poller: Sendable {
                                     "collections": .array(configuration.collections.map { .string($0) }), "limit": 500]
             if let owner { body["cursorFor"] = .string(owner.rawValue) }
             let (status, reply) = try await request(.POST, "/sync/_pull", body: body)
+            if status == 401 || status == 403 || status >= 500 { throw PollError(status: status, reply: reply) }
             guard status == 200, let reply, let server = reply["serverId"]?.stringValue.flatMap(NodeID.init) else {
-                throw PollError(status: status, reply: reply)
+                // Not our server: a backend of the original protocol (its POST /sync/{collection}
+                // route answers, or nothing does). Speak its protocol from now on.
+                engine.legacyBackend.withLock { $0 = true }
+                logger.info("the backend speaks only the original protocol; syncing by timestamps")
+                return
             }
+            engine.legacyBackend.withLock { $0 = false }
             if server != owner { try await store.setMeta("server.id", server.rawValue) }
             var messages: [ChangeMessage] = []
             for item in reply["changes"]?.arrayValue ?? [] {

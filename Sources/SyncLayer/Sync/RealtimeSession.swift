@@ -92,11 +92,13 @@ final class RealtimeSession: Sendable {
                 }
                 try await engine.store.setMeta("server.id", hello.nodeID.rawValue)
                 let peer = Peer.ours(server: hello.nodeID, vector: hello.vector)
+                engine.legacyBackend.withLock { $0 = false }
                 handshake.fulfill(peer)
                 onHandshake(peer)
             case .error(let error):
                 if handshake.current == nil, error.code == .invalidMessage {
                     // A backend of the original protocol refused our hello: speak its protocol.
+                    engine.legacyBackend.withLock { $0 = true }
                     handshake.fulfill(.legacy)
                     onHandshake(.legacy)
                 } else if error.code == .authFailed {
@@ -142,6 +144,13 @@ final class RealtimeSession: Sendable {
             engine.pollNow.signal()
         }
         for await changes in local {
+            if case .legacy = peer {
+                // A backend of the original protocol stores what arrives last and answers nothing on
+                // the WebSocket: send each change once, over REST (the poller, now), where a 2xx is
+                // the acknowledgement. The WebSocket only receives.
+                engine.pollNow.signal()
+                continue
+            }
             if changes.count == 1, let change = changes.first {
                 try await outbound.write(.text(codec.encodeString(.change(ChangeMessage(change)))))
             } else {
@@ -150,7 +159,6 @@ final class RealtimeSession: Sendable {
                     try await outbound.write(.text(codec.encodeString(.changes(ChangeBatch(changes: batch)))))
                 }
             }
-            if case .legacy = peer { engine.pollNow.signal() }
         }
     }
 
@@ -163,6 +171,7 @@ final class RealtimeSession: Sendable {
             let now = Self.monotonicNanos()
             if handshake.current == nil, now >= handshakeDeadline {
                 // No answer to hello: a backend of the original protocol that ignores unknown frames.
+                engine.legacyBackend.withLock { $0 = true }
                 handshake.fulfill(.legacy)
             }
             switch keepAlive.withLock({ $0.tick(at: now) }) {

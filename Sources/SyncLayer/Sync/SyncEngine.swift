@@ -18,6 +18,9 @@ final class SyncEngine: Sendable {
     private let liveSink = Mutex<AsyncStream<[Change]>.Continuation?>(nil)
     /// Polls on demand (set by the node when it runs a poller).
     let pollNow = Wakeup()
+    /// Whether the backend speaks only the original protocol (`nil` until known): learned from the
+    /// realtime handshake or from a pull, used by both transports.
+    let legacyBackend = Locked<Bool?>(nil)
 
     init(store: LocalStore, configuration: SyncConfiguration, hub: EventHub, metrics: MetricsRecorder, wallClock: SystemWallClock, logger: Logger) {
         self.store = store

@@ -1,0 +1,48 @@
+import SyncLayer
+import SyncTesting
+import Testing
+
+/// Our node against a backend that implements only the original documented protocol: it degrades
+/// to timestamp-based last-writer-wins, and still syncs both ways, live and by polling.
+@Suite(.timeLimit(.minutes(2))) struct LegacyBackendTests {
+    @Test func nodesSyncThroughABackendOfTheOriginalProtocol() async throws {
+        try await withTemporaryDirectory(prefix: "legacy") { directory in
+            let backend = try await LegacyBackend.start()
+            let url = "http://127.0.0.1:\(backend.port)"
+            let a = try await TestNode.start(path: directory.file("a.sqlite"), baseURL: url) { $0.syncInterval = .milliseconds(300) }
+            let b = try await TestNode.start(path: directory.file("b.sqlite"), baseURL: url) { $0.syncInterval = .milliseconds(300) }
+            // The backend refuses hello with INVALID_MESSAGE: the nodes speak its protocol.
+            await a.waitUntilConnected()
+            await b.waitUntilConnected()
+
+            // Live: a save on A reaches B's watch through the backend's broadcast.
+            try await a.node.collection("todos").save(["text": "Milk", "done": false], id: "t1")
+            let seen = try await firstMatch(b.node.collection("todos").watch()) { $0.contains { $0.id == "t1" } }
+            #expect(seen?.first?.data == ["text": "Milk", "done": false])
+            // An update on B carries only its field; A merges it.
+            try await b.node.collection("todos").update("t1", ["done": true])
+            let merged = try await firstMatch(a.node.collection("todos").watch()) { $0.first?["done"] == true }
+            #expect(merged?.first?.data == ["text": "Milk", "done": true])
+            // Deletes travel live too.
+            try await a.node.collection("todos").save(["text": "Temporary"], id: "t2")
+            _ = try await firstMatch(b.node.collection("todos").watch()) { $0.contains { $0.id == "t2" } }
+            try await a.node.collection("todos").delete("t2")
+            #expect(try await firstMatch(b.node.collection("todos").watch()) { !$0.contains { $0.id == "t2" } } != nil)
+
+            // The outbox drains through the original REST routes (the backend acknowledges nothing else).
+            let drained = try await waitUntil(anyCommitIn: [.node(a.node), .node(b.node)]) {
+                let pendingA = try await a.node.store.outboxCount(), pendingB = try await b.node.store.outboxCount()
+                return pendingA == 0 && pendingB == 0
+            }
+            #expect(drained)
+            // A node that only polls gets the data by the original pull.
+            let poller = try await TestNode.start(path: directory.file("c.sqlite"), baseURL: url, realtime: false) {
+                $0.syncInterval = .milliseconds(200)
+            }
+            let pulled = try await firstMatch(poller.node.collection("todos").watch()) { $0.contains { $0.id == "t1" } }
+            #expect(pulled?.first { $0.id == "t1" }?.data == ["text": "Milk", "done": true])
+            for node in [a, b, poller] { await node.stop() }
+            await backend.stop()
+        }
+    }
+}
