@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "SyncCore", targets: ["SyncCore"]),
         .library(name: "SyncStore", targets: ["SyncStore"]),
+        .library(name: "SyncDiscovery", targets: ["SyncDiscovery"]),
         .library(name: "SyncLayer", targets: ["SyncLayer"]),
         .library(name: "SyncServer", targets: ["SyncServer"]),
         .library(name: "SyncTesting", targets: ["SyncTesting"]),
@@ -28,10 +29,14 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CAvahi", pkgConfig: "avahi-client", providers: [.apt(["libavahi-client-dev"])]),
+        .target(name: "SyncDiscovery", dependencies: ["CAvahi", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SyncCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SyncStore", dependencies: ["SyncCore", "CSQLite", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SyncLayer", dependencies: [
-            "SyncCore", "SyncStore",
+            "SyncCore", "SyncStore", "SyncDiscovery",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "WSClient", package: "swift-websocket"),
@@ -77,6 +82,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ], path: "Benchmarks/SyncBenchmark", exclude: ["broadcast_server.py"]),
+        .testTarget(name: "SyncDiscoveryTests", dependencies: ["SyncDiscovery", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTesting"]),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncTesting"]),
         .testTarget(name: "SyncLayerTests", dependencies: ["SyncLayer", "SyncTesting"]),

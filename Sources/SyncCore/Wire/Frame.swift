@@ -32,6 +32,10 @@ public enum Frame: Hashable, Sendable {
     case changes(ChangeBatch)
     /// Ours: the server committed these changes.
     case ack(Ack)
+    /// Ours, between LAN peers: who the sender is, whether it reaches the server, what it holds.
+    case peerHello(PeerHello)
+    /// Ours, between LAN peers: changes passed on through the mesh.
+    case relay(RelayBatch)
 }
 
 /// One record of a `sync` frame: `{id, data, version, updatedAt}`.

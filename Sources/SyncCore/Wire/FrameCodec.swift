@@ -75,6 +75,8 @@ public struct FrameCodec: Sendable {
             }
             if let cursor = ack.cursor { data["cursor"] = .int(Int64(clamping: cursor)) }
             return ["type": "ack", "data": .object(data)]
+        case .peerHello(let hello): return object(for: hello)
+        case .relay(let batch): return object(for: batch)
         }
     }
 
@@ -133,6 +135,8 @@ public struct FrameCodec: Sendable {
         case "hello": return .hello(try Self.hello(from: object))
         case "changes": return .changes(try changes(from: object))
         case "ack": return .ack(try Self.ack(from: object))
+        case "peerHello": return .peerHello(try Self.peerHello(from: object))
+        case "relay": return .relay(try relay(from: object))
         default:
             throw FrameError(.invalidMessage, "unknown frame type \"\(type.prefix(64))\"")
         }

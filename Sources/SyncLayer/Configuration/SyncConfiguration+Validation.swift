@@ -33,6 +33,7 @@ extension SyncConfiguration {
         if maxWebsocketReconnectAttempts < 0 {
             throw ConfigurationError(field: "maxWebsocketReconnectAttempts", message: "must not be negative (got \(maxWebsocketReconnectAttempts))")
         }
+        try mesh?.validate()
         if pingInterval <= .zero {
             throw ConfigurationError(field: "pingInterval", message: "must be positive (got \(pingInterval))")
         }
@@ -64,7 +65,7 @@ extension SyncConfiguration {
         return components.string
     }
 
-    private static func checkURL(_ text: String, field: String, schemes: Set<String>) throws(ConfigurationError) {
+    static func checkURL(_ text: String, field: String, schemes: Set<String>) throws(ConfigurationError) {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
               let host = components.host, !host.isEmpty else {
             throw ConfigurationError(field: field, message: "\"\(text)\" is not an absolute URL")

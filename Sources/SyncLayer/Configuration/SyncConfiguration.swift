@@ -38,6 +38,8 @@ public struct SyncConfiguration: Sendable {
     public var maxClockDrift: Duration = .seconds(60)
     /// Interval of realtime keep-alive pings; a link silent for two intervals is declared dead.
     public var pingInterval: Duration = .seconds(30)
+    /// The LAN mesh: `nil` (the default) keeps the node off the mesh.
+    public var mesh: MeshConfiguration?
 
     /// A configuration for a node storing its data at `databasePath`.
     public init(databasePath: String, baseURL: String? = nil, authToken: String? = nil, collections: [String] = []) {

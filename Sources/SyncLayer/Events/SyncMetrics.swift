@@ -24,6 +24,10 @@ public struct SyncMetrics: Sendable, Hashable {
     public var duplicatesDropped = 0
     /// Inbound frames that failed to decode or validate.
     public var framesRejected = 0
+    /// Changes sent to LAN peers (each copy counted).
+    public var changesRelayed = 0
+    /// New changes received from LAN peers and applied.
+    public var changesFromPeers = 0
     /// Error descriptions and how often each happened.
     public var errorCounts: [String: Int] = [:]
     /// When the last sync round finished (ms since the epoch).

@@ -9,14 +9,37 @@ extension SyncNode {
         let poller = configuration.baseURL.flatMap { url in
             configuration.enableAutoSync || link == nil ? Poller(engine: engine, configuration: configuration, baseURL: url, client: httpClient, logger: logger) : nil
         }
-        guard link != nil || poller != nil else { return }
+        let mesh = self.mesh
+        guard link != nil || poller != nil || mesh != nil else { return }
         let states = linkStatesBroadcaster
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 if let link { group.addTask { await link.run() } }
                 if let poller { group.addTask { await poller.run(linkIsUp: { states.current == .connected }) } }
+                if let mesh {
+                    let uplink = AsyncStream<Bool> { continuation in
+                        let task = Task {
+                            for await state in states.stream() { continuation.yield(state == .connected) }
+                            continuation.finish()
+                        }
+                        continuation.onTermination = { _ in task.cancel() }
+                    }
+                    group.addTask { await mesh.run(uplinkStates: uplink) }
+                }
             }
         }
+    }
+
+    /// The LAN mesh as this node sees it now; `nil` when the node is not on a mesh.
+    public var meshStatus: MeshStatus? {
+        mesh?.status
+    }
+
+    /// Waits until the mesh listener accepts links and returns its port; `nil` without a mesh or
+    /// when the listener could not start.
+    public func waitUntilMeshListening() async -> Int? {
+        guard let mesh else { return nil }
+        return await mesh.listening.value
     }
 
     /// The realtime link's state now, then each change.

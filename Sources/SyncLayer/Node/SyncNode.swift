@@ -19,6 +19,8 @@ public final class SyncNode: Service, Sendable {
     let engine: SyncEngine
     let linkStatesBroadcaster = LinkStateBroadcaster()
     let link: RealtimeLink?
+    /// The LAN mesh, when configured.
+    let mesh: Mesh?
     /// The node's own HTTP client (polling), shut down with the node so no idle connection outlives it.
     let httpClient: HTTPClient
 
@@ -36,6 +38,9 @@ public final class SyncNode: Service, Sendable {
         } else {
             link = nil
         }
+        let engine = self.engine
+        mesh = configuration.mesh.map { Mesh(engine: engine, configuration: $0, logger: logger) }
+        mesh?.attach()
     }
 
     /// Validates `configuration`, then opens (or creates) the node's database.

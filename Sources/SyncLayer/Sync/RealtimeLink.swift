@@ -119,6 +119,10 @@ final class RealtimeLink: Sendable {
         clientLogger.logLevel = max(logger.logLevel, .warning)
         let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger)
         let abandoned = Locked(false)
+        // Cancelling the connection's task once upgraded closes its input (swift-websocket's
+        // handler does so), which ends the session's reader.
+        let cancelConnection = Locked<(@Sendable () -> Void)?>(nil)
+        let abort: @Sendable () -> Void = { cancelConnection.withLock { $0 }?() }
         let connection = Task {
             try await WebSocketClient.connect(
                 url: target,
@@ -131,7 +135,7 @@ final class RealtimeLink: Sendable {
                 self.closeCurrent.withLock { $0 = close }
                 // A stop may have come between the check above and here.
                 if abandoned.withLock({ $0 }) { return }
-                try await session.run(inbound: inbound, outbound: outbound) { peer in
+                try await session.run(inbound: inbound, outbound: outbound, abort: abort) { peer in
                     connected.withLock { $0 = true }
                     self.machine.withLock { $0.handshakeCompleted() }
                     self.publish()
@@ -143,12 +147,25 @@ final class RealtimeLink: Sendable {
                 }
             }
         }
+        cancelConnection.withLock { $0 = { connection.cancel() } }
         try await withTaskCancellationHandler {
-            _ = try await connection.value
+            // Stop waiting on cancellation, or when the server accepted TCP but never answered the
+            // upgrade: the connect finishes (or fails) on its own, and sees it was abandoned.
+            do {
+                _ = try await awaitDetached(connection, abandonAfter: max(configuration.pingInterval * 2, .seconds(10))) {
+                    !upgraded.withLock { $0 }
+                }
+            } catch {
+                abandoned.withLock { $0 = true }
+                throw error
+            }
         } onCancel: {
             abandoned.withLock { $0 = true }
             let close = closeCurrent.withLock { $0 }
-            Task { await close?() }
+            Task {
+                await close?()
+                if upgraded.withLock({ $0 }) { abort() }
+            }
         }
     }
 }

@@ -30,7 +30,11 @@ final class RealtimeSession: Sendable {
     }
 
     /// Runs the session on an open WebSocket; `onHandshake` is called once the link is usable.
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
+    ///
+    /// `abort` closes the connection's input: reading a socket ends on neither cancellation nor a
+    /// close frame the other side never answers, so a session that ends calls it to stop its reader.
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, abort: @escaping @Sendable () -> Void = {},
+             onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
         let store = engine.store
         let local = engine.attachLiveSession()
         defer {
@@ -52,6 +56,7 @@ final class RealtimeSession: Sendable {
             group.addTask { try await self.readLoop(inbound, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake) }
             group.addTask { try await self.keepAliveLoop(outbound, keepAlive: keepAlive) }
             group.addTask { try await self.sendLoop(outbound, local: local) }
+            group.addTask { try await self.gatewayLoop(outbound) }
             group.addTask {
                 // Reading the socket does not end on cancellation: when the session is cancelled
                 // (the node stops), close the connection, which ends the read.
@@ -59,9 +64,16 @@ final class RealtimeSession: Sendable {
                 try? await outbound.close(.goingAway, reason: "the node is stopping")
                 throw CancellationError()
             }
-            // The first loop to end ends the session.
-            try await group.next()
+            // The first loop to end ends the session; the reader ends when the input is closed.
+            do {
+                try await group.next()
+            } catch {
+                group.cancelAll()
+                abort()
+                throw error
+            }
             group.cancelAll()
+            abort()
         }
     }
 
@@ -123,7 +135,7 @@ final class RealtimeSession: Sendable {
                 }
                 try await engine.applyLegacy(messages, realtime: true)
                 engine.emit(.realtimeSync, collection: collection, metadata: ["records": .int(Int64(records.count))])
-            case .pong, .subscribed, .unsubscribed, .authenticated, .ping, .subscribe, .unsubscribe, .auth:
+            case .pong, .subscribed, .unsubscribed, .authenticated, .ping, .subscribe, .unsubscribe, .auth, .peerHello, .relay:
                 break
             }
         }
@@ -135,11 +147,13 @@ final class RealtimeSession: Sendable {
         guard let peer = await handshake.value else { return }
         if case .ours(_, let vector) = peer {
             var pending = try await engine.outboxForServer(vector: vector, limit: 100_000)
-            while !pending.isEmpty {
-                let batch = pending.prefix(500)
-                pending.removeFirst(batch.count)
-                try await outbound.write(.text(codec.encodeString(.changes(ChangeBatch(changes: batch.map { ChangeMessage($0) })))))
+            if configuration.mesh != nil {
+                // Changes of other origins came over the mesh: their own nodes, or the gateway that
+                // reconnects first, upload them. Ours go now; the rest after a grace period, if the
+                // server has not sent them back by then (see gatewayLoop).
+                pending = pending.filter { $0.id.origin == engine.store.nodeID }
             }
+            try await send(pending, outbound)
         } else {
             engine.pollNow.signal()
         }
@@ -160,6 +174,30 @@ final class RealtimeSession: Sendable {
                 }
             }
         }
+    }
+
+    private func send(_ changes: [Change], _ outbound: WebSocketOutboundWriter) async throws {
+        var pending = changes[...]
+        while !pending.isEmpty {
+            let batch = pending.prefix(500)
+            pending.removeFirst(batch.count)
+            try await outbound.write(.text(codec.encodeString(.changes(ChangeBatch(changes: batch.map { ChangeMessage($0) })))))
+        }
+    }
+
+    /// On a mesh node, after the grace period, uploads what is still waiting of other origins: this
+    /// node is their gateway. Never ends by itself (the first loop to end ends the session).
+    private func gatewayLoop(_ outbound: WebSocketOutboundWriter) async throws {
+        if let mesh = configuration.mesh, case .ours(_, let vector)? = await handshake.value {
+            try await Task.sleep(for: mesh.gatewayGrace)
+            // What came back from the server meanwhile has left the outbox.
+            let foreign = try await engine.outboxForServer(vector: vector, limit: 100_000).filter { $0.id.origin != engine.store.nodeID }
+            if !foreign.isEmpty {
+                logger.info("uploading changes of other nodes as their gateway", metadata: ["synclayer.changes": "\(foreign.count)"])
+                try await send(foreign, outbound)
+            }
+        }
+        try await Task.sleep(for: .seconds(Int64.max / 2))
     }
 
     // MARK: Keep-alive

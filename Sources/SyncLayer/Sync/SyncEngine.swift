@@ -21,6 +21,9 @@ final class SyncEngine: Sendable {
     /// Whether the backend speaks only the original protocol (`nil` until known): learned from the
     /// realtime handshake or from a pull, used by both transports.
     let legacyBackend = Locked<Bool?>(nil)
+    /// Where new changes go to be passed to LAN peers (set by the mesh, when the node runs one):
+    /// each change with whether the server is known to hold it.
+    let meshForward = Locked<(@Sendable ([RemoteChange]) -> Void)?>(nil)
 
     init(store: LocalStore, configuration: SyncConfiguration, hub: EventHub, metrics: MetricsRecorder, wallClock: SystemWallClock, logger: Logger) {
         self.store = store
@@ -49,6 +52,42 @@ final class SyncEngine: Sendable {
         let synced = changes.filter { syncedCollections.contains($0.collection) }
         guard !synced.isEmpty else { return }
         _ = liveSink.withLock { $0?.yield(synced) }
+        meshForward.withLock { $0 }?(synced.map { RemoteChange($0, acknowledged: false) })
+    }
+
+    /// Sends changes to the server over the live link, if one is up (a gateway passing on its
+    /// peers' changes); otherwise they wait in the outbox.
+    func sendToServer(_ changes: [Change]) {
+        guard !changes.isEmpty else { return }
+        _ = liveSink.withLock { $0?.yield(changes) }
+    }
+
+    /// Applies changes a LAN peer sent; returns those that were new here (to pass on).
+    func applyFromPeer(_ messages: [ChangeMessage], peer: NodeID) async throws -> [RemoteChange] {
+        let remote = messages.compactMap { message in
+            message.change.flatMap { syncedCollections.contains($0.collection) ? RemoteChange($0, acknowledged: message.isAcknowledged) : nil }
+        }
+        guard !remote.isEmpty else { return [] }
+        // Merged by the per-field last-writer-wins rule; conflict strategies that need the server's
+        // word (serverWins, custom) apply when the server's copy arrives.
+        let result = try await store.applyRemote(remote)
+        var applied: [RemoteChange] = []
+        var duplicates = 0
+        for (index, outcome) in result.outcomes.enumerated() {
+            switch outcome {
+            case .applied: applied.append(remote[index])
+            case .duplicate: duplicates += 1
+            }
+        }
+        metrics.update {
+            $0.changesReceived += applied.count
+            $0.changesFromPeers += applied.count
+            $0.duplicatesDropped += duplicates
+        }
+        if !applied.isEmpty, hub.hasSubscribers {
+            emit(.relayed, metadata: ["peer": .string(peer.rawValue), "changes": .int(Int64(applied.count))])
+        }
+        return applied
     }
 
     /// A realtime session is up: local changes from now on go to the returned stream.
@@ -93,10 +132,12 @@ final class SyncEngine: Sendable {
         if !legacy.isEmpty { try await store.applyLegacy(legacy) }
         let result = try await store.applyRemote(remote, cursor: position.flatMap { value in server.map { (Self.cursorName(server: $0), value) } })
         var applied = 0, duplicates = 0
+        var fresh: [RemoteChange] = []
         for (index, outcome) in result.outcomes.enumerated() {
             switch outcome {
             case .applied:
                 applied += 1
+                fresh.append(remote[index])
                 if realtime, hub.hasSubscribers {
                     let change = remote[index].change
                     let kind: SyncEvent.Kind = change.kind == .insert ? .realtimeInsert : change.kind == .update ? .realtimeUpdate : .realtimeDelete
@@ -110,6 +151,7 @@ final class SyncEngine: Sendable {
             $0.changesReceived += applied
             $0.duplicatesDropped += duplicates
         }
+        if !fresh.isEmpty { meshForward.withLock { $0 }?(fresh) }
         if !result.conflicts.isEmpty { await resolve(result.conflicts) }
     }
 

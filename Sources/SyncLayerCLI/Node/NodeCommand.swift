@@ -48,6 +48,30 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Flag(help: "Join the LAN mesh: listen for peers, advertise through Avahi, relay changes while the server is away.")
+    var mesh = false
+
+    @Option(help: ArgumentHelp("Mesh: the team id; only peers of the same team link.", valueName: "id"))
+    var team = "default"
+
+    @Option(help: ArgumentHelp("Mesh: the address the peer listener binds to.", valueName: "address"))
+    var meshHost = "0.0.0.0"
+
+    @Option(help: "Mesh: the peer listener's port (0 picks a free one; Avahi advertises it).")
+    var meshPort = 0
+
+    @Option(name: .customLong("peer"), help: ArgumentHelp("Mesh: a static peer ws://HOST:PORT (repeatable), for networks without mDNS.", valueName: "url"))
+    var peers: [String] = []
+
+    @Flag(help: "Mesh: no Avahi; static peers only.")
+    var noDiscovery = false
+
+    @Option(help: "Mesh: seconds between heartbeats (a peer silent for two is dropped).")
+    var heartbeat: Double = 2
+
+    @Option(help: "Mesh: the most peer links to keep.")
+    var maxLinks = 8
+
     func run() async throws {
         var configuration = SyncConfiguration(databasePath: data, baseURL: server, authToken: token,
                                               collections: collections.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) })
@@ -55,6 +79,12 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.syncInterval = .milliseconds(Int64(syncInterval * 1000))
         configuration.pingInterval = .milliseconds(Int64(pingInterval * 1000))
         configuration.websocketReconnectDelay = .milliseconds(Int64(reconnectDelay * 1000))
+        if mesh {
+            var meshConfiguration = MeshConfiguration(teamID: team, host: meshHost, port: meshPort, staticPeers: peers, discovery: !noDiscovery)
+            meshConfiguration.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
+            meshConfiguration.maxLinks = maxLinks
+            configuration.mesh = meshConfiguration
+        }
         guard let durability = Durability(rawValue: durability) else { throw ValidationError("--durability is processCrash or powerLoss") }
         configuration.durability = durability
         var logger = Logger(label: "synclayer.node")
@@ -73,6 +103,9 @@ struct NodeCommand: AsyncParsableCommand {
         async let running: Void = group.run()
         if let port = await controlServer.waitUntilRunning() {
             LineWriter().line("control http://127.0.0.1:\(port)")
+        }
+        if let port = await node.waitUntilMeshListening() {
+            LineWriter().line("mesh ws://\(meshHost):\(port)/mesh")
         }
         try await running
         await node.close()

@@ -1,3 +1,4 @@
+import Foundation
 import SyncLayer
 
 /// What `synclayer status` shows about a node.
@@ -15,7 +16,23 @@ enum NodeStatus {
         var cursor: UInt64 = 0
         if let server, let id = NodeID(server) { cursor = try await store.cursor("server:\(id.rawValue)") }
         let metrics = node.metrics()
+        var mesh: JSONValue = .null
+        if let status = node.meshStatus {
+            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            mesh = [
+                "port": .int(Int64(status.port)), "team": .string(status.teamID), "uplink": .bool(status.uplink),
+                "discovery": .string(status.discovery),
+                "peers": .array(status.peers.map { peer in
+                    [
+                        "nodeId": .string(peer.nodeID.rawValue), "uplink": .bool(peer.uplink), "address": .string(peer.address),
+                        "direction": .string(peer.direction.rawValue),
+                        "linkAgeSeconds": .double(Double(now > peer.since ? now - peer.since : 0) / 1000),
+                    ]
+                }),
+            ]
+        }
         return [
+            "mesh": mesh,
             "nodeId": .string(node.nodeID.rawValue),
             "link": .string(node.linkState.rawValue),
             "server": server.map { .string($0) } ?? .null,
@@ -27,6 +44,8 @@ enum NodeStatus {
                 "operationsQueued": .int(Int64(metrics.operationsQueued)), "operationsSynced": .int(Int64(metrics.operationsSynced)),
                 "changesReceived": .int(Int64(metrics.changesReceived)), "conflictsDetected": .int(Int64(metrics.conflictsDetected)),
                 "syncAttempts": .int(Int64(metrics.syncAttempts)), "failedSyncs": .int(Int64(metrics.failedSyncs)),
+                "changesRelayed": .int(Int64(metrics.changesRelayed)), "changesFromPeers": .int(Int64(metrics.changesFromPeers)),
+                "framesRejected": .int(Int64(metrics.framesRejected)),
             ],
         ]
     }

@@ -22,6 +22,13 @@ struct StatusCommand: AsyncParsableCommand {
         if let link = report["link"]?.stringValue { print("link        \(link)") }
         if let server = report["server"]?.stringValue { print("server      \(server) (cursor \(report["serverCursor"]?.intValue ?? 0))") }
         print("outbox      \(report["outbox"]?.intValue ?? 0) change(s) not acknowledged by a server")
+        if let mesh = report["mesh"]?.objectValue {
+            print("mesh        team \(mesh["team"]?.stringValue ?? "?"), port \(mesh["port"]?.intValue ?? 0), uplink \(mesh["uplink"]?.boolValue == true ? "yes" : "no"), discovery \(mesh["discovery"]?.stringValue ?? "?")")
+            for peer in mesh["peers"]?.arrayValue ?? [] {
+                let age = peer["linkAgeSeconds"]?.doubleValue ?? 0
+                print("  peer      \(peer["nodeId"]?.stringValue ?? "?") at \(peer["address"]?.stringValue ?? "?") (\(peer["direction"]?.stringValue ?? "?")), uplink \(peer["uplink"]?.boolValue == true ? "yes" : "no"), linked \(Int(age)) s")
+            }
+        }
         print("collection            documents  digest")
         for (name, info) in (report["collections"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
             let padded = name.padding(toLength: max(20, name.count), withPad: " ", startingAt: 0)

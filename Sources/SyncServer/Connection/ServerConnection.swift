@@ -167,6 +167,8 @@ final class ServerConnection: Sendable {
             reply(.pong(time: Self.wallMillis()))
         case .auth:
             reply(.authenticated)
+        case .peerHello, .relay:
+            reply(.error(FrameError(.invalidMessage, "mesh frames are for LAN peers, not the server")))
         case .pong, .ack, .subscribed, .unsubscribed, .sync, .error, .authenticated:
             break
         }

@@ -123,13 +123,19 @@ extension LocalStore {
     /// The changes this store holds that `other` lacks, by version vector, oldest first per origin,
     /// at most `limit`.
     public func changes(missingFrom other: VersionVector, limit: Int = 10_000) async throws -> [Change] {
+        try await changesWithAcknowledgement(missingFrom: other, limit: limit).map(\.change)
+    }
+
+    /// The changes this store holds that `other` lacks, each with whether the server is known to
+    /// hold it (for a LAN peer, which then need not upload it).
+    public func changesWithAcknowledgement(missingFrom other: VersionVector, limit: Int = 10_000) async throws -> [RemoteChange] {
         let mine = try await vector()
         let ranges = mine.missing(from: other)
         guard !ranges.isEmpty else { return [] }
         return try await readers.read { connection in
-            var result: [Change] = []
+            var result: [RemoteChange] = []
             let statement = try connection.statement("""
-                SELECT origin, seq, hlc, collection, record_id, kind, fields FROM changes
+                SELECT origin, seq, hlc, collection, record_id, kind, fields, acked FROM changes
                 WHERE origin = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4
                 """)
             for range in ranges where result.count < limit {
@@ -138,7 +144,7 @@ extension LocalStore {
                 try statement.bind(Int64(bitPattern: range.seqs.lowerBound), at: 2)
                 try statement.bind(Int64(bitPattern: range.seqs.upperBound), at: 3)
                 try statement.bind(Int64(limit - result.count), at: 4)
-                result.append(contentsOf: try Self.readChanges(statement))
+                result.append(contentsOf: try Self.readChanges(statement, withAcknowledgement: true))
             }
             return result
         }
@@ -152,16 +158,22 @@ extension LocalStore {
     }
 
     static func readChanges(_ statement: SQLiteStatement) throws -> [Change] {
-        var result: [Change] = []
+        try readChanges(statement, withAcknowledgement: false).map(\.change)
+    }
+
+    /// Reads change rows; column 7, when `withAcknowledgement`, is the `acked` flag.
+    static func readChanges(_ statement: SQLiteStatement, withAcknowledgement: Bool) throws -> [RemoteChange] {
+        var result: [RemoteChange] = []
         let parser = JSONParser()
         while try statement.step() {
             guard let origin = NodeID(statement.text(0)), let kind = ChangeKindCode.kind(statement.int64(5)) else {
                 throw StoreError(.corrupted, "unreadable row in the change log")
             }
             let fields = try statement.withText(6) { try parser.parseObject($0) }
-            result.append(Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: statement.int64(1))),
-                                 hlc: HLCTimestamp(rawValue: UInt64(bitPattern: statement.int64(2))),
-                                 collection: statement.text(3), recordID: statement.text(4), kind: kind, fields: fields))
+            let change = Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: statement.int64(1))),
+                                hlc: HLCTimestamp(rawValue: UInt64(bitPattern: statement.int64(2))),
+                                collection: statement.text(3), recordID: statement.text(4), kind: kind, fields: fields)
+            result.append(RemoteChange(change, acknowledged: withAcknowledgement && statement.int64(7) == 1))
         }
         return result
     }

@@ -1,0 +1,32 @@
+/// The mesh as a node sees it now.
+public struct MeshStatus: Sendable, Hashable {
+    /// The port the peer listener accepts links on (0 until it listens).
+    public var port: Int
+    /// The team id.
+    public var teamID: String
+    /// Whether this node reaches the server now.
+    public var uplink: Bool
+    /// Discovery: `off`, `starting`, `running`, or `unavailable: <why>` (static peers still work).
+    public var discovery: String
+    /// Live links, by peer node id.
+    public var peers: [PeerStatus]
+}
+
+/// One live link to a LAN peer.
+public struct PeerStatus: Sendable, Hashable {
+    /// Which side opened the link.
+    public enum Direction: String, Sendable, Hashable {
+        case inbound, outbound
+    }
+
+    /// The peer's node id.
+    public var nodeID: NodeID
+    /// Whether the peer says it reaches the server.
+    public var uplink: Bool
+    /// The peer's address as seen by this node.
+    public var address: String
+    /// Which side opened the link.
+    public var direction: Direction
+    /// When the link was established, milliseconds since the epoch.
+    public var since: UInt64
+}
