@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "SyncServer", targets: ["SyncServer"]),
         .library(name: "SyncTesting", targets: ["SyncTesting"]),
         .executable(name: "synclayer", targets: ["SyncLayerCLI"]),
+        .executable(name: "avahi-probe", targets: ["AvahiProbe"]),
         .executable(name: "store-benchmark", targets: ["StoreBenchmark"]),
         .executable(name: "sync-benchmark", targets: ["SyncBenchmark"]),
     ],
@@ -31,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CAvahi", pkgConfig: "avahi-client", providers: [.apt(["libavahi-client-dev"])]),
         .target(name: "SyncDiscovery", dependencies: ["CAvahi", .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "AvahiProbe", dependencies: ["SyncDiscovery"]),
         .target(name: "SyncCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SyncStore", dependencies: ["SyncCore", "CSQLite", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SyncLayer", dependencies: [

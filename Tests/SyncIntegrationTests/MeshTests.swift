@@ -133,6 +133,7 @@ import Testing
             let total = 1 + 30 + 1 + 1 + 1 + 1 // online-1, 30 saves, update, delete, c-late, from-server
             #expect(server.store.head == UInt64(total), "each change is on the server exactly once")
             await outsider.stop()
+            for node in nodes { await node.stop() }
             await server.stop()
         }
     }
