@@ -54,7 +54,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "SyncLayerCLI", dependencies: [
-            "SyncLayer", "SyncServer",
+            "SyncLayer", "SyncServer", "SyncDiscovery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -16,7 +16,7 @@ struct SyncLayerCommand: AsyncParsableCommand {
             """,
         subcommands: [
             PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self, QueryCommand.self,
-            StatusCommand.self, WatchCommand.self, ServerCommand.self, NodeCommand.self, DemoCommand.self, WriteLoopCommand.self,
+            StatusCommand.self, WatchCommand.self, ServerCommand.self, NodeCommand.self, DemoCommand.self, StoreDemoCommand.self, WriteLoopCommand.self,
         ]
     )
 }

@@ -45,8 +45,10 @@ extension Mesh {
     private func runListener() async throws {
         let router = Router()
         router.get("/health") { _, _ in "ok" }
+        // The listener's own logs: its shutdown by cancellation logs errors that are not; our
+        // sessions log what matters.
         var quiet = logger
-        quiet.logLevel = max(logger.logLevel, .warning)
+        quiet.logLevel = .critical
         let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(idleTimeout: .seconds(30)),
             ws: .init(maxFrameSize: 8 << 20, autoPing: .disabled, closeTimeout: .seconds(2)))
