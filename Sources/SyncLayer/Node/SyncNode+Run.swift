@@ -2,15 +2,19 @@ import ServiceLifecycle
 
 extension SyncNode {
     /// Syncs with the server until the task is cancelled or the service group shuts down: the
-    /// realtime link (when enabled) and polling (when a `baseURL` is set and `enableAutoSync` is on).
-    /// A node without a server returns at once.
+    /// realtime link (when enabled), polling (when a `baseURL` is set and `enableAutoSync` is on) and
+    /// the LAN mesh (when configured). A node with none of these waits until stopped.
     public func run() async throws {
         let link = self.link
         let poller = configuration.baseURL.flatMap { url in
             configuration.enableAutoSync || link == nil ? Poller(engine: engine, configuration: configuration, baseURL: url, client: httpClient, logger: logger) : nil
         }
         let mesh = self.mesh
-        guard link != nil || poller != nil || mesh != nil else { return }
+        guard link != nil || poller != nil || mesh != nil else {
+            // Nothing to sync with: stay up (a service that returns ends its group) until stopped.
+            await cancelWhenGracefulShutdown { try? await Task.sleep(for: .seconds(Int64.max / 2)) }
+            return
+        }
         let states = linkStatesBroadcaster
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in

@@ -33,11 +33,11 @@ final class ControlServer: Service, Sendable {
         let node = self.node
         router.get("/status") { _, _ in ControlResponse.json(.object(try await NodeStatus.report(node))) }
         router.get("/collections/{collection}") { _, context in
-            let collection = try context.parameters.require("collection")
+            let collection = try ControlServer.parameter(context, "collection")
             return ControlResponse.json(.array(try await node.collection(collection).getAll().map(ControlResponse.document)))
         }
         router.get("/collections/{collection}/watch") { _, context in
-            let collection = try context.parameters.require("collection")
+            let collection = try ControlServer.parameter(context, "collection")
             // Ends on graceful shutdown, or the server would wait for this response forever.
             let lines = node.collection(collection).watch().cancelOnGracefulShutdown().map { documents -> ByteBuffer in
                 ByteBuffer(bytes: JSONValue.array(documents.map(ControlResponse.document)).canonicalBytes + [0x0A])
@@ -45,29 +45,29 @@ final class ControlServer: Service, Sendable {
             return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody(asyncSequence: lines))
         }
         router.get("/collections/{collection}/{id}") { _, context in
-            let collection = try context.parameters.require("collection"), id = try context.parameters.require("id")
+            let collection = try ControlServer.parameter(context, "collection"), id = try ControlServer.parameter(context, "id")
             guard let document = try await node.collection(collection).get(id) else {
                 return ControlResponse.json(["error": "no document \(id) in \(collection)"], status: .notFound)
             }
             return ControlResponse.json(ControlResponse.document(document))
         }
         router.post("/collections/{collection}") { request, context in
-            let collection = try context.parameters.require("collection")
+            let collection = try ControlServer.parameter(context, "collection")
             let id = try await node.collection(collection).save(try await ControlResponse.body(request))
             return ControlResponse.json(["id": .string(id)])
         }
         router.put("/collections/{collection}/{id}") { request, context in
-            let collection = try context.parameters.require("collection"), id = try context.parameters.require("id")
+            let collection = try ControlServer.parameter(context, "collection"), id = try ControlServer.parameter(context, "id")
             try await node.collection(collection).save(try await ControlResponse.body(request), id: id)
             return ControlResponse.json(["id": .string(id)])
         }
         router.patch("/collections/{collection}/{id}") { request, context in
-            let collection = try context.parameters.require("collection"), id = try context.parameters.require("id")
+            let collection = try ControlServer.parameter(context, "collection"), id = try ControlServer.parameter(context, "id")
             try await node.collection(collection).update(id, try await ControlResponse.body(request))
             return ControlResponse.json(["id": .string(id)])
         }
         router.delete("/collections/{collection}/{id}") { _, context in
-            let collection = try context.parameters.require("collection"), id = try context.parameters.require("id")
+            let collection = try ControlServer.parameter(context, "collection"), id = try ControlServer.parameter(context, "id")
             try await node.collection(collection).delete(id)
             return ControlResponse.json(["id": .string(id)])
         }
@@ -79,6 +79,12 @@ final class ControlServer: Service, Sendable {
             logger: logger)
         try await app.run()
         readyContinuation.finish()
+    }
+
+    /// A path parameter, percent-decoded (clients escape ids and collection names).
+    static func parameter(_ context: BasicRequestContext, _ name: String) throws -> String {
+        let raw = try context.parameters.require(name)
+        return raw.removingPercentEncoding ?? raw
     }
 }
 
