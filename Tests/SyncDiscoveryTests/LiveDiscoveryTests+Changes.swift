@@ -3,12 +3,9 @@ import Testing
 
 extension LiveDiscoveryTests {
     @Test func stoppedPeerIsReportedRemoved() async throws {
-        let id = Fixtures.suffix()
-        let a = Fixtures.discovery(node: "a-\(id)", name: "lab-\(id)", port: 41021)
-        let b = Fixtures.discovery(node: "b-\(id)", name: "lab-\(id)", port: 41022)
-        defer { a.stop() }
-        let eventsA = EventRecorder.recording(a)
-        let eventsB = EventRecorder.recording(b)
+        let pair = Fixtures.pair(ports: (41021, 41022), sameName: true)
+        defer { pair.stop() }
+        let (id, a, b, eventsA, eventsB) = (pair.id, pair.a, pair.b, pair.eventsA, pair.eventsB)
         try a.start()
         try b.start()
         _ = try await eventsA.peer("b-\(id)")
@@ -23,15 +20,9 @@ extension LiveDiscoveryTests {
     }
 
     @Test func uplinkChangeReachesThePeer() async throws {
-        let id = Fixtures.suffix()
-        let a = Fixtures.discovery(node: "a-\(id)", name: "lab-\(id)-a", port: 41031)
-        let b = Fixtures.discovery(node: "b-\(id)", name: "lab-\(id)-b", port: 41032, uplink: false)
-        defer {
-            a.stop()
-            b.stop()
-        }
-        let eventsA = EventRecorder.recording(a)
-        let eventsB = EventRecorder.recording(b)
+        let pair = Fixtures.pair(ports: (41031, 41032), sameName: false)
+        defer { pair.stop() }
+        let (id, a, b, eventsA, eventsB) = (pair.id, pair.a, pair.b, pair.eventsA, pair.eventsB)
         try a.start()
         try b.start()
         let before = try await eventsA.peer("b-\(id)")

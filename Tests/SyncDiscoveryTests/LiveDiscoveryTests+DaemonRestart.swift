@@ -3,15 +3,9 @@ import Testing
 
 extension LiveDiscoveryTests {
     @Test func discoveryRecoversWhenTheDaemonRestarts() async throws {
-        let id = Fixtures.suffix()
-        let a = Fixtures.discovery(node: "a-\(id)", name: "lab-\(id)", port: 41041)
-        let b = Fixtures.discovery(node: "b-\(id)", name: "lab-\(id)", port: 41042)
-        defer {
-            a.stop()
-            b.stop()
-        }
-        let eventsA = EventRecorder.recording(a)
-        let eventsB = EventRecorder.recording(b)
+        let pair = Fixtures.pair(ports: (41041, 41042), sameName: true)
+        defer { pair.stop() }
+        let (id, a, b, eventsA, eventsB) = (pair.id, pair.a, pair.b, pair.eventsA, pair.eventsB)
         try a.start()
         try b.start()
         _ = try await eventsA.peer("b-\(id)")

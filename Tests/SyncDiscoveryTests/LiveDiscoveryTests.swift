@@ -11,16 +11,10 @@ import Testing
 )
 struct LiveDiscoveryTests {
     @Test func twoNodesWithTheSameNameFindEachOtherButNotThemselves() async throws {
-        let id = Fixtures.suffix()
+        let pair = Fixtures.pair(ports: (41001, 41002), sameName: true)
+        defer { pair.stop() }
+        let (id, a, b, eventsA, eventsB) = (pair.id, pair.a, pair.b, pair.eventsA, pair.eventsB)
         let name = "lab-\(id)"
-        let a = Fixtures.discovery(node: "a-\(id)", name: name, port: 41001)
-        let b = Fixtures.discovery(node: "b-\(id)", name: name, port: 41002)
-        defer {
-            a.stop()
-            b.stop()
-        }
-        let eventsA = EventRecorder.recording(a)
-        let eventsB = EventRecorder.recording(b)
 
         let clock = ContinuousClock()
         let startA = clock.now
@@ -56,15 +50,9 @@ struct LiveDiscoveryTests {
     }
 
     @Test func joiningNodeFindsAnEstablishedPeerWellUnderTwoSeconds() async throws {
-        let id = Fixtures.suffix()
-        let a = Fixtures.discovery(node: "a-\(id)", name: "lab-\(id)-a", port: 41011)
-        let b = Fixtures.discovery(node: "b-\(id)", name: "lab-\(id)-b", port: 41012)
-        defer {
-            a.stop()
-            b.stop()
-        }
-        let eventsA = EventRecorder.recording(a)
-        let eventsB = EventRecorder.recording(b)
+        let pair = Fixtures.pair(ports: (41011, 41012), sameName: false)
+        defer { pair.stop() }
+        let (id, a, b, eventsA, eventsB) = (pair.id, pair.a, pair.b, pair.eventsA, pair.eventsB)
         try a.start()
         _ = try await eventsA.publishedName()
 

@@ -42,14 +42,10 @@ import Testing
             #expect(uploaded)
             run = Task { try await offline.run() }
             let nodes = [offline, online.node]
-            let converged = try await waitUntil(anyCommitIn: [.server(server.store)] + nodes.map { .node($0) }, timeout: .seconds(30)) {
-                let expected = try await server.store.digest(collection: "todos")
-                for node in nodes {
-                    guard try await node.store.outboxCount() == 0, try await node.collection("todos").digest() == expected else { return false }
-                }
-                return offline.metrics().conflictsResolved == offline.metrics().conflictsDetected && offline.metrics().conflictsDetected > 0
+            let together = try await converged(server, nodes, timeout: .seconds(30)) {
+                offline.metrics().conflictsResolved == offline.metrics().conflictsDetected && offline.metrics().conflictsDetected > 0
             }
-            #expect(converged, "every node and the server converge")
+            #expect(together, "every node and the server converge")
             let value = try await online.node.collection("todos").get("d")?["v"]
             #expect(try await online.node.collection("todos").get("d")?["note"] == "shared", "fields outside the conflict are kept")
             let conflicts = offline.metrics().conflictsDetected

@@ -30,3 +30,17 @@ func firstMatch(_ watch: QueryWatch, _ condition: ([Document]) -> Bool) async th
     for try await documents in watch where condition(documents) { return documents }
     return nil
 }
+
+/// Waits until every node's outbox is empty, each node's digest of `collection` equals the server's,
+/// and `also` holds, checking again after each commit on the server or any node (the last step may
+/// be an upload, a delivery or an ack). Returns `false` when `timeout` passes first.
+func converged(_ server: TestServer, _ nodes: [SyncNode], collection: String = "todos", timeout: Duration = .seconds(60),
+               also: @escaping @Sendable () async throws -> Bool = { true }) async throws -> Bool {
+    try await waitUntil(anyCommitIn: [.server(server.store)] + nodes.map { .node($0) }, timeout: timeout) {
+        let expected = try await server.store.digest(collection: collection)
+        for node in nodes {
+            guard try await node.store.outboxCount() == 0, try await node.store.digest(collection: collection) == expected else { return false }
+        }
+        return try await also()
+    }
+}

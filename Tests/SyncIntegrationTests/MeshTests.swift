@@ -38,32 +38,36 @@ import Testing
         return MeshNode(test: test, proxy: proxy, meshPort: meshPort)
     }
 
-    /// Waits (bounded) until `node` has exactly the peers in `expected`.
+    /// Waits (bounded) until `node` has exactly the peers in `expected` (and, with `uplink`, it and
+    /// they all have or lack the server), checking again at each mesh event: a peer linked or lost,
+    /// or an uplink change of the node or a peer.
     static func waitForPeers(_ node: SyncNode, _ expected: Set<NodeID>, uplink: Bool? = nil, timeout: Duration = .seconds(20)) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let status = node.meshStatus, Set(status.peers.map(\.nodeID)) == expected,
-               uplink.map({ wanted in status.peers.allSatisfy { $0.uplink == wanted } && status.uplink == wanted }) ?? true {
-                return true
-            }
-            try? await Task.sleep(for: .milliseconds(20))
+        let events = node.events()
+        let holds: @Sendable () -> Bool = {
+            guard let status = node.meshStatus, Set(status.peers.map(\.nodeID)) == expected else { return false }
+            guard let uplink else { return true }
+            return status.uplink == uplink && status.peers.allSatisfy { $0.uplink == uplink }
         }
-        return false
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                if holds() { return true }
+                for await event in events where [.peerConnected, .peerLost, .connectivityChanged].contains(event.kind) {
+                    if holds() { return true }
+                }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let result = await group.next() ?? false
+            group.cancelAll()
+            return result
+        }
     }
 
     static func waitUntilLinkDown(_ node: MeshNode) async {
         for await state in node.node.linkStates() where state != .connected { return }
-    }
-
-    /// Every node's digest equals the server's and every outbox is empty.
-    static func converged(_ server: TestServer, _ nodes: [SyncNode]) async throws -> Bool {
-        try await waitUntil(anyCommitIn: [.server(server.store)] + nodes.map { .node($0) }) {
-            let expected = try await server.store.digest(collection: "todos")
-            for node in nodes {
-                guard try await node.store.outboxCount() == 0, try await node.store.digest(collection: "todos") == expected else { return false }
-            }
-            return true
-        }
     }
 
     @Test func changesCrossTheMeshWithoutTheServerAndReconcileExactlyOnce() async throws {
@@ -82,7 +86,7 @@ import Testing
             // Everyone reaches the server: the mesh carries no change.
             try await a.todos.save(["text": "via the server"], id: "online-1")
             #expect(try await waitUntil(c.node) { try await c.todos.get("online-1") != nil })
-            #expect(try await Self.converged(server, nodes.map(\.node)))
+            #expect(try await converged(server, nodes.map(\.node)))
             #expect(nodes.allSatisfy { $0.node.metrics().changesRelayed == 0 }, "no change travels over the mesh while all reach the server")
 
             // The server is cut off for everyone (silently: no TCP close).
@@ -129,7 +133,7 @@ import Testing
             // The server back for everyone: each change on it once, every digest equal.
             await b.proxy.restore()
             await c.proxy.restore()
-            #expect(try await Self.converged(server, nodes.map(\.node) + [outsider.node]))
+            #expect(try await converged(server, nodes.map(\.node) + [outsider.node]))
             let total = 1 + 30 + 1 + 1 + 1 + 1 // online-1, 30 saves, update, delete, c-late, from-server
             #expect(server.store.head == UInt64(total), "each change is on the server exactly once")
             await outsider.stop()

@@ -5,19 +5,6 @@ import SyncTesting
 import Testing
 
 @Suite(.timeLimit(.minutes(3))) struct PartitionTests {
-    /// Waits until every node's outbox is empty and each node's digest equals the server's.
-    static func converged(_ server: TestServer, _ nodes: [SyncNode], collection: String = "todos") async throws -> Bool {
-        let check: @Sendable () async throws -> Bool = {
-            let expected = try await server.store.digest(collection: collection)
-            for node in nodes {
-                guard try await node.store.outboxCount() == 0, try await node.store.digest(collection: collection) == expected else { return false }
-            }
-            return true
-        }
-        // The last step may be a commit on the server (an upload) or on a node (a delivery, an ack).
-        return try await waitUntil(anyCommitIn: [.server(server.store)] + nodes.map { .node($0) }, check)
-    }
-
     @Test func aLinkCutWithoutATCPCloseIsDetectedAndEverythingConvergesAfterwards() async throws {
         try await withTemporaryDirectory(prefix: "partition") { directory in
             let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))
@@ -46,7 +33,7 @@ import Testing
 
             await proxy.restore()
             await cut.waitUntilConnected()
-            #expect(try await Self.converged(server, [cut.node, online.node]))
+            #expect(try await converged(server, [cut.node, online.node]))
             let all = try await cut.node.collection("todos").getAll()
             #expect(all.count == 39)
             #expect(all.first { $0.id == "online-3" }?["edited"] == true)
@@ -76,12 +63,12 @@ import Testing
             // On its first contact the fast node learns the server's time and corrects its clock.
             for await state in fast.linkStates() where state == .connected { break }
             #expect(abs(fastClock.offsetMillis) < 10_000, "the node's clock was corrected (offset now \(fastClock.offsetMillis) ms)")
-            #expect(try await Self.converged(server, [fast, honest.node]))
+            #expect(try await converged(server, [fast, honest.node]))
             // Its offline write, stamped an hour ahead, wins once (last writer wins by the clocks)...
             #expect(try await honest.node.collection("todos").get("shared")?["owner"] == "fast")
             // ...but not forever: the next edit, by anyone, wins over it.
             try await honest.node.collection("todos").update("shared", ["owner": "honest again"])
-            #expect(try await Self.converged(server, [fast, honest.node]))
+            #expect(try await converged(server, [fast, honest.node]))
             #expect(try await fast.collection("todos").get("shared")?["owner"] == "honest again")
             // And the fast node's new writes carry real time now, within the drift bound (60 s): what it
             // observed from others may move it ahead by no more than that, never by the hour.

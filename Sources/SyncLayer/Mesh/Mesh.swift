@@ -101,6 +101,7 @@ final class Mesh: Sendable {
         guard hello.nodeID != nodeID else { throw Refusal(description: "a link to ourselves") }
         if let known = link.peer?.nodeID, known != hello.nodeID { throw Refusal(description: "the peer changed its node id") }
         let first = link.peer == nil
+        let uplinkChanged = link.peer.map { $0.uplink != hello.uplink } ?? false
         let now = engine.wallClock.nowMillis()
         link.update { peer in
             peer = MeshLink.Peer(nodeID: hello.nodeID, uplink: hello.uplink, vector: hello.vector, since: peer?.since ?? now)
@@ -111,6 +112,9 @@ final class Mesh: Sendable {
                                                   "synclayer.peer.uplink": "\(hello.uplink)"])
             engine.emit(.peerConnected, metadata: ["peer": .string(hello.nodeID.rawValue), "address": .string(link.address),
                                                    "uplink": .bool(hello.uplink), "direction": .string(link.direction.rawValue)])
+        }
+        if uplinkChanged {
+            engine.emit(.connectivityChanged, metadata: ["peer": .string(hello.nodeID.rawValue), "uplink": .bool(hello.uplink)])
         }
         if hello.wantsReply { link.send(.peerHello(try await ownHello(wantsReply: false))) }
         guard shouldRelay(to: link) else { return }

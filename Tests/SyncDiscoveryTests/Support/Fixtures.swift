@@ -21,6 +21,29 @@ enum Fixtures {
             logger: logger(node))
     }
 
+    /// Two discoveries of one test, nodes `a-<id>` and `b-<id>` on `ports`, each with its recorder.
+    struct Pair {
+        let id: String
+        let a: AvahiDiscovery
+        let b: AvahiDiscovery
+        let eventsA: EventRecorder
+        let eventsB: EventRecorder
+
+        /// Stops both (stopping twice is safe).
+        func stop() {
+            a.stop()
+            b.stop()
+        }
+    }
+
+    /// A pair named `lab-<id>` both (`sameName`, a name collision) or `lab-<id>-a` and `lab-<id>-b`.
+    static func pair(ports: (UInt16, UInt16), sameName: Bool) -> Pair {
+        let id = suffix()
+        let a = discovery(node: "a-\(id)", name: sameName ? "lab-\(id)" : "lab-\(id)-a", port: ports.0)
+        let b = discovery(node: "b-\(id)", name: sameName ? "lab-\(id)" : "lab-\(id)-b", port: ports.1)
+        return Pair(id: id, a: a, b: b, eventsA: .recording(a), eventsB: .recording(b))
+    }
+
     /// A logger per node; `AVAHI_TEST_LOG=debug` (or `trace`) shows what Avahi reports.
     static func logger(_ node: String) -> Logger {
         var logger = Logger(label: "synclayer.avahi.\(node)")
