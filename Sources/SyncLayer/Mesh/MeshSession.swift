@@ -14,7 +14,7 @@ struct MeshSession {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         defer { mesh.closeLink(link) }
         link.send(.peerHello(try await mesh.ownHello(wantsReply: false)))
-        let keepAlive = Locked(KeepAlive(interval: mesh.configuration.heartbeatInterval, now: RealtimeSession.monotonicNanos()))
+        let keepAlive = Locked(KeepAlive(interval: mesh.configuration.heartbeatInterval, now: monotonicNanos()))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await readLoop(inbound, keepAlive: keepAlive) }
             group.addTask { try await writeLoop(outbound) }
@@ -42,13 +42,10 @@ struct MeshSession {
 
     private func readLoop(_ inbound: WebSocketInboundStream, keepAlive: Locked<KeepAlive>) async throws {
         for try await message in inbound.messages(maxSize: 8 << 20) {
-            keepAlive.withLock { $0.received(at: RealtimeSession.monotonicNanos()) }
+            keepAlive.withLock { $0.received(at: monotonicNanos()) }
             let frame: Frame
             do {
-                switch message {
-                case .text(let text): frame = try mesh.codec.decode(Array(text.utf8))
-                case .binary(let buffer): frame = try mesh.codec.decode(buffer.readableBytesView)
-                }
+                frame = try mesh.codec.decode(message)
             } catch {
                 mesh.engine.metrics.update { $0.framesRejected += 1 }
                 mesh.logger.debug("dropped a bad frame from a peer", metadata: ["synclayer.error": "\(error)"])
@@ -78,20 +75,11 @@ struct MeshSession {
     }
 
     private func heartbeatLoop(keepAlive: Locked<KeepAlive>) async throws {
-        let interval = mesh.configuration.heartbeatInterval
-        let deadline = RealtimeSession.monotonicNanos() + UInt64((interval * 2).nanosecondsValue)
-        while !Task.isCancelled {
-            let now = RealtimeSession.monotonicNanos()
-            if link.peer == nil, now >= deadline { throw Mesh.Refusal(description: "no peerHello within two heartbeat intervals") }
-            switch keepAlive.withLock({ $0.tick(at: now) }) {
-            case .dead: throw Mesh.Refusal(description: "peer silent for two heartbeat intervals")
-            case .ping: link.send(.ping(time: nil))
-            case .none: break
-            }
-            var next = keepAlive.withLock { $0.nextDeadline }
-            if link.peer == nil { next = min(next, deadline) }
-            let wait = next > now ? next - now : 1_000_000
-            try await Task.sleep(for: .nanoseconds(Int64(min(wait, UInt64(Int64.max)))))
-        }
+        try await keepAlive.run(
+            handshakeDeadline: monotonicNanos() + UInt64((mesh.configuration.heartbeatInterval * 2).nanosecondsValue),
+            handshakeDone: { link.peer != nil },
+            handshakeExpired: { throw Mesh.Refusal(description: "no peerHello within two heartbeat intervals") },
+            ping: { link.send(.ping(time: nil)) })
+        throw Mesh.Refusal(description: "peer silent for two heartbeat intervals")
     }
 }

@@ -38,3 +38,29 @@ struct KeepAlive: Sendable {
         min(lastPing + interval, lastReceived + 2 * interval)
     }
 }
+
+extension Locked where Value == KeepAlive {
+    /// Keeps a link alive until it is dead (returns) or the task is cancelled (throws): `ping` when
+    /// a ping is due, and `handshakeExpired`, once, if `handshakeDone()` still does not hold at
+    /// `handshakeDeadline` (monotonic nanoseconds). Shared by the realtime link and mesh links.
+    func run(handshakeDeadline: UInt64, handshakeDone: () -> Bool, handshakeExpired: () throws -> Void,
+             ping: () async throws -> Void) async throws {
+        var expired = false
+        while true {
+            let now = monotonicNanos()
+            if !expired, now >= handshakeDeadline, !handshakeDone() {
+                expired = true
+                try handshakeExpired()
+            }
+            switch withLock({ $0.tick(at: now) }) {
+            case .dead: return
+            case .ping: try await ping()
+            case .none: break
+            }
+            var next = withLock { $0.nextDeadline }
+            if !expired, !handshakeDone() { next = min(next, handshakeDeadline) }
+            let wait = next > now ? next - now : 1_000_000
+            try await Task.sleep(for: .nanoseconds(Int64(min(wait, UInt64(Int64.max)))))
+        }
+    }
+}

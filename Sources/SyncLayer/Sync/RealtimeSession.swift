@@ -51,7 +51,7 @@ final class RealtimeSession: Sendable {
         for collection in configuration.collections {
             try await outbound.write(.text(codec.encodeString(.subscribe(collection: collection))))
         }
-        let keepAlive = Locked(KeepAlive(interval: configuration.pingInterval, now: Self.monotonicNanos()))
+        let keepAlive = Locked(KeepAlive(interval: configuration.pingInterval, now: monotonicNanos()))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.readLoop(inbound, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake) }
             group.addTask { try await self.keepAliveLoop(outbound, keepAlive: keepAlive) }
@@ -83,13 +83,10 @@ final class RealtimeSession: Sendable {
                           onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
         var server: NodeID?
         for try await message in inbound.messages(maxSize: 8 << 20) {
-            keepAlive.withLock { $0.received(at: Self.monotonicNanos()) }
+            keepAlive.withLock { $0.received(at: monotonicNanos()) }
             let frame: Frame
             do {
-                switch message {
-                case .text(let text): frame = try codec.decode(Array(text.utf8))
-                case .binary(let buffer): frame = try codec.decode(buffer.readableBytesView)
-                }
+                frame = try codec.decode(message)
             } catch {
                 engine.metrics.update { $0.framesRejected += 1 }
                 logger.debug("dropped a bad frame from the server", metadata: ["synclayer.error": "\(error)"])
@@ -165,18 +162,17 @@ final class RealtimeSession: Sendable {
                 engine.pollNow.signal()
                 continue
             }
-            if changes.count == 1, let change = changes.first {
-                try await outbound.write(.text(codec.encodeString(.change(ChangeMessage(change)))))
-            } else {
-                for start in stride(from: 0, to: changes.count, by: 500) {
-                    let batch = changes[start..<min(changes.count, start + 500)].map { ChangeMessage($0) }
-                    try await outbound.write(.text(codec.encodeString(.changes(ChangeBatch(changes: batch)))))
-                }
-            }
+            try await send(changes, outbound)
         }
     }
 
+    /// Sends changes to the server: one as a `change` frame (the original protocol's), more in
+    /// `changes` batches of at most 500.
     private func send(_ changes: [Change], _ outbound: WebSocketOutboundWriter) async throws {
+        if changes.count == 1, let change = changes.first {
+            try await outbound.write(.text(codec.encodeString(.change(ChangeMessage(change)))))
+            return
+        }
         var pending = changes[...]
         while !pending.isEmpty {
             let batch = pending.prefix(500)
@@ -204,36 +200,20 @@ final class RealtimeSession: Sendable {
 
     private func keepAliveLoop(_ outbound: WebSocketOutboundWriter, keepAlive: Locked<KeepAlive>) async throws {
         // A server of ours answers hello at once; only a backend of the original protocol stays silent.
-        let handshakeDeadline = Self.monotonicNanos() + UInt64(max(configuration.pingInterval * 2, .seconds(5)).nanosecondsValue)
-        while !Task.isCancelled {
-            let now = Self.monotonicNanos()
-            if handshake.current == nil, now >= handshakeDeadline {
+        try await keepAlive.run(
+            handshakeDeadline: monotonicNanos() + UInt64(max(configuration.pingInterval * 2, .seconds(5)).nanosecondsValue),
+            handshakeDone: { handshake.current != nil },
+            handshakeExpired: {
                 // No answer to hello: a backend of the original protocol that ignores unknown frames.
                 engine.legacyBackend.withLock { $0 = true }
                 handshake.fulfill(.legacy)
-            }
-            switch keepAlive.withLock({ $0.tick(at: now) }) {
-            case .dead:
-                logger.info("the realtime link is silent for two ping intervals: closing it")
-                try? await outbound.close(.goingAway, reason: "no answer to pings")
-                throw LinkDead()
-            case .ping:
-                try await outbound.write(.text(codec.encodeString(.ping(time: engine.wallClock.nowMillis()))))
-            case .none:
-                break
-            }
-            var next = keepAlive.withLock { $0.nextDeadline }
-            if handshake.current == nil { next = min(next, handshakeDeadline) }
-            let wait = next > now ? next - now : 1_000_000
-            try await Task.sleep(for: .nanoseconds(Int64(min(wait, UInt64(Int64.max)))))
-        }
+            },
+            ping: { try await outbound.write(.text(codec.encodeString(.ping(time: engine.wallClock.nowMillis())))) })
+        logger.info("the realtime link is silent for two ping intervals: closing it")
+        try? await outbound.close(.goingAway, reason: "no answer to pings")
+        throw LinkDead()
     }
 
-    static func monotonicNanos() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-    }
 }
 
 extension Duration {

@@ -51,12 +51,12 @@ final class SyncEngine: Sendable {
         }
         let synced = changes.filter { syncedCollections.contains($0.collection) }
         guard !synced.isEmpty else { return }
-        _ = liveSink.withLock { $0?.yield(synced) }
+        sendToServer(synced)
         meshForward.withLock { $0 }?(synced.map { RemoteChange($0, acknowledged: false) })
     }
 
-    /// Sends changes to the server over the live link, if one is up (a gateway passing on its
-    /// peers' changes); otherwise they wait in the outbox.
+    /// Sends changes to the server over the live link, if one is up (local changes, or a gateway
+    /// passing on its peers'); otherwise they wait in the outbox.
     func sendToServer(_ changes: [Change]) {
         guard !changes.isEmpty else { return }
         _ = liveSink.withLock { $0?.yield(changes) }

@@ -42,27 +42,33 @@ struct DemoCommand: AsyncParsableCommand {
         let avahi = !noAvahi && Self.avahiReachable()
         out.line("== 1. Server on 127.0.0.1:\(port); \(nodes) nodes of team \(team) on the mesh, " +
                  (avahi ? "finding each other through Avahi" : noAvahi ? "linked as static peers (--no-avahi)" : "linked as static peers (no Avahi daemon reachable)"))
-        var team_: [DemoNode] = []
+        var launched: [DemoNode] = []
         for index in 0..<nodes {
             let name = "field-\(index + 1)"
-            let meshPort = try Self.freePort()
             var configuration = SyncConfiguration(databasePath: "\(folder)/\(name).sqlite", baseURL: "http://127.0.0.1:\(port)", collections: ["todos"])
             configuration.enableRealtimeSync = true
             configuration.websocketReconnectDelay = .milliseconds(300)
             configuration.maxWebsocketReconnectAttempts = 3
             configuration.syncInterval = .seconds(1)
             configuration.pingInterval = .seconds(1)
-            var mesh = MeshConfiguration(teamID: team, host: "127.0.0.1", port: meshPort,
-                                         staticPeers: avahi || team_.isEmpty ? [] : ["ws://127.0.0.1:\(team_.last!.meshPort)"], discovery: avahi)
+            var staticPeers: [String] = []
+            if !avahi, let previous = launched.last, let port = await previous.node.waitUntilMeshListening() {
+                staticPeers = ["ws://127.0.0.1:\(port)"]
+            }
+            var mesh = MeshConfiguration(teamID: team, host: "127.0.0.1", staticPeers: staticPeers, discovery: avahi)
             mesh.heartbeatInterval = .milliseconds(500)
             mesh.instanceName = "synclayer-\(name)"
             configuration.mesh = mesh
-            team_.append(try await DemoNode.start(name: name, configuration: configuration, meshPort: meshPort))
+            launched.append(try await DemoNode.start(name: name, configuration: configuration))
         }
-        let all = team_
+        let all = launched
         let started = ContinuousClock.now
         try await Self.until("every node online and linked to a peer", timeout: .seconds(30)) {
-            all.allSatisfy { $0.node.linkState == .connected && ($0.node.meshStatus?.peers.count ?? 0) >= 1 }
+            // Online, linked, and each knowing its peers are online too (else it relays to them).
+            all.allSatisfy { member in
+                guard member.node.linkState == .connected, let mesh = member.node.meshStatus else { return false }
+                return mesh.uplink && !mesh.peers.isEmpty && mesh.peers.allSatisfy(\.uplink)
+            }
         }
         out.line("   all nodes connected to the server and linked on the mesh after \(Self.format(ContinuousClock.now - started))")
         for member in all { out.line("   \(member.name)  node \(member.node.nodeID.rawValue.prefix(8))  mesh peers: \(Self.peerNames(member, all))") }
@@ -170,22 +176,6 @@ struct DemoCommand: AsyncParsableCommand {
         return true
     }
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ValidationError("cannot open a socket") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw ValidationError("cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// Polls `condition` every 50 ms until it holds; throws after `timeout`.
     static func until(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
@@ -207,13 +197,12 @@ struct DemoCommand: AsyncParsableCommand {
 struct DemoNode: Sendable {
     let name: String
     let node: SyncNode
-    let meshPort: Int
     let task: Task<Void, any Error>
     var todos: CollectionReference { node.collection("todos") }
 
-    static func start(name: String, configuration: SyncConfiguration, meshPort: Int) async throws -> DemoNode {
+    static func start(name: String, configuration: SyncConfiguration) async throws -> DemoNode {
         let node = try await SyncNode.open(configuration, logger: quietLogger())
-        return DemoNode(name: name, node: node, meshPort: meshPort, task: Task { try await node.run() })
+        return DemoNode(name: name, node: node, task: Task { try await node.run() })
     }
 
     func stop() async {

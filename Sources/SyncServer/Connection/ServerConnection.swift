@@ -44,7 +44,7 @@ final class ServerConnection: Sendable {
 
     /// Serves the connection until either side ends it. `token` is what the upgrade request carried.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, token: String?) async {
-        lastActivity.store(Self.monotonicNanos(), ordering: .relaxed)
+        lastActivity.store(monotonicNanos(), ordering: .relaxed)
         var rights: TokenRights?
         if token != nil || authority.isOpen {
             rights = authority.rights(for: token)
@@ -88,9 +88,9 @@ final class ServerConnection: Sendable {
         var isNode = false
         do {
             for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
-                lastActivity.store(Self.monotonicNanos(), ordering: .relaxed)
+                lastActivity.store(monotonicNanos(), ordering: .relaxed)
                 hub.metrics.framesReceived.add(1, ordering: .relaxed)
-                guard rateLimiter.allow(atNanos: Self.monotonicNanos()) else {
+                guard rateLimiter.allow(atNanos: monotonicNanos()) else {
                     hub.metrics.rateLimited.add(1, ordering: .relaxed)
                     reply(.error(FrameError(.rateLimitExceeded, "more than \(Int(limits.framesPerSecond)) frames per second")))
                     continue
@@ -298,11 +298,11 @@ final class ServerConnection: Sendable {
 
     /// Closes a connection that stays silent past the idle timeout, or unauthenticated past the auth timeout.
     private func watchdog() async {
-        let started = Self.monotonicNanos()
+        let started = monotonicNanos()
         let tick = min(limits.authTimeout, limits.idleTimeout) / 4
         while !Task.isCancelled {
             try? await Task.sleep(for: tick)
-            let now = Self.monotonicNanos()
+            let now = monotonicNanos()
             if !authenticated.load(ordering: .relaxed), now - started > UInt64(limits.authTimeout.nanoseconds) {
                 queue.yield(.close(FrameError(.authFailed, "no token received in time")))
                 return
@@ -315,11 +315,6 @@ final class ServerConnection: Sendable {
         }
     }
 
-    static func monotonicNanos() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-    }
 
     static func wallMillis() -> UInt64 {
         var spec = timespec()

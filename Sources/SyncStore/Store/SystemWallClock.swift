@@ -22,3 +22,10 @@ public final class SystemWallClock: WallClock {
         set { offset.store(newValue, ordering: .relaxed) }
     }
 }
+
+/// The machine's monotonic clock in nanoseconds: for intervals (keep-alives, rates), never dates.
+public func monotonicNanos() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
