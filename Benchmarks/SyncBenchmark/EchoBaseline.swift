@@ -4,53 +4,32 @@ import HummingbirdWebSocket
 import Logging
 import ServiceLifecycle
 import SyncLayer
+import SyncTesting
 import WSClient
 
 /// The latency baseline: a Hummingbird + hummingbird-websocket server that echoes every message,
 /// configured as `SyncServer` configures its WebSocket channel.
-final class EchoServer: Sendable {
-    let port: Int
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
-
-    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
-        self.port = port
-        self.group = group
-        self.task = task
-    }
-
-    static func start() async throws -> EchoServer {
+enum EchoServer {
+    static func start() async throws -> LoopbackApp {
         var logger = Logger(label: "bench.echo")
         logger.logLevel = .warning
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
         let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(), ws: .init(maxFrameSize: 1 << 20, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5)))
-        let app = Application(
-            router: Router(),
-            server: .http1WebSocketUpgrade(configuration: upgrade) { _, _, _ in
-                .upgrade([:]) { inbound, outbound, _ in
-                    for try await message in inbound.messages(maxSize: 1 << 20) {
-                        switch message {
-                        case .text(let text): try await outbound.write(.text(text))
-                        case .binary(let buffer): try await outbound.write(.binary(buffer))
+        return try await LoopbackApp.start(name: "echo", logger: logger) { configuration, onServerRunning in
+            Application(
+                router: Router(),
+                server: .http1WebSocketUpgrade(configuration: upgrade) { _, _, _ in
+                    .upgrade([:]) { inbound, outbound, _ in
+                        for try await message in inbound.messages(maxSize: 1 << 20) {
+                            switch message {
+                            case .text(let text): try await outbound.write(.text(text))
+                            case .binary(let buffer): try await outbound.write(.binary(buffer))
+                            }
                         }
                     }
-                }
-            },
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "echo"),
-            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port != 0 else { throw BenchmarkError("the echo server did not start") }
-        return EchoServer(port: port, group: group, task: task)
-    }
-
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+                },
+                configuration: configuration, onServerRunning: onServerRunning, logger: logger)
+        }
     }
 }
 

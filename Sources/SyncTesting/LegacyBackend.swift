@@ -23,15 +23,13 @@ public final class LegacyBackend: Sendable {
         var subscribers: [UInt64: (collections: Set<String>, send: @Sendable (String) -> Void)] = [:]
     }
 
-    /// The port it listens on.
-    public let port: Int
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let app: LoopbackApp
 
-    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
-        self.port = port
-        self.group = group
-        self.task = task
+    /// The port it listens on.
+    public var port: Int { app.port }
+
+    private init(app: LoopbackApp) {
+        self.app = app
     }
 
     /// Starts a backend on a free loopback port.
@@ -97,61 +95,55 @@ public final class LegacyBackend: Sendable {
         let nextID = Locked<UInt64>(1)
         var logger = Logger(label: "test.legacy-backend")
         logger.logLevel = .critical
-        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router,
-            server: .http1WebSocketUpgrade(configuration: .init(http1: .init(), ws: .init(maxFrameSize: 1 << 20))) { request, _, _ in
-                guard request.path?.hasPrefix("/ws") == true else { return .dontUpgrade }
-                return .upgrade([:]) { inbound, outbound, _ in
-                    let id = nextID.withLock { next -> UInt64 in
-                        defer { next += 1 }
-                        return next
-                    }
-                    let (outgoing, sink) = AsyncStream.makeStream(of: String.self)
-                    state.withLock { $0.subscribers[id] = ([], { text in sink.yield(text) }) }
-                    defer { _ = state.withLock { $0.subscribers.removeValue(forKey: id) } }
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask { for await text in outgoing { try await outbound.write(.text(text)) } }
-                        group.addTask {
-                            defer { sink.finish() }
-                            for try await message in inbound.messages(maxSize: 1 << 20) {
-                                guard case .text(let text) = message, let frame = try? JSONParser().parseObject(Array(text.utf8)),
-                                      let type = frame["type"]?.stringValue else { continue }
-                                let collection = frame["collection"]?.stringValue ?? ""
-                                switch type {
-                                case "subscribe":
-                                    state.withLock { $0.subscribers[id]?.collections.insert(collection) }
-                                    sink.yield(JSONValue.object(["type": "subscribed", "collection": .string(collection)]).canonicalString)
-                                case "insert", "update", "delete":
-                                    guard let record = frame["recordId"]?.stringValue, let kind = Change.Kind(rawValue: type) else { continue }
-                                    _ = write(collection, record, kind, frame["data"]?.objectValue ?? [:], id)
-                                case "ping":
-                                    sink.yield(#"{"type":"pong"}"#)
-                                default:
-                                    sink.yield(#"{"type":"error","error":"unknown message type","code":"INVALID_MESSAGE"}"#)
+        let app = try await LoopbackApp.start(name: "the legacy backend", logger: logger, shutdownLimit: .seconds(3)) { configuration, onServerRunning in
+            Application(
+                router: router,
+                server: .http1WebSocketUpgrade(configuration: .init(http1: .init(), ws: .init(maxFrameSize: 1 << 20))) { request, _, _ in
+                    guard request.path?.hasPrefix("/ws") == true else { return .dontUpgrade }
+                    return .upgrade([:]) { inbound, outbound, _ in
+                        let id = nextID.withLock { next -> UInt64 in
+                            defer { next += 1 }
+                            return next
+                        }
+                        let (outgoing, sink) = AsyncStream.makeStream(of: String.self)
+                        state.withLock { $0.subscribers[id] = ([], { text in sink.yield(text) }) }
+                        defer { _ = state.withLock { $0.subscribers.removeValue(forKey: id) } }
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask { for await text in outgoing { try await outbound.write(.text(text)) } }
+                            group.addTask {
+                                defer { sink.finish() }
+                                for try await message in inbound.messages(maxSize: 1 << 20) {
+                                    guard case .text(let text) = message, let frame = try? JSONParser().parseObject(Array(text.utf8)),
+                                          let type = frame["type"]?.stringValue else { continue }
+                                    let collection = frame["collection"]?.stringValue ?? ""
+                                    switch type {
+                                    case "subscribe":
+                                        state.withLock { $0.subscribers[id]?.collections.insert(collection) }
+                                        sink.yield(JSONValue.object(["type": "subscribed", "collection": .string(collection)]).canonicalString)
+                                    case "insert", "update", "delete":
+                                        guard let record = frame["recordId"]?.stringValue, let kind = Change.Kind(rawValue: type) else { continue }
+                                        _ = write(collection, record, kind, frame["data"]?.objectValue ?? [:], id)
+                                    case "ping":
+                                        sink.yield(#"{"type":"pong"}"#)
+                                    default:
+                                        sink.yield(#"{"type":"error","error":"unknown message type","code":"INVALID_MESSAGE"}"#)
+                                    }
                                 }
                             }
+                            try await group.next()
+                            group.cancelAll()
                         }
-                        try await group.next()
-                        group.cancelAll()
                     }
-                }
-            },
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { readyContinuation.yield($0.localAddress?.port ?? 0) },
-            logger: logger)
-        var configuration = ServiceGroupConfiguration(services: [app], logger: logger)
-        configuration.maximumGracefulShutdownDuration = .seconds(3)
-        let group = ServiceGroup(configuration: configuration)
-        let task = Task { try await group.run() }
-        var iterator = ready.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw ChildProcessError(message: "the legacy backend did not start") }
-        return LegacyBackend(port: port, group: group, task: task)
+                },
+                configuration: configuration,
+                onServerRunning: onServerRunning,
+                logger: logger)
+        }
+        return LegacyBackend(app: app)
     }
 
     /// Stops the backend.
     public func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await app.stop()
     }
 }

@@ -9,14 +9,12 @@ public final class TestServer: Sendable {
     public let server: SyncServer
     /// Its port.
     public let port: Int
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let services: BackgroundServices
 
-    private init(server: SyncServer, port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+    private init(server: SyncServer, port: Int, services: BackgroundServices) {
         self.server = server
         self.port = port
-        self.group = group
-        self.task = task
+        self.services = services
     }
 
     /// Starts a server on port 0 over `databasePath` and waits until it listens.
@@ -28,15 +26,12 @@ public final class TestServer: Sendable {
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let server = SyncServer(configuration: configuration, logger: logger)
-        var groupConfiguration = ServiceGroupConfiguration(services: [server], logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = .seconds(5)
-        let group = ServiceGroup(configuration: groupConfiguration)
-        let task = Task { try await group.run() }
+        let services = BackgroundServices([server], logger: logger)
         guard let port = await server.waitUntilRunning() else {
-            _ = try await task.value
+            try await services.wait()
             throw ChildProcessError(message: "the test server did not start")
         }
-        return TestServer(server: server, port: port, group: group, task: task)
+        return TestServer(server: server, port: port, services: services)
     }
 
     /// `http://127.0.0.1:port`.
@@ -56,7 +51,6 @@ public final class TestServer: Sendable {
 
     /// Graceful shutdown: waits until the database is closed.
     public func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await services.stop()
     }
 }
