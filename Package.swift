@@ -71,9 +71,10 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         ]),
-        .executableTarget(name: "StoreBenchmark", dependencies: ["SyncLayer", "CSQLite"], path: "Benchmarks/StoreBenchmark"),
+        .target(name: "BenchmarkSupport", path: "Benchmarks/BenchmarkSupport"),
+        .executableTarget(name: "StoreBenchmark", dependencies: ["SyncLayer", "CSQLite", "BenchmarkSupport"], path: "Benchmarks/StoreBenchmark"),
         .executableTarget(name: "SyncBenchmark", dependencies: [
-            "SyncLayer", "SyncServer", "SyncTesting",
+            "SyncLayer", "SyncServer", "SyncTesting", "BenchmarkSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "WSClient", package: "swift-websocket"),

@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import CSQLite
 
 /// The baseline: the same inserts and queries done with raw SQLite calls and nothing else.
