@@ -21,6 +21,8 @@ final class SyncEngine: Sendable {
     /// Whether the backend speaks only the original protocol (`nil` until known): learned from the
     /// realtime handshake or from a pull, used by both transports.
     let legacyBackend = Locked<Bool?>(nil)
+    /// Which collections sync with the server and the mesh.
+    let syncedCollections: Set<String>
     /// Where new changes go to be passed to LAN peers (set by the mesh, when the node runs one):
     /// each change with whether the server is known to hold it.
     let meshForward = Locked<(@Sendable ([RemoteChange]) -> Void)?>(nil)
@@ -28,14 +30,13 @@ final class SyncEngine: Sendable {
     init(store: LocalStore, configuration: SyncConfiguration, hub: EventHub, metrics: MetricsRecorder, wallClock: SystemWallClock, logger: Logger) {
         self.store = store
         self.configuration = configuration
+        syncedCollections = Set(configuration.collections)
         self.hub = hub
         self.metrics = metrics
         self.wallClock = wallClock
         self.logger = logger
     }
 
-    /// Which collections sync with the server.
-    var syncedCollections: Set<String> { Set(configuration.collections) }
 
     // MARK: Local changes
 

@@ -144,7 +144,7 @@ extension LocalStore {
                 try statement.bind(Int64(bitPattern: range.seqs.lowerBound), at: 2)
                 try statement.bind(Int64(bitPattern: range.seqs.upperBound), at: 3)
                 try statement.bind(Int64(limit - result.count), at: 4)
-                result.append(contentsOf: try Self.readChanges(statement, withAcknowledgement: true))
+                result.append(contentsOf: try Self.readAcknowledgedChanges(statement))
             }
             return result
         }
@@ -157,24 +157,31 @@ extension LocalStore {
         }
     }
 
+    /// Reads change rows (columns origin, seq, hlc, collection, record_id, kind, fields).
     static func readChanges(_ statement: SQLiteStatement) throws -> [Change] {
-        try readChanges(statement, withAcknowledgement: false).map(\.change)
+        var result: [Change] = []
+        let parser = JSONParser()
+        while try statement.step() { result.append(try readChange(statement, parser)) }
+        return result
     }
 
-    /// Reads change rows; column 7, when `withAcknowledgement`, is the `acked` flag.
-    static func readChanges(_ statement: SQLiteStatement, withAcknowledgement: Bool) throws -> [RemoteChange] {
+    /// Reads change rows whose column 7 is the `acked` flag, each with that flag.
+    static func readAcknowledgedChanges(_ statement: SQLiteStatement) throws -> [RemoteChange] {
         var result: [RemoteChange] = []
         let parser = JSONParser()
         while try statement.step() {
-            guard let origin = NodeID(statement.text(0)), let kind = ChangeKindCode.kind(statement.int64(5)) else {
-                throw StoreError(.corrupted, "unreadable row in the change log")
-            }
-            let fields = try statement.withText(6) { try parser.parseObject($0) }
-            let change = Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: statement.int64(1))),
-                                hlc: HLCTimestamp(rawValue: UInt64(bitPattern: statement.int64(2))),
-                                collection: statement.text(3), recordID: statement.text(4), kind: kind, fields: fields)
-            result.append(RemoteChange(change, acknowledged: withAcknowledgement && statement.int64(7) == 1))
+            result.append(RemoteChange(try readChange(statement, parser), acknowledged: statement.int64(7) == 1))
         }
         return result
+    }
+
+    private static func readChange(_ statement: SQLiteStatement, _ parser: JSONParser) throws -> Change {
+        guard let origin = NodeID(statement.text(0)), let kind = ChangeKindCode.kind(statement.int64(5)) else {
+            throw StoreError(.corrupted, "unreadable row in the change log")
+        }
+        let fields = try statement.withText(6) { try parser.parseObject($0) }
+        return Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: statement.int64(1))),
+                      hlc: HLCTimestamp(rawValue: UInt64(bitPattern: statement.int64(2))),
+                      collection: statement.text(3), recordID: statement.text(4), kind: kind, fields: fields)
     }
 }
