@@ -1,13 +1,13 @@
 import SyncCore
 
-/// Waits for `task`'s result, but stops waiting when the caller is cancelled, or when `abandonAfter`
-/// has passed and `isStalled()` still holds (a connect that never completes), by throwing
-/// `CancellationError`; the task runs on to its own end.
+/// Waits for `task`'s result, but stops waiting when the caller is cancelled (throwing
+/// `CancellationError`), or when `abandonAfter` has passed and `isStalled()` still holds (a connect
+/// that never completes; throwing `stalled`); the task runs on to its own end.
 ///
 /// swift-websocket's connect cannot be cancelled half-way without leaving its socket open, and it
 /// has no timeout of its own for the upgrade: a peer or server that accepts TCP and then says
 /// nothing would otherwise hold a stopping node (or a dialer) forever.
-func awaitDetached<T: Sendable>(_ task: Task<T, any Error>, abandonAfter: Duration? = nil,
+func awaitDetached<T: Sendable>(_ task: Task<T, any Error>, abandonAfter: Duration? = nil, stalled: any Error = CancellationError(),
                                 isStalled: @escaping @Sendable () -> Bool = { true }) async throws -> T {
     let waiter = Locked<CheckedContinuation<T, any Error>?>(nil)
     let take: @Sendable () -> CheckedContinuation<T, any Error>? = {
@@ -27,7 +27,7 @@ func awaitDetached<T: Sendable>(_ task: Task<T, any Error>, abandonAfter: Durati
             if let abandonAfter {
                 Task {
                     try? await Task.sleep(for: abandonAfter)
-                    if isStalled() { take()?.resume(throwing: CancellationError()) }
+                    if isStalled() { take()?.resume(throwing: stalled) }
                 }
             }
             if Task.isCancelled { take()?.resume(throwing: CancellationError()) }

@@ -84,19 +84,8 @@ final class RealtimeLink: Sendable {
         }
         let connected = Locked(false)
         let upgraded = Locked(false)
-        // A partition can swallow even the WebSocket upgrade: give up on a connection that has not
-        // completed its upgrade within two ping intervals (at least 5 s).
-        let upgradeTimeout = max(configuration.pingInterval * 2, .seconds(5))
         do {
-            try await withThrowingDiscardingTaskGroup { [target, headers] group in
-                group.addTask {
-                    try await Task.sleep(for: upgradeTimeout)
-                    if !upgraded.withLock({ $0 }) { throw HandshakeTimeout() }
-                }
-                group.addTask {
-                    try await self.open(target, headers: headers, upgraded: upgraded, connected: connected)
-                }
-            }
+            try await open(target, headers: headers, upgraded: upgraded, connected: connected)
         } catch {
             logger.debug("realtime connection ended", metadata: ["synclayer.error": "\(error)"])
             if !connected.withLock({ $0 }) { engine.metrics.recordError("realtime connect: \(error)") }
@@ -150,9 +139,11 @@ final class RealtimeLink: Sendable {
         cancelConnection.withLock { $0 = { connection.cancel() } }
         try await withTaskCancellationHandler {
             // Stop waiting on cancellation, or when the server accepted TCP but never answered the
-            // upgrade: the connect finishes (or fails) on its own, and sees it was abandoned.
+            // upgrade (a partition can swallow even that) within two ping intervals, at least 5 s:
+            // the connect finishes (or fails) on its own, and sees it was abandoned.
             do {
-                _ = try await awaitDetached(connection, abandonAfter: max(configuration.pingInterval * 2, .seconds(10))) {
+                _ = try await awaitDetached(connection, abandonAfter: max(configuration.pingInterval * 2, .seconds(5)),
+                                            stalled: HandshakeTimeout()) {
                     !upgraded.withLock { $0 }
                 }
             } catch {
