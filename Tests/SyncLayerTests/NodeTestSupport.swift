@@ -4,14 +4,6 @@ import SyncTesting
 /// Opens a node in a fresh temporary folder, runs `body`, then closes and removes it.
 func withNode<T>(collections: [String] = [], _ body: (SyncNode) async throws -> T) async throws -> T {
     try await withTemporaryDirectory(prefix: "node") { directory in
-        let node = try await SyncNode.open(SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: collections))
-        do {
-            let result = try await body(node)
-            await node.close()
-            return result
-        } catch {
-            await node.close()
-            throw error
-        }
+        try await SyncNode.with(SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: collections), body)
     }
 }

@@ -64,6 +64,20 @@ public final class SyncNode: Service, Sendable {
         return SyncNode(configuration: configuration, store: store, wallClock: wallClock, logger: logger)
     }
 
+    /// Opens a node, runs `body` with it, and closes it, also when `body` throws.
+    public static func with<T>(_ configuration: SyncConfiguration, logger: Logger = Logger(label: "synclayer"),
+                               _ body: (SyncNode) async throws -> T) async throws -> T {
+        let node = try await open(configuration, logger: logger)
+        do {
+            let result = try await body(node)
+            await node.close()
+            return result
+        } catch {
+            await node.close()
+            throw error
+        }
+    }
+
     /// This node's stable id.
     public var nodeID: NodeID { store.nodeID }
 

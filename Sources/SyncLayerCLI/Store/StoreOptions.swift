@@ -27,15 +27,7 @@ struct StoreOptions: ParsableArguments {
     /// Opens the database (`--data` only) as a local-only node, runs `body`, and closes it.
     func withNode<T>(_ body: (SyncNode) async throws -> T) async throws -> T {
         guard let data else { throw ValidationError("this command needs --data PATH") }
-        let node = try await SyncNode.open(SyncConfiguration(databasePath: data), logger: quietLogger())
-        do {
-            let result = try await body(node)
-            await node.close()
-            return result
-        } catch {
-            await node.close()
-            throw error
-        }
+        return try await SyncNode.with(SyncConfiguration(databasePath: data), logger: quietLogger(), body)
     }
 
     func print(_ value: JSONValue) {
