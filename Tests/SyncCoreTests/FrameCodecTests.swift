@@ -41,6 +41,7 @@ import Testing
             .hello(Hello(nodeID: a, vector: VersionVector([a: 3]), cursor: 9, cursorOwner: NodeID("srv")!, time: 123, collections: ["todos", "notes"])),
             .changes(ChangeBatch(changes: [ChangeMessage(change)], cursor: 4)),
             .ack(Ack(committed: [ChangeID(origin: a, seq: 1): 10], rejected: [ChangeID(origin: a, seq: 2): FrameError(.unauthorized, "no")], cursor: 10)),
+            .ack(Ack(committed: [:], cursor: 12, held: [a: [1...500, 502...502], NodeID("b")!: [7...9]])),
             .ping(time: 77), .pong(time: 78), .auth(token: "t"), .authenticated, .subscribed(collection: "c"), .unsubscribe(collection: "c"),
         ]
         for frame in frames {
@@ -56,6 +57,8 @@ import Testing
         #"{"type":"insert","collection":"c","recordId":"r","data":{},"metadata":{"changeId":"a:1","hlc":"zz"}}"#,
         #"{"type":"insert","collection":"c","recordId":"r","data":{},"metadata":{"changeId":"a:0","hlc":"0000000000000001"}}"#,
         #"{"type":"hello","data":{"nodeId":"a","vector":{"a":"x"}}}"#, #"{"type":"ack","data":{"committed":{"bad":1}}}"#,
+        #"{"type":"ack","data":{"committed":{},"held":{"a":[[5,4]]}}}"#, #"{"type":"ack","data":{"committed":{},"held":{"a":[[0,4]]}}}"#,
+        #"{"type":"ack","data":{"committed":{},"held":{"a":[1,4]}}}"#, #"{"type":"ack","data":{"committed":{},"held":{"a":5}}}"#,
         #"{"type":"changes","data":{"changes":[1]}}"#, #"{"type":"insert","collection":"c","recordId":"r","data":{},"timestamp":5}"#,
     ])
     func rejectsMalformedFramesWithInvalidMessage(_ text: String) {

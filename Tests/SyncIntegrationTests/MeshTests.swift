@@ -22,9 +22,10 @@ import Testing
         }
     }
 
-    static func startMeshNode(_ directory: TemporaryDirectory, name: String, server: TestServer, team: String = "field",
-                              peers: [Int] = [], heartbeat: Duration = .milliseconds(200)) async throws -> MeshNode {
-        let proxy = try await TCPProxy.start(targetPort: server.port)
+    static func startMeshNode(_ directory: TemporaryDirectory, name: String, serverPort: Int, team: String = "field",
+                              peers: [Int] = [], heartbeat: Duration = .milliseconds(200),
+                              gatewayGrace: Duration = .milliseconds(300)) async throws -> MeshNode {
+        let proxy = try await TCPProxy.start(targetPort: serverPort)
         let meshPort = try freeLoopbackPort()
         let test = try await TestNode.start(path: directory.file("\(name).sqlite"), baseURL: "http://127.0.0.1:\(proxy.port)") {
             $0.pingInterval = .milliseconds(250)
@@ -32,7 +33,7 @@ import Testing
             var mesh = MeshConfiguration(teamID: team, host: "127.0.0.1", port: meshPort,
                                          staticPeers: peers.map { "ws://127.0.0.1:\($0)" }, discovery: false)
             mesh.heartbeatInterval = heartbeat
-            mesh.gatewayGrace = .milliseconds(300)
+            mesh.gatewayGrace = gatewayGrace
             $0.mesh = mesh
         }
         return MeshNode(test: test, proxy: proxy, meshPort: meshPort)
@@ -74,9 +75,9 @@ import Testing
         try await withTemporaryDirectory(prefix: "mesh") { directory in
             let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))
             // A line: a — b — c (a and c dial b), so c hears a only through b.
-            let b = try await Self.startMeshNode(directory, name: "b", server: server)
-            let a = try await Self.startMeshNode(directory, name: "a", server: server, peers: [b.meshPort])
-            let c = try await Self.startMeshNode(directory, name: "c", server: server, peers: [b.meshPort])
+            let b = try await Self.startMeshNode(directory, name: "b", serverPort: server.port)
+            let a = try await Self.startMeshNode(directory, name: "a", serverPort: server.port, peers: [b.meshPort])
+            let c = try await Self.startMeshNode(directory, name: "c", serverPort: server.port, peers: [b.meshPort])
             let nodes = [a, b, c]
             for node in nodes { await node.test.waitUntilConnected() }
             #expect(await Self.waitForPeers(b.node, [a.node.nodeID, c.node.nodeID], uplink: true))
@@ -84,10 +85,15 @@ import Testing
             #expect(await Self.waitForPeers(c.node, [b.node.nodeID], uplink: true))
 
             // Everyone reaches the server: the mesh carries no change.
+            // b's events in this phase, for the failure message (a relay here would mean an uplink flapped).
+            let bEvents = Locked<[String]>([])
+            let recorder = Task { for await event in b.node.events() { bEvents.withLock { $0.append("\(event.kind) \(event.metadata)") } } }
             try await a.todos.save(["text": "via the server"], id: "online-1")
             #expect(try await waitUntil(c.node) { try await c.todos.get("online-1") != nil })
             #expect(try await converged(server, nodes.map(\.node)))
-            #expect(nodes.allSatisfy { $0.node.metrics().changesRelayed == 0 }, "no change travels over the mesh while all reach the server")
+            #expect(nodes.allSatisfy { $0.node.metrics().changesRelayed == 0 },
+                    "no change travels over the mesh while all reach the server: relayed \(nodes.map { $0.node.metrics().changesRelayed }), fromPeers \(nodes.map { $0.node.metrics().changesFromPeers }), errors \(nodes.map { $0.node.metrics().errorCounts }) b's events \(bEvents.withLock { $0 })")
+            recorder.cancel()
 
             // The server is cut off for everyone (silently: no TCP close).
             for node in nodes { node.proxy.blackhole() }
@@ -145,8 +151,8 @@ import Testing
     @Test func aNodeOfAnotherTeamCannotLinkOrInject() async throws {
         try await withTemporaryDirectory(prefix: "mesh-team") { directory in
             let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))
-            let member = try await Self.startMeshNode(directory, name: "member", server: server)
-            let stranger = try await Self.startMeshNode(directory, name: "stranger", server: server, team: "other", peers: [member.meshPort])
+            let member = try await Self.startMeshNode(directory, name: "member", serverPort: server.port)
+            let stranger = try await Self.startMeshNode(directory, name: "stranger", serverPort: server.port, team: "other", peers: [member.meshPort])
             member.proxy.blackhole()
             stranger.proxy.blackhole()
             await Self.waitUntilLinkDown(member)
@@ -166,10 +172,10 @@ import Testing
     @Test func aSilentPeerIsDroppedWithinTwoHeartbeats() async throws {
         try await withTemporaryDirectory(prefix: "mesh-silent") { directory in
             let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))
-            let b = try await Self.startMeshNode(directory, name: "b", server: server, heartbeat: .milliseconds(300))
+            let b = try await Self.startMeshNode(directory, name: "b", serverPort: server.port, heartbeat: .milliseconds(300))
             // a reaches b through a proxy that can go silent without closing TCP.
             let meshProxy = try await TCPProxy.start(targetPort: b.meshPort)
-            let a = try await Self.startMeshNode(directory, name: "a", server: server, peers: [meshProxy.port], heartbeat: .milliseconds(300))
+            let a = try await Self.startMeshNode(directory, name: "a", serverPort: server.port, peers: [meshProxy.port], heartbeat: .milliseconds(300))
             #expect(await Self.waitForPeers(b.node, [a.node.nodeID]))
             #expect(await Self.waitForPeers(a.node, [b.node.nodeID]))
             var events = b.node.events().makeAsyncIterator()
@@ -183,6 +189,47 @@ import Testing
             await a.stop()
             await b.stop()
             await meshProxy.stop()
+            await server.stop()
+        }
+    }
+
+    @Test func theServerAcknowledgesWhatANodeHoldsInsteadOfSendingItAgain() async throws {
+        try await withTemporaryDirectory(prefix: "mesh-held") { directory in
+            let serverPort = try freeLoopbackPort()
+            // b would be a's gateway only after a minute: within this test it never uploads a's changes.
+            let b = try await Self.startMeshNode(directory, name: "b", serverPort: serverPort, gatewayGrace: .seconds(60))
+            // a reaches b through a proxy, so the test can end their link before the server comes.
+            let meshProxy = try await TCPProxy.start(targetPort: b.meshPort)
+            let a = try await Self.startMeshNode(directory, name: "a", serverPort: serverPort, peers: [meshProxy.port])
+            #expect(await Self.waitForPeers(b.node, [a.node.nodeID]))
+            // With no server anywhere, a's writes reach b over the mesh.
+            for index in 0..<10 { try await a.todos.save(["n": .int(Int64(index))], id: "a-\(index)") }
+            #expect(try await waitUntil(b.node) { try await b.todos.count() == 10 })
+            // From here on whatever b receives comes from the server.
+            await meshProxy.stop()
+            #expect(await Self.waitForPeers(b.node, []))
+            let fromMesh = b.node.metrics().duplicatesDropped
+
+            // The server comes up; only b reaches it. b holds a's changes, waiting for their upload.
+            a.proxy.blackhole()
+            let server = try await TestServer.start(databasePath: directory.file("server.sqlite"), port: serverPort)
+            b.node.connect()
+            await b.test.waitUntilConnected()
+            #expect(try await b.node.store.outboxCount() == 10)
+
+            // a reaches the server and uploads its own changes: the server does not send them to b,
+            // which holds them, but tells b it has them (a `held` range in an ack).
+            await a.proxy.restore()
+            a.node.connect()
+            await a.test.waitUntilConnected()
+            #expect(try await waitUntil(b.node) { try await b.node.store.outboxCount() == 0 }, "b learns the server holds a's changes")
+            #expect(b.node.metrics().duplicatesDropped == fromMesh, "the server sent b nothing it already held")
+            let (status, metrics) = try await HTTPHelper.get("\(server.baseURL)/metrics")
+            #expect(status == 200)
+            #expect(metrics?["changesCommitted"] == .int(10))
+            #expect(metrics?["duplicatesDropped"] == .int(0), "each change was uploaded once (no second push over REST)")
+            await a.stop()
+            await b.stop()
             await server.stop()
         }
     }

@@ -102,10 +102,16 @@ public struct Ack: Hashable, Sendable {
     public var rejected: [ChangeID: FrameError]
     /// The receiver's cursor may move to this sequence.
     public var cursor: UInt64?
+    /// Changes of other origins that the server committed and did not send, because the receiver
+    /// said (in its `hello` vector) that it holds them: per origin, ranges of sequence numbers. They
+    /// may leave the receiver's outbox (it got them over the mesh), so no gateway uploads them again.
+    public var held: [NodeID: [ClosedRange<UInt64>]]
 
-    public init(committed: [ChangeID: UInt64], rejected: [ChangeID: FrameError] = [:], cursor: UInt64? = nil) {
+    public init(committed: [ChangeID: UInt64], rejected: [ChangeID: FrameError] = [:], cursor: UInt64? = nil,
+                held: [NodeID: [ClosedRange<UInt64>]] = [:]) {
         self.committed = committed
         self.rejected = rejected
         self.cursor = cursor
+        self.held = held
     }
 }

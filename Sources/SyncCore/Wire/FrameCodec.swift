@@ -74,6 +74,11 @@ public struct FrameCodec: Sendable {
                 }))
             }
             if let cursor = ack.cursor { data["cursor"] = .int(Int64(clamping: cursor)) }
+            if !ack.held.isEmpty {
+                data["held"] = .object(Dictionary(uniqueKeysWithValues: ack.held.map { origin, ranges in
+                    (origin.rawValue, JSONValue.array(ranges.map { .array([.int(Int64(clamping: $0.lowerBound)), .int(Int64(clamping: $0.upperBound))]) }))
+                }))
+            }
             return ["type": "ack", "data": .object(data)]
         case .peerHello(let hello): return object(for: hello)
         case .relay(let batch): return object(for: batch)
@@ -134,7 +139,7 @@ public struct FrameCodec: Sendable {
         case "authenticated": return .authenticated
         case "hello": return .hello(try Self.hello(from: object))
         case "changes": return .changes(try changes(from: object))
-        case "ack": return .ack(try Self.ack(from: object))
+        case "ack": return .ack(try ack(from: object))
         case "peerHello": return .peerHello(try Self.peerHello(from: object))
         case "relay": return .relay(try relay(from: object))
         default:
@@ -274,7 +279,7 @@ public struct FrameCodec: Sendable {
         return ChangeBatch(changes: messages, cursor: cursor)
     }
 
-    static func ack(from object: JSONObject) throws(FrameError) -> Ack {
+    func ack(from object: JSONObject) throws(FrameError) -> Ack {
         guard let data = object["data"]?.objectValue, let committedObject = data["committed"]?.objectValue else {
             throw FrameError(.invalidMessage, "ack needs \"data.committed\"")
         }
@@ -295,6 +300,18 @@ public struct FrameCodec: Sendable {
             guard let seq = value.intValue, seq >= 0 else { throw FrameError(.invalidMessage, "\"data.cursor\" must be a non-negative integer") }
             cursor = UInt64(seq)
         }
-        return Ack(committed: committed, rejected: rejected, cursor: cursor)
+        var held: [NodeID: [ClosedRange<UInt64>]] = [:]
+        for (key, value) in data["held"]?.objectValue ?? [:] {
+            guard let origin = NodeID(key), let ranges = value.arrayValue, ranges.count <= maxBatchCount else {
+                throw FrameError(.invalidMessage, "\"data.held\" maps node ids to at most \(maxBatchCount) [from, to] ranges")
+            }
+            held[origin] = try ranges.map { range throws(FrameError) -> ClosedRange<UInt64> in
+                guard let pair = range.arrayValue, pair.count == 2, let from = pair[0].intValue, let to = pair[1].intValue, 1 <= from, from <= to else {
+                    throw FrameError(.invalidMessage, "\"data.held\" ranges are [from, to] with 1 <= from <= to")
+                }
+                return UInt64(from)...UInt64(to)
+            }
+        }
+        return Ack(committed: committed, rejected: rejected, cursor: cursor, held: held)
     }
 }

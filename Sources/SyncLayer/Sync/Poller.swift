@@ -5,7 +5,8 @@ import NIOCore
 import NIOHTTP1
 
 /// HTTP polling: pulls what changed since the node's cursor and pushes the outbox. It runs once at
-/// start, whenever the realtime link (re)connects, and every `syncInterval` while the link is down.
+/// start, every `syncInterval` while the realtime link is down, and whenever a realtime link to a
+/// backend of the original protocol asks for it (that backend takes writes over REST only).
 /// Against a backend of the original protocol it uses that protocol's REST routes.
 final class Poller: Sendable {
     let engine: SyncEngine

@@ -132,7 +132,10 @@ final class RealtimeLink: Sendable {
                     if case .legacy = peer { metadata["protocol"] = "original" }
                     self.engine.emit(.realtimeConnected, metadata: metadata)
                     self.engine.emit(.connectivityChanged, metadata: ["realtime": true])
-                    self.engine.pollNow.signal()
+                    // No poll here: the session itself sends the outbox (ours only; other origins after
+                    // the gateway grace) and receives the catch-up. A poll pushed the whole outbox a
+                    // second time over REST. Against a backend of the original protocol the session
+                    // asks for the poll itself.
                 }
             }
         }

@@ -180,7 +180,7 @@ final class SyncEngine: Sendable {
         var settled = ack.committed
         for id in ack.rejected.keys { settled[id] = 0 }
         let cursor = ack.cursor.flatMap { value in server.map { (Self.cursorName(server: $0), value) } }
-        try await store.acknowledge(settled, cursor: cursor)
+        try await store.acknowledge(settled, held: ack.held, cursor: cursor)
         metrics.update {
             $0.operationsSynced += ack.committed.count
             $0.operationsFailed += ack.rejected.count

@@ -239,6 +239,10 @@ final class ServerConnection: Sendable {
         var subscriptions = Set<String>()
         var live = false
         var liveFrom: UInt64 = 0
+        // What the node holds without a gap, per origin: its hello vector, moved on by what it sent
+        // and what it was sent. A commit it already holds (it came over the mesh) is not sent again:
+        // a `held` range in the ack tells the node the server has it.
+        var holds = VersionVector()
         do {
             for await item in items {
                 switch item {
@@ -247,19 +251,27 @@ final class ServerConnection: Sendable {
                 case .commit(let changes):
                     guard live else { continue }
                     var acks: [ChangeID: UInt64] = [:]
+                    var held = HeldRanges()
                     var last: UInt64 = 0
                     for change in changes where change.serverSeq > liveFrom {
                         last = change.serverSeq
-                        if change.submitter == id {
-                            acks[change.change.id] = change.serverSeq
+                        let id = change.change.id
+                        if change.submitter == self.id {
+                            acks[id] = change.serverSeq
+                        } else if id.seq <= holds[id.origin] {
+                            held.insert(id)
                         } else if subscriptions.contains(change.change.collection) {
                             try await outbound.write(.text(change.frame))
+                        } else {
+                            continue
                         }
+                        if id.seq == holds[id.origin] + 1 { holds[id.origin] = id.seq }
                     }
-                    if !acks.isEmpty {
-                        try await outbound.write(.text(codec.encodeString(.ack(Ack(committed: acks, cursor: last)))))
+                    if !acks.isEmpty || !held.ranges.isEmpty {
+                        try await outbound.write(.text(codec.encodeString(.ack(Ack(committed: acks, cursor: last, held: held.ranges)))))
                     }
                 case .catchUp(let cursor, let vector, let collections):
+                    holds = vector
                     subscriptions.formUnion(collections)
                     liveFrom = store.head
                     try await sendCatchUp(from: cursor, through: liveFrom, collections: subscriptions, vector: vector, outbound: outbound)

@@ -98,12 +98,17 @@ extension LocalStore {
     }
 
     /// Marks changes as committed by the server (with the sequence it gave each, 0 when it refused
-    /// them); they leave the outbox. Moves `cursor` in the same transaction.
-    public func acknowledge(_ committed: [ChangeID: UInt64], cursor: (name: String, value: UInt64)? = nil) async throws {
-        guard !committed.isEmpty || cursor != nil else { return }
+    /// them), and the changes in `held` (per origin, ranges of sequence numbers the server committed
+    /// without sending them here); they leave the outbox. Moves `cursor` in the same transaction.
+    public func acknowledge(_ committed: [ChangeID: UInt64], held: [NodeID: [ClosedRange<UInt64>]] = [:],
+                            cursor: (name: String, value: UInt64)? = nil) async throws {
+        guard !committed.isEmpty || !held.isEmpty || cursor != nil else { return }
         try await writer.write { context in
             for (id, serverSeq) in committed.sorted(by: { $0.key < $1.key }) {
                 try context.markAcknowledged(id, serverSeq: serverSeq)
+            }
+            for (origin, ranges) in held.sorted(by: { $0.key < $1.key }) {
+                try context.markAcknowledged(origin: origin, ranges: ranges)
             }
             if let cursor { try context.moveCursor(cursor.name, to: cursor.value) }
         }

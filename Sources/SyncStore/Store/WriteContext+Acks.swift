@@ -9,6 +9,15 @@ extension WriteContext {
         try advanceAcknowledged(origin: id.origin)
     }
 
+    /// Marks the origin's changes in `ranges` as committed by the server (sequence unknown here).
+    func markAcknowledged(origin: NodeID, ranges: [ClosedRange<UInt64>]) throws {
+        for range in ranges {
+            try connection.run("UPDATE changes SET acked = 1 WHERE origin = ?1 AND seq BETWEEN ?2 AND ?3 AND acked = 0",
+                               .text(origin.rawValue), .int(Int64(clamping: range.lowerBound)), .int(Int64(clamping: range.upperBound)))
+        }
+        try advanceAcknowledged(origin: origin)
+    }
+
     /// Moves the origin's acknowledged mark over the acknowledged changes just above it.
     func advanceAcknowledged(origin: NodeID) throws {
         var through = UInt64(bitPattern: try connection.scalarInt("SELECT through FROM acks WHERE origin = ?1", .text(origin.rawValue)) ?? 0)
