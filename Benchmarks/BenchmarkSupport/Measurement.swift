@@ -59,6 +59,15 @@ public struct Report {
                      String(format: "ratio %.2f %@; %@", ratio, relative, absolute)))
     }
 
+    /// The p50 and p99 of `ours` against those of `baseline` (latencies in seconds), with the
+    /// targets every latency figure here has: p50 under 1 ms, p99 under 5 ms, each within `maxRatio`.
+    public mutating func latencyPercentiles(_ name: String, ours: [Double], baseline: [Double], baselineName: String, maxRatio: Double = 3) {
+        for (label, fraction, limit) in [("p50", 0.5, 1_000.0), ("p99", 0.99, 5_000.0)] {
+            latency("\(name), \(label) (\(ours.count) samples)", ours: percentile(ours, fraction) * 1e6,
+                    baseline: percentile(baseline, fraction) * 1e6, baselineName: baselineName, limit: limit, maxRatio: maxRatio)
+        }
+    }
+
     /// A figure without a baseline (the baseline could not run).
     public mutating func note(_ name: String, figures: String, verdict: String) {
         rows.append((name, figures, verdict))

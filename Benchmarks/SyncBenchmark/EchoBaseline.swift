@@ -34,6 +34,20 @@ enum EchoServer {
     }
 }
 
+/// Round trips of `message` through a new echo server (started and stopped here): the seconds of
+/// each after `warmUp` unmeasured ones.
+func echoLatencies(message: String, warmUp: Int, samples: Int) async throws -> [Double] {
+    let echo = try await EchoServer.start()
+    do {
+        let latencies = try await echoRoundTrips(port: echo.port, message: message, warmUp: warmUp, samples: samples)
+        await echo.stop()
+        return latencies
+    } catch {
+        await echo.stop()
+        throw error
+    }
+}
+
 /// Round trips of `message` through the echo server at `port`, one at a time on one connection:
 /// the seconds of each after `warmUp` unmeasured ones.
 func echoRoundTrips(port: Int, message: String, warmUp: Int, samples: Int) async throws -> [Double] {

@@ -16,7 +16,11 @@ import SyncTesting
 /// Run with `swift build -c release --product sync-benchmark --scratch-path .build-bench &&
 /// .build-bench/release/sync-benchmark` (add `--quick` for a short run). The Python baseline needs
 /// `websockets`: `python3 -m venv .build-bench/pyvenv && .build-bench/pyvenv/bin/pip install websockets`.
-/// `--only latency`, `--only fanout` or `--only fanout-ours` (no Python) runs one part, for profiling.
+/// 3.–5. The LAN mesh: start to first peer link through Avahi, write to `watch()` over the mesh with
+/// the server down, reconciliation of 10,000 offline changes from 5 nodes (`MeshBenchmark`).
+///
+/// `--only latency`, `--only fanout`, `--only fanout-ours` (no Python) or `--only mesh` runs one
+/// part, for profiling.
 @main
 struct SyncBenchmark {
     static func main() async throws {
@@ -27,7 +31,7 @@ struct SyncBenchmark {
     nonisolated static func run() async throws {
         let arguments = CommandLine.arguments
         let quick = arguments.contains("--quick")
-        // `--only latency`, `--only fanout` or `--only fanout-ours` runs one part (for profiling).
+        // `--only latency|fanout|fanout-ours|mesh` runs one part (for profiling).
         let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         let warmUp = quick ? 50 : 200, samples = quick ? 300 : 2_000
         let subscribers = 100, frames = quick ? 500 : 2_000, rounds = quick ? 1 : 3
@@ -41,24 +45,10 @@ struct SyncBenchmark {
         if only == nil || only == "latency" {
             let echoMessage = #"{"type":"update","collection":"bench","recordId":"counter","data":{"n":1234,"text":"\#(text)"},"#
                 + #""timestamp":"2026-01-01T00:00:00.000Z","metadata":{"changeId":"9f2c4e1a0b3d4c5e8f7a6b5c4d3e2f1a:1234","hlc":"019b76daa8000002"}}"#
-            let echo = try await EchoServer.start()
-            let echoLatencies: [Double]
-            do {
-                echoLatencies = try await echoRoundTrips(port: echo.port, message: echoMessage, warmUp: warmUp, samples: samples)
-            } catch {
-                await echo.stop()
-                throw error
-            }
-            await echo.stop()
+            let echo = try await echoLatencies(message: echoMessage, warmUp: warmUp, samples: samples)
             let measured = try await watchLatencies(directory: directory, warmUp: warmUp, samples: samples, text: text)
-            let ours = measured.total
-            let baselineName = "bare WebSocket echo round trip, \(echoMessage.utf8.count) B, Hummingbird + WSClient"
-            report.latency("change on A to watch() on B via server, loopback, p50 (\(samples) samples)",
-                           ours: percentile(ours, 0.5) * 1e6, baseline: percentile(echoLatencies, 0.5) * 1e6,
-                           baselineName: baselineName, limit: 1_000, maxRatio: 3)
-            report.latency("change on A to watch() on B via server, loopback, p99 (\(samples) samples)",
-                           ours: percentile(ours, 0.99) * 1e6, baseline: percentile(echoLatencies, 0.99) * 1e6,
-                           baselineName: baselineName, limit: 5_000, maxRatio: 3)
+            report.latencyPercentiles("change on A to watch() on B via server, loopback", ours: measured.total, baseline: echo,
+                                      baselineName: "bare WebSocket echo round trip, \(echoMessage.utf8.count) B, Hummingbird + WSClient")
             let steps = [("save() on A returned", measured.saved), ("server committed", measured.serverCommitted),
                          ("B's store committed", measured.bCommitted), ("watch() on B emitted", measured.total)]
             report.note("  where it goes: medians from the start of save()", figures: steps.map { String(format: "%@ %.0f µs", $0.0, median($0.1) * 1e6) }
@@ -113,6 +103,9 @@ struct SyncBenchmark {
             }
             report.ratio("  reference: the same fan-out by a bare broadcast server on our stack (no store)", ours: median(ourRates),
                          baseline: median(bareRates), unit: "frames/s delivered", baselineName: "Hummingbird broadcast, in process", target: nil)
+        }
+        if only == nil || only == "mesh" {
+            try await MeshBenchmark.run(report: &report, directory: directory, quick: quick, warmUp: warmUp, samples: samples, text: text)
         }
         report.print()
     }

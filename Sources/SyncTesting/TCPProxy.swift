@@ -14,6 +14,13 @@ public final class TCPProxy: Sendable {
     final class ProxyState: Sendable {
         let blackholed = Locked(false)
         let connections = Locked<[ObjectIdentifier: any Channel]>([:])
+        /// Bytes forwarded to the target, and from it back to clients.
+        let toTarget = Locked(0), fromTarget = Locked(0)
+    }
+
+    /// Bytes forwarded so far: from clients to the target, and from the target to clients.
+    public var bytesForwarded: (toTarget: Int, fromTarget: Int) {
+        (state.toTarget.withLock { $0 }, state.fromTarget.withLock { $0 })
     }
 
     private init(port: Int, serverChannel: any Channel, state: ProxyState) {
@@ -38,8 +45,8 @@ public final class TCPProxy: Sendable {
                             $0[ObjectIdentifier(inbound)] = inbound
                             $0[ObjectIdentifier(outbound)] = outbound
                         }
-                        try inbound.pipeline.syncOperations.addHandler(ForwardHandler(peer: outbound, state: state))
-                        try outbound.pipeline.syncOperations.addHandler(ForwardHandler(peer: inbound, state: state))
+                        try inbound.pipeline.syncOperations.addHandler(ForwardHandler(peer: outbound, state: state, counter: state.toTarget))
+                        try outbound.pipeline.syncOperations.addHandler(ForwardHandler(peer: inbound, state: state, counter: state.fromTarget))
                         inbound.setOption(.autoRead, value: true).whenComplete { _ in }
                         outbound.setOption(.autoRead, value: true).whenComplete { _ in }
                     }
@@ -73,15 +80,19 @@ public final class TCPProxy: Sendable {
         typealias InboundIn = ByteBuffer
         let peer: any Channel
         let state: ProxyState
+        let counter: Locked<Int>
 
-        init(peer: any Channel, state: ProxyState) {
+        init(peer: any Channel, state: ProxyState, counter: Locked<Int>) {
             self.peer = peer
             self.state = state
+            self.counter = counter
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard !state.blackholed.withLock({ $0 }) else { return }
-            peer.writeAndFlush(unwrapInboundIn(data), promise: nil)
+            let buffer = unwrapInboundIn(data)
+            counter.withLock { $0 += buffer.readableBytes }
+            peer.writeAndFlush(buffer, promise: nil)
         }
 
         func channelInactive(context: ChannelHandlerContext) {

@@ -103,7 +103,12 @@ extension Mesh {
                 try? await Task.sleep(for: .seconds(5))
                 continue
             }
-            state.withLock { $0.avahi = discovery }
+            // Talking to the daemon: browsing runs; our own announcement follows (Avahi probes the
+            // name for about a second), and peers may link before it is out.
+            state.withLock {
+                $0.avahi = discovery
+                $0.discovery = "running"
+            }
             await withTaskCancellationHandler {
                 for await event in discovery.events { handle(event) }
             } onCancel: {
@@ -179,8 +184,11 @@ extension Mesh {
         var backoff = Duration.milliseconds(200)
         let heartbeat = configuration.heartbeatInterval
         if let peer = target.peer, peer < nodeID {
-            // The smaller node id dials; give it two heartbeats before dialing ourselves.
-            try? await Task.sleep(for: heartbeat * 2)
+            // The smaller node id's link is the one both sides keep; give it a short head start.
+            // Not longer: a node that just started is still announcing itself (Avahi probes its
+            // name for about a second), so the smaller one may not see it yet. Whoever links first,
+            // the other finds the peer linked and does not dial; simultaneous links are deduplicated.
+            try? await Task.sleep(for: .milliseconds(Int.random(in: 50...150)))
         }
         while !Task.isCancelled {
             let (url, peer) = state.withLock { state -> (String?, NodeID?) in

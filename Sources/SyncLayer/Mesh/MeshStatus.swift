@@ -6,7 +6,8 @@ public struct MeshStatus: Sendable, Hashable {
     public var teamID: String
     /// Whether this node reaches the server now.
     public var uplink: Bool
-    /// Discovery: `off`, `starting`, `running`, or `unavailable: <why>` (static peers still work).
+    /// Discovery: `off`, `starting`, `running` (talking to the Avahi daemon: browsing, and advertising
+    /// once Avahi has probed the name), or `unavailable: <why>` (static peers still work).
     public var discovery: String
     /// Live links, by peer node id.
     public var peers: [PeerStatus]
