@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "SyncStore", dependencies: ["SyncCore", "CSQLite", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SyncLayer", dependencies: [
             "SyncCore", "SyncStore", "SyncDiscovery",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "Logging", package: "swift-log"),

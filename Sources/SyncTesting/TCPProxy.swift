@@ -16,7 +16,15 @@ public final class TCPProxy: Sendable {
         let connections = Locked<[ObjectIdentifier: any Channel]>([:])
         /// Bytes forwarded to the target, and from it back to clients.
         let toTarget = Locked(0), fromTarget = Locked(0)
+        /// Every byte forwarded either way, when recording (a capture of the traffic).
+        let recording: Bool
+        let recorded = Locked<[UInt8]>([])
+
+        init(recording: Bool) { self.recording = recording }
     }
+
+    /// Every byte forwarded so far, both directions interleaved (only with `recording`).
+    public var recorded: [UInt8] { state.recorded.withLock { $0 } }
 
     /// Bytes forwarded so far: from clients to the target, and from the target to clients.
     public var bytesForwarded: (toTarget: Int, fromTarget: Int) {
@@ -29,9 +37,10 @@ public final class TCPProxy: Sendable {
         self.state = state
     }
 
-    /// A proxy on a free loopback port forwarding to `127.0.0.1:targetPort`.
-    public static func start(targetPort: Int) async throws -> TCPProxy {
-        let state = ProxyState()
+    /// A proxy on a free loopback port forwarding to `127.0.0.1:targetPort`; with `recording`, it
+    /// keeps a copy of everything it forwards (``recorded``).
+    public static func start(targetPort: Int, recording: Bool = false) async throws -> TCPProxy {
+        let state = ProxyState(recording: recording)
         let group = MultiThreadedEventLoopGroup.singleton
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -92,6 +101,7 @@ public final class TCPProxy: Sendable {
             guard !state.blackholed.withLock({ $0 }) else { return }
             let buffer = unwrapInboundIn(data)
             counter.withLock { $0 += buffer.readableBytes }
+            if state.recording { state.recorded.withLock { $0 += buffer.readableBytesView } }
             peer.writeAndFlush(buffer, promise: nil)
         }
 

@@ -24,7 +24,7 @@ import Testing
 
     static func startMeshNode(_ directory: TemporaryDirectory, name: String, serverPort: Int, team: String = "field",
                               peers: [Int] = [], heartbeat: Duration = .milliseconds(200),
-                              gatewayGrace: Duration = .milliseconds(300)) async throws -> MeshNode {
+                              gatewayGrace: Duration = .milliseconds(300), secret: String? = nil) async throws -> MeshNode {
         let proxy = try await TCPProxy.start(targetPort: serverPort)
         let meshPort = try freeLoopbackPort()
         let test = try await TestNode.start(path: directory.file("\(name).sqlite"), baseURL: "http://127.0.0.1:\(proxy.port)") {
@@ -34,6 +34,7 @@ import Testing
                                          staticPeers: peers.map { "ws://127.0.0.1:\($0)" }, discovery: false)
             mesh.heartbeatInterval = heartbeat
             mesh.gatewayGrace = gatewayGrace
+            mesh.teamSecret = secret
             $0.mesh = mesh
         }
         return MeshNode(test: test, proxy: proxy, meshPort: meshPort)
@@ -230,6 +231,75 @@ import Testing
             #expect(metrics?["duplicatesDropped"] == .int(0), "each change was uploaded once (no second push over REST)")
             await a.stop()
             await b.stop()
+            await server.stop()
+        }
+    }
+
+    static let secret = "correct horse battery staple"
+
+    @Test func aNodeWithTheWrongSecretCannotLinkInjectOrRead() async throws {
+        try await withTemporaryDirectory(prefix: "mesh-secret") { directory in
+            let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))
+            let member = try await Self.startMeshNode(directory, name: "member", serverPort: server.port, secret: Self.secret)
+            // Same team id, wrong secret; and a node of the team id without any secret.
+            let stranger = try await Self.startMeshNode(directory, name: "stranger", serverPort: server.port, peers: [member.meshPort],
+                                                        secret: "a guess at the team's secret")
+            let clear = try await Self.startMeshNode(directory, name: "clear", serverPort: server.port, peers: [member.meshPort])
+            for node in [member, stranger, clear] {
+                node.proxy.blackhole()
+                await Self.waitUntilLinkDown(node)
+            }
+            try await member.todos.save(["text": "for the team only"], id: "private")
+            try await stranger.todos.save(["text": "injected"], id: "x")
+            try await clear.todos.save(["text": "injected in clear"], id: "y")
+            // Both keep dialing: give them several attempts, each refused at its first frame.
+            let linked = await Self.waitForPeers(member.node, [stranger.node.nodeID], timeout: .seconds(2))
+            #expect(!linked, "a node without the team secret never links")
+            #expect(member.node.meshStatus?.peers.isEmpty == true)
+            #expect(member.node.metrics().framesRejected > 0, "the refused frames are counted")
+            #expect(try await member.todos.get("x") == nil)
+            #expect(try await member.todos.get("y") == nil)
+            #expect(try await stranger.todos.get("private") == nil)
+            #expect(try await clear.todos.get("private") == nil)
+            for node in [clear, stranger, member] { await node.stop() }
+            await server.stop()
+        }
+    }
+
+    @Test func meshTrafficWithASecretCarriesNoDocumentInClear() async throws {
+        try await withTemporaryDirectory(prefix: "mesh-capture") { directory in
+            let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))
+            // The same exchange with and without a secret, each captured on the wire between a and b.
+            for secret in [Self.secret, nil] {
+                let name = secret == nil ? "clear" : "sealed"
+                let b = try await Self.startMeshNode(directory, name: "\(name)-b", serverPort: server.port, team: name, secret: secret)
+                let capture = try await TCPProxy.start(targetPort: b.meshPort, recording: true)
+                let a = try await Self.startMeshNode(directory, name: "\(name)-a", serverPort: server.port, team: name,
+                                                     peers: [capture.port], secret: secret)
+                a.proxy.blackhole()
+                b.proxy.blackhole()
+                await Self.waitUntilLinkDown(a)
+                await Self.waitUntilLinkDown(b)
+                #expect(await Self.waitForPeers(b.node, [a.node.nodeID]))
+                // Written on b, the listener: WebSocket masks what a client (the dialer) sends, so
+                // only this direction would show text in clear to a plain search.
+                let marker = "blood type AB-negative, room 4\(name)"
+                try await b.todos.save(["note": .string(marker)], id: "patient-\(name)")
+                #expect(try await waitUntil(a.node) { try await a.todos.get("patient-\(name)")?["note"] == .string(marker) },
+                        "the document crosses the mesh")
+                let wire = capture.recorded
+                let inClear = wire.firstRange(of: Array(marker.utf8)) != nil
+                if secret == nil {
+                    #expect(inClear, "without a secret the capture shows the document (so the capture works)")
+                } else {
+                    #expect(!inClear, "with the team secret no document content crosses the wire in clear")
+                    #expect(wire.firstRange(of: Array("patient-sealed".utf8)) == nil, "nor its id")
+                    #expect(wire.count > 1_000, "the capture saw the link's traffic (\(wire.count) bytes)")
+                }
+                await a.stop()
+                await b.stop()
+                await capture.stop()
+            }
             await server.stop()
         }
     }

@@ -3,6 +3,10 @@
 public struct MeshConfiguration: Sendable, Hashable {
     /// The team this node belongs to: only peers of the same team link. An id, never a secret.
     public var teamID: String
+    /// The team's shared secret. When set, only nodes holding it can link, and every frame between
+    /// peers is encrypted and authenticated (`Docs/Security.md`); peers without it are refused.
+    /// `nil` (the default) links by team id alone, in clear: for trusted networks only.
+    public var teamSecret: String?
     /// The address the peer listener binds to (`0.0.0.0` on a LAN; `127.0.0.1` on one machine).
     public var host: String = "0.0.0.0"
     /// The peer listener's port; 0 picks a free one (advertised through Avahi).
@@ -35,6 +39,9 @@ public struct MeshConfiguration: Sendable, Hashable {
     func validate() throws(ConfigurationError) {
         if teamID.isEmpty || teamID.utf8.count > 63 || teamID.contains(where: { $0.isWhitespace || $0 == "=" }) {
             throw ConfigurationError(field: "mesh.teamID", message: "must be 1 to 63 bytes without white space or '='")
+        }
+        if let teamSecret, teamSecret.utf8.count < 16 {
+            throw ConfigurationError(field: "mesh.teamSecret", message: "must be at least 16 bytes (got \(teamSecret.utf8.count))")
         }
         if host.isEmpty { throw ConfigurationError(field: "mesh.host", message: "must name an address to listen on") }
         if !(0...65535).contains(port) { throw ConfigurationError(field: "mesh.port", message: "must be between 0 and 65535 (got \(port))") }

@@ -1,18 +1,37 @@
 import Logging
+import NIOCore
 import WSCore
 
 /// One mesh link from handshake to end, the same on both sides: `peerHello` first, then at once the
 /// inbound frames handled in order, the outbound queue written in order, and heartbeats. A peer
 /// silent for two heartbeat intervals (or without a `peerHello` by then) is dropped.
+///
+/// With a team secret, each side first sends its key exchange and every frame after it is sealed
+/// (``MeshCipher``): one binary message per frame. Without one, frames are JSON text messages.
 struct MeshSession {
     let mesh: Mesh
     let link: MeshLink
     /// Closes the connection's input, which ends the reader (it ends on neither cancellation nor
     /// an unanswered close frame).
     let abort: @Sendable () -> Void
+    /// This link's key exchange, when the team has a secret.
+    private let exchange: MeshKeyExchange?
+    /// The sealed channel, once the peer's key exchange arrived.
+    private let channel = Promise<MeshCipher>()
+
+    init(mesh: Mesh, link: MeshLink, abort: @escaping @Sendable () -> Void) {
+        self.mesh = mesh
+        self.link = link
+        self.abort = abort
+        exchange = mesh.configuration.teamSecret.map { MeshKeyExchange(secret: $0, teamID: mesh.configuration.teamID) }
+    }
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
-        defer { mesh.closeLink(link) }
+        defer {
+            channel.abandon()
+            mesh.closeLink(link)
+        }
+        if let exchange { try await outbound.write(.binary(ByteBuffer(bytes: exchange.keyMessage))) }
         link.send(.peerHello(try await mesh.ownHello(wantsReply: false)))
         let keepAlive = Locked(KeepAlive(interval: mesh.configuration.heartbeatInterval, now: monotonicNanos()))
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -45,7 +64,22 @@ struct MeshSession {
             keepAlive.withLock { $0.received(at: monotonicNanos()) }
             let frame: Frame
             do {
-                frame = try mesh.codec.decode(message)
+                if let exchange {
+                    guard case .binary(let buffer) = message else {
+                        throw Mesh.Refusal(description: "a frame in clear on a team with a secret (the peer has none?)")
+                    }
+                    guard let cipher = channel.current else {
+                        channel.fulfill(try exchange.channel(peerKeyMessage: Array(buffer.readableBytesView)))
+                        continue
+                    }
+                    frame = try mesh.codec.decode(try cipher.open(buffer.readableBytesView))
+                } else {
+                    frame = try mesh.codec.decode(message)
+                }
+            } catch let refusal as Mesh.Refusal {
+                // Not of the team, or altered on the way: nothing of this link is read any further.
+                mesh.engine.metrics.update { $0.framesRejected += 1 }
+                throw refusal
             } catch {
                 mesh.engine.metrics.update { $0.framesRejected += 1 }
                 mesh.logger.debug("dropped a bad frame from a peer", metadata: ["synclayer.error": "\(error)"])
@@ -68,8 +102,15 @@ struct MeshSession {
 
     /// Writes queued frames in order; ends (closing the link) when the mesh finishes the queue.
     private func writeLoop(_ outbound: WebSocketOutboundWriter) async throws {
-        for await frame in link.queue {
-            try await outbound.write(.text(mesh.codec.encodeString(frame)))
+        if exchange != nil {
+            guard let cipher = await channel.value else { return }
+            for await frame in link.queue {
+                try await outbound.write(.binary(ByteBuffer(bytes: cipher.seal(mesh.codec.encode(frame)))))
+            }
+        } else {
+            for await frame in link.queue {
+                try await outbound.write(.text(mesh.codec.encodeString(frame)))
+            }
         }
         throw Mesh.Refusal(description: "link replaced or closed by this node")
     }

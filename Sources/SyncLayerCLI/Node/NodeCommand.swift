@@ -54,6 +54,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Mesh: the team id; only peers of the same team link.", valueName: "id"))
     var team = "default"
 
+    @Option(help: ArgumentHelp("Mesh: a file holding the team secret (at least 16 bytes; trailing newline ignored). Only nodes with it link, and peer traffic is encrypted. Never on the command line.", valueName: "path"))
+    var teamSecretFile: String?
+
     @Option(help: ArgumentHelp("Mesh: the address the peer listener binds to.", valueName: "address"))
     var meshHost = "0.0.0.0"
 
@@ -83,6 +86,12 @@ struct NodeCommand: AsyncParsableCommand {
             var meshConfiguration = MeshConfiguration(teamID: team, host: meshHost, port: meshPort, staticPeers: peers, discovery: !noDiscovery)
             meshConfiguration.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
             meshConfiguration.maxLinks = maxLinks
+            if let teamSecretFile {
+                guard let text = try? String(contentsOfFile: teamSecretFile, encoding: .utf8) else {
+                    throw ValidationError("--team-secret-file: cannot read \(teamSecretFile)")
+                }
+                meshConfiguration.teamSecret = String(text.trimmingCharacters(in: .newlines))
+            }
             configuration.mesh = meshConfiguration
         }
         guard let durability = Durability(rawValue: durability) else { throw ValidationError("--durability is processCrash or powerLoss") }
