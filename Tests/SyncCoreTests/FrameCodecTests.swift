@@ -42,6 +42,7 @@ import Testing
             .changes(ChangeBatch(changes: [ChangeMessage(change)], cursor: 4)),
             .ack(Ack(committed: [ChangeID(origin: a, seq: 1): 10], rejected: [ChangeID(origin: a, seq: 2): FrameError(.unauthorized, "no")], cursor: 10)),
             .ack(Ack(committed: [:], cursor: 12, held: [a: [1...500, 502...502], NodeID("b")!: [7...9]])),
+            .peerHello(PeerHello(nodeID: a, team: "t", uplink: true, vector: VersionVector([a: 3]), acknowledged: VersionVector([a: 2]))),
             .ping(time: 77), .pong(time: 78), .auth(token: "t"), .authenticated, .subscribed(collection: "c"), .unsubscribe(collection: "c"),
         ]
         for frame in frames {

@@ -136,6 +136,17 @@ import Testing
             await outsider.waitUntilConnected()
             try await outsider.node.collection("todos").save(["from": "outsider"], id: "from-server")
             #expect(try await waitUntil(c.node) { try await c.todos.get("from-server") != nil }, "the gateway passes the server's changes on")
+            // What the server acknowledged to the gateway reaches the cut-off nodes over the mesh:
+            // other origins' changes leave their outboxes; their own stay until the server says so.
+            for node in [b, c] {
+                let onlyOwn = try await waitUntil(node.node) {
+                    let outbox = try await node.node.store.outbox(limit: 1_000)
+                    return !outbox.isEmpty && outbox.allSatisfy { $0.id.origin == node.node.nodeID }
+                }
+                let left = try await node.node.store.outbox(limit: 1_000).map(\.id)
+                let acked = try await node.node.store.acknowledgedVector()
+                #expect(onlyOwn, "\(node.node.nodeID)'s outbox keeps only its own changes while cut off: \(left); a \(a.node.nodeID), b \(b.node.nodeID), c \(c.node.nodeID); acked \(acked)")
+            }
 
             // The server back for everyone: each change on it once, every digest equal.
             await b.proxy.restore()

@@ -12,8 +12,13 @@ public struct PeerHello: Hashable, Sendable {
     public var vector: VersionVector
     /// Whether the receiver should answer with its own state (the sender's state changed).
     public var wantsReply: Bool
+    /// Per origin, the sequence through which the sender knows the server committed every change
+    /// (its acknowledged marks): a receiver may drop other origins' changes up to it from its outbox.
+    public var acknowledged: VersionVector
 
-    public init(nodeID: NodeID, protocolVersion: Int = 1, team: String, uplink: Bool, vector: VersionVector, wantsReply: Bool = false) {
+    public init(nodeID: NodeID, protocolVersion: Int = 1, team: String, uplink: Bool, vector: VersionVector, wantsReply: Bool = false,
+                acknowledged: VersionVector = VersionVector()) {
+        self.acknowledged = acknowledged
         self.nodeID = nodeID
         self.protocolVersion = protocolVersion
         self.team = team
@@ -57,6 +62,7 @@ extension FrameCodec {
         var data: JSONObject = ["nodeId": .string(hello.nodeID.rawValue), "protocol": .int(Int64(hello.protocolVersion)),
                                 "team": .string(hello.team), "uplink": .bool(hello.uplink), "vector": hello.vector.jsonValue]
         if hello.wantsReply { data["reply"] = true }
+        if hello.acknowledged != VersionVector() { data["acked"] = hello.acknowledged.jsonValue }
         return ["type": "peerHello", "data": .object(data)]
     }
 
@@ -81,8 +87,15 @@ extension FrameCodec {
             throw FrameError(.invalidMessage, "peerHello needs \"data.uplink\" as a boolean")
         }
         let version = data["protocol"]?.intValue ?? 1
+        var acknowledged = VersionVector()
+        if let value = data["acked"] {
+            guard let vector = VersionVector(json: value) else {
+                throw FrameError(.invalidMessage, "\"data.acked\" must map node ids to sequences")
+            }
+            acknowledged = vector
+        }
         return PeerHello(nodeID: nodeID, protocolVersion: Int(clamping: version), team: team, uplink: uplink, vector: vector,
-                         wantsReply: data["reply"]?.boolValue ?? false)
+                         wantsReply: data["reply"]?.boolValue ?? false, acknowledged: acknowledged)
     }
 
     func relay(from object: JSONObject) throws(FrameError) -> RelayBatch {

@@ -31,6 +31,9 @@ final class Mesh: Sendable {
         var dialing: Set<String> = []
         /// The running discovery, to update the advertised uplink flag.
         var avahi: AvahiDiscovery?
+        /// What peers said the server committed, this node's own origin included (passed on, not
+        /// acted on for our own changes).
+        var heardAcknowledged = VersionVector()
     }
 
     let engine: SyncEngine
@@ -90,7 +93,10 @@ final class Mesh: Sendable {
 
     /// This node's state, as sent to peers.
     func ownHello(wantsReply: Bool) async throws -> PeerHello {
-        PeerHello(nodeID: nodeID, team: configuration.teamID, uplink: hasUplink, vector: try await engine.store.vector(), wantsReply: wantsReply)
+        var acknowledged = try await engine.store.acknowledgedVector()
+        acknowledged.formUnion(state.withLock { $0.heardAcknowledged })
+        return PeerHello(nodeID: nodeID, team: configuration.teamID, uplink: hasUplink, vector: try await engine.store.vector(),
+                         wantsReply: wantsReply, acknowledged: acknowledged)
     }
 
     /// The peer's `peerHello`: the first one registers the link (refused when it is of another
@@ -116,11 +122,28 @@ final class Mesh: Sendable {
         if uplinkChanged {
             engine.emit(.connectivityChanged, metadata: ["peer": .string(hello.nodeID.rawValue), "uplink": .bool(hello.uplink)])
         }
+        try await learnAcknowledgements(hello.acknowledged)
         if hello.wantsReply { link.send(.peerHello(try await ownHello(wantsReply: false))) }
         guard shouldRelay(to: link) else { return }
         let missing = try await engine.store.changesWithAcknowledgement(missingFrom: hello.vector, limit: 1_000_000)
             .filter { engine.syncedCollections.contains($0.change.collection) }
         send(missing, to: link, hops: 1, sentTo: [])
+    }
+
+    /// What a peer knows the server committed (a gateway hears the server's acks): changes of
+    /// *other* origins up to there leave this node's outbox, so it does not upload them again. Never
+    /// this node's own: those leave the outbox only on the server's word, so a peer that lies cannot
+    /// make this node's writes get lost. All of it is passed on in this node's own `peerHello`, so
+    /// it crosses several hops (a relay's own origin included).
+    private func learnAcknowledgements(_ acknowledged: VersionVector) async throws {
+        guard acknowledged != VersionVector() else { return }
+        state.withLock { $0.heardAcknowledged.formUnion(acknowledged) }
+        let mine = try await engine.store.acknowledgedVector()
+        var ranges: [NodeID: [ClosedRange<UInt64>]] = [:]
+        for (origin, through) in acknowledged.entries where origin != nodeID && through > mine[origin] {
+            ranges[origin] = [(mine[origin] + 1)...through]
+        }
+        if !ranges.isEmpty { try await engine.store.acknowledge([:], held: ranges) }
     }
 
     /// Changes a peer relayed: applied, then passed on by the relay rule, and to the server when

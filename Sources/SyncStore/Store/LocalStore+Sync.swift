@@ -74,6 +74,18 @@ extension LocalStore {
         }
     }
 
+    /// Per origin, the sequence through which every change is known to be committed by the server.
+    public func acknowledgedVector() async throws -> VersionVector {
+        let nodeID = self.nodeID
+        return try await readers.read { connection in
+            var vector = VersionVector()
+            for (origin, through) in try Self.acknowledgedMarks(connection, nodeID: nodeID) where through > 0 {
+                if let id = NodeID(origin) { vector[id] = through }
+            }
+            return vector
+        }
+    }
+
     /// How many changes wait for the server's acknowledgement.
     public func outboxCount() async throws -> Int {
         let nodeID = self.nodeID
