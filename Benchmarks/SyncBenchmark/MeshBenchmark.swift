@@ -1,6 +1,5 @@
 import BenchmarkSupport
 import Foundation
-import Logging
 import SyncLayer
 import SyncServer
 import SyncTesting
@@ -20,40 +19,24 @@ enum MeshBenchmark {
     static let collection = "bench"
 
     /// A mesh node for the benchmark: static peers only, unless `discovery`.
-    static func openNode(_ path: String, baseURL: String?, meshPort: Int = 0, peers: [Int] = [], team: String,
-                         discovery: Bool = false) async throws -> (SyncNode, Task<Void, any Error>) {
-        var configuration = SyncConfiguration(databasePath: path, baseURL: baseURL, collections: [collection])
-        configuration.enableRealtimeSync = baseURL != nil
-        configuration.websocketReconnectDelay = .milliseconds(100)
-        var mesh = MeshConfiguration(teamID: team, host: "127.0.0.1", port: meshPort,
-                                     staticPeers: peers.map { "ws://127.0.0.1:\($0)" }, discovery: discovery)
-        mesh.heartbeatInterval = .seconds(1)
-        configuration.mesh = mesh
-        var logger = Logger(label: "bench.mesh")
-        logger.logLevel = .error
-        let node = try await SyncNode.open(configuration, logger: logger)
-        return (node, Task { try await node.run() })
-    }
-
-    static func close(_ opened: [(SyncNode, Task<Void, any Error>)]) async {
-        for (node, task) in opened {
-            task.cancel()
-            _ = try? await task.value
-            await node.close()
+    static func openNode(_ path: String, baseURL: String?, peers: [Int] = [], team: String, discovery: Bool = false) async throws -> TestNode {
+        try await TestNode.start(path: path, baseURL: baseURL, collections: [collection]) { configuration in
+            configuration.syncInterval = .seconds(30)
+            var mesh = MeshConfiguration(teamID: team, host: "127.0.0.1", staticPeers: peers.map { "ws://127.0.0.1:\($0)" }, discovery: discovery)
+            mesh.heartbeatInterval = .seconds(1)
+            configuration.mesh = mesh
         }
     }
 
-    /// Waits (bounded) until `node` has a live link to each of `peers`.
-    static func waitForLinks(_ node: SyncNode, to peers: Set<NodeID>, timeout: Duration = .seconds(30)) async throws {
-        let events = node.events()
-        let linked = try await withTimeout(timeout.seconds, "mesh links of \(node.nodeID)") {
-            if peers.isSubset(of: Set(node.meshStatus?.peers.map(\.nodeID) ?? [])) { return true }
-            for await event in events where event.kind == .peerConnected {
-                if peers.isSubset(of: Set(node.meshStatus?.peers.map(\.nodeID) ?? [])) { return true }
-            }
-            return false
+    static func stop(_ nodes: [TestNode]) async {
+        for node in nodes { await node.stop() }
+    }
+
+    /// Waits (bounded) until `node` is linked to exactly `peers`.
+    static func waitForLinks(_ node: SyncNode, to peers: Set<NodeID>) async throws {
+        guard await waitForPeers(node, peers, timeout: .seconds(30)) else {
+            throw BenchmarkError("\(node.nodeID) never linked to exactly its peers")
         }
-        guard linked else { throw BenchmarkError("\(node.nodeID) never linked to its peers") }
     }
 
     // MARK: 3. Start to first link
@@ -63,8 +46,7 @@ enum MeshBenchmark {
     static func startToFirstLink(directory: TemporaryDirectory, discovery: Bool, rounds: Int) async throws -> [Double] {
         let team = "bench-\(UUID().uuidString.prefix(8))"
         let anchor = try await openNode(directory.file("anchor-\(discovery).sqlite"), baseURL: nil, team: team, discovery: discovery)
-        defer { anchor.1.cancel() }
-        guard let anchorPort = await anchor.0.waitUntilMeshListening() else { throw BenchmarkError("the anchor node did not listen") }
+        guard let anchorPort = await anchor.node.waitUntilMeshListening() else { throw BenchmarkError("the anchor node did not listen") }
         var times: [Double] = []
         do {
             for round in 0..<rounds {
@@ -72,25 +54,22 @@ enum MeshBenchmark {
                 let joiner = try await openNode(directory.file("joiner-\(discovery)-\(round).sqlite"), baseURL: nil,
                                                 peers: discovery ? [] : [anchorPort], team: team, discovery: discovery)
                 do {
-                    try await waitForLinks(joiner.0, to: [anchor.0.nodeID])
+                    try await waitForLinks(joiner.node, to: [anchor.node.nodeID])
                     times.append(now() - start)
 
                 } catch {
-                    await close([joiner])
+                    await joiner.stop()
                     throw error
                 }
-                await close([joiner])
+                await joiner.stop()
                 // The anchor drops the link before the next round starts.
-                _ = try await withTimeout(30, "the anchor forgetting the joiner") {
-                    while anchor.0.meshStatus?.peers.isEmpty == false { try await Task.sleep(for: .milliseconds(10)) }
-                    return true
-                }
+                try await waitForLinks(anchor.node, to: [])
             }
         } catch {
-            await close([anchor])
+            await anchor.stop()
             throw error
         }
-        await close([anchor])
+        await anchor.stop()
         return times
     }
 
@@ -102,15 +81,15 @@ enum MeshBenchmark {
         let deadServer = "http://127.0.0.1:\(try freeLoopbackPort())"
         let team = "bench-\(UUID().uuidString.prefix(8))"
         let b = try await openNode(directory.file("mesh-b.sqlite"), baseURL: deadServer, team: team)
-        guard let bPort = await b.0.waitUntilMeshListening() else { throw BenchmarkError("B did not listen") }
+        guard let bPort = await b.node.waitUntilMeshListening() else { throw BenchmarkError("B did not listen") }
         let a = try await openNode(directory.file("mesh-a.sqlite"), baseURL: deadServer, peers: [bPort], team: team)
         let result: Result<[Double], any Error>
         do {
-            try await waitForLinks(a.0, to: [b.0.nodeID])
-            try await waitForLinks(b.0, to: [a.0.nodeID])
+            try await waitForLinks(a.node, to: [b.node.nodeID])
+            try await waitForLinks(b.node, to: [a.node.nodeID])
             result = .success(try await withTimeout(600, "mesh watch latency") {
-                let writer = a.0.collection(collection)
-                var watch = b.0.collection(collection).watch().makeAsyncIterator()
+                let writer = a.node.collection(collection)
+                var watch = b.node.collection(collection).watch().makeAsyncIterator()
                 _ = try await watch.next()
                 var latencies: [Double] = []
                 for index in 0..<(warmUp + samples) {
@@ -127,7 +106,7 @@ enum MeshBenchmark {
         } catch {
             result = .failure(error)
         }
-        await close([a, b])
+        await stop([a, b])
         return try result.get()
     }
 
@@ -148,7 +127,7 @@ enum MeshBenchmark {
         let serverPort = try freeLoopbackPort()
         let team = "bench-\(UUID().uuidString.prefix(8))"
         var proxies: [TCPProxy] = []
-        var opened: [(SyncNode, Task<Void, any Error>)] = []
+        var opened: [TestNode] = []
         var ports: [Int] = []
         var server: TestServer?
         let result: Result<Reconciliation, any Error>
@@ -159,15 +138,16 @@ enum MeshBenchmark {
                 let node = try await openNode(directory.file("reconcile-\(index).sqlite"), baseURL: "http://127.0.0.1:\(proxy.port)",
                                               peers: ports, team: team)
                 opened.append(node)
-                guard let port = await node.0.waitUntilMeshListening() else { throw BenchmarkError("node \(index) did not listen") }
+                guard let port = await node.node.waitUntilMeshListening() else { throw BenchmarkError("node \(index) did not listen") }
                 ports.append(port)
             }
-            let ids = Set(opened.map { $0.0.nodeID })
-            for (node, _) in opened { try await waitForLinks(node, to: ids.subtracting([node.nodeID])) }
+            let nodes = opened.map(\.node)
+            let ids = Set(nodes.map(\.nodeID))
+            for node in nodes { try await waitForLinks(node, to: ids.subtracting([node.nodeID])) }
 
             // Offline writes, in batches, on every node at once.
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, (node, _)) in opened.enumerated() {
+                for (index, node) in nodes.enumerated() {
                     group.addTask {
                         let writer = node.collection(collection)
                         for start in stride(from: 0, to: perNode, by: 100) {
@@ -181,7 +161,6 @@ enum MeshBenchmark {
                 try await group.waitForAll()
             }
             let total = count * perNode
-            let nodes = opened.map(\.0)
             let shared = try await waitUntil(anyCommitIn: nodes.map(CommitSource.node), timeout: .seconds(120)) {
                 for node in nodes where try await node.collection(collection).count() != total { return false }
                 return true
@@ -226,17 +205,10 @@ enum MeshBenchmark {
         } catch {
             result = .failure(error)
         }
-        await close(opened)
+        await stop(opened)
         for proxy in proxies { await proxy.stop() }
         await server?.stop()
         return try result.get()
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
 

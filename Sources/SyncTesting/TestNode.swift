@@ -12,12 +12,12 @@ public final class TestNode: Sendable {
         self.task = task
     }
 
-    /// Opens a node at `path` syncing `collections` with the server at `baseURL`, and starts it.
-    /// `configure` can change the configuration first.
-    public static func start(path: String, baseURL: String, collections: [String] = ["todos"], realtime: Bool = true,
+    /// Opens a node at `path` syncing `collections` with the server at `baseURL` (none: a node on
+    /// its own, or on a mesh), and starts it. `configure` can change the configuration first.
+    public static func start(path: String, baseURL: String?, collections: [String] = ["todos"], realtime: Bool = true,
                              configure: (inout SyncConfiguration) -> Void = { _ in }) async throws -> TestNode {
         var configuration = SyncConfiguration(databasePath: path, baseURL: baseURL, collections: collections)
-        configuration.enableRealtimeSync = realtime
+        configuration.enableRealtimeSync = realtime && baseURL != nil
         configuration.websocketReconnectDelay = .milliseconds(100)
         configuration.syncInterval = .seconds(5)
         configure(&configuration)

@@ -5,11 +5,8 @@ extension LiveDiscoveryTests {
     @Test func stoppedPeerIsReportedRemoved() async throws {
         let pair = Fixtures.pair(ports: (41021, 41022), sameName: true)
         defer { pair.stop() }
-        let (id, a, b, eventsA, eventsB) = (pair.id, pair.a, pair.b, pair.eventsA, pair.eventsB)
-        try a.start()
-        try b.start()
-        _ = try await eventsA.peer("b-\(id)")
-        _ = try await eventsB.peer("a-\(id)")
+        let (id, b, eventsA) = (pair.id, pair.b, pair.eventsA)
+        try await pair.startAndMeet()
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -22,9 +19,8 @@ extension LiveDiscoveryTests {
     @Test func uplinkChangeReachesThePeer() async throws {
         let pair = Fixtures.pair(ports: (41031, 41032), sameName: false)
         defer { pair.stop() }
-        let (id, a, b, eventsA, eventsB) = (pair.id, pair.a, pair.b, pair.eventsA, pair.eventsB)
-        try a.start()
-        try b.start()
+        let (id, b, eventsA, eventsB) = (pair.id, pair.b, pair.eventsA, pair.eventsB)
+        try pair.start()
         let before = try await eventsA.peer("b-\(id)")
         #expect(before.hasUplink == false)
         _ = try await eventsB.publishedName()

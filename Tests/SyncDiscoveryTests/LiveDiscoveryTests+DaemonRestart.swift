@@ -5,11 +5,8 @@ extension LiveDiscoveryTests {
     @Test func discoveryRecoversWhenTheDaemonRestarts() async throws {
         let pair = Fixtures.pair(ports: (41041, 41042), sameName: true)
         defer { pair.stop() }
-        let (id, a, b, eventsA, eventsB) = (pair.id, pair.a, pair.b, pair.eventsA, pair.eventsB)
-        try a.start()
-        try b.start()
-        _ = try await eventsA.peer("b-\(id)")
-        _ = try await eventsB.peer("a-\(id)")
+        let (id, eventsA, eventsB) = (pair.id, pair.eventsA, pair.eventsB)
+        try await pair.startAndMeet()
 
         let markA = await eventsA.count
         let markB = await eventsB.count

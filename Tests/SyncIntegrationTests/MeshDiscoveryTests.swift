@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import SyncLayer
 import SyncTesting
 import Testing
@@ -10,43 +9,36 @@ import Testing
 @Suite(.timeLimit(.minutes(2)), .serialized,
        .enabled(if: ProcessInfo.processInfo.environment["AVAHI_DAEMON_CONF"] != nil, "needs the avahi-daemon of scripts/with-avahi"))
 struct MeshDiscoveryTests {
-    static func openNode(_ directory: TemporaryDirectory, _ name: String, team: String) async throws -> (SyncNode, Task<Void, any Error>) {
-        var configuration = SyncConfiguration(databasePath: directory.file("\(name).sqlite"), collections: ["todos"])
-        var mesh = MeshConfiguration(teamID: team, host: "127.0.0.1")
-        mesh.heartbeatInterval = .milliseconds(300)
-        configuration.mesh = mesh
-        var logger = Logger(label: "test.mesh.\(name)")
-        logger.logLevel = .warning
-        let node = try await SyncNode.open(configuration, logger: logger)
-        return (node, Task { try await node.run() })
+    static func openNode(_ directory: TemporaryDirectory, _ name: String, team: String) async throws -> TestNode {
+        try await TestNode.start(path: directory.file("\(name).sqlite"), baseURL: nil) { configuration in
+            var mesh = MeshConfiguration(teamID: team, host: "127.0.0.1")
+            mesh.heartbeatInterval = .milliseconds(300)
+            configuration.mesh = mesh
+        }
     }
 
     @Test func nodesDiscoverEachOtherByAvahiAloneAndRelay() async throws {
         try await withTemporaryDirectory(prefix: "mesh-avahi") { directory in
             let team = "avahi-\(UUID().uuidString.prefix(8))"
-            var opened: [(SyncNode, Task<Void, any Error>)] = []
+            var opened: [TestNode] = []
             for name in ["a", "b", "c"] { opened.append(try await Self.openNode(directory, name, team: team)) }
             // A node of another team on the same LAN: seen by Avahi, never linked.
             let stranger = try await Self.openNode(directory, "stranger", team: "other-\(team)")
-            let nodes = opened
-            let ids = Set(nodes.map { $0.0.nodeID })
-            for (node, _) in nodes {
-                let linked = await MeshTests.waitForPeers(node, ids.subtracting([node.nodeID]), timeout: .seconds(30))
+            let nodes = opened.map(\.node)
+            let ids = Set(nodes.map(\.nodeID))
+            for node in nodes {
+                let linked = await waitForPeers(node, ids.subtracting([node.nodeID]), timeout: .seconds(30))
                 #expect(linked, "\(node.nodeID) links to both others through Avahi: \(String(describing: node.meshStatus))")
                 #expect(node.meshStatus?.discovery == "running")
             }
-            let watch = nodes[2].0.collection("todos").watch()
-            try await nodes[0].0.collection("todos").save(["text": "found by mDNS"], id: "m1")
+            let watch = nodes[2].collection("todos").watch()
+            try await nodes[0].collection("todos").save(["text": "found by mDNS"], id: "m1")
             let seen = try await firstMatch(watch) { $0.contains { $0.id == "m1" } }
             #expect(seen?.first?.data == ["text": "found by mDNS"])
-            #expect(try await waitUntil(nodes[1].0) { try await nodes[1].0.collection("todos").get("m1") != nil })
-            #expect(try await stranger.0.collection("todos").get("m1") == nil)
-            #expect(stranger.0.meshStatus?.peers.isEmpty == true)
-            for (node, task) in nodes + [stranger] {
-                task.cancel()
-                _ = try? await task.value
-                await node.close()
-            }
+            #expect(try await waitUntil(nodes[1]) { try await nodes[1].collection("todos").get("m1") != nil })
+            #expect(try await stranger.node.collection("todos").get("m1") == nil)
+            #expect(stranger.node.meshStatus?.peers.isEmpty == true)
+            for node in opened + [stranger] { await node.stop() }
         }
     }
 }

@@ -40,34 +40,6 @@ import Testing
         return MeshNode(test: test, proxy: proxy, meshPort: meshPort)
     }
 
-    /// Waits (bounded) until `node` has exactly the peers in `expected` (and, with `uplink`, it and
-    /// they all have or lack the server), checking again at each mesh event: a peer linked or lost,
-    /// or an uplink change of the node or a peer.
-    static func waitForPeers(_ node: SyncNode, _ expected: Set<NodeID>, uplink: Bool? = nil, timeout: Duration = .seconds(20)) async -> Bool {
-        let events = node.events()
-        let holds: @Sendable () -> Bool = {
-            guard let status = node.meshStatus, Set(status.peers.map(\.nodeID)) == expected else { return false }
-            guard let uplink else { return true }
-            return status.uplink == uplink && status.peers.allSatisfy { $0.uplink == uplink }
-        }
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                if holds() { return true }
-                for await event in events where [.peerConnected, .peerLost, .connectivityChanged].contains(event.kind) {
-                    if holds() { return true }
-                }
-                return false
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let result = await group.next() ?? false
-            group.cancelAll()
-            return result
-        }
-    }
-
     static func waitUntilLinkDown(_ node: MeshNode) async {
         for await state in node.node.linkStates() where state != .connected { return }
     }
@@ -81,9 +53,9 @@ import Testing
             let c = try await Self.startMeshNode(directory, name: "c", serverPort: server.port, peers: [b.meshPort])
             let nodes = [a, b, c]
             for node in nodes { await node.test.waitUntilConnected() }
-            #expect(await Self.waitForPeers(b.node, [a.node.nodeID, c.node.nodeID], uplink: true))
-            #expect(await Self.waitForPeers(a.node, [b.node.nodeID], uplink: true))
-            #expect(await Self.waitForPeers(c.node, [b.node.nodeID], uplink: true))
+            #expect(await waitForPeers(b.node, [a.node.nodeID, c.node.nodeID], uplink: true))
+            #expect(await waitForPeers(a.node, [b.node.nodeID], uplink: true))
+            #expect(await waitForPeers(c.node, [b.node.nodeID], uplink: true))
 
             // Everyone reaches the server: the mesh carries no change.
             // b's events in this phase, for the failure message (a relay here would mean an uplink flapped).
@@ -99,7 +71,7 @@ import Testing
             // The server is cut off for everyone (silently: no TCP close).
             for node in nodes { node.proxy.blackhole() }
             for node in nodes { await Self.waitUntilLinkDown(node) }
-            #expect(await Self.waitForPeers(b.node, [a.node.nodeID, c.node.nodeID], uplink: false))
+            #expect(await waitForPeers(b.node, [a.node.nodeID, c.node.nodeID], uplink: false))
 
             let watchC = c.todos.watch()
             for index in 0..<10 {
@@ -171,7 +143,7 @@ import Testing
             await Self.waitUntilLinkDown(stranger)
             try await stranger.todos.save(["text": "injected"], id: "x")
             // The stranger keeps dialing; give it several attempts, then check nothing got through.
-            let refused = await Self.waitForPeers(member.node, [stranger.node.nodeID], timeout: .seconds(2))
+            let refused = await waitForPeers(member.node, [stranger.node.nodeID], timeout: .seconds(2))
             #expect(!refused, "a node of another team never links")
             #expect(try await member.todos.get("x") == nil)
             #expect(member.node.meshStatus?.peers.isEmpty == true)
@@ -188,8 +160,8 @@ import Testing
             // a reaches b through a proxy that can go silent without closing TCP.
             let meshProxy = try await TCPProxy.start(targetPort: b.meshPort)
             let a = try await Self.startMeshNode(directory, name: "a", serverPort: server.port, peers: [meshProxy.port], heartbeat: .milliseconds(300))
-            #expect(await Self.waitForPeers(b.node, [a.node.nodeID]))
-            #expect(await Self.waitForPeers(a.node, [b.node.nodeID]))
+            #expect(await waitForPeers(b.node, [a.node.nodeID]))
+            #expect(await waitForPeers(a.node, [b.node.nodeID]))
             var events = b.node.events().makeAsyncIterator()
             meshProxy.blackhole()
             // TCP stays open and would not notice for minutes; only the missing heartbeats can tell
@@ -197,7 +169,7 @@ import Testing
             while let event = await events.next(), event.kind != .peerLost {}
             #expect(b.node.meshStatus?.peers.isEmpty == true)
             await meshProxy.restore()
-            #expect(await Self.waitForPeers(b.node, [a.node.nodeID]), "the link comes back when the peer is reachable again")
+            #expect(await waitForPeers(b.node, [a.node.nodeID]), "the link comes back when the peer is reachable again")
             await a.stop()
             await b.stop()
             await meshProxy.stop()
@@ -213,13 +185,13 @@ import Testing
             // a reaches b through a proxy, so the test can end their link before the server comes.
             let meshProxy = try await TCPProxy.start(targetPort: b.meshPort)
             let a = try await Self.startMeshNode(directory, name: "a", serverPort: serverPort, peers: [meshProxy.port])
-            #expect(await Self.waitForPeers(b.node, [a.node.nodeID]))
+            #expect(await waitForPeers(b.node, [a.node.nodeID]))
             // With no server anywhere, a's writes reach b over the mesh.
             for index in 0..<10 { try await a.todos.save(["n": .int(Int64(index))], id: "a-\(index)") }
             #expect(try await waitUntil(b.node) { try await b.todos.count() == 10 })
             // From here on whatever b receives comes from the server.
             await meshProxy.stop()
-            #expect(await Self.waitForPeers(b.node, []))
+            #expect(await waitForPeers(b.node, []))
             let fromMesh = b.node.metrics().duplicatesDropped
 
             // The server comes up; only b reaches it. b holds a's changes, waiting for their upload.
@@ -264,7 +236,7 @@ import Testing
             try await stranger.todos.save(["text": "injected"], id: "x")
             try await clear.todos.save(["text": "injected in clear"], id: "y")
             // Both keep dialing: give them several attempts, each refused at its first frame.
-            let linked = await Self.waitForPeers(member.node, [stranger.node.nodeID], timeout: .seconds(2))
+            let linked = await waitForPeers(member.node, [stranger.node.nodeID], timeout: .seconds(2))
             #expect(!linked, "a node without the team secret never links")
             #expect(member.node.meshStatus?.peers.isEmpty == true)
             #expect(member.node.metrics().framesRejected > 0, "the refused frames are counted")
@@ -291,7 +263,7 @@ import Testing
                 b.proxy.blackhole()
                 await Self.waitUntilLinkDown(a)
                 await Self.waitUntilLinkDown(b)
-                #expect(await Self.waitForPeers(b.node, [a.node.nodeID]))
+                #expect(await waitForPeers(b.node, [a.node.nodeID]))
                 // Written on b, the listener: WebSocket masks what a client (the dialer) sends, so
                 // only this direction would show text in clear to a plain search.
                 let marker = "blood type AB-negative, room 4\(name)"

@@ -29,6 +29,19 @@ enum Fixtures {
         let eventsA: EventRecorder
         let eventsB: EventRecorder
 
+        /// Starts both.
+        func start() throws {
+            try a.start()
+            try b.start()
+        }
+
+        /// Starts both and waits until each has found the other.
+        func startAndMeet() async throws {
+            try start()
+            _ = try await eventsA.peer("b-\(id)")
+            _ = try await eventsB.peer("a-\(id)")
+        }
+
         /// Stops both (stopping twice is safe).
         func stop() {
             a.stop()
