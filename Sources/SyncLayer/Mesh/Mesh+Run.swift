@@ -122,7 +122,7 @@ extension Mesh {
     private func handle(_ event: DiscoveryEvent) {
         switch event {
         case .published(let name):
-            state.withLock { $0.discovery = "running" }
+            // Already `running` since the daemon answered (see runDiscovery).
             logger.info("advertised on the LAN", metadata: ["synclayer.mesh.name": "\(name)"])
         case .peerFound(let found):
             guard found.teamID == configuration.teamID, let peer = NodeID(found.nodeID), peer != nodeID else { return }
