@@ -44,6 +44,8 @@ public struct ServerLimits: Sendable, Hashable {
     public var idleTimeout: Duration = .seconds(90)
     /// An HTTP connection with no request in progress for this long is closed.
     public var httpIdleTimeout: Duration = .seconds(30)
+    /// Which changes need their origin's signature (``SignaturePolicy``).
+    public var signatures = SignaturePolicy.required
 
     public init() {}
 }

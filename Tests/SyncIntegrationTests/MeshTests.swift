@@ -249,6 +249,64 @@ import Testing
         }
     }
 
+    @Test func aRelayThatAltersOrForgesAChangeIsRefusedEverywhere() async throws {
+        try await withTemporaryDirectory(prefix: "mesh-forgery") { directory in
+            let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))
+            // origin writes alone; b is dialed by the rogue relay; c hears only through b.
+            let origin = try await Self.startMeshNode(directory, name: "origin", serverPort: server.port)
+            let b = try await Self.startMeshNode(directory, name: "b", serverPort: server.port)
+            let c = try await Self.startMeshNode(directory, name: "c", serverPort: server.port, peers: [b.meshPort])
+            for node in [origin, b, c] {
+                node.proxy.blackhole()
+                await Self.waitUntilLinkDown(node)
+            }
+            #expect(await waitForPeers(b.node, [c.node.nodeID]))
+            try await origin.todos.save(["text": "meet at gate 4"], id: "plan")
+            let written = try #require(try await origin.node.store.outbox().first)
+            let genuine = origin.node.store.signer.signingOwn(written)
+            // What a member relaying origin's change could do: alter it, keeping the signature; make
+            // one up in origin's name, unsigned; or sign one in origin's name with its own key.
+            let rogueKey = ChangeSigner()
+            let altered = Change(id: genuine.id, hlc: genuine.hlc, collection: "todos", recordID: "plan", kind: .insert,
+                                 fields: ["text": "meet at gate 9"], signature: genuine.signature)
+            let unsigned = Change(id: ChangeID(origin: origin.node.nodeID, seq: 2), hlc: genuine.hlc, collection: "todos",
+                                  recordID: "made-up", kind: .insert, fields: ["text": "forged"])
+            var signedByRogue = Change(id: ChangeID(origin: origin.node.nodeID, seq: 3), hlc: genuine.hlc, collection: "todos",
+                                       recordID: "made-up-2", kind: .insert, fields: ["text": "forged"])
+            signedByRogue.signature = rogueKey.signature(for: signedByRogue)
+
+            let codec = FrameCodec()
+            let rogue = try await RawWebSocket.connect("ws://127.0.0.1:\(b.meshPort)/mesh")
+            try await rogue.send(codec.encodeString(.peerHello(PeerHello(nodeID: rogueKey.nodeID, team: "field", uplink: false,
+                                                                         vector: VersionVector()))))
+            let forgeries = [altered, unsigned, signedByRogue].map { ChangeMessage(relaying: $0, acknowledged: false) }
+            try await rogue.send(codec.encodeString(.relay(RelayBatch(changes: forgeries, hops: 1))))
+            // Then the genuine change, as an honest relay would pass it: accepted, so the forged copy
+            // of the same id did not take its place.
+            try await rogue.send(codec.encodeString(.relay(RelayBatch(changes: [ChangeMessage(relaying: genuine, acknowledged: false)],
+                                                                      hops: 1))))
+            for node in [b, c] {
+                #expect(try await waitUntil(node.node) { try await node.todos.get("plan") != nil }, "the genuine change arrives")
+                #expect(try await node.todos.get("plan")?["text"] == "meet at gate 4", "the altered copy was not applied")
+                let madeUp = try await node.todos.get("made-up"), madeUp2 = try await node.todos.get("made-up-2")
+                #expect(madeUp == nil && madeUp2 == nil, "nothing forged is stored")
+            }
+            #expect(b.node.metrics().changesRefused == 3, "b refused and counted each forgery")
+            #expect(c.node.metrics().changesRefused == 0, "b passed none of them on")
+            // Healed: the server ends with origin's change once and nothing forged.
+            for node in [origin, b, c] { await node.proxy.restore() }
+            #expect(try await server.waitUntil {
+                let ids = try await server.store.changes(after: 0, collections: ["todos"]).changes.map(\.change.id)
+                return ids == [genuine.id]
+            })
+            let onServer = try await server.store.get(collection: "todos", id: "plan")
+            #expect(onServer?.data["text"] == "meet at gate 4")
+            await rogue.close()
+            for node in [c, b, origin] { await node.stop() }
+            await server.stop()
+        }
+    }
+
     @Test func meshTrafficWithASecretCarriesNoDocumentInClear() async throws {
         try await withTemporaryDirectory(prefix: "mesh-capture") { directory in
             let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))

@@ -12,12 +12,19 @@ import Testing
                collection: "todos", recordID: record, kind: .insert, fields: fields)
     }
 
+    /// These tests write changes by hand, for named origins, unsigned (signatures: `SignatureTests`).
+    static let unsignedAccepted: ServerLimits = {
+        var limits = ServerLimits()
+        limits.signatures = .checkedWhenPresent
+        return limits
+    }()
+
     func hello(_ node: String, cursor: UInt64, owner: NodeID? = nil, vector: VersionVector = VersionVector()) -> String {
         codec.encodeString(.hello(Hello(nodeID: NodeID(node)!, vector: vector, cursor: cursor, cursorOwner: owner, collections: ["todos"])))
     }
 
     @Test func batchesAreAcknowledgedWithACursorAndDuplicatesWithout() async throws {
-        try await withServer { server, _ in
+        try await withServer(limits: Self.unsignedAccepted) { server, _ in
             let node = try await RawWebSocket.connect(server.webSocketURL)
             var incoming = node.messages.makeAsyncIterator()
             try await node.send(hello("node-a", cursor: 0))
@@ -39,7 +46,7 @@ import Testing
     }
 
     @Test func helloCatchesUpFromTheCursorSkippingWhatTheVectorCovers() async throws {
-        try await withServer { server, _ in
+        try await withServer(limits: Self.unsignedAccepted) { server, _ in
             let writer = try await RawWebSocket.connect(server.webSocketURL)
             var writerIn = writer.messages.makeAsyncIterator()
             try await writer.send(hello("node-w", cursor: 0))
@@ -67,7 +74,7 @@ import Testing
     }
 
     @Test func pushAndPullOverREST() async throws {
-        try await withServer { server, _ in
+        try await withServer(limits: Self.unsignedAccepted) { server, _ in
             let frames = [change("node-p", 1, "a"), change("node-p", 2, "b")].map { JSONValue.object(FrameCodec.object(for: .change(ChangeMessage($0)))) }
             let push = try await http(.POST, "\(server.baseURL)/sync/_push", body: JSONValue.object(["changes": .array(frames)]).canonicalString)
             #expect(push.status == 200 && push.json?["committed"]?.objectValue?.count == 2)

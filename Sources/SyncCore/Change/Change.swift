@@ -1,4 +1,7 @@
 /// One write, as it travels between nodes and the server: the unit of sync.
+///
+/// Two changes are equal when their content is (id, HLC, collection, record id, kind, fields):
+/// ``signature`` is evidence about the change, carried along, and not part of its identity.
 public struct Change: Hashable, Sendable {
     /// What a change does to its document.
     public enum Kind: String, Hashable, Sendable, CaseIterable {
@@ -22,8 +25,12 @@ public struct Change: Hashable, Sendable {
     public let kind: Kind
     /// The fields it sets (the whole document for an insert, empty for a delete).
     public let fields: JSONObject
+    /// Its origin's signature, once signed (a node signs its own changes as they leave it).
+    public var signature: ChangeSignature?
 
-    public init(id: ChangeID, hlc: HLCTimestamp, collection: String, recordID: String, kind: Kind, fields: JSONObject) {
+    public init(id: ChangeID, hlc: HLCTimestamp, collection: String, recordID: String, kind: Kind, fields: JSONObject,
+                signature: ChangeSignature? = nil) {
+        self.signature = signature
         self.id = id
         self.hlc = hlc
         self.collection = collection
@@ -34,4 +41,18 @@ public struct Change: Hashable, Sendable {
 
     /// The change's place in the merge order.
     public var stamp: Stamp { Stamp(hlc: hlc, origin: id.origin, seq: id.seq) }
+
+    public static func == (lhs: Change, rhs: Change) -> Bool {
+        lhs.id == rhs.id && lhs.hlc == rhs.hlc && lhs.collection == rhs.collection && lhs.recordID == rhs.recordID
+            && lhs.kind == rhs.kind && lhs.fields == rhs.fields
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(hlc)
+        hasher.combine(collection)
+        hasher.combine(recordID)
+        hasher.combine(kind)
+        hasher.combine(fields)
+    }
 }

@@ -29,6 +29,7 @@ public struct ChangeMessage: Hashable, Sendable {
     /// The frame for a change, with the server's sequence when the server sends it.
     public init(_ change: Change, serverSeq: UInt64? = nil) {
         var metadata: JSONObject = ["changeId": .string(change.id.description), "hlc": .string(change.hlc.hexString)]
+        if let signature = change.signature { metadata["sig"] = .string(signature.wireText) }
         if let serverSeq {
             metadata["serverSeq"] = .int(Int64(clamping: serverSeq))
             metadata["version"] = .int(Int64(clamping: serverSeq))
@@ -53,9 +54,17 @@ public struct ChangeMessage: Hashable, Sendable {
         metadata["serverSeq"]?.intValue.flatMap { $0 > 0 ? UInt64($0) : nil }
     }
 
+    /// The origin's signature from `metadata.sig`: `nil` when absent; one that never verifies when
+    /// present but malformed.
+    public var signature: ChangeSignature? {
+        guard let value = metadata["sig"] else { return nil }
+        return ChangeSignature(wireText: value.stringValue ?? "")
+    }
+
     /// The change this frame carries, when it carries our extensions.
     public var change: Change? {
         guard let id = changeID, let hlc else { return nil }
-        return Change(id: id, hlc: hlc, collection: collection, recordID: recordID, kind: kind, fields: data ?? [:])
+        return Change(id: id, hlc: hlc, collection: collection, recordID: recordID, kind: kind, fields: data ?? [:],
+                      signature: signature)
     }
 }

@@ -28,6 +28,9 @@ public struct SyncMetrics: Sendable, Hashable {
     public var changesRelayed = 0
     /// New changes received from LAN peers and applied.
     public var changesFromPeers = 0
+    /// Changes from LAN peers dropped because their origin's signature was missing or did not hold
+    /// (altered or forged on the way).
+    public var changesRefused = 0
     /// Error descriptions and how often each happened.
     public var errorCounts: [String: Int] = [:]
     /// When the last sync round finished (ms since the epoch).

@@ -74,7 +74,8 @@ final class Poller: Sendable {
         while true {
             let outbox = try await engine.store.outbox(limit: 500).filter { engine.syncedCollections.contains($0.collection) }
             guard !outbox.isEmpty else { return }
-            let frames = outbox.map { JSONValue.object(FrameCodec.object(for: .change(ChangeMessage($0)))) }
+            let signer = engine.store.signer
+            let frames = outbox.map { JSONValue.object(FrameCodec.object(for: .change(ChangeMessage(signer.signingOwn($0))))) }
             let (status, reply) = try await request(.POST, "/sync/_push", body: ["changes": .array(frames)])
             guard status == 200, let reply else { throw PollError(status: status, reply: reply) }
             let ack = try FrameCodec().decode(object: ["type": "ack", "data": .object(reply)])

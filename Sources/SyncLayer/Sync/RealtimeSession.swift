@@ -168,7 +168,9 @@ final class RealtimeSession: Sendable {
 
     /// Sends changes to the server: one as a `change` frame (the original protocol's), more in
     /// `changes` batches of at most 500.
-    private func send(_ changes: [Change], _ outbound: WebSocketOutboundWriter) async throws {
+    private func send(_ unsigned: [Change], _ outbound: WebSocketOutboundWriter) async throws {
+        let signer = engine.store.signer
+        let changes = unsigned.map(signer.signingOwn)
         if changes.count == 1, let change = changes.first {
             try await outbound.write(.text(codec.encodeString(.change(ChangeMessage(change)))))
             return

@@ -46,6 +46,7 @@ enum NodeStatus {
                 "syncAttempts": .int(Int64(metrics.syncAttempts)), "failedSyncs": .int(Int64(metrics.failedSyncs)),
                 "changesRelayed": .int(Int64(metrics.changesRelayed)), "changesFromPeers": .int(Int64(metrics.changesFromPeers)),
                 "framesRejected": .int(Int64(metrics.framesRejected)),
+                "changesRefused": .int(Int64(metrics.changesRefused)),
             ],
         ]
     }

@@ -188,7 +188,12 @@ final class ServerConnection: Sendable {
                 continue
             }
             if let change = message.change {
-                changes.append(change)
+                if let refusal = limits.signatures.refusal(of: change) {
+                    rejected[change.id] = refusal
+                    hub.metrics.badSignatures.add(1, ordering: .relaxed)
+                } else {
+                    changes.append(change)
+                }
             } else {
                 legacy.append(LegacyWrite(kind: message.kind, collection: message.collection, recordID: message.recordID,
                                           fields: message.data ?? [:]))

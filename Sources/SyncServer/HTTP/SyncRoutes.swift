@@ -95,10 +95,13 @@ struct SyncRoutes: Sendable {
             guard let object = item.objectValue else { throw FrameError(.invalidMessage, "each change must be an object") }
             let message = try FrameCodec.changeMessage(from: object)
             guard let change = message.change else { throw FrameError(.invalidMessage, "pushed changes need metadata.changeId and metadata.hlc") }
-            if rights.write.contains(change.collection) {
-                changes.append(change)
-            } else {
+            if !rights.write.contains(change.collection) {
                 rejected[change.id] = FrameError(.unauthorized, "no right to write \"\(change.collection)\"")
+            } else if let refusal = limits.signatures.refusal(of: change) {
+                rejected[change.id] = refusal
+                hub.metrics.badSignatures.add(1, ordering: .relaxed)
+            } else {
+                changes.append(change)
             }
         }
         var committed: [ChangeID: UInt64] = [:]

@@ -71,6 +71,8 @@ final class ServerMetrics: Sendable {
     let changesCommitted = Atomic<Int>(0)
     let duplicatesDropped = Atomic<Int>(0)
     let changesRejected = Atomic<Int>(0)
+    /// Changes refused for their signature (also counted in `changesRejected`).
+    let badSignatures = Atomic<Int>(0)
     let authFailures = Atomic<Int>(0)
     let rateLimited = Atomic<Int>(0)
     let slowConnectionsDropped = Atomic<Int>(0)
@@ -84,6 +86,7 @@ final class ServerMetrics: Sendable {
             "changesCommitted": .int(Int64(changesCommitted.load(ordering: .relaxed))),
             "duplicatesDropped": .int(Int64(duplicatesDropped.load(ordering: .relaxed))),
             "changesRejected": .int(Int64(changesRejected.load(ordering: .relaxed))),
+            "badSignatures": .int(Int64(badSignatures.load(ordering: .relaxed))),
             "authFailures": .int(Int64(authFailures.load(ordering: .relaxed))),
             "rateLimited": .int(Int64(rateLimited.load(ordering: .relaxed))),
             "slowConnectionsDropped": .int(Int64(slowConnectionsDropped.load(ordering: .relaxed))),

@@ -30,5 +30,7 @@ extension Migrations {
             );
             CREATE TABLE origins(origin TEXT PRIMARY KEY NOT NULL, contiguous INTEGER NOT NULL, max_hlc INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
             """),
+        // The origin's signature (ChangeSignature.wireText), passed on to nodes with the change.
+        Migration(name: "v2-signatures", sql: "ALTER TABLE changes ADD COLUMN sig TEXT;"),
     ])
 }

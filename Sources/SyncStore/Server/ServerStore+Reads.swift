@@ -28,7 +28,7 @@ extension ServerStore {
         let collectionList = collections.map { JSONValue.array($0.sorted().map { .string($0) }).canonicalString }
         return try await readers.read { connection in
             let statement = try connection.statement(static: """
-                SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields FROM changes
+                SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
                 WHERE server_seq > ?1 AND server_seq <= ?4 AND (?2 IS NULL OR collection IN (SELECT value FROM json_each(?2)))
                 ORDER BY server_seq LIMIT ?3
                 """)
@@ -54,7 +54,8 @@ extension ServerStore {
                 if seq <= vector[origin] { continue }
                 let fields = try statement.withText(7) { try parser.parseObject($0) }
                 let change = Change(id: ChangeID(origin: origin, seq: seq), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: statement.int64(3))),
-                                    collection: statement.text(4), recordID: statement.text(5), kind: kind, fields: fields)
+                                    collection: statement.text(4), recordID: statement.text(5), kind: kind, fields: fields,
+                                    signature: statement.isNull(8) ? nil : ChangeSignature(wireText: statement.text(8)))
                 result.append(SequencedChange(change: change, serverSeq: serverSeq))
             }
             if !more, result.count < limit, scanned > cursor {

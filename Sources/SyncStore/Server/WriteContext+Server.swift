@@ -4,8 +4,8 @@ extension WriteContext {
     /// Commits one change on the server: once per change id, merged, given the next server sequence.
     mutating func commitOnServer(_ change: Change) throws -> CommitOutcome {
         let insert = try connection.statement(static: """
-            INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, received_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(origin, seq) DO NOTHING
+            INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(origin, seq) DO NOTHING
             """)
         let now = wallClock.nowMillis()
         try insert.bind(change.id.origin.rawValue, at: 1)
@@ -16,6 +16,7 @@ extension WriteContext {
         try insert.bind(Int64(ChangeKindCode.code(change.kind)), at: 6)
         try insert.bind(utf8: JSONValue.object(change.fields).canonicalBytes, at: 7)
         try insert.bind(Int64(bitPattern: now), at: 8)
+        try insert.bind(change.signature.map { .text($0.wireText) } ?? .null, at: 9)
         while try insert.step() {}
         guard connection.changes == 1 else {
             let existing = try connection.scalarInt("SELECT server_seq FROM changes WHERE origin = ?1 AND seq = ?2",
@@ -42,8 +43,9 @@ extension WriteContext {
         if let latest = try loadState(collection: write.collection, id: write.recordID)?.maxStamp, latest.hlc >= hlc {
             hlc = latest.hlc.successor
         }
-        let change = Change(id: ChangeID(origin: nodeID, seq: takeSequence()), hlc: hlc, collection: write.collection,
-                            recordID: write.recordID, kind: write.kind, fields: write.fields)
+        // Signed at once (writes of the original protocol are few): nodes relay it over the mesh.
+        let change = state.signer.signingOwn(Change(id: ChangeID(origin: nodeID, seq: takeSequence()), hlc: hlc, collection: write.collection,
+                                                    recordID: write.recordID, kind: write.kind, fields: write.fields))
         guard case .committed(let serverSeq, _) = try commitOnServer(change) else {
             throw StoreError(.corrupted, "the server's own change was refused")
         }

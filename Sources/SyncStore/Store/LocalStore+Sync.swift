@@ -60,7 +60,7 @@ extension LocalStore {
         return try await readers.read { connection in
             var result: [Change] = []
             let statement = try connection.statement("""
-                SELECT origin, seq, hlc, collection, record_id, kind, fields FROM changes
+                SELECT origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
                 WHERE origin = ?1 AND seq > ?2 AND acked = 0 ORDER BY seq LIMIT ?3
                 """)
             for (origin, through) in try Self.acknowledgedMarks(connection, nodeID: nodeID) where result.count < limit {
@@ -152,7 +152,7 @@ extension LocalStore {
         return try await readers.read { connection in
             var result: [RemoteChange] = []
             let statement = try connection.statement("""
-                SELECT origin, seq, hlc, collection, record_id, kind, fields, acked FROM changes
+                SELECT origin, seq, hlc, collection, record_id, kind, fields, sig, acked FROM changes
                 WHERE origin = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4
                 """)
             for range in ranges where result.count < limit {
@@ -182,12 +182,12 @@ extension LocalStore {
         return result
     }
 
-    /// Reads change rows whose column 7 is the `acked` flag, each with that flag.
+    /// Reads change rows whose column 8 is the `acked` flag, each with that flag.
     static func readAcknowledgedChanges(_ statement: SQLiteStatement) throws -> [RemoteChange] {
         var result: [RemoteChange] = []
         let parser = JSONParser()
         while try statement.step() {
-            result.append(RemoteChange(try readChange(statement, parser), acknowledged: statement.int64(7) == 1))
+            result.append(RemoteChange(try readChange(statement, parser), acknowledged: statement.int64(8) == 1))
         }
         return result
     }
@@ -199,6 +199,7 @@ extension LocalStore {
         let fields = try statement.withText(6) { try parser.parseObject($0) }
         return Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: statement.int64(1))),
                       hlc: HLCTimestamp(rawValue: UInt64(bitPattern: statement.int64(2))),
-                      collection: statement.text(3), recordID: statement.text(4), kind: kind, fields: fields)
+                      collection: statement.text(3), recordID: statement.text(4), kind: kind, fields: fields,
+                      signature: statement.isNull(7) ? nil : ChangeSignature(wireText: statement.text(7)))
     }
 }

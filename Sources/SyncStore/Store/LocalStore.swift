@@ -10,6 +10,8 @@ import SyncCore
 public final class LocalStore: Sendable {
     /// This node's id, created with the database and stable for its life.
     public let nodeID: NodeID
+    /// The node's signing key, kept in the database: its own changes are signed with it as they leave.
+    public let signer: ChangeSigner
     /// The database file.
     public let path: String
     /// What a returned write survives.
@@ -21,8 +23,9 @@ public final class LocalStore: Sendable {
     let limits: StoreLimits
     let logger: Logger
 
-    private init(nodeID: NodeID, path: String, durability: Durability, writer: Writer, readers: ReaderPool,
+    private init(nodeID: NodeID, signer: ChangeSigner, path: String, durability: Durability, writer: Writer, readers: ReaderPool,
                  notifier: CommitNotifier, limits: StoreLimits, logger: Logger) {
+        self.signer = signer
         self.notifier = notifier
         self.nodeID = nodeID
         self.path = path
@@ -48,7 +51,7 @@ public final class LocalStore: Sendable {
                                           maxClockDriftMillis: maxClockDriftMillis, readerCount: readerCount)
         let name = "synclayer.store"
         let store = LocalStore(
-            nodeID: opened.nodeID, path: path, durability: durability,
+            nodeID: opened.nodeID, signer: opened.signer, path: path, durability: durability,
             writer: Writer(connection: opened.writer, nodeID: opened.nodeID, wallClock: wallClock, state: opened.state, notifier: notifier,
                            inlineWhenIdle: durability == .processCrash, name: name),
             readers: ReaderPool(connections: opened.readers, name: name), notifier: notifier, limits: limits, logger: logger)

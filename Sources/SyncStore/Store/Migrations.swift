@@ -62,5 +62,8 @@ extension Migrations {
             CREATE TABLE cursors(name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
             CREATE TABLE indexes(collection TEXT NOT NULL, path TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY(collection, path)) WITHOUT ROWID;
             """),
+        // The origin's signature (ChangeSignature.wireText), as received; NULL for own changes,
+        // which are signed as they leave the node.
+        Migration(name: "v2-signatures", sql: "ALTER TABLE changes ADD COLUMN sig TEXT;"),
     ])
 }

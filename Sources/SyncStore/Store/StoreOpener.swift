@@ -8,6 +8,7 @@ enum StoreOpener {
         let readers: [SQLiteConnection]
         let nodeID: NodeID
         let state: WriterState
+        let signer: ChangeSigner
     }
 
     static func open(path: String, durability: Durability, migrations: Migrations, wallClock: any WallClock,
@@ -24,11 +25,21 @@ enum StoreOpener {
             // A 16 MiB page cache, so a large batch (saveAll) commits without spilling pages mid-transaction.
             try connection.execute("PRAGMA cache_size = -16384")
             try migrations.apply(to: connection)
+            // The signing key, and the node id derived from it. A store made before signing existed
+            // keeps its random id and gets a key now: its signatures do not bind (see Docs/Security.md).
+            let signer: ChangeSigner
+            if let text = try connection.scalarText("SELECT value FROM meta WHERE key = 'signing_key'"),
+               let bytes = Base64.decode(text), let key = ChangeSigner(rawRepresentation: bytes) {
+                signer = key
+            } else {
+                signer = ChangeSigner()
+                try connection.run("INSERT INTO meta(key, value) VALUES ('signing_key', ?1)", .text(Base64.encode(signer.rawRepresentation)))
+            }
             let nodeID: NodeID
             if let text = try connection.scalarText("SELECT value FROM meta WHERE key = 'node_id'"), let id = NodeID(text) {
                 nodeID = id
             } else {
-                nodeID = NodeID.random()
+                nodeID = signer.nodeID
                 try connection.run("INSERT INTO meta(key, value) VALUES ('node_id', ?1)", .text(nodeID.rawValue))
             }
             var vector = try DocumentTable.vector(connection)
@@ -40,7 +51,7 @@ enum StoreOpener {
             let remoteHLC = try connection.scalarInt("SELECT max(max_hlc) FROM origins") ?? 0
             clock.observe(HLCTimestamp(rawValue: UInt64(bitPattern: remoteHLC)), physicalMillis: wallClock.nowMillis())
             connection.resetUsedStatements()
-            return (connection, nodeID, WriterState(clock: clock, nextSeq: vector[nodeID] + 1, vector: vector))
+            return (connection, nodeID, WriterState(clock: clock, nextSeq: vector[nodeID] + 1, vector: vector, signer: signer))
         }
         var readers: [SQLiteConnection] = []
         for _ in 0..<max(1, readerCount) {
@@ -48,6 +59,6 @@ enum StoreOpener {
             try wrap { () throws(SQLiteError) in try reader.execute("PRAGMA query_only = 1") }
             readers.append(reader)
         }
-        return Opened(writer: connection, readers: readers, nodeID: nodeID, state: state)
+        return Opened(writer: connection, readers: readers, nodeID: nodeID, state: state, signer: state.signer)
     }
 }

@@ -58,7 +58,7 @@ extension WriteContext {
     func pendingChanges(_ key: PendingKey) throws -> [Change] {
         let through = try connection.scalarInt("SELECT through FROM acks WHERE origin = ?1", .text(nodeID.rawValue)) ?? 0
         let statement = try connection.statement(static: """
-            SELECT origin, seq, hlc, collection, record_id, kind, fields FROM changes
+            SELECT origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
             WHERE origin = ?1 AND seq > ?2 AND acked = 0 AND collection = ?3 AND record_id = ?4 ORDER BY seq
             """)
         try statement.bind(nodeID.rawValue, at: 1)

@@ -15,8 +15,8 @@ extension WriteContext {
     @discardableResult
     func insertChange(_ change: Change, acked: Bool, serverSeq: UInt64?, encodedFields: [UInt8]? = nil) throws -> Bool {
         let statement = try connection.statement(static: """
-            INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, acked, server_seq)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING
+            INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, acked, server_seq, sig)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING
             """)
         try statement.bind(change.id.origin.rawValue, at: 1)
         try statement.bind(Int64(bitPattern: change.id.seq), at: 2)
@@ -27,6 +27,7 @@ extension WriteContext {
         try statement.bind(utf8: encodedFields ?? JSONValue.object(change.fields).canonicalBytes, at: 7)
         try statement.bind(acked ? 1 : 0, at: 8)
         try statement.bind(serverSeq.map { .int(Int64(bitPattern: $0)) } ?? .null, at: 9)
+        try statement.bind(change.signature.map { .text($0.wireText) } ?? .null, at: 10)
         while try statement.step() {}
         return connection.changes == 1
     }

@@ -12,6 +12,8 @@ struct WriterState: Sendable {
     var vector: VersionVector
     /// Remote readings that were further ahead than the drift bound.
     var clampedObservations: Int = 0
+    /// The store's signing key (the server signs the changes it stamps for original-protocol clients).
+    let signer: ChangeSigner
 }
 
 /// What a write job sees: the writer's connection and state, inside the batch's transaction.

@@ -1,0 +1,111 @@
+/// The origin's signature on a change: its Ed25519 public key and the signature over the change's
+/// signed bytes (``Change/signedBytes``). It travels with the change, in `metadata.sig`, from its
+/// origin through relays and the server to every node.
+///
+/// The key is what binds the signature to the origin: a node's id is derived from its public key
+/// (``NodeID/init(signingKey:)``), so a relay cannot swap in a key of its own for another node's
+/// changes. Verification is in ``ChangeSigner``.
+public struct ChangeSignature: Hashable, Sendable {
+    /// The origin's Ed25519 public key (32 bytes when well formed).
+    public let publicKey: [UInt8]
+    /// The signature (64 bytes when well formed).
+    public let signature: [UInt8]
+
+    public init(publicKey: [UInt8], signature: [UInt8]) {
+        self.publicKey = publicKey
+        self.signature = signature
+    }
+
+    /// The wire form: base64 of the key followed by the signature (96 bytes, 128 characters).
+    public var wireText: String {
+        Base64.encode(publicKey + signature)
+    }
+
+    /// From the wire form. Text that is not base64 of 96 bytes still gives a signature, one that
+    /// never verifies: a malformed signature is a bad signature, not an absent one.
+    public init(wireText: String) {
+        guard let bytes = Base64.decode(wireText), bytes.count == 96 else {
+            self.init(publicKey: [], signature: [])
+            return
+        }
+        self.init(publicKey: Array(bytes[0..<32]), signature: Array(bytes[32...]))
+    }
+}
+
+/// Standard base64 with padding, for the few binary values in JSON frames.
+public enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private static let inverse: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
+        return table
+    }()
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index + 3 <= bytes.count {
+            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            out.append(contentsOf: [alphabet[Int(value >> 18 & 63)], alphabet[Int(value >> 12 & 63)],
+                                    alphabet[Int(value >> 6 & 63)], alphabet[Int(value & 63)]])
+            index += 3
+        }
+        let rest = bytes.count - index
+        if rest > 0 {
+            let value = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
+            out.append(alphabet[Int(value >> 18 & 63)])
+            out.append(alphabet[Int(value >> 12 & 63)])
+            out.append(rest == 2 ? alphabet[Int(value >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(UInt8(ascii: "="))
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        let input = Array(text.utf8)
+        guard input.count % 4 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count / 4 * 3)
+        var index = 0
+        while index < input.count {
+            let isLast = index + 4 == input.count
+            let padding = isLast ? (input[index + 3] == UInt8(ascii: "=") ? (input[index + 2] == UInt8(ascii: "=") ? 2 : 1) : 0) : 0
+            var value: UInt32 = 0
+            for offset in 0..<(4 - padding) {
+                let digit = inverse[Int(input[index + offset])]
+                guard digit != 0xFF else { return nil }
+                value |= UInt32(digit) << (18 - 6 * offset)
+            }
+            out.append(UInt8(value >> 16 & 0xFF))
+            if padding < 2 { out.append(UInt8(value >> 8 & 0xFF)) }
+            if padding < 1 { out.append(UInt8(value & 0xFF)) }
+            index += 4
+        }
+        return out
+    }
+}
+
+extension Change {
+    /// The bytes an origin signs: a domain tag, then the change id, HLC, collection, record id,
+    /// kind and the canonical JSON of the fields, each preceded by its length (4 bytes, big endian),
+    /// so no two different changes give the same bytes. Every field a relay could alter is covered.
+    public var signedBytes: [UInt8] {
+        var out: [UInt8] = []
+        let fieldsJSON = JSONValue.object(fields).canonicalBytes
+        out.reserveCapacity(96 + collection.utf8.count + recordID.utf8.count + fieldsJSON.count)
+        func append(_ part: some Collection<UInt8>) {
+            let count = UInt32(clamping: part.count)
+            out.append(contentsOf: [UInt8(count >> 24), UInt8(count >> 16 & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count & 0xFF)])
+            out.append(contentsOf: part)
+        }
+        append("synclayer-change-v1".utf8)
+        append(id.description.utf8)
+        append(hlc.hexString.utf8)
+        append(collection.utf8)
+        append(recordID.utf8)
+        append(kind.rawValue.utf8)
+        append(fieldsJSON)
+        return out
+    }
+}

@@ -1,0 +1,88 @@
+import Crypto
+
+/// A node's signing identity: its Ed25519 key, and the node id derived from the public key.
+///
+/// A node signs each of its own changes as it leaves the node (to a peer or to the server), not at
+/// write time, so that local writes stay as fast as SQLite allows; relays and the server pass the
+/// signature on unchanged. Anyone can check a change with ``verify(_:)`` alone: the public key
+/// travels in the signature and the origin's id must be the key's digest.
+public struct ChangeSigner: Sendable {
+    private let key: Curve25519.Signing.PrivateKey
+    /// The public key's bytes.
+    public let publicKey: [UInt8]
+    /// The node id this key stands for (``NodeID/init(signingKey:)``).
+    public let nodeID: NodeID
+
+    /// A new random key.
+    public init() {
+        self.init(key: Curve25519.Signing.PrivateKey())
+    }
+
+    /// The key from its 32 raw bytes, as ``rawRepresentation`` gave them; `nil` when malformed.
+    public init?(rawRepresentation: [UInt8]) {
+        guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: rawRepresentation) else { return nil }
+        self.init(key: key)
+    }
+
+    private init(key: Curve25519.Signing.PrivateKey) {
+        self.key = key
+        publicKey = Array(key.publicKey.rawRepresentation)
+        nodeID = NodeID(signingKey: publicKey)
+    }
+
+    /// The private key's 32 raw bytes, for the store's `meta` table.
+    public var rawRepresentation: [UInt8] { Array(key.rawRepresentation) }
+
+    /// The signature of `change` by this key.
+    public func signature(for change: Change) -> ChangeSignature {
+        // Signing fails only on an internal error of the crypto library.
+        let signature = try! key.signature(for: change.signedBytes)
+        return ChangeSignature(publicKey: publicKey, signature: Array(signature))
+    }
+
+    /// `change`, signed when it is this node's own (by id) and not signed yet; any other unchanged.
+    public func signingOwn(_ change: Change) -> Change {
+        guard change.signature == nil, change.id.origin == nodeID else { return change }
+        var signed = change
+        signed.signature = signature(for: change)
+        return signed
+    }
+
+    /// What a check of a change's signature found.
+    public enum Verdict: Hashable, Sendable {
+        /// Signed by the key its origin's id is derived from, over exactly this content.
+        case valid
+        /// No signature.
+        case unsigned
+        /// A signature that does not hold: malformed, by a key that is not the origin's, or not over
+        /// this content (the change was altered or forged).
+        case invalid(String)
+    }
+
+    /// Checks `change`'s signature against its origin (about 90 µs; see `Docs/Security.md`).
+    public static func verify(_ change: Change) -> Verdict {
+        guard let signature = change.signature else { return .unsigned }
+        guard signature.publicKey.count == 32, signature.signature.count == 64 else { return .invalid("malformed signature") }
+        guard NodeID(signingKey: signature.publicKey) == change.id.origin else {
+            return .invalid("signed by a key that is not \(change.id.origin)'s")
+        }
+        guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: signature.publicKey),
+              key.isValidSignature(signature.signature, for: change.signedBytes) else {
+            return .invalid("signature does not match the change's content")
+        }
+        return .valid
+    }
+}
+
+extension NodeID {
+    /// The node id a signing key stands for: the first 16 bytes of the SHA-256 of the public key, as
+    /// 32 hex digits (the same shape as a random node id).
+    public init(signingKey publicKey: [UInt8]) {
+        let digest = SHA256.hash(data: publicKey)
+        let text = digest.prefix(16).map { byte in
+            let digits = String(byte, radix: 16)
+            return digits.count == 1 ? "0" + digits : digits
+        }.joined()
+        self.init(text)!
+    }
+}

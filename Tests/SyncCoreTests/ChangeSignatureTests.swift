@@ -1,0 +1,95 @@
+import SyncCore
+import Testing
+
+/// Origin signatures: what verifies, what does not, and that the signature survives the wire.
+@Suite struct ChangeSignatureTests {
+    let signer = ChangeSigner()
+
+    func change(_ origin: NodeID, seq: UInt64 = 1, fields: JSONObject = ["text": "buy milk", "n": 3]) -> Change {
+        Change(id: ChangeID(origin: origin, seq: seq), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000), collection: "todos",
+               recordID: "r1", kind: .insert, fields: fields)
+    }
+
+    @Test func aChangeSignedByItsOriginVerifies() {
+        let signed = signer.signingOwn(change(signer.nodeID))
+        #expect(signed.signature?.publicKey.count == 32 && signed.signature?.signature.count == 64)
+        #expect(ChangeSigner.verify(signed) == .valid)
+        #expect(ChangeSigner.verify(change(signer.nodeID)) == .unsigned)
+    }
+
+    @Test func anyAlteredFieldBreaksTheSignature() {
+        let signed = signer.signingOwn(change(signer.nodeID))
+        let signature = signed.signature
+        let altered = [
+            Change(id: signed.id, hlc: signed.hlc, collection: signed.collection, recordID: signed.recordID, kind: .insert,
+                   fields: ["text": "buy milk", "n": 4], signature: signature),
+            Change(id: signed.id, hlc: HLCTimestamp(wallMillis: 1_767_225_600_001), collection: signed.collection, recordID: signed.recordID,
+                   kind: .insert, fields: signed.fields, signature: signature),
+            Change(id: signed.id, hlc: signed.hlc, collection: "other", recordID: signed.recordID, kind: .insert, fields: signed.fields,
+                   signature: signature),
+            Change(id: signed.id, hlc: signed.hlc, collection: signed.collection, recordID: "r2", kind: .insert, fields: signed.fields,
+                   signature: signature),
+            Change(id: signed.id, hlc: signed.hlc, collection: signed.collection, recordID: signed.recordID, kind: .update,
+                   fields: signed.fields, signature: signature),
+            Change(id: ChangeID(origin: signer.nodeID, seq: 2), hlc: signed.hlc, collection: signed.collection, recordID: signed.recordID,
+                   kind: .insert, fields: signed.fields, signature: signature),
+        ]
+        for change in altered {
+            guard case .invalid = ChangeSigner.verify(change) else {
+                Issue.record("altered change verified: \(change)")
+                continue
+            }
+        }
+    }
+
+    @Test func aChangeSignedInAnotherNodesNameIsInvalid() {
+        let victim = ChangeSigner()
+        // The forger signs with its own key a change that claims the victim as origin.
+        var forged = change(victim.nodeID)
+        forged.signature = signer.signature(for: forged)
+        #expect(ChangeSigner.verify(forged) == .invalid("signed by a key that is not \(victim.nodeID)'s"))
+        // A node id that is not derived from any key (a store made before signatures) cannot be signed for.
+        var unbound = change(NodeID("node-a")!)
+        unbound.signature = signer.signature(for: unbound)
+        guard case .invalid = ChangeSigner.verify(unbound) else { Issue.record("unbound origin verified"); return }
+    }
+
+    @Test func theSignatureTravelsInMetadataAndMalformedOnesNeverVerify() throws {
+        let codec = FrameCodec()
+        let signed = signer.signingOwn(change(signer.nodeID))
+        let text = codec.encodeString(.change(ChangeMessage(signed)))
+        #expect(text.contains("\"sig\":\"\(signed.signature!.wireText)\""))
+        guard case .change(let message) = try codec.decode(text), let decoded = message.change else {
+            Issue.record("no change decoded")
+            return
+        }
+        #expect(decoded.signature == signed.signature)
+        #expect(ChangeSigner.verify(decoded) == .valid)
+        let garbled = text.replacingOccurrences(of: signed.signature!.wireText, with: "not base64!")
+        guard case .change(let bad) = try codec.decode(garbled), let badChange = bad.change else {
+            Issue.record("no change decoded")
+            return
+        }
+        #expect(badChange.signature != nil, "a malformed signature is not taken for an absent one")
+        #expect(ChangeSigner.verify(badChange) == .invalid("malformed signature"))
+    }
+
+    @Test func aKeyRoundTripsAndDerivesTheSameNodeID() throws {
+        let restored = try #require(ChangeSigner(rawRepresentation: signer.rawRepresentation))
+        #expect(restored.nodeID == signer.nodeID && restored.publicKey == signer.publicKey)
+        #expect(NodeID(signingKey: signer.publicKey) == signer.nodeID)
+        #expect(signer.nodeID.rawValue.count == 32)
+        #expect(ChangeSigner(rawRepresentation: [1, 2, 3]) == nil)
+    }
+
+    @Test func base64RoundTripsEveryLength() {
+        for length in 0..<70 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            #expect(Base64.decode(Base64.encode(bytes)) == bytes)
+        }
+        #expect(Base64.encode(Array("foobar".utf8)) == "Zm9vYmFy")
+        #expect(Base64.encode(Array("fo".utf8)) == "Zm8=")
+        #expect(Base64.decode("Zm8") == nil)
+        #expect(Base64.decode("Z!8=") == nil)
+    }
+}

@@ -1,0 +1,77 @@
+import SyncCore
+import SyncServer
+import SyncTesting
+import Testing
+
+/// The server accepts a change of our protocol only with its origin's valid signature, over
+/// WebSocket and REST, and counts what it refuses.
+@Suite struct SignatureTests {
+    let codec = FrameCodec()
+
+    func change(_ origin: NodeID, _ seq: UInt64, text: String) -> Change {
+        Change(id: ChangeID(origin: origin, seq: seq), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000 + seq), collection: "todos",
+               recordID: "r\(seq)", kind: .insert, fields: ["text": .string(text)])
+    }
+
+    @Test func forgedAlteredAndUnsignedChangesAreRefusedAndCounted() async throws {
+        try await withServer { server, _ in
+            let origin = ChangeSigner(), forger = ChangeSigner()
+            let genuine = origin.signingOwn(change(origin.nodeID, 1, text: "genuine"))
+            // The same id and signature with other content; one in the origin's name signed by
+            // another key; one with no signature at all.
+            var altered = change(origin.nodeID, 2, text: "altered")
+            altered.signature = origin.signature(for: change(origin.nodeID, 2, text: "what the origin wrote"))
+            var forged = change(origin.nodeID, 3, text: "forged")
+            forged.signature = forger.signature(for: forged)
+            let unsigned = change(origin.nodeID, 4, text: "unsigned")
+
+            let socket = try await RawWebSocket.connect(server.webSocketURL)
+            var incoming = socket.messages.makeAsyncIterator()
+            // The sender claims to be the origin itself: the signature, not the claim, decides.
+            try await socket.send(codec.encodeString(.hello(Hello(nodeID: origin.nodeID, vector: VersionVector(), collections: ["todos"]))))
+            _ = await incoming.next(ofType: "hello")
+            let batch = ChangeBatch(changes: [genuine, altered, forged, unsigned].map { ChangeMessage($0) })
+            try await socket.send(codec.encodeString(.changes(batch)))
+            var refused: [ChangeID: FrameError] = [:]
+            var committed: [ChangeID: UInt64] = [:]
+            while refused.count + committed.count < 4, let text = await incoming.next(ofType: "ack") {
+                guard case .ack(let ack) = try codec.decode(text) else { continue }
+                refused.merge(ack.rejected) { first, _ in first }
+                committed.merge(ack.committed) { first, _ in first }
+            }
+            #expect(Set(refused.keys) == [altered.id, forged.id, unsigned.id])
+            #expect(refused.values.allSatisfy { $0.code == .unauthorized })
+            #expect(refused[forged.id]?.message.contains("not \(origin.nodeID)'s") == true)
+            #expect(Array(committed.keys) == [genuine.id])
+
+            // REST push: the same rule.
+            var alsoAltered = change(origin.nodeID, 5, text: "altered over REST")
+            alsoAltered.signature = origin.signature(for: change(origin.nodeID, 5, text: "original"))
+            let body = JSONValue.object(["changes": .array([.object(FrameCodec.object(for: .change(ChangeMessage(alsoAltered))))])])
+            let pushed = try await http(.POST, "\(server.baseURL)/sync/_push", body: body.canonicalString).json
+            #expect(pushed?["rejected"]?[alsoAltered.id.description] != nil, "refused over REST: \(String(describing: pushed))")
+
+            // Nothing refused was stored; the refusals are counted.
+            let stored = try await server.store.changes(after: 0, collections: ["todos"]).changes.map(\.change.id)
+            #expect(stored == [genuine.id])
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics").json
+            #expect(metrics?["badSignatures"]?.intValue == 4)
+            // The genuine change is stored with its signature, which goes out with it to nodes that relay it.
+            let kept = try await server.store.changes(after: 0, collections: ["todos"]).changes.first?.change
+            #expect(kept?.signature == genuine.signature && kept.map(ChangeSigner.verify) == .valid)
+            await socket.close()
+        }
+    }
+
+    @Test func writesOfTheOriginalProtocolAreStampedAndSignedByTheServer() async throws {
+        try await withServer { server, _ in
+            let writer = try await RawWebSocket.connect(server.webSocketURL)
+            try await writer.send(#"{"type":"insert","collection":"todos","recordId":"legacy","data":{"text":"from an old client"}}"#)
+            #expect(try await server.waitUntil { try await server.store.get(collection: "todos", id: "legacy") != nil })
+            let change = try #require(try await server.store.changes(after: 0, collections: ["todos"]).changes.first?.change)
+            #expect(change.id.origin == server.store.serverID)
+            #expect(ChangeSigner.verify(change) == .valid, "so nodes can relay it over the mesh")
+            await writer.close()
+        }
+    }
+}
