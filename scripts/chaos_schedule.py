@@ -152,6 +152,7 @@ class Model:
         self.unknown = {}  # owned doc -> writes of unknown outcome
         self.written = {}  # shared doc -> field -> values written (acknowledged or unknown)
         self.shared_deletes = {}  # shared doc -> deletes attempted
+        self.shared_acked = set()  # shared docs an acknowledged insert or update was made to
 
     def possible(self, doc):
         return self.states.get(doc, [None])
@@ -172,6 +173,8 @@ class Model:
                 self.written.setdefault(doc, {}).setdefault(name, set()).add(value)
             if kind == "shared_delete":
                 self.shared_deletes[doc] = self.shared_deletes.get(doc, 0) + 1
+            elif outcome == "ack":
+                self.shared_acked.add(doc)
             return
         before = self.possible(doc)
         after = [apply(kind, s, fields) for s in before]
