@@ -3,7 +3,8 @@
 Host 1 runs `synclayer server`, hosts 2..N+1 run `synclayer node --mesh`. Every process is started with
 `netns-hosts spawn` and remembered by pid and start time, so it is only ever signalled while it is
 still the same process. Faults: `kill` (SIGKILL), `cut`/`mend` (netns-hosts cut/mend: silent, both
-directions, between two hosts), `link` (a host's cable at the bridge: cut from everyone).
+directions, between two hosts), `link` (a host's cable at the bridge: cut from everyone), `shape` (a
+host's cable narrowed with tbf: packets delayed and, past 300 ms of queue, dropped).
 """
 import json
 import os
@@ -94,6 +95,7 @@ class Cluster:
         self.offsets = {h: 0 for h in self.node_hosts}
         self.cut = set()  # frozenset({a, b}) pairs cut with netns-hosts cut
         self.unplugged = set()
+        self.shaped = set()
         self.secret = os.path.join(work, "team.secret")
         with open(self.secret, "w") as f:
             f.write(os.urandom(24).hex())
@@ -159,11 +161,21 @@ class Cluster:
         self.lan.run("link", host, "up")
         self.unplugged.discard(host)
 
+    def shape(self, host, rate):
+        self.lan.run("shape", host, rate)
+        self.shaped.add(host)
+
+    def unshape(self, host):
+        self.lan.run("shape", host, "off")
+        self.shaped.discard(host)
+
     def heal_wire(self):
         for pair in list(self.cut):
             self.mend_pair(*sorted(pair))
         for host in list(self.unplugged):
             self.replug(host)
+        for host in list(self.shaped):
+            self.unshape(host)
 
     # --- reading state -----------------------------------------------------------------------------
 

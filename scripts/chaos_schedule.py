@@ -14,8 +14,9 @@ and node count give the same schedule: that is the replay. Documents are of two 
 import random
 
 WRITE_OPS = ("insert", "update", "delete", "reinsert", "shared_put", "shared_update", "shared_delete", "write_kill")
-FAULT_OPS = ("cut_server", "mend_server", "cut_peer", "mend_peer", "unplug", "replug", "flap", "kill_node", "restart_node",
-             "kill_server", "restart_server", "pause")
+FAULT_OPS = ("cut_server", "mend_server", "cut_peer", "mend_peer", "unplug", "replug", "flap", "shape", "unshape", "kill_node",
+             "restart_node", "kill_server", "restart_server", "pause")
+RATES = ("64kbit", "256kbit", "1mbit")
 SKEWS = (0, 3600, -3600, 600, -600)
 SHARED = 4
 
@@ -42,7 +43,7 @@ def plan(seed, steps, hosts):
     rng = random.Random(seed)
     up = set(hosts)
     server_up = True
-    cut, unplugged = set(), set()
+    cut, unplugged, shaped = set(), set(), set()
     docs = {h: {} for h in hosts}  # owner -> doc -> "present" | "absent" | "unknown" (as planned)
     counter = {h: 0 for h in hosts}
     schedule = []
@@ -60,7 +61,7 @@ def plan(seed, steps, hosts):
             options += [(14, "insert"), (8, "update"), (4, "delete"), (3, "reinsert"), (5, "shared_put"), (3, "shared_update"),
                         (2, "shared_delete"), (2, "write_kill")]
         options += [(4, "cut_server"), (4, "mend_server"), (3, "cut_peer"), (3, "mend_peer"), (2, "unplug"), (3, "replug"),
-                    (2, "flap"), (2, "kill_node"), (5, "restart_node"), (1, "kill_server"), (6, "restart_server"), (2, "pause")]
+                    (2, "flap"), (2, "shape"), (3, "unshape"), (2, "kill_node"), (5, "restart_node"), (1, "kill_server"), (6, "restart_server"), (2, "pause")]
         while True:
             op = rng.choices([o for _, o in options], [w for w, _ in options])[0]
             step = {"i": i, "op": op}
@@ -107,6 +108,15 @@ def plan(seed, steps, hosts):
                     continue
                 step["host"] = rng.choice(want)
                 (unplugged.add if op == "unplug" else unplugged.discard)(step["host"])
+            elif op == "shape" or op == "unshape":
+                # A narrow link (tbf): packets queue, so they are late, and overflow, so some are lost.
+                want = [h for h in [1, *hosts] if (h in shaped) == (op == "unshape")]
+                if not want:
+                    continue
+                step["host"] = rng.choice(want)
+                if op == "shape":
+                    step["rate"] = rng.choice(RATES)
+                (shaped.add if op == "shape" else shaped.discard)(step["host"])
             elif op == "flap":
                 # Loss, emulated: the link between a node and the server (or a peer) drops and comes
                 # back several times in quick succession.
