@@ -75,6 +75,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Mesh: the most peer links to keep.")
     var maxLinks = 8
 
+    @Option(help: ArgumentHelp("Play a machine whose clock is off: add this many seconds (may be negative) to the node's wall clock, until the server's clock corrects it. For fault-injection tests (scripts/chaos).", valueName: "seconds"))
+    var clockOffset: Double = 0
+
     func run() async throws {
         var configuration = SyncConfiguration(databasePath: data, baseURL: server, authToken: token,
                                               collections: collections.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) })
@@ -100,7 +103,9 @@ struct NodeCommand: AsyncParsableCommand {
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let node: SyncNode
         do {
-            node = try await SyncNode.open(configuration, logger: logger)
+            let clock = SystemWallClock()
+            clock.offsetMillis = Int64(clockOffset * 1000)
+            node = try await SyncNode.open(configuration, logger: logger, clock: clock)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
