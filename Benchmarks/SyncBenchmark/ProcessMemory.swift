@@ -1,8 +1,7 @@
 import BenchmarkSupport
 import Foundation
 
-/// Memory of another process, read from `/proc/PID/status`, and the peak memory of a whole short
-/// run of a program (from `wait4`'s resource usage). Sizes in bytes.
+/// Memory of another process, read from `/proc/PID/status`. Sizes in bytes.
 enum ProcessMemory {
     /// A process's resident set now (`VmRSS`) and at its peak so far (`VmHWM`).
     struct Reading: Sendable {
@@ -27,13 +26,21 @@ enum ProcessMemory {
         return Reading(resident: resident, peak: peak, anonymous: fields["RssAnon:"] ?? 0, file: fields["RssFile:"] ?? 0)
     }
 
-    /// Runs `executable` with `arguments` to its end (output discarded) and returns its peak
-    /// resident set (`ru_maxrss` from `wait4`) and its exit status. Gives up (SIGKILL, by its pid)
-    /// after `timeout` seconds.
-    static func peakOfRun(_ executable: String, _ arguments: [String], timeout: Double = 30) throws -> (peak: Int, status: Int32) {
+    /// Starts `executable` with `arguments`, its standard input a pipe that stays open and its
+    /// output discarded, waits `settle` seconds and reads its memory; then closes the pipe and ends
+    /// the process (SIGKILL, by its pid). For a baseline process of the same binary that waits on
+    /// its input and does nothing else. (Not `wait4`'s `ru_maxrss`: a child started by
+    /// `posix_spawn` shares this process's memory until its `exec`, so that peak includes ours.)
+    static func readWhileWaiting(_ executable: String, _ arguments: [String], settle: Double = 1) async throws -> Reading {
+        var input: [Int32] = [0, 0]
+        guard pipe(&input) == 0 else { throw BenchmarkError("pipe failed: \(errno)") }
+        defer { close(input[1]) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+        posix_spawn_file_actions_addclose(&actions, input[0])
+        posix_spawn_file_actions_addclose(&actions, input[1])
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
@@ -42,23 +49,15 @@ enum ProcessMemory {
         defer { for pointer in environment { free(pointer) } }
         var child: pid_t = 0
         let spawned = posix_spawn(&child, executable, &actions, nil, argv, environment)
+        close(input[0])
         guard spawned == 0 else { throw BenchmarkError("could not start \(executable): error \(spawned)") }
+        try? await Task.sleep(for: .seconds(settle))
+        let reading = read(child)
+        kill(child, SIGKILL)
         var status: Int32 = 0
-        var usage = rusage()
-        let deadline = now() + timeout
-        while true {
-            let result = wait4(child, &status, WNOHANG, &usage)
-            if result == child { break }
-            if result < 0 && errno != EINTR { throw BenchmarkError("wait4 failed: \(errno)") }
-            if now() > deadline {
-                kill(child, SIGKILL)
-                _ = wait4(child, &status, 0, &usage)
-                throw BenchmarkError("\(executable) \(arguments.joined(separator: " ")) did not end within \(Int(timeout)) s")
-            }
-            usleep(5_000)
-        }
-        // ru_maxrss is in kilobytes on Linux.
-        return (Int(usage.ru_maxrss) * 1024, (status >> 8) & 0xFF)
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        guard let reading else { throw BenchmarkError("\(executable) \(arguments.joined(separator: " ")) ended before it was read") }
+        return reading
     }
 
     /// Raises this process's open-file limit to its hard limit (children inherit it); returns the
