@@ -122,8 +122,11 @@ enum MeshBenchmark {
 
     /// `nodes` nodes on a full mesh write `perNode` inserts each while their server is down, share
     /// them over the mesh, then the server comes up and every node is told to reconnect at once (as
-    /// a network-change notification would; the reconnect backoff is not measured).
-    static func reconciliation(directory: TemporaryDirectory, nodes count: Int, perNode: Int, text: String) async throws -> Reconciliation {
+    /// a network-change notification would; the reconnect backoff is not measured). `name` prefixes
+    /// the database files.
+    static func reconciliation(directory: TemporaryDirectory, name: String = "reconcile", nodes count: Int, perNode: Int, text: String) async throws
+        -> Reconciliation
+    {
         let serverPort = try freeLoopbackPort()
         let team = "bench-\(UUID().uuidString.prefix(8))"
         var proxies: [TCPProxy] = []
@@ -135,7 +138,7 @@ enum MeshBenchmark {
             for index in 0..<count {
                 let proxy = try await TCPProxy.start(targetPort: serverPort)
                 proxies.append(proxy)
-                let node = try await openNode(directory.file("reconcile-\(index).sqlite"), baseURL: "http://127.0.0.1:\(proxy.port)",
+                let node = try await openNode(directory.file("\(name)-\(index).sqlite"), baseURL: "http://127.0.0.1:\(proxy.port)",
                                               peers: ports, team: team)
                 opened.append(node)
                 guard let port = await node.node.waitUntilMeshListening() else { throw BenchmarkError("node \(index) did not listen") }
@@ -145,21 +148,7 @@ enum MeshBenchmark {
             let ids = Set(nodes.map(\.nodeID))
             for node in nodes { try await waitForLinks(node, to: ids.subtracting([node.nodeID])) }
 
-            // Offline writes, in batches, on every node at once.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, node) in nodes.enumerated() {
-                    group.addTask {
-                        let writer = node.collection(collection)
-                        for start in stride(from: 0, to: perNode, by: 100) {
-                            let batch = (start..<min(perNode, start + 100)).map { n in
-                                Document(id: "n\(index)-\(n)", data: ["n": .int(Int64(n)), "text": .string(text)])
-                            }
-                            try await writer.saveAll(batch)
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await writeOffline(nodes, perNode: perNode, text: text)
             let total = count * perNode
             let shared = try await waitUntil(anyCommitIn: nodes.map(CommitSource.node), timeout: .seconds(120)) {
                 for node in nodes where try await node.collection(collection).count() != total { return false }
@@ -170,17 +159,10 @@ enum MeshBenchmark {
             // The server comes up; every node reconnects.
             let before = proxies.map(\.bytesForwarded)
             let start = now()
-            let up = try await TestServer.start(databasePath: directory.file("reconcile-server.sqlite"), port: serverPort)
+            let up = try await TestServer.start(databasePath: directory.file("\(name)-server.sqlite"), port: serverPort)
             server = up
             for node in nodes { node.connect() }
-            let converged = try await waitUntil(anyCommitIn: [CommitSource.server(up.store)] + nodes.map(CommitSource.node),
-                                                timeout: .seconds(120)) {
-                guard up.store.head >= UInt64(total) else { return false }
-                let digest = try await up.store.digest(collection: collection)
-                for node in nodes where try await node.collection(collection).digest() != digest { return false }
-                for node in nodes where try await node.store.outboxCount() != 0 { return false }
-                return true
-            }
+            let converged = try await waitUntilConverged(server: up.store, nodes: nodes, total: total)
             let seconds = now() - start
             guard converged else {
                 var state = "server head \(up.store.head)"
@@ -191,13 +173,7 @@ enum MeshBenchmark {
                 throw BenchmarkError("reconciliation did not converge in 120 s: \(state)")
             }
             let after = proxies.map(\.bytesForwarded)
-            let page = try await up.store.changes(after: 0, collections: nil, limit: total + 1)
-            let distinct = Set(page.changes.map(\.change.id))
-            guard page.changes.count == total, distinct.count == total else {
-                throw BenchmarkError("the server holds \(page.changes.count) changes (\(distinct.count) distinct), expected \(total) once each")
-            }
-            let codec = FrameCodec()
-            let encoded = page.changes.reduce(0) { $0 + codec.encode(.change(ChangeMessage($1.change))).count }
+            let encoded = try await encodedSizeOfChangesHeldOnce(by: up.store, total: total)
             result = .success(Reconciliation(
                 seconds: seconds, changes: total, encodedBytes: encoded,
                 bytesToServer: zip(after, before).reduce(0) { $0 + $1.0.toTarget - $1.1.toTarget },
@@ -209,6 +185,48 @@ enum MeshBenchmark {
         for proxy in proxies { await proxy.stop() }
         await server?.stop()
         return try result.get()
+    }
+
+    /// Every node in `nodes` writes `perNode` inserts (ids `n<index>-<n>`, in batches of 100), all at once.
+    static func writeOffline(_ nodes: [SyncNode], perNode: Int, text: String) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, node) in nodes.enumerated() {
+                group.addTask {
+                    let writer = node.collection(collection)
+                    for start in stride(from: 0, to: perNode, by: 100) {
+                        let batch = (start..<min(perNode, start + 100)).map { n in
+                            Document(id: "n\(index)-\(n)", data: ["n": .int(Int64(n)), "text": .string(text)])
+                        }
+                        try await writer.saveAll(batch)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Waits (at most 120 s, checking after each commit anywhere) until the server holds `total`
+    /// changes, every node's digest equals the server's and every outbox is empty.
+    static func waitUntilConverged(server: ServerStore, nodes: [SyncNode], total: Int) async throws -> Bool {
+        try await waitUntil(anyCommitIn: [CommitSource.server(server)] + nodes.map(CommitSource.node), timeout: .seconds(120)) {
+            guard server.head >= UInt64(total) else { return false }
+            let digest = try await server.digest(collection: collection)
+            for node in nodes where try await node.collection(collection).digest() != digest { return false }
+            for node in nodes where try await node.store.outboxCount() != 0 { return false }
+            return true
+        }
+    }
+
+    /// Checks that `store` holds `total` changes, each once; returns their encoded size (each as
+    /// one change frame).
+    static func encodedSizeOfChangesHeldOnce(by store: ServerStore, total: Int) async throws -> Int {
+        let page = try await store.changes(after: 0, collections: nil, limit: total + 1)
+        let distinct = Set(page.changes.map(\.change.id))
+        guard page.changes.count == total, distinct.count == total else {
+            throw BenchmarkError("the server holds \(page.changes.count) changes (\(distinct.count) distinct), expected \(total) once each")
+        }
+        let codec = FrameCodec()
+        return page.changes.reduce(0) { $0 + codec.encode(.change(ChangeMessage($1.change))).count }
     }
 }
 

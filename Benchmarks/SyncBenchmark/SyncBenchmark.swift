@@ -19,8 +19,12 @@ import SyncTesting
 /// 3.–5. The LAN mesh: start to first peer link through Avahi, write to `watch()` over the mesh with
 /// the server down, reconciliation of 10,000 offline changes from 5 nodes (`MeshBenchmark`).
 ///
-/// `--only latency`, `--only fanout`, `--only fanout-ours` (no Python) or `--only mesh` runs one
-/// part, for profiling.
+/// 6.–8. At scale: a `synclayer server` process with 1,000 connections (memory, fan-out latency), an
+/// idle `synclayer node` process (memory), 20 nodes healing a partition (`ScaleBenchmark`). These
+/// need the `synclayer` executable beside this one (`--product synclayer`) or in `SYNCLAYER_BINARY`.
+///
+/// `--only latency`, `--only fanout`, `--only fanout-ours` (no Python), `--only mesh` or
+/// `--only scale` runs one part, for profiling.
 @main
 struct SyncBenchmark {
     static func main() async throws {
@@ -31,7 +35,7 @@ struct SyncBenchmark {
     nonisolated static func run() async throws {
         let arguments = CommandLine.arguments
         let quick = arguments.contains("--quick")
-        // `--only latency|fanout|fanout-ours|mesh` runs one part (for profiling).
+        // `--only latency|fanout|fanout-ours|mesh|scale` runs one part (for profiling).
         let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         let warmUp = quick ? 50 : 200, samples = quick ? 300 : 2_000
         let subscribers = 100, frames = quick ? 500 : 2_000, rounds = quick ? 1 : 3
@@ -106,6 +110,9 @@ struct SyncBenchmark {
         }
         if only == nil || only == "mesh" {
             try await MeshBenchmark.run(report: &report, directory: directory, quick: quick, warmUp: warmUp, samples: samples, text: text)
+        }
+        if only == nil || only == "scale" {
+            try await ScaleBenchmark.run(report: &report, directory: directory, quick: quick, text: text)
         }
         report.print()
     }
