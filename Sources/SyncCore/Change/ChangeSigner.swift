@@ -76,13 +76,8 @@ public struct ChangeSigner: Sendable {
 
 extension NodeID {
     /// The node id a signing key stands for: the first 16 bytes of the SHA-256 of the public key, as
-    /// 32 hex digits (the same shape as a random node id).
+    /// 32 hex digits.
     public init(signingKey publicKey: [UInt8]) {
-        let digest = SHA256.hash(data: publicKey)
-        let text = digest.prefix(16).map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
-        self.init(text)!
+        self.init(lowercaseHex(SHA256.hash(data: publicKey).prefix(16)))!
     }
 }

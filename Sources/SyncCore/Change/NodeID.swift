@@ -11,18 +11,6 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
-    /// A new random node id of 32 hex digits.
-    public static func random() -> NodeID {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        let text = [high, low].map { value -> String in
-            let digits = String(value, radix: 16)
-            return String(repeating: "0", count: 16 - digits.count) + digits
-        }.joined()
-        return NodeID(text)!
-    }
-
     /// Whether `text` is a valid node id.
     public static func isValid(_ text: String) -> Bool {
         let utf8 = text.utf8

@@ -24,10 +24,7 @@ public struct ContentDigest: Sendable {
 
     /// The digest as 64 hex digits.
     public func finalize() -> String {
-        hasher.finalize().map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
+        lowercaseHex(hasher.finalize())
     }
 
     private func append(_ value: UInt64, to bytes: inout [UInt8]) {

@@ -151,25 +151,7 @@ final class Mesh: Sendable {
     func received(_ batch: RelayBatch, on link: MeshLink) async throws {
         guard let peer = link.peer?.nodeID else { throw Refusal(description: "relay before peerHello") }
         guard batch.hops <= configuration.hopLimit else { return }
-        // Only what its origin signed is applied (and so ever passed on): a peer, whether it made a
-        // change up, altered one on the way, or relays from one that did, cannot put it in a store.
-        var verified: [ChangeMessage] = []
-        verified.reserveCapacity(batch.changes.count)
-        for message in batch.changes {
-            guard let change = message.change else { continue }
-            switch ChangeSigner.verify(change) {
-            case .valid:
-                verified.append(message)
-                continue
-            case .unsigned:
-                logger.warning("refused an unsigned change from a peer", metadata: ["synclayer.peer": "\(peer)", "synclayer.change": "\(change.id)"])
-            case .invalid(let reason):
-                logger.warning("refused a change from a peer", metadata: ["synclayer.peer": "\(peer)", "synclayer.change": "\(change.id)",
-                                                                          "synclayer.reason": "\(reason)"])
-            }
-            engine.metrics.update { $0.changesRefused += 1 }
-        }
-        let applied = try await engine.applyFromPeer(verified, peer: peer)
+        let applied = try await engine.applyFromPeer(batch.changes, peer: peer)
         guard !applied.isEmpty else { return }
         if hasUplink { engine.sendToServer(applied.filter { !$0.acknowledged }.map(\.change)) }
         forward(applied, hops: batch.hops + 1, except: Set(batch.sentTo).union([peer]))

@@ -64,9 +64,25 @@ final class SyncEngine: Sendable {
     }
 
     /// Applies changes a LAN peer sent; returns those that were new here (to pass on).
+    ///
+    /// Only what its origin signed is applied (and so ever passed on): a peer, whether it made a
+    /// change up, altered one on the way, or relays from one that did, cannot put it in a store.
     func applyFromPeer(_ messages: [ChangeMessage], peer: NodeID) async throws -> [RemoteChange] {
-        let remote = messages.compactMap { message in
-            message.change.flatMap { syncedCollections.contains($0.collection) ? RemoteChange($0, acknowledged: message.isAcknowledged) : nil }
+        var remote: [RemoteChange] = []
+        remote.reserveCapacity(messages.count)
+        for message in messages {
+            guard let change = message.change, syncedCollections.contains(change.collection) else { continue }
+            switch ChangeSigner.verify(change) {
+            case .valid:
+                remote.append(RemoteChange(change, acknowledged: message.isAcknowledged))
+                continue
+            case .unsigned:
+                logger.warning("refused an unsigned change from a peer", metadata: ["synclayer.peer": "\(peer)", "synclayer.change": "\(change.id)"])
+            case .invalid(let reason):
+                logger.warning("refused a change from a peer", metadata: ["synclayer.peer": "\(peer)", "synclayer.change": "\(change.id)",
+                                                                          "synclayer.reason": "\(reason)"])
+            }
+            metrics.update { $0.changesRefused += 1 }
         }
         guard !remote.isEmpty else { return [] }
         // Merged by the per-field last-writer-wins rule; conflict strategies that need the server's

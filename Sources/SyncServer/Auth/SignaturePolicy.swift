@@ -14,8 +14,15 @@ public enum SignaturePolicy: Sendable, Hashable {
     /// protocol that do not sign (none of ours; tests that speak the protocol by hand).
     case checkedWhenPresent
 
-    /// Why `change` is refused, or `nil` when it is accepted (about 90 µs when signed).
-    func refusal(of change: Change) -> FrameError? {
+    /// Why `change` is refused, or `nil` when it is accepted (about 90 µs when signed); a refusal
+    /// is counted in `badSignatures`.
+    func refusal(of change: Change, counting metrics: ServerMetrics) -> FrameError? {
+        let refusal = check(change)
+        if refusal != nil { metrics.badSignatures.add(1, ordering: .relaxed) }
+        return refusal
+    }
+
+    private func check(_ change: Change) -> FrameError? {
         switch ChangeSigner.verify(change) {
         case .valid:
             return nil

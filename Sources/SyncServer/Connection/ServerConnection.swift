@@ -188,9 +188,8 @@ final class ServerConnection: Sendable {
                 continue
             }
             if let change = message.change {
-                if let refusal = limits.signatures.refusal(of: change) {
+                if let refusal = limits.signatures.refusal(of: change, counting: hub.metrics) {
                     rejected[change.id] = refusal
-                    hub.metrics.badSignatures.add(1, ordering: .relaxed)
                 } else {
                     changes.append(change)
                 }

@@ -97,9 +97,8 @@ struct SyncRoutes: Sendable {
             guard let change = message.change else { throw FrameError(.invalidMessage, "pushed changes need metadata.changeId and metadata.hlc") }
             if !rights.write.contains(change.collection) {
                 rejected[change.id] = FrameError(.unauthorized, "no right to write \"\(change.collection)\"")
-            } else if let refusal = limits.signatures.refusal(of: change) {
+            } else if let refusal = limits.signatures.refusal(of: change, counting: hub.metrics) {
                 rejected[change.id] = refusal
-                hub.metrics.badSignatures.add(1, ordering: .relaxed)
             } else {
                 changes.append(change)
             }

@@ -51,7 +51,7 @@ public final class LocalStore: Sendable {
                                           maxClockDriftMillis: maxClockDriftMillis, readerCount: readerCount)
         let name = "synclayer.store"
         let store = LocalStore(
-            nodeID: opened.nodeID, signer: opened.signer, path: path, durability: durability,
+            nodeID: opened.nodeID, signer: opened.state.signer, path: path, durability: durability,
             writer: Writer(connection: opened.writer, nodeID: opened.nodeID, wallClock: wallClock, state: opened.state, notifier: notifier,
                            inlineWhenIdle: durability == .processCrash, name: name),
             readers: ReaderPool(connections: opened.readers, name: name), notifier: notifier, limits: limits, logger: logger)

@@ -8,7 +8,6 @@ enum StoreOpener {
         let readers: [SQLiteConnection]
         let nodeID: NodeID
         let state: WriterState
-        let signer: ChangeSigner
     }
 
     static func open(path: String, durability: Durability, migrations: Migrations, wallClock: any WallClock,
@@ -59,6 +58,6 @@ enum StoreOpener {
             try wrap { () throws(SQLiteError) in try reader.execute("PRAGMA query_only = 1") }
             readers.append(reader)
         }
-        return Opened(writer: connection, readers: readers, nodeID: nodeID, state: state, signer: state.signer)
+        return Opened(writer: connection, readers: readers, nodeID: nodeID, state: state)
     }
 }
