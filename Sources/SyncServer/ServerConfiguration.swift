@@ -14,6 +14,9 @@ public struct ServerConfiguration: Sendable {
     public var authority: TokenAuthority = .open
     /// Per-connection limits.
     public var limits = ServerLimits()
+    /// TLS from a certificate and key; `nil` (the default) serves plain HTTP and WebSocket, for
+    /// loopback or behind a TLS-terminating proxy.
+    public var tls: ServerTLS?
 
     public init(databasePath: String, host: String = "127.0.0.1", port: Int = 8080) {
         self.databasePath = databasePath

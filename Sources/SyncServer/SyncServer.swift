@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import ServiceLifecycle
@@ -48,13 +50,15 @@ public final class SyncServer: Service, Sendable {
     }
 
     public func run() async throws {
+        // However the run ends, waitUntilRunning() stops waiting.
+        defer { readyContinuation.finish() }
         let configuration = self.configuration
+        let tls = try configuration.tls?.makeConfiguration()
         let store: ServerStore
         do {
             store = try await ServerStore.open(path: configuration.databasePath, durability: configuration.durability,
                                                limits: configuration.limits.store, logger: logger)
         } catch {
-            readyContinuation.finish()
             throw ServerError(.startup, "cannot open the database \(configuration.databasePath): \(error)")
         }
         identity.withLock { $0 = store.serverID }
@@ -77,22 +81,25 @@ public final class SyncServer: Service, Sendable {
         let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(idleTimeout: .nanoseconds(limits.httpIdleTimeout.nanoseconds)),
             ws: .init(maxFrameSize: limits.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5)))
+        let plain = HTTPServerBuilder.http1WebSocketUpgrade(configuration: upgrade) { request, _, _ in
+            guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return .dontUpgrade }
+            let token = Self.token(in: path) ?? request.headerFields[.authorization].flatMap(Self.bearer)
+            return .upgrade([:]) { inbound, outbound, _ in
+                let connection = ServerConnection(store: store, hub: hub, authority: authority, limits: limits, logger: logger)
+                await connection.run(inbound: inbound, outbound: outbound, token: token)
+            }
+        }
+        let server = try tls.map { try HTTPServerBuilder.tls(plain, tlsConfiguration: $0) } ?? plain
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(configuration: upgrade) { request, _, _ in
-                guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return .dontUpgrade }
-                let token = Self.token(in: path) ?? request.headerFields[.authorization].flatMap(Self.bearer)
-                return .upgrade([:]) { inbound, outbound, _ in
-                    let connection = ServerConnection(store: store, hub: hub, authority: authority, limits: limits, logger: logger)
-                    await connection.run(inbound: inbound, outbound: outbound, token: token)
-                }
-            },
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "synclayer"),
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? 0
                 self.boundPort.store(port, ordering: .releasing)
                 self.readyContinuation.yield(port)
-                logger.info("listening", metadata: ["synclayer.server.port": "\(port)", "synclayer.server.host": "\(configuration.host)"])
+                logger.info("listening", metadata: ["synclayer.server.port": "\(port)", "synclayer.server.host": "\(configuration.host)",
+                                                "synclayer.server.tls": "\(tls != nil)"])
             },
             logger: logger
         )
@@ -105,7 +112,6 @@ public final class SyncServer: Service, Sendable {
         openStore.withLock { $0 = nil }
         store.removeObserver(observer)
         await store.close()
-        readyContinuation.finish()
         logger.info("stopped; database closed")
     }
 

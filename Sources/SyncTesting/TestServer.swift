@@ -18,11 +18,13 @@ public final class TestServer: Sendable {
     }
 
     /// Starts a server on port 0 over `databasePath` and waits until it listens.
+    /// With `tls` it serves HTTPS and WSS only.
     public static func start(databasePath: String, authority: TokenAuthority = .open, limits: ServerLimits = ServerLimits(),
-                             port: Int = 0) async throws -> TestServer {
+                             port: Int = 0, tls: ServerTLS? = nil) async throws -> TestServer {
         var configuration = ServerConfiguration(databasePath: databasePath, port: port)
         configuration.authority = authority
         configuration.limits = limits
+        configuration.tls = tls
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let server = SyncServer(configuration: configuration, logger: logger)
@@ -34,10 +36,10 @@ public final class TestServer: Sendable {
         return TestServer(server: server, port: port, services: services)
     }
 
-    /// `http://127.0.0.1:port`.
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
-    /// `ws://127.0.0.1:port/ws`.
-    public var webSocketURL: String { "ws://127.0.0.1:\(port)/ws" }
+    /// `http://127.0.0.1:port` (`https://` with TLS).
+    public var baseURL: String { "\(server.configuration.tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
+    /// `ws://127.0.0.1:port/ws` (`wss://` with TLS).
+    public var webSocketURL: String { "\(server.configuration.tls == nil ? "ws" : "wss")://127.0.0.1:\(port)/ws" }
 
     /// The server's store (while it runs).
     public var store: ServerStore { server.store! }

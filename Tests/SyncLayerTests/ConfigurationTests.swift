@@ -34,6 +34,11 @@ import Testing
         #expect(field { $0.conflictStrategy = .custom } == "customConflictResolver")
         #expect(field { $0.customConflictResolver = .mergeFields } == "customConflictResolver")
         #expect(field { $0.baseURL = nil; $0.enableRealtimeSync = true } == "websocketURL")
+        // Realtime over TLS to an IP address cannot work (the address would be the TLS server name).
+        #expect(field { $0.baseURL = "https://10.0.0.5:8443"; $0.enableRealtimeSync = true } == "baseURL")
+        #expect(field { $0.websocketURL = "wss://[::1]:8443/ws"; $0.enableRealtimeSync = true } == "websocketURL")
+        #expect(field { $0.baseURL = "https://10.0.0.5:8443"; $0.enableRealtimeSync = false } == nil)
+        #expect(field { $0.baseURL = "https://sync.example.org"; $0.enableRealtimeSync = true } == nil)
     }
 
     @Test func openingANodeWithAWrongConfigurationThrowsInsteadOfCrashing() async {

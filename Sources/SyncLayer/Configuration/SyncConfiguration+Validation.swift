@@ -43,6 +43,13 @@ extension SyncConfiguration {
         if enableRealtimeSync && websocketURL == nil && baseURL == nil {
             throw ConfigurationError(field: "websocketURL", message: "realtime sync is enabled but neither websocketURL nor baseURL is set")
         }
+        if enableRealtimeSync, let url = effectiveWebSocketURL, let components = URLComponents(string: url),
+           components.scheme?.lowercased() == "wss", let host = components.host, Self.isIPAddress(host) {
+            // swift-websocket sends the URL's host as the TLS server name (SNI), which may not be an
+            // IP address: every connection would fail. Polling (HTTPS) has no such limit.
+            throw ConfigurationError(field: websocketURL == nil ? "baseURL" : "websocketURL",
+                                     message: "realtime over TLS needs a host name the server's certificate holds, not the IP address \(host) (e.g. an /etc/hosts entry)")
+        }
         if (enableRealtimeSync || enableAutoSync) && baseURL != nil && collections.isEmpty {
             throw ConfigurationError(field: "collections", message: "a node that syncs with a server must list the collections to sync")
         }
@@ -63,6 +70,14 @@ extension SyncConfiguration {
         components.scheme = components.scheme == "https" ? "wss" : "ws"
         components.path = (components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path) + "/ws"
         return components.string
+    }
+
+    /// Whether `host` (as `URLComponents` gives it) is an IPv4 or IPv6 address rather than a name.
+    static func isIPAddress(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare.contains(":") { return true }
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
     }
 
     static func checkURL(_ text: String, field: String, schemes: Set<String>) throws(ConfigurationError) {

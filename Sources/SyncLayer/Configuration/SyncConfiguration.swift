@@ -40,6 +40,10 @@ public struct SyncConfiguration: Sendable {
     public var pingInterval: Duration = .seconds(30)
     /// The LAN mesh: `nil` (the default) keeps the node off the mesh.
     public var mesh: MeshConfiguration?
+    /// A PEM file of the certificates that may sign the server's TLS certificate (a team's own
+    /// authority, or the server's self-signed certificate), used instead of the system's roots;
+    /// `nil` trusts the system's roots. Only used with `https://` and `wss://` URLs.
+    public var trustedCertificatesPath: String?
 
     /// A configuration for a node storing its data at `databasePath`.
     public init(databasePath: String, baseURL: String? = nil, authToken: String? = nil, collections: [String] = []) {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOSSL
 import ServiceLifecycle
 
 /// An offline-first sync node: a local SQLite store and, when configured, the links that sync it.
@@ -24,17 +25,18 @@ public final class SyncNode: Service, Sendable {
     /// The node's own HTTP client (polling), shut down with the node so no idle connection outlives it.
     let httpClient: HTTPClient
 
-    private init(configuration: SyncConfiguration, store: LocalStore, wallClock: SystemWallClock, logger: Logger) {
+    private init(configuration: SyncConfiguration, tls: TLSConfiguration, store: LocalStore, wallClock: SystemWallClock, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.wallClock = wallClock
         self.logger = logger
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(15))
+        httpConfiguration.tlsConfiguration = tls
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         engine = SyncEngine(store: store, configuration: configuration, hub: hub, metrics: metricsRecorder, wallClock: wallClock, logger: logger)
         if configuration.enableRealtimeSync, let url = configuration.effectiveWebSocketURL {
-            link = RealtimeLink(engine: engine, configuration: configuration, url: url, states: linkStatesBroadcaster, logger: logger)
+            link = RealtimeLink(engine: engine, configuration: configuration, url: url, tls: tls, states: linkStatesBroadcaster, logger: logger)
         } else {
             link = nil
         }
@@ -53,6 +55,7 @@ public final class SyncNode: Service, Sendable {
     public static func open(_ configuration: SyncConfiguration, logger: Logger = Logger(label: "synclayer"),
                             clock: SystemWallClock = SystemWallClock()) async throws -> SyncNode {
         try configuration.validate()
+        let tls = try ServerTrust.tlsConfiguration(for: configuration)
         let wallClock = clock
         let driftMillis = UInt64(max(0, configuration.maxClockDrift.components.seconds * 1000
             + configuration.maxClockDrift.components.attoseconds / 1_000_000_000_000_000))
@@ -61,7 +64,7 @@ public final class SyncNode: Service, Sendable {
                                       wallClock: wallClock, maxClockDriftMillis: driftMillis, logger: logger)
         }
         logger.info("node opened", metadata: ["synclayer.node.id": "\(store.nodeID)", "synclayer.store.path": "\(configuration.databasePath)"])
-        return SyncNode(configuration: configuration, store: store, wallClock: wallClock, logger: logger)
+        return SyncNode(configuration: configuration, tls: tls, store: store, wallClock: wallClock, logger: logger)
     }
 
     /// Opens a node, runs `body` with it, and closes it, also when `body` throws.

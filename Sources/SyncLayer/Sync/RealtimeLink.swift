@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import HTTPTypes
 import NIOCore
+import NIOSSL
 import WSClient
 
 /// A connection did not complete its WebSocket upgrade in time.
@@ -13,6 +14,8 @@ final class RealtimeLink: Sendable {
     let engine: SyncEngine
     let configuration: SyncConfiguration
     let url: String
+    /// For `wss://` URLs (``ServerTrust``).
+    let tls: TLSConfiguration
     let logger: Logger
     let states: LinkStateBroadcaster
     private let machine: Locked<RealtimeLinkStateMachine>
@@ -21,10 +24,11 @@ final class RealtimeLink: Sendable {
     private let closeCurrent = Locked<(@Sendable () async -> Void)?>(nil)
     private let wanted = Locked(true)
 
-    init(engine: SyncEngine, configuration: SyncConfiguration, url: String, states: LinkStateBroadcaster, logger: Logger) {
+    init(engine: SyncEngine, configuration: SyncConfiguration, url: String, tls: TLSConfiguration, states: LinkStateBroadcaster, logger: Logger) {
         self.engine = engine
         self.configuration = configuration
         self.url = url
+        self.tls = tls
         self.states = states
         self.logger = logger
         machine = Locked(RealtimeLinkStateMachine(configuration: .init(
@@ -87,7 +91,13 @@ final class RealtimeLink: Sendable {
         do {
             try await open(target, headers: headers, upgraded: upgraded, connected: connected)
         } catch {
-            logger.debug("realtime connection ended", metadata: ["synclayer.error": "\(error)"])
+            if error is NIOSSLError {
+                // Retrying will not help until the certificate or the node's trust changes: say so.
+                logger.warning("TLS with the server failed (is its certificate signed by what trustedCertificatesPath names?)",
+                               metadata: ["synclayer.error": "\(error)"])
+            } else {
+                logger.debug("realtime connection ended", metadata: ["synclayer.error": "\(error)"])
+            }
             if !connected.withLock({ $0 }) { engine.metrics.recordError("realtime connect: \(error)") }
         }
         closeCurrent.withLock { $0 = nil }
@@ -116,6 +126,7 @@ final class RealtimeLink: Sendable {
             try await WebSocketClient.connect(
                 url: target,
                 configuration: .init(maxFrameSize: 8 << 20, additionalHeaders: headers, closeTimeout: .seconds(1), autoPing: .disabled),
+                tlsConfiguration: tls,
                 logger: clientLogger
             ) { inbound, outbound, _ in
                 upgraded.withLock { $0 = true }

@@ -24,6 +24,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Bearer token for the server.")
     var token: String?
 
+    @Option(help: ArgumentHelp("For an https:// server: a PEM file of the certificates that may sign the server's (its self-signed certificate, or the team's authority), instead of the system's roots.", valueName: "path"))
+    var serverCA: String?
+
     @Option(help: ArgumentHelp("Collections to sync, comma-separated.", valueName: "names"))
     var collections = "todos"
 
@@ -82,6 +85,7 @@ struct NodeCommand: AsyncParsableCommand {
         var configuration = SyncConfiguration(databasePath: data, baseURL: server, authToken: token,
                                               collections: collections.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) })
         configuration.enableRealtimeSync = server != nil && !noRealtime
+        configuration.trustedCertificatesPath = serverCA
         configuration.syncInterval = .milliseconds(Int64(syncInterval * 1000))
         configuration.pingInterval = .milliseconds(Int64(pingInterval * 1000))
         configuration.websocketReconnectDelay = .milliseconds(Int64(reconnectDelay * 1000))

@@ -12,8 +12,9 @@ struct ServerCommand: AsyncParsableCommand {
             Stores everything in one SQLite file. Without --tokens every client may read and write every
             collection (fine on loopback, not elsewhere). A token file looks like:
               {"tokens": {"<token>": {"name": "field-team", "read": ["*"], "write": ["todos", "notes"]}}}
-            Prints 'listening on http://HOST:PORT' once it accepts connections; SIGTERM or SIGINT shut it
-            down gracefully (in-flight commits finish, the database is closed).
+            With --tls-cert and --tls-key (PEM files) it speaks only HTTPS and WSS. Prints
+            'listening on http://HOST:PORT' (or https://) once it accepts connections; SIGTERM or SIGINT
+            shut it down gracefully (in-flight commits finish, the database is closed).
             """)
 
     @Option(help: "Address to bind.")
@@ -28,6 +29,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A JSON file of bearer tokens and their rights.", valueName: "file"))
     var tokens: String?
 
+    @Option(help: ArgumentHelp("TLS: a PEM file of the server's certificate chain (its own certificate first). Needs --tls-key.", valueName: "path"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("TLS: a PEM file of the certificate's private key. Needs --tls-cert.", valueName: "path"))
+    var tlsKey: String?
+
     @Option(help: "processCrash (default) or powerLoss.")
     var durability = "processCrash"
 
@@ -39,6 +46,11 @@ struct ServerCommand: AsyncParsableCommand {
         guard let durability = Durability(rawValue: durability) else { throw ValidationError("--durability is processCrash or powerLoss") }
         configuration.durability = durability
         if let tokens { configuration.authority = try TokenAuthority.load(path: tokens) }
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?): configuration.tls = ServerTLS(certificateChainPath: cert, privateKeyPath: key)
+        case (nil, nil): break
+        default: throw ValidationError("--tls-cert and --tls-key go together")
+        }
         var logger = Logger(label: "synclayer.server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let server = SyncServer(configuration: configuration, logger: logger)
@@ -48,7 +60,7 @@ struct ServerCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: groupConfiguration)
         async let running: Void = group.run()
         if let port = await server.waitUntilRunning() {
-            LineWriter().line("listening on http://\(host):\(port)")
+            LineWriter().line("listening on \(configuration.tls == nil ? "http" : "https")://\(host):\(port)")
         }
         try await running
     }
