@@ -37,7 +37,8 @@ public struct ServerLimits: Sendable, Hashable {
     public var framesPerSecond: Double = 2000
     /// Frames a connection may send in a burst above the sustained rate.
     public var frameBurst: Double = 4000
-    /// Frames queued to a connection before it is dropped as too slow (it reconnects and catches up).
+    /// Changes (or other frames) queued to a connection before it is dropped as too slow (it reconnects
+    /// and catches up). This bounds what a client that never reads can make the server hold.
     public var outboundQueueLimit = 10_000
     /// Invalid frames a connection may send before it is closed.
     public var maxInvalidFrames = 100

@@ -20,7 +20,8 @@ final class ServerConnection: Sendable {
     let limits: ServerLimits
     let logger: Logger
     let items: AsyncStream<OutboundItem>
-    let queue: AsyncStream<OutboundItem>.Continuation
+    let outboundQueue: OutboundQueue
+    var queue: AsyncStream<OutboundItem>.Continuation { outboundQueue.continuation }
     /// Monotonic time of the last frame received, for the idle watchdog.
     private let lastActivity = Atomic<UInt64>(0)
     private let authenticated = Atomic<Bool>(false)
@@ -30,7 +31,7 @@ final class ServerConnection: Sendable {
         let (id, items, queue) = hub.register()
         self.id = id
         self.items = items
-        self.queue = queue
+        self.outboundQueue = queue
         self.store = store
         self.hub = hub
         self.authority = authority
@@ -253,6 +254,7 @@ final class ServerConnection: Sendable {
                 case .frame(let text):
                     try await outbound.write(.text(text))
                 case .commit(let changes):
+                    outboundQueue.pendingChanges.subtract(changes.count, ordering: .relaxed)
                     guard live else { continue }
                     var acks: [ChangeID: UInt64] = [:]
                     var held = HeldRanges()

@@ -1,5 +1,6 @@
 import SyncCore
 import SyncStore
+import Synchronization
 
 /// One committed change as the hub hands it to connections: encoded once for all of them.
 struct HubChange: Sendable {
@@ -24,4 +25,16 @@ enum OutboundItem: Sendable {
     case unsubscribe(String)
     /// Close the connection with this error.
     case close(FrameError)
+}
+
+/// A connection's outbound queue, and how many changes wait in it (commit items not yet taken).
+final class OutboundQueue: Sendable {
+    let continuation: AsyncStream<OutboundItem>.Continuation
+    /// Changes in queued `commit` items: the hub adds a commit's count when it queues it, the
+    /// connection subtracts it when it takes the item.
+    let pendingChanges = Atomic<Int>(0)
+
+    init(continuation: AsyncStream<OutboundItem>.Continuation) {
+        self.continuation = continuation
+    }
 }

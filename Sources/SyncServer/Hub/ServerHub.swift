@@ -7,9 +7,12 @@ import Synchronization
 /// `publish` runs on the store's writer thread right after the commit, so the order in which
 /// connections receive commits is the server sequence order. A connection whose queue is full is too
 /// slow to keep up: its queue is finished, it is closed, and it catches up from its cursor when it
-/// reconnects.
+/// reconnects. A queue is full at `queueLimit` items or `queueLimit` changes (beyond the one commit an
+/// empty queue always takes), whichever comes first:
+/// one commit item may hold a whole batch, so counting items alone would let a client that never
+/// reads pin every change committed meanwhile in memory.
 final class ServerHub: Sendable {
-    private let connections = Mutex<[UInt64: AsyncStream<OutboundItem>.Continuation]>([:])
+    private let connections = Mutex<[UInt64: OutboundQueue]>([:])
     private let nextID = Atomic<UInt64>(1)
     private let queueLimit: Int
     private let codec = FrameCodec()
@@ -21,11 +24,12 @@ final class ServerHub: Sendable {
     }
 
     /// A new connection's id and outbound queue.
-    func register() -> (id: UInt64, items: AsyncStream<OutboundItem>, continuation: AsyncStream<OutboundItem>.Continuation) {
+    func register() -> (id: UInt64, items: AsyncStream<OutboundItem>, queue: OutboundQueue) {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         let (stream, continuation) = AsyncStream.makeStream(of: OutboundItem.self, bufferingPolicy: .bufferingOldest(queueLimit))
-        connections.withLock { $0[id] = continuation }
-        return (id, stream, continuation)
+        let queue = OutboundQueue(continuation: continuation)
+        connections.withLock { $0[id] = queue }
+        return (id, stream, queue)
     }
 
     /// Forgets a connection.
@@ -44,10 +48,20 @@ final class ServerHub: Sendable {
             HubChange(change: committed.change, serverSeq: committed.serverSeq ?? 0, submitter: committed.submitter,
                       frame: codec.encodeString(.change(ChangeMessage(committed.change, serverSeq: committed.serverSeq))))
         }
-        for (id, continuation) in targets {
-            if case .dropped = continuation.yield(.commit(changes)) {
+        for (id, queue) in targets {
+            let queued = queue.pendingChanges.add(changes.count, ordering: .relaxed).newValue
+            let dropped: Bool
+            // A connection with nothing queued always takes the commit, however large.
+            if queued > queueLimit && queued > changes.count {
+                dropped = true
+            } else if case .dropped = queue.continuation.yield(.commit(changes)) {
+                dropped = true
+            } else {
+                dropped = false
+            }
+            if dropped {
                 metrics.slowConnectionsDropped.add(1, ordering: .relaxed)
-                continuation.finish()
+                queue.continuation.finish()
                 remove(id)
             }
         }
@@ -59,7 +73,7 @@ final class ServerHub: Sendable {
             defer { connections.removeAll() }
             return Array(connections.values)
         }
-        for continuation in targets { continuation.finish() }
+        for queue in targets { queue.continuation.finish() }
     }
 }
 

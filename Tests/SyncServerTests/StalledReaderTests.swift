@@ -1,0 +1,109 @@
+import Foundation
+import SyncCore
+import SyncServer
+import SyncTesting
+import Testing
+
+/// A client that subscribes and then never reads must not make the server hold what is committed
+/// meanwhile: past `outboundQueueLimit` queued changes it is dropped (it would catch up from its
+/// cursor on reconnecting), while writers keep being acknowledged.
+@Suite struct StalledReaderTests {
+    @Test func aSubscriberThatNeverReadsIsDroppedInsteadOfPinningMemory() async throws {
+        var limits = ServerLimits()
+        limits.outboundQueueLimit = 500
+        limits.signatures = .checkedWhenPresent
+        try await withServer(limits: limits) { server, _ in
+            let stalled = try StalledSubscriber(port: server.port, collection: "todos")
+            defer { stalled.close() }
+            // 40 pushes of 100 changes of 2 KB each (8 MB): far more than the socket buffers on the
+            // way to a reader that never reads, so the server's queue for it fills.
+            let origin = NodeID("00112233445566778899aabbccddeeff")!
+            let padding = String(repeating: "x", count: 2_000)
+            var acknowledged = 0
+            for push in 0..<40 {
+                let changes: [JSONValue] = (1...100).map { index in
+                    let seq = UInt64(push * 100 + index)
+                    let change = Change(id: ChangeID(origin: origin, seq: seq), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000 + seq),
+                                        collection: "todos", recordID: "r\(seq)", kind: .insert, fields: ["text": .string(padding)])
+                    return .object(FrameCodec.object(for: .change(ChangeMessage(change))))
+                }
+                let body = JSONValue.object(["changes": .array(changes)]).canonicalString
+                let answer = try await http(.POST, "\(server.baseURL)/sync/_push", body: body)
+                acknowledged += answer.json?["committed"]?.objectValue?.count ?? 0
+            }
+            #expect(acknowledged == 4_000, "every write was acknowledged while the reader stalled")
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics").json
+            #expect(metrics?["slowConnectionsDropped"]?.intValue == 1)
+            // The server closed the stalled connection: reading now reaches its end, after at most
+            // what was in flight (bounded by the queue limit and the socket buffers).
+            let drained = try stalled.readUntilClosed(limit: 16 << 20)
+            #expect(drained < 8_000_000, "the stalled reader was sent \(drained) bytes before the close, not everything")
+            // Everyone else is still served.
+            #expect(try await http(.GET, "\(server.baseURL)/health").json?["status"] == "ok")
+        }
+    }
+}
+
+/// A WebSocket subscriber of the original protocol on a bare socket with a small receive buffer:
+/// it subscribes, reads the confirmation, and then reads nothing until asked to.
+final class StalledSubscriber {
+    private let descriptor: Int32
+
+    init(port: Int, collection: String) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw ChildProcessError(message: "socket() failed: \(errno)") }
+        var small: Int32 = 4_096
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw ChildProcessError(message: "connect() failed: \(errno)") }
+        try write(Array(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8))
+        try readUntil("\r\n\r\n")
+        // A masked text frame (a zero mask leaves the payload as it is).
+        let payload = Array(#"{"type":"subscribe","collection":"\#(collection)"}"#.utf8)
+        try write([0x81, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + payload)
+        try readUntil("subscribed")
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        guard bytes.withUnsafeBytes({ send(descriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+            throw ChildProcessError(message: "send() failed: \(errno)")
+        }
+    }
+
+    private func readUntil(_ marker: String) throws {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1_024)
+        while received.firstRange(of: Array(marker.utf8)) == nil {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            guard count > 0 else { throw ChildProcessError(message: "closed or timed out before \"\(marker)\"") }
+            received += buffer[0..<count]
+        }
+    }
+
+    /// Reads until the server closes the connection; the bytes read. Throws on a timeout (20 s
+    /// without data) or past `limit` bytes.
+    func readUntilClosed(limit: Int) throws -> Int {
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while total <= limit {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count == 0 { return total }
+            guard count > 0 else { throw ChildProcessError(message: "not closed: recv() failed with \(errno) after \(total) bytes") }
+            total += count
+        }
+        throw ChildProcessError(message: "more than \(limit) bytes and still open")
+    }
+
+    func close() {
+        Foundation.close(descriptor)
+    }
+}
