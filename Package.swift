@@ -90,6 +90,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Benchmarks/SyncBenchmark", exclude: ["broadcast_server.py"]),
         .testTarget(name: "SyncDiscoveryTests", dependencies: ["SyncDiscovery", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTesting"]),

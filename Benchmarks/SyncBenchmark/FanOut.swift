@@ -72,6 +72,12 @@ final class BenchSocket: Sendable {
         try await done.futureResult.get()
     }
 
+    /// Stops reading from the socket: a client that never reads, whose data the server must queue
+    /// (and, past its limit, drop the connection).
+    func stopReading() async throws {
+        try await channel.setOption(.autoRead, value: false)
+    }
+
     func close() async {
         let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: ByteBuffer(bytes: [0x03, 0xE8]))
         try? await channel.writeAndFlush(frame)

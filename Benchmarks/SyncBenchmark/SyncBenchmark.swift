@@ -23,8 +23,12 @@ import SyncTesting
 /// idle `synclayer node` process (memory), 20 nodes healing a partition (`ScaleBenchmark`). These
 /// need the `synclayer` executable beside this one (`--product synclayer`) or in `SYNCLAYER_BINARY`.
 ///
-/// `--only latency`, `--only fanout`, `--only fanout-ours` (no Python), `--only mesh` or
-/// `--only scale` runs one part, for profiling.
+/// 9. A `synclayer server` process flooded by writers, ping flooders and subscribers that never read:
+/// its memory over the run against its memory idle, and whether every acknowledged change is stored
+/// (`FloodBenchmark`).
+///
+/// `--only latency`, `--only fanout`, `--only fanout-ours` (no Python), `--only mesh`,
+/// `--only scale` or `--only flood` runs one part, for profiling.
 @main
 struct SyncBenchmark {
     static func main() async throws {
@@ -35,7 +39,7 @@ struct SyncBenchmark {
     nonisolated static func run() async throws {
         let arguments = CommandLine.arguments
         let quick = arguments.contains("--quick")
-        // `--only latency|fanout|fanout-ours|mesh|scale` runs one part (for profiling).
+        // `--only latency|fanout|fanout-ours|mesh|scale|flood` runs one part (for profiling).
         let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         let warmUp = quick ? 50 : 200, samples = quick ? 300 : 2_000
         let subscribers = 100, frames = quick ? 500 : 2_000, rounds = quick ? 1 : 3
@@ -113,6 +117,9 @@ struct SyncBenchmark {
         }
         if only == nil || only == "scale" {
             try await ScaleBenchmark.run(report: &report, directory: directory, quick: quick, text: text)
+        }
+        if only == nil || only == "flood" {
+            try await FloodBenchmark.run(report: &report, directory: directory, quick: quick)
         }
         report.print()
     }
