@@ -74,4 +74,25 @@ import Testing
             await writer.close()
         }
     }
+
+    /// A copy of a change the server holds already is a duplicate, answered as one without being
+    /// verified: whatever it says, the stored change is the one first committed.
+    @Test func anAlteredCopyOfAHeldChangeChangesNothing() async throws {
+        try await withServer { server, _ in
+            let origin = ChangeSigner()
+            let genuine = origin.signingOwn(change(origin.nodeID, 1, text: "genuine"))
+            var altered = change(origin.nodeID, 1, text: "altered")
+            altered.signature = genuine.signature
+            for pushed in [genuine, altered] {
+                let body = JSONValue.object(["changes": .array([.object(FrameCodec.object(for: .change(ChangeMessage(pushed))))])])
+                let answer = try await http(.POST, "\(server.baseURL)/sync/_push", body: body.canonicalString).json
+                #expect(answer?["committed"]?[genuine.id.description] != nil, "acknowledged: \(String(describing: answer))")
+            }
+            let stored = try await server.store.changes(after: 0, collections: ["todos"]).changes.map(\.change)
+            #expect(stored.count == 1 && stored.first?.fields == genuine.fields)
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics").json
+            #expect(metrics?["duplicatesDropped"]?.intValue == 1)
+            #expect(metrics?["badSignatures"]?.intValue == 0)
+        }
+    }
 }

@@ -91,13 +91,14 @@ struct SyncRoutes: Sendable {
         guard list.count <= limits.maxBatchCount else { throw FrameError(.tooLarge, "more than \(limits.maxBatchCount) changes") }
         var changes: [Change] = []
         var rejected: [ChangeID: FrameError] = [:]
+        let held = store.heldVector
         for item in list {
             guard let object = item.objectValue else { throw FrameError(.invalidMessage, "each change must be an object") }
             let message = try FrameCodec.changeMessage(from: object)
             guard let change = message.change else { throw FrameError(.invalidMessage, "pushed changes need metadata.changeId and metadata.hlc") }
             if !rights.write.contains(change.collection) {
                 rejected[change.id] = FrameError(.unauthorized, "no right to write \"\(change.collection)\"")
-            } else if let refusal = limits.signatures.refusal(of: change, counting: hub.metrics) {
+            } else if change.id.seq > held[change.id.origin], let refusal = limits.signatures.refusal(of: change, counting: hub.metrics) {
                 rejected[change.id] = refusal
             } else {
                 changes.append(change)

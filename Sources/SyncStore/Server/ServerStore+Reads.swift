@@ -67,6 +67,10 @@ extension ServerStore {
         }
     }
 
+    /// Per origin, the highest sequence held without a gap, as of the last commit, without reading
+    /// the database: a change numbered at or below it is one the server holds already.
+    public var heldVector: VersionVector { writer.heldVector }
+
     /// The server's version vector.
     public func vector() async throws -> VersionVector {
         try await readers.read { try DocumentTable.vector($0) }

@@ -126,6 +126,10 @@ extension LocalStore {
         }
     }
 
+    /// Per origin, the highest sequence held without a gap, as of the last commit, without reading
+    /// the database: a change numbered at or below it is one the store holds already.
+    public var heldVector: VersionVector { writer.heldVector }
+
     /// The version vector: per origin, the highest sequence held without a gap.
     public func vector() async throws -> VersionVector {
         let nodeID = self.nodeID

@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import Synchronization
 
 /// The single writer of a database: one connection, committing in groups.
 ///
@@ -32,6 +33,10 @@ final class Writer: Sendable {
         }
     }
 
+    /// Per origin, the highest sequence held without a gap, as of the last commit: no database read,
+    /// so callers can tell a change the store already holds before doing costly work on it.
+    var heldVector: VersionVector { core.heldVector.withLock { $0 } }
+
     /// Commits what is queued, then ends the thread.
     func close() async {
         core.close()
@@ -54,6 +59,8 @@ final class WriterCore: @unchecked Sendable {
 
     private let connection: SQLiteConnection
     private var state: WriterState
+    /// `state.vector` as of the last commit, for other threads.
+    let heldVector: Mutex<VersionVector>
     private let nodeID: NodeID
     private let wallClock: any WallClock
     private let notifier: CommitNotifier
@@ -64,6 +71,7 @@ final class WriterCore: @unchecked Sendable {
          inlineWhenIdle: Bool, maxBatch: Int) {
         self.connection = connection
         self.state = state
+        heldVector = Mutex(state.vector)
         self.nodeID = nodeID
         self.wallClock = wallClock
         self.notifier = notifier
@@ -196,6 +204,8 @@ final class WriterCore: @unchecked Sendable {
             return
         }
         state = context.state
+        let vector = state.vector
+        heldVector.withLock { $0 = vector }
         // Every commit is published, even one that only moved acknowledgements or cursors.
         notifier.publish(StoreCommit(collections: touched, changes: committed))
         for job in succeeded { job.succeed() }
