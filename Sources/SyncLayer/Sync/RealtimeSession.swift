@@ -183,16 +183,30 @@ final class RealtimeSession: Sendable {
         }
     }
 
-    /// On a mesh node, after the grace period, uploads what is still waiting of other origins: this
-    /// node is their gateway. Never ends by itself (the first loop to end ends the session).
+    /// On a mesh node, uploads what is still waiting of other origins once the server has stopped
+    /// delivering them: this node is then their gateway. Their own nodes may be reconnecting at the
+    /// same moment (after a heal everyone is), and the server tells this node what it receives from
+    /// them (change frames or `held` ranges), which takes them out of the outbox. So the node waits
+    /// a grace period, and another each time the count of other origins' changes went down meanwhile
+    /// (at most 10 times), and uploads when a grace passes with no progress. Never ends by itself
+    /// (the first loop to end ends the session).
     private func gatewayLoop(_ outbound: WebSocketOutboundWriter) async throws {
         if let mesh = configuration.mesh, case .ours(_, let vector)? = await handshake.value {
-            try await Task.sleep(for: mesh.gatewayGrace)
-            // What came back from the server meanwhile has left the outbox.
-            let foreign = try await engine.outboxForServer(vector: vector, limit: 100_000).filter { $0.id.origin != engine.store.nodeID }
-            if !foreign.isEmpty {
+            let ownID = engine.store.nodeID
+            var waiting = try await engine.outboxForServer(vector: vector, limit: 100_000).count { $0.id.origin != ownID }
+            var extensions = 0
+            while true {
+                try await Task.sleep(for: mesh.gatewayGrace)
+                let foreign = try await engine.outboxForServer(vector: vector, limit: 100_000).filter { $0.id.origin != ownID }
+                if foreign.isEmpty { break }
+                if foreign.count < waiting && extensions < 10 {
+                    waiting = foreign.count
+                    extensions += 1
+                    continue
+                }
                 logger.info("uploading changes of other nodes as their gateway", metadata: ["synclayer.changes": "\(foreign.count)"])
                 try await send(foreign, outbound)
+                break
             }
         }
         try await Task.sleep(for: .seconds(Int64.max / 2))
