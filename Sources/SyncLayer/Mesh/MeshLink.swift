@@ -18,6 +18,8 @@ final class MeshLink: Sendable {
     let queue: AsyncStream<Frame>
     private let continuation: AsyncStream<Frame>.Continuation
     private let peerState = Mutex<Peer?>(nil)
+    /// Changes from the server held back for this peer (see `Mesh.relayLater`).
+    let heldBack = Mutex<[RemoteChange]>([])
 
     init(id: UInt64, direction: PeerStatus.Direction, address: String) {
         self.id = id
