@@ -137,6 +137,7 @@ extension Mesh {
                                                         "port": .int(Int64(found.port)), "uplink": .bool(found.hasUplink)])
             }
             dialWakeup.signal()
+            retryDialsNow()
         case .peerRemoved(let id):
             guard let peer = NodeID(id) else { return }
             state.withLock { _ = $0.discovered.removeValue(forKey: peer) }
@@ -167,11 +168,16 @@ extension Mesh {
                 var targets = configuration.staticPeers.map { DialTarget(url: $0.hasSuffix("/mesh") ? $0 : $0 + "/mesh", peer: nil) }
                 targets += state.withLock { Array($0.discovered.keys) }.map { DialTarget(url: nil, peer: $0) }
                 for target in targets {
-                    let isNew = state.withLock { $0.dialing.insert(target.key).inserted }
-                    if isNew {
+                    let retry = state.withLock { state -> Wakeup? in
+                        guard state.dialing[target.key] == nil else { return nil }
+                        let retry = Wakeup()
+                        state.dialing[target.key] = retry
+                        return retry
+                    }
+                    if let retry {
                         group.addTask {
-                            await self.dialLoop(target)
-                            _ = self.state.withLock { $0.dialing.remove(target.key) }
+                            await self.dialLoop(target, retry: retry)
+                            _ = self.state.withLock { $0.dialing.removeValue(forKey: target.key) }
                         }
                     }
                 }
@@ -180,7 +186,9 @@ extension Mesh {
         }
     }
 
-    private func dialLoop(_ target: DialTarget) async {
+    /// Dials `target` until it is gone, backing off after failures (200 ms doubling to 5 s, back to
+    /// 200 ms after a link that lasted 10 s or when `retry` is signalled: see `retryDialsNow`).
+    private func dialLoop(_ target: DialTarget, retry: Wakeup) async {
         var backoff = Duration.milliseconds(200)
         let heartbeat = configuration.heartbeatInterval
         if let peer = target.peer, peer < nodeID {
@@ -209,7 +217,7 @@ extension Mesh {
             if let linked, target.url != nil { state.withLock { $0.staticPeerIDs[url] = linked } }
             backoff = ContinuousClock.now - started > .seconds(10) ? .milliseconds(200) : min(backoff * 2, .seconds(5))
             let jitter = Duration.milliseconds(Int.random(in: 0...100))
-            try? await Task.sleep(for: backoff + jitter)
+            if await retry.wait(timeout: backoff + jitter) { backoff = .milliseconds(200) }
         }
     }
 

@@ -27,8 +27,8 @@ final class Mesh: Sendable {
         var discovered: [NodeID: String] = [:]
         /// Static peers' node ids, once a link told us.
         var staticPeerIDs: [String: NodeID] = [:]
-        /// Targets that have a dial loop.
-        var dialing: Set<String> = []
+        /// Targets that have a dial loop, each with what cuts its backoff short.
+        var dialing: [String: Wakeup] = [:]
         /// The running discovery, to update the advertised uplink flag.
         var avahi: AvahiDiscovery?
         /// What peers said the server committed, this node's own origin included (passed on, not
@@ -289,9 +289,19 @@ final class Mesh: Sendable {
         let avahi = state.withLock { $0.avahi }
         do { try avahi?.setUplink(uplink) } catch { logger.debug("could not update the advertised uplink flag", metadata: ["synclayer.error": "\(error)"]) }
         logger.info(uplink ? "server reachable: peers stop relaying to this node" : "server unreachable: relaying over the mesh")
+        // The network changed: peers that were unreachable may be back.
+        retryDialsNow()
         engine.emit(.connectivityChanged, metadata: ["uplink": .bool(uplink)])
         guard let hello = try? await ownHello(wantsReply: true) else { return }
         for link in links { link.send(.peerHello(hello)) }
+    }
+
+    /// Ends every dial loop's backoff: a peer that failed for a while (and backed off to 5 s) is
+    /// tried again now. For when the network changed: the server link came or went, or discovery
+    /// heard a peer (again).
+    func retryDialsNow() {
+        let loops = state.withLock { Array($0.dialing.values) }
+        for loop in loops { loop.signal() }
     }
 
     /// Sends every linked peer this node's state, so gaps left by a lost frame are filled.
