@@ -32,6 +32,10 @@ public final class SyncNode: Service, Sendable {
         self.logger = logger
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(15))
+        // A server that refuses the connection (down, or its TLS certificate not trusted) fails the
+        // poll at once: the poller has its own schedule, and a poll that retried connecting until
+        // its deadline kept `syncNow()` waiting for it.
+        httpConfiguration.connectionPool.retryConnectionEstablishment = false
         httpConfiguration.tlsConfiguration = tls
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         engine = SyncEngine(store: store, configuration: configuration, hub: hub, metrics: metricsRecorder, wallClock: wallClock, logger: logger)

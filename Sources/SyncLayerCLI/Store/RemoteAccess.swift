@@ -8,6 +8,14 @@ import SyncLayer
 struct RemoteAccess: NodeAccess {
     let baseURL: String
 
+    /// The control endpoint is on this machine: a refused connection means no node runs there, so
+    /// it is reported at once instead of being retried until the request's deadline (30 s).
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
@@ -27,7 +35,7 @@ struct RemoteAccess: NodeAccess {
         }
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            response = try await Self.client.execute(request, timeout: .seconds(30))
         } catch {
             throw Failure(description: "cannot reach the node at \(baseURL): is `synclayer node` running? (\(error))")
         }
@@ -80,7 +88,7 @@ struct RemoteAccess: NodeAccess {
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .hours(24 * 365))
+                    let response = try await Self.client.execute(HTTPClientRequest(url: url), timeout: .hours(24 * 365))
                     var pending: [UInt8] = []
                     for try await chunk in response.body {
                         pending.append(contentsOf: chunk.readableBytesView)
