@@ -78,18 +78,17 @@ extension AvahiSession {
         }
         let txt = TXTRecord.dictionary(from: txtList)
         logger.trace("resolved", metadata: ["synclayer.avahi.instance": "\(key)", "synclayer.avahi.txt": "\(txt)"])
-        guard let nodeID = txt[TXTKey.node], !nodeID.isEmpty, nodeID.utf8.count <= 128, let address else {
-            logger.debug("ignoring instance without a usable node id", metadata: ["synclayer.avahi.instance": "\(key)"])
+        guard let address else {
+            logger.debug("ignoring instance without an address", metadata: ["synclayer.avahi.instance": "\(key)"])
             return
         }
-        if nodeID == ownNodeID { return }
-        let peer = DiscoveredPeer(
-            nodeID: nodeID,
-            instanceName: name.map { String(cString: $0) } ?? key.name,
-            address: Self.addressText(address),
-            port: port,
-            txt: txt,
-            interfaceIndex: interface)
+        guard let peer = DiscoveredPeer.resolved(
+            txt: txt, instanceName: name.map { String(cString: $0) } ?? key.name, address: Self.addressText(address),
+            port: port, interfaceIndex: interface, ownNodeID: ownNodeID)
+        else {
+            logger.debug("ignoring instance without a usable node id, or with ours", metadata: ["synclayer.avahi.instance": "\(key)"])
+            return
+        }
         emit(peers.resolve(peer, for: key))
     }
 

@@ -3,13 +3,20 @@ import CAvahi
 /// Converts between a TXT dictionary and Avahi's `AvahiStringList`.
 enum TXTRecord {
     /// Builds a string list for `txt` (sorted by key), passes it to `body`, then frees it.
+    /// Values are written byte for byte: a value may hold NUL bytes (RFC 6763 §6.5), which a C
+    /// string would cut short.
     static func withStringList<Result>(
         _ txt: [String: String],
         _ body: (UnsafeMutablePointer<AvahiStringList>?) -> Result
     ) -> Result {
         var list: UnsafeMutablePointer<AvahiStringList>? = nil
         for key in txt.keys.sorted() {
-            list = avahi_string_list_add_pair(list, key, txt[key])
+            // A trailing NUL, not written, keeps the pointer non-nil for an empty value: given none,
+            // Avahi writes `key` (a flag) instead of `key=`.
+            let value = Array(txt[key, default: ""].utf8) + [0]
+            list = value.withUnsafeBufferPointer { bytes in
+                avahi_string_list_add_pair_arbitrary(list, key, bytes.baseAddress, bytes.count - 1)
+            }
         }
         defer { avahi_string_list_free(list) }
         return body(list)

@@ -11,6 +11,18 @@ struct TXTRecordTests {
         #expect(back == txt)
     }
 
+    @Test func valuesAreWrittenByteForByte() {
+        // Found by Fuzz/TXTFuzzer.swift: a value read with a NUL byte was written back cut short.
+        let txt = ["node": "n-1", "blob": "a\0b", "empty": ""]
+        #expect(TXTRecord.withStringList(txt) { TXTRecord.dictionary(from: $0) } == txt)
+        let text = TXTRecord.withStringList(["empty": ""]) { list in
+            let text = avahi_string_list_to_string(list)
+            defer { avahi_free(text) }
+            return text.map { String(cString: $0) }
+        }
+        #expect(text == "\"empty=\"")
+    }
+
     @Test func keyWithoutValueReadsAsEmpty() {
         var list: UnsafeMutablePointer<AvahiStringList>? = avahi_string_list_add(nil, "flag")
         list = avahi_string_list_add(list, "node=abc")

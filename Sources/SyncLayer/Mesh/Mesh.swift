@@ -11,11 +11,6 @@ import Synchronization
 /// and those the sender already sent it to, unless both this node and the peer reach the server
 /// (the server delivers it to both), and only while it has crossed fewer than `hopLimit` links.
 final class Mesh: Sendable {
-    /// Why a link is refused or closed.
-    struct Refusal: Error, CustomStringConvertible {
-        let description: String
-    }
-
     struct State {
         var links: [UInt64: MeshLink] = [:]
         var byPeer: [NodeID: MeshLink] = [:]

@@ -75,8 +75,8 @@ final class Poller: Sendable {
             let outbox = try await engine.store.outbox(limit: 500).filter { engine.syncedCollections.contains($0.collection) }
             guard !outbox.isEmpty else { return }
             let signer = engine.store.signer
-            let frames = outbox.map { JSONValue.object(FrameCodec.object(for: .change(ChangeMessage(signer.signingOwn($0))))) }
-            let (status, reply) = try await request(.POST, "/sync/_push", body: ["changes": .array(frames)])
+            let push = PushRequest(changes: outbox.map { signer.signingOwn($0) })
+            let (status, reply) = try await request(.POST, "/sync/_push", body: push.body)
             guard status == 200, let reply else { throw PollError(status: status, reply: reply) }
             let ack = try FrameCodec().decode(object: ["type": "ack", "data": .object(reply)])
             guard case .ack(let decoded) = ack else { throw PollError(status: status, reply: reply) }
@@ -91,10 +91,9 @@ final class Poller: Sendable {
             let owner = try await store.meta("server.id").flatMap(NodeID.init)
             var cursor: UInt64 = 0
             if let owner { cursor = try await store.cursor(SyncEngine.cursorName(server: owner)) }
-            var body: JSONObject = ["cursor": .int(Int64(clamping: cursor)), "vector": try await store.vector().jsonValue,
-                                    "collections": .array(configuration.collections.map { .string($0) }), "limit": 500]
-            if let owner { body["cursorFor"] = .string(owner.rawValue) }
-            let (status, reply) = try await request(.POST, "/sync/_pull", body: body)
+            let pull = PullRequest(cursorOwner: owner, cursor: cursor, vector: try await store.vector(), limit: 500,
+                                   collections: configuration.collections)
+            let (status, reply) = try await request(.POST, "/sync/_pull", body: pull.body)
             if status == 401 || status == 403 || status >= 500 { throw PollError(status: status, reply: reply) }
             guard status == 200, let reply, let server = reply["serverId"]?.stringValue.flatMap(NodeID.init) else {
                 // Not our server: a backend of the original protocol (its POST /sync/{collection}

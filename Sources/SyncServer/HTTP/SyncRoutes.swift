@@ -86,16 +86,11 @@ struct SyncRoutes: Sendable {
     // MARK: Ours
 
     private func push(_ request: Request, _ rights: TokenRights) async throws -> Response {
-        let body = try await JSONResponse.body(request, limit: limits.maxFrameBytes)
-        guard let list = body["changes"]?.arrayValue else { throw FrameError(.invalidMessage, "push needs \"changes\": [...]") }
-        guard list.count <= limits.maxBatchCount else { throw FrameError(.tooLarge, "more than \(limits.maxBatchCount) changes") }
+        let push = try PushRequest(body: await JSONResponse.body(request, limit: limits.maxFrameBytes), maxBatchCount: limits.maxBatchCount)
         var changes: [Change] = []
         var rejected: [ChangeID: FrameError] = [:]
         let held = store.heldVector
-        for item in list {
-            guard let object = item.objectValue else { throw FrameError(.invalidMessage, "each change must be an object") }
-            let message = try FrameCodec.changeMessage(from: object)
-            guard let change = message.change else { throw FrameError(.invalidMessage, "pushed changes need metadata.changeId and metadata.hlc") }
+        for change in push.changes {
             if !rights.write.contains(change.collection) {
                 rejected[change.id] = FrameError(.unauthorized, "no right to write \"\(change.collection)\"")
             } else if change.id.seq > held[change.id.origin], let refusal = limits.signatures.refusal(of: change, counting: hub.metrics) {
@@ -124,21 +119,12 @@ struct SyncRoutes: Sendable {
     }
 
     private func pull(_ request: Request, _ rights: TokenRights) async throws -> Response {
-        let body = try await JSONResponse.body(request, limit: limits.maxFrameBytes)
-        let owner = body["cursorFor"]?.stringValue.flatMap(NodeID.init)
-        let cursor = owner == store.serverID ? UInt64(max(0, body["cursor"]?.intValue ?? 0)) : 0
-        let vector = body["vector"].flatMap(VersionVector.init(json:)) ?? VersionVector()
-        let limit = Int(min(max(body["limit"]?.intValue ?? 500, 1), 5_000))
-        var collections = Set<String>()
-        for item in body["collections"]?.arrayValue ?? [] {
-            guard let name = item.stringValue, Identifiers.problem(withCollection: name) == nil else {
-                throw FrameError(.invalidMessage, "\"collections\" lists collection names")
-            }
-            guard rights.read.contains(name) else { throw FrameError(.unauthorized, "no right to read \"\(name)\"") }
-            collections.insert(name)
+        let pull = try PullRequest(body: await JSONResponse.body(request, limit: limits.maxFrameBytes))
+        if let name = pull.collections.first(where: { !rights.read.contains($0) }) {
+            throw FrameError(.unauthorized, "no right to read \"\(name)\"")
         }
-        if collections.isEmpty { throw FrameError(.invalidMessage, "pull needs \"collections\"") }
-        let page = try await store.changes(after: cursor, collections: collections, skipping: vector, limit: limit)
+        let cursor = pull.cursorOwner == store.serverID ? pull.cursor : 0
+        let page = try await store.changes(after: cursor, collections: Set(pull.collections), skipping: pull.vector, limit: pull.limit)
         let changes: [JSONValue] = page.changes.map { .object(FrameCodec.object(for: .change(ChangeMessage($0.change, serverSeq: $0.serverSeq)))) }
         return JSONResponse.ok(["changes": .array(changes), "cursor": .int(Int64(clamping: page.cursor)), "more": .bool(page.more),
                                 "vector": try await store.vector().jsonValue, "serverId": .string(store.serverID.rawValue)])
@@ -154,17 +140,12 @@ struct SyncRoutes: Sendable {
         var fields: JSONObject = [:]
         switch kind {
         case .insert:
-            let body = try await JSONResponse.body(request, limit: limits.maxFrameBytes)
-            guard let id = body["recordId"]?.stringValue, let data = body["data"]?.objectValue else {
-                throw FrameError(.invalidMessage, "the body needs \"recordId\" and a \"data\" object")
-            }
-            recordID = id
-            fields = data
+            let insert = try LegacyInsertRequest(body: await JSONResponse.body(request, limit: limits.maxFrameBytes))
+            recordID = insert.recordID
+            fields = insert.data
         case .update:
             recordID = try context.parameters.require("recordId")
-            let body = try await JSONResponse.body(request, limit: limits.maxFrameBytes)
-            guard let delta = body["delta"]?.objectValue else { throw FrameError(.invalidMessage, "the body needs a \"delta\" object") }
-            fields = delta
+            fields = try LegacyUpdateRequest(body: await JSONResponse.body(request, limit: limits.maxFrameBytes)).delta
         case .delete:
             recordID = try context.parameters.require("recordId")
         }
@@ -179,10 +160,9 @@ struct SyncRoutes: Sendable {
         if let problem = Identifiers.problem(withCollection: collection) { throw FrameError(.invalidMessage, problem) }
         guard rights.read.contains(collection) else { throw FrameError(.unauthorized, "no right to read \"\(collection)\"") }
         let query = request.uri.queryParameters
-        let since = query.get("since").flatMap { ISO8601.millis(from: String($0)) } ?? 0
-        let limit = min(max(query.get("limit").flatMap { Int(String($0)) } ?? 100, 1), 1000)
-        let offset = max(query.get("offset").flatMap { Int(String($0)) } ?? 0, 0)
-        let records = try await store.records(collection: collection, since: since, limit: limit, offset: offset)
+        let pull = LegacyPullQuery(since: query.get("since").map { String($0) }, limit: query.get("limit").map { String($0) },
+                                   offset: query.get("offset").map { String($0) })
+        let records = try await store.records(collection: collection, since: pull.since, limit: pull.limit, offset: pull.offset)
         let list: [JSONValue] = records.map { record in
             ["recordId": .string(record.id), "data": .object(record.data), "updatedAt": .string(ISO8601.string(fromMillis: record.updatedAt)),
              "version": .int(Int64(clamping: record.version))]

@@ -1,0 +1,34 @@
+/// The body of `POST /sync/_push`: `{"changes": [...]}`, each change an `insert`, `update` or
+/// `delete` frame object that carries our extensions (`metadata.changeId`, `metadata.hlc`).
+///
+/// Decoding checks the shape only; the server checks rights and signatures per change.
+public struct PushRequest: Hashable, Sendable {
+    /// The pushed changes, in the order sent.
+    public var changes: [Change]
+
+    /// A request for `changes`.
+    public init(changes: [Change]) {
+        self.changes = changes
+    }
+
+    /// Decodes a body: `TOO_LARGE` past `maxBatchCount` changes, `INVALID_MESSAGE` when the body or
+    /// any change is malformed or lacks a change id and HLC.
+    public init(body: JSONObject, maxBatchCount: Int) throws(FrameError) {
+        guard let list = body["changes"]?.arrayValue else { throw FrameError(.invalidMessage, "push needs \"changes\": [...]") }
+        guard list.count <= maxBatchCount else { throw FrameError(.tooLarge, "more than \(maxBatchCount) changes") }
+        var changes: [Change] = []
+        changes.reserveCapacity(list.count)
+        for item in list {
+            guard let object = item.objectValue else { throw FrameError(.invalidMessage, "each change must be an object") }
+            let message = try FrameCodec.changeMessage(from: object)
+            guard let change = message.change else { throw FrameError(.invalidMessage, "pushed changes need metadata.changeId and metadata.hlc") }
+            changes.append(change)
+        }
+        self.changes = changes
+    }
+
+    /// The body to send.
+    public var body: JSONObject {
+        ["changes": .array(changes.map { .object(FrameCodec.object(for: .change(ChangeMessage($0)))) })]
+    }
+}
