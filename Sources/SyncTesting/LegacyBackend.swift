@@ -24,17 +24,34 @@ public final class LegacyBackend: Sendable {
     }
 
     private let app: LoopbackApp
+    private let failures: Locked<Int>
 
     /// The port it listens on.
     public var port: Int { app.port }
 
-    private init(app: LoopbackApp) {
+    private init(app: LoopbackApp, failures: Locked<Int>) {
         self.app = app
+        self.failures = failures
+    }
+
+    /// The next `count` REST writes (POST, PATCH, DELETE) are answered 503 and not stored, like a
+    /// backend that restarts or a proxy in front of it that hiccups.
+    public func failNextWrites(_ count: Int) {
+        failures.withLock { $0 = count }
     }
 
     /// Starts a backend on a free loopback port.
     public static func start() async throws -> LegacyBackend {
         let state = Locked(State())
+        let failures = Locked(0)
+        // Whether this write is to be failed (`failNextWrites`).
+        let failing: @Sendable () -> Bool = {
+            failures.withLock { left in
+                guard left > 0 else { return false }
+                left -= 1
+                return true
+            }
+        }
         let router = Router()
         let now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
         let write: @Sendable (String, String, Change.Kind, JSONObject, UInt64?) -> (JSONObject, Int64) = { collection, id, kind, fields, sender in
@@ -62,6 +79,7 @@ public final class LegacyBackend: Sendable {
             }
         }
         router.post("/sync/{collection}") { request, context in
+            if failing() { return Response(status: .serviceUnavailable) }
             let collection = try context.parameters.require("collection")
             let body = try JSONParser().parseObject(try await request.body.collect(upTo: 1 << 20).readableBytesView)
             guard let id = body["recordId"]?.stringValue, let data = body["data"]?.objectValue else { return Response(status: .badRequest) }
@@ -69,11 +87,13 @@ public final class LegacyBackend: Sendable {
             return Response(status: .ok)
         }
         router.patch("/sync/{collection}/{id}") { request, context in
+            if failing() { return Response(status: .serviceUnavailable) }
             let body = try JSONParser().parseObject(try await request.body.collect(upTo: 1 << 20).readableBytesView)
             _ = write(try context.parameters.require("collection"), try context.parameters.require("id"), .update, body["delta"]?.objectValue ?? [:], nil)
             return Response(status: .ok)
         }
         router.delete("/sync/{collection}/{id}") { _, context in
+            if failing() { return Response(status: .serviceUnavailable) }
             _ = write(try context.parameters.require("collection"), try context.parameters.require("id"), .delete, [:], nil)
             return Response(status: .ok)
         }
@@ -139,7 +159,7 @@ public final class LegacyBackend: Sendable {
                 onServerRunning: onServerRunning,
                 logger: logger)
         }
-        return LegacyBackend(app: app)
+        return LegacyBackend(app: app, failures: failures)
     }
 
     /// Stops the backend.

@@ -45,4 +45,27 @@ import Testing
             await backend.stop()
         }
     }
+
+    /// A push the backend fails (503) is retried on the poll interval although the realtime link is
+    /// up and no other change comes to ask for a poll: the outbox drains.
+    @Test func aFailedPushIsRetriedWithoutAnotherChange() async throws {
+        try await withTemporaryDirectory(prefix: "legacy-retry") { directory in
+            let backend = try await LegacyBackend.start()
+            let a = try await TestNode.start(path: directory.file("a.sqlite"), baseURL: "http://127.0.0.1:\(backend.port)") {
+                $0.syncInterval = .milliseconds(200)
+            }
+            await a.waitUntilConnected()
+            let failures = a.node.events()
+            // More failures than the polls the save itself asks for (it asks more than once).
+            backend.failNextWrites(5)
+            try await a.node.collection("todos").save(["text": "Milk"], id: "t1")
+            for await event in failures where event.kind == .syncFailed { break }
+            let drained = try await waitUntil(anyCommitIn: [.node(a.node)], timeout: .seconds(20)) {
+                try await a.node.store.outboxCount() == 0
+            }
+            #expect(drained, "the failed push was retried")
+            await a.stop()
+            await backend.stop()
+        }
+    }
 }

@@ -23,13 +23,16 @@ final class Poller: Sendable {
         self.logger = logger
     }
 
-    /// Polls at start, then on demand and every `syncInterval` while `linkIsUp` is false.
+    /// Polls at start, then on demand, and every `syncInterval` while `linkIsUp` is false or the
+    /// last poll failed. (With the link up, polls come on demand only: against a backend of the
+    /// original protocol, each local change asks for one to push it. One that failed, say on a
+    /// connection reset, must be retried even if no further change comes, or the outbox waits.)
     func run(linkIsUp: @escaping @Sendable () -> Bool) async {
-        await pollOnce()
+        var failed = await !pollOnce()
         while !Task.isCancelled {
             let asked = await engine.pollNow.wait(timeout: configuration.syncInterval)
             if Task.isCancelled { return }
-            if asked || !linkIsUp() { await pollOnce() }
+            if asked || failed || !linkIsUp() { failed = await !pollOnce() }
         }
     }
 
