@@ -75,7 +75,7 @@ final class BenchSocket: Sendable {
     /// Stops reading from the socket: a client that never reads, whose data the server must queue
     /// (and, past its limit, drop the connection).
     func stopReading() async throws {
-        try await channel.setOption(.autoRead, value: false)
+        try await channel.setOption(.autoRead, value: false).get()
     }
 
     func close() async {
