@@ -1,0 +1,93 @@
+import Foundation
+import SyncTesting
+
+/// A WebSocket client on a bare POSIX socket with a small receive buffer: it reads only when asked.
+/// For tests that must control reading (a subscriber that never reads), or must see exactly what
+/// the server sent before closing (swift-websocket's client can miss frames that follow the upgrade
+/// response at once: seen as a rare hang in AuthTests). Its calls block, so each runs on a thread of
+/// its own, never on the Swift concurrency pool (whose few threads the in-process server needs).
+final class BareWebSocket: @unchecked Sendable {
+    private let descriptor: Int32
+
+    /// Connects and completes the WebSocket upgrade.
+    static func connect(port: Int, path: String = "/ws") async throws -> BareWebSocket {
+        try await onOwnThread { try BareWebSocket(port: port, path: path) }
+    }
+
+    private init(port: Int, path: String) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw ChildProcessError(message: "socket() failed: \(errno)") }
+        var small: Int32 = 4_096
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw ChildProcessError(message: "connect() failed: \(errno)") }
+        try write(Array(("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8))
+        _ = try readUntil("\r\n\r\n")
+    }
+
+    /// Subscribes (the original protocol) and waits for the confirmation.
+    func subscribe(to collection: String) async throws {
+        try await Self.onOwnThread { try self.subscribeBlocking(to: collection) }
+    }
+
+    private func subscribeBlocking(to collection: String) throws {
+        // A masked text frame (a zero mask leaves the payload as it is).
+        let payload = Array(#"{"type":"subscribe","collection":"\#(collection)"}"#.utf8)
+        try write([0x81, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + payload)
+        _ = try readUntil("subscribed")
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        guard bytes.withUnsafeBytes({ send(descriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+            throw ChildProcessError(message: "send() failed: \(errno)")
+        }
+    }
+
+    private func readUntil(_ marker: String) throws -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1_024)
+        while received.firstRange(of: Array(marker.utf8)) == nil {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            guard count > 0 else { throw ChildProcessError(message: "closed or timed out before \"\(marker)\"") }
+            received += buffer[0..<count]
+        }
+        return received
+    }
+
+    /// Reads until the server closes the connection; the bytes (frames undecoded). Throws on a
+    /// timeout (20 s without data) or past `limit` bytes.
+    func readAllUntilClosed(limit: Int) async throws -> [UInt8] {
+        try await Self.onOwnThread { try self.readAllBlocking(limit: limit) }
+    }
+
+    private func readAllBlocking(limit: Int) throws -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while received.count <= limit {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count == 0 { return received }
+            guard count > 0 else { throw ChildProcessError(message: "not closed: recv() failed with \(errno) after \(received.count) bytes") }
+            received += buffer[0..<count]
+        }
+        throw ChildProcessError(message: "more than \(limit) bytes and still open")
+    }
+
+    func close() {
+        Foundation.close(descriptor)
+    }
+
+    private static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+}
