@@ -25,13 +25,20 @@ public final class LegacyBackend: Sendable {
 
     private let app: LoopbackApp
     private let failures: Locked<Int>
+    private let silences: Locked<Int>
 
     /// The port it listens on.
     public var port: Int { app.port }
 
-    private init(app: LoopbackApp, failures: Locked<Int>) {
+    private init(app: LoopbackApp, failures: Locked<Int>, silences: Locked<Int>) {
         self.app = app
         self.failures = failures
+        self.silences = silences
+    }
+
+    /// The next `count` writes are stored but not broadcast, like broadcasts lost on the way.
+    public func silenceNextBroadcasts(_ count: Int) {
+        silences.withLock { $0 = count }
     }
 
     /// The next `count` REST writes (POST, PATCH, DELETE) are answered 503 and not stored, like a
@@ -44,6 +51,7 @@ public final class LegacyBackend: Sendable {
     public static func start() async throws -> LegacyBackend {
         let state = Locked(State())
         let failures = Locked(0)
+        let silences = Locked(0)
         // Whether this write is to be failed (`failNextWrites`).
         let failing: @Sendable () -> Bool = {
             failures.withLock { left in
@@ -72,7 +80,12 @@ public final class LegacyBackend: Sendable {
                                          "metadata": ["version": .int(state.version), "userId": "user"]]
                 if kind != .delete { frame["data"] = .object(fields) }
                 let text = JSONValue.object(frame).canonicalString
-                for (subscriber, entry) in state.subscribers where subscriber != sender && entry.collections.contains(collection) {
+                let silent = silences.withLock { left in
+                    guard left > 0 else { return false }
+                    left -= 1
+                    return true
+                }
+                for (subscriber, entry) in state.subscribers where !silent && subscriber != sender && entry.collections.contains(collection) {
                     entry.send(text)
                 }
                 return (frame, state.version)
@@ -138,7 +151,7 @@ public final class LegacyBackend: Sendable {
                                     let collection = frame["collection"]?.stringValue ?? ""
                                     switch type {
                                     case "subscribe":
-                                        state.withLock { $0.subscribers[id]?.collections.insert(collection) }
+                                        _ = state.withLock { $0.subscribers[id]?.collections.insert(collection) }
                                         sink.yield(JSONValue.object(["type": "subscribed", "collection": .string(collection)]).canonicalString)
                                     case "insert", "update", "delete":
                                         guard let record = frame["recordId"]?.stringValue, let kind = Change.Kind(rawValue: type) else { continue }
@@ -159,7 +172,7 @@ public final class LegacyBackend: Sendable {
                 onServerRunning: onServerRunning,
                 logger: logger)
         }
-        return LegacyBackend(app: app, failures: failures)
+        return LegacyBackend(app: app, failures: failures, silences: silences)
     }
 
     /// Stops the backend.

@@ -68,4 +68,24 @@ import Testing
             await backend.stop()
         }
     }
+
+    /// A broadcast the node never received (the original protocol has no catch-up on its WebSocket)
+    /// reaches it by the pull it makes on the poll interval while linked.
+    @Test func aMissedBroadcastArrivesByPull() async throws {
+        try await withTemporaryDirectory(prefix: "legacy-missed") { directory in
+            let backend = try await LegacyBackend.start()
+            let url = "http://127.0.0.1:\(backend.port)"
+            let a = try await TestNode.start(path: directory.file("a.sqlite"), baseURL: url) { $0.syncInterval = .milliseconds(200) }
+            let b = try await TestNode.start(path: directory.file("b.sqlite"), baseURL: url) { $0.syncInterval = .milliseconds(200) }
+            await a.waitUntilConnected()
+            await b.waitUntilConnected()
+            backend.silenceNextBroadcasts(1)
+            try await a.node.collection("todos").save(["text": "not broadcast"], id: "quiet")
+            let seen = try await firstMatch(b.node.collection("todos").watch()) { $0.contains { $0.id == "quiet" } }
+            #expect(seen?.first { $0.id == "quiet" }?.data == ["text": "not broadcast"])
+            await a.stop()
+            await b.stop()
+            await backend.stop()
+        }
+    }
 }

@@ -23,16 +23,22 @@ final class Poller: Sendable {
         self.logger = logger
     }
 
-    /// Polls at start, then on demand, and every `syncInterval` while `linkIsUp` is false or the
-    /// last poll failed. (With the link up, polls come on demand only: against a backend of the
-    /// original protocol, each local change asks for one to push it. One that failed, say on a
-    /// connection reset, must be retried even if no further change comes, or the outbox waits.)
+    /// Polls at start, then on demand, and every `syncInterval` while `linkIsUp` is false, the last
+    /// poll failed, or the server is a backend of the original protocol.
+    /// - With our server and the link up, polls come on demand only: the session sends the outbox
+    ///   and the server's acks and catch-up keep the node complete.
+    /// - A failed poll (a connection reset, a 503) is retried even if no further change comes to
+    ///   ask for one, or the outbox waits.
+    /// - A backend of the original protocol only broadcasts on its WebSocket, with no catch-up and
+    ///   no acknowledgement: a broadcast the node missed (a reconnect, a frame lost on the way) is
+    ///   recovered only by a pull, so the node pulls on the interval while linked too.
     func run(linkIsUp: @escaping @Sendable () -> Bool) async {
         var failed = await !pollOnce()
         while !Task.isCancelled {
             let asked = await engine.pollNow.wait(timeout: configuration.syncInterval)
             if Task.isCancelled { return }
-            if asked || failed || !linkIsUp() { failed = await !pollOnce() }
+            let legacy = engine.legacyBackend.withLock { $0 } == true
+            if asked || failed || legacy || !linkIsUp() { failed = await !pollOnce() }
         }
     }
 
