@@ -8,6 +8,11 @@ import WSCore
 ///
 /// With a team secret, each side first sends its key exchange and every frame after it is sealed
 /// (``MeshCipher``): one binary message per frame. Without one, frames are JSON text messages.
+///
+/// The dialing side speaks first; the accepting side sends nothing until the dialer's first message
+/// has arrived. swift-websocket's client (the dialer's) can miss frames that arrive right after
+/// the upgrade response, and then reads nothing more: seen with a server that spoke at once
+/// (AuthTests), and a dial stalled so would only be given up after two heartbeats.
 struct MeshSession {
     let mesh: Mesh
     let link: MeshLink
@@ -18,6 +23,8 @@ struct MeshSession {
     private let exchange: MeshKeyExchange?
     /// The sealed channel, once the peer's key exchange arrived.
     private let channel = Promise<MeshCipher>()
+    /// Fulfilled by the peer's first message (the accepting side waits for it before writing).
+    private let peerSpoke = Promise<Void>()
 
     init(mesh: Mesh, link: MeshLink, abort: @escaping @Sendable () -> Void) {
         self.mesh = mesh
@@ -29,13 +36,15 @@ struct MeshSession {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         defer {
             channel.abandon()
+            peerSpoke.abandon()
             mesh.closeLink(link)
         }
-        if let exchange { try await outbound.write(.binary(ByteBuffer(bytes: exchange.keyMessage))) }
+        // The accepting side sends its key exchange when the dialer's arrives (readLoop).
+        if let exchange, link.direction == .outbound { try await outbound.write(.binary(ByteBuffer(bytes: exchange.keyMessage))) }
         link.send(.peerHello(try await mesh.ownHello(wantsReply: false)))
         let keepAlive = Locked(KeepAlive(interval: mesh.configuration.heartbeatInterval, now: monotonicNanos()))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await readLoop(inbound, keepAlive: keepAlive) }
+        await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await readLoop(inbound, outbound, keepAlive: keepAlive) }
             group.addTask { try await writeLoop(outbound) }
             group.addTask { try await heartbeatLoop(keepAlive: keepAlive) }
             group.addTask {
@@ -59,9 +68,10 @@ struct MeshSession {
         }
     }
 
-    private func readLoop(_ inbound: WebSocketInboundStream, keepAlive: Locked<KeepAlive>) async throws {
+    private func readLoop(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, keepAlive: Locked<KeepAlive>) async throws {
         for try await message in inbound.messages(maxSize: 8 << 20) {
             keepAlive.withLock { $0.received(at: monotonicNanos()) }
+            if peerSpoke.current == nil { peerSpoke.fulfill(()) }
             let frame: Frame
             do {
                 if let exchange {
@@ -69,7 +79,9 @@ struct MeshSession {
                         throw Mesh.Refusal(description: "a frame in clear on a team with a secret (the peer has none?)")
                     }
                     guard let cipher = channel.current else {
-                        channel.fulfill(try exchange.channel(peerKeyMessage: Array(buffer.readableBytesView)))
+                        let opened = try exchange.channel(peerKeyMessage: Array(buffer.readableBytesView))
+                        if link.direction == .inbound { try await outbound.write(.binary(ByteBuffer(bytes: exchange.keyMessage))) }
+                        channel.fulfill(opened)
                         continue
                     }
                     frame = try mesh.codec.decode(try cipher.open(buffer.readableBytesView))
@@ -102,6 +114,9 @@ struct MeshSession {
 
     /// Writes queued frames in order; ends (closing the link) when the mesh finishes the queue.
     private func writeLoop(_ outbound: WebSocketOutboundWriter) async throws {
+        if link.direction == .inbound, exchange == nil {
+            guard await peerSpoke.value != nil else { return }
+        }
         if exchange != nil {
             guard let cipher = await channel.value else { return }
             for await frame in link.queue {
