@@ -92,4 +92,16 @@ import Testing
         #expect(Base64.decode("Zm8") == nil)
         #expect(Base64.decode("Z!8=") == nil)
     }
+
+    /// A copy of a change the store holds is not checked (it is dropped as a duplicate by its id);
+    /// one the store does not hold yet is, forged or not.
+    @Test func onlyChangesNotHeldAreChecked() {
+        let unsigned = change(signer.nodeID, seq: 5)
+        var held = VersionVector()
+        held[signer.nodeID] = 5
+        #expect(ChangeSigner.verify(unsigned, holding: held) == .held)
+        held[signer.nodeID] = 4
+        #expect(ChangeSigner.verify(unsigned, holding: held) == .unsigned)
+        #expect(ChangeSigner.verify(signer.signingOwn(unsigned), holding: held) == .valid)
+    }
 }

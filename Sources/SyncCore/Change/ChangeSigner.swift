@@ -57,6 +57,9 @@ public struct ChangeSigner: Sendable {
         /// A signature that does not hold: malformed, by a key that is not the origin's, or not over
         /// this content (the change was altered or forged).
         case invalid(String)
+        /// Not checked: a copy of a change the store already holds, which is dropped as a duplicate
+        /// by its id whatever it says (``verify(_:holding:)``).
+        case held
     }
 
     /// Checks `change`'s signature against its origin (about 90 µs; see `Docs/Security.md`).
@@ -71,6 +74,13 @@ public struct ChangeSigner: Sendable {
             return .invalid("signature does not match the change's content")
         }
         return .valid
+    }
+
+    /// Checks a change received for a store that holds `held`: one numbered at or below
+    /// `held[origin]` is a copy of a change the store has, so it is not worth the check (`.held`);
+    /// after a heal, peers and re-uploading nodes send many.
+    public static func verify(_ change: Change, holding held: VersionVector) -> Verdict {
+        change.id.seq <= held[change.id.origin] ? .held : verify(change)
     }
 }
 

@@ -70,17 +70,11 @@ final class SyncEngine: Sendable {
     func applyFromPeer(_ messages: [ChangeMessage], peer: NodeID) async throws -> [RemoteChange] {
         var remote: [RemoteChange] = []
         remote.reserveCapacity(messages.count)
-        // Changes the store holds already are duplicates, dropped whatever they say: not worth
-        // verifying (after a heal, peers relay many a node has).
         let held = store.heldVector
         for message in messages {
             guard let change = message.change, syncedCollections.contains(change.collection) else { continue }
-            if change.id.seq <= held[change.id.origin] {
-                remote.append(RemoteChange(change, acknowledged: message.isAcknowledged))
-                continue
-            }
-            switch ChangeSigner.verify(change) {
-            case .valid:
+            switch ChangeSigner.verify(change, holding: held) {
+            case .valid, .held:
                 remote.append(RemoteChange(change, acknowledged: message.isAcknowledged))
                 continue
             case .unsigned:

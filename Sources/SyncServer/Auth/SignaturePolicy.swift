@@ -14,17 +14,18 @@ public enum SignaturePolicy: Sendable, Hashable {
     /// protocol that do not sign (none of ours; tests that speak the protocol by hand).
     case checkedWhenPresent
 
-    /// Why `change` is refused, or `nil` when it is accepted (about 90 µs when signed); a refusal
-    /// is counted in `badSignatures`.
-    func refusal(of change: Change, counting metrics: ServerMetrics) -> FrameError? {
-        let refusal = check(change)
+    /// Why `change` is refused, or `nil` when it is accepted (about 90 µs when signed; nothing when
+    /// the server `held` it already, a duplicate kept as first committed); a refusal is counted in
+    /// `badSignatures`.
+    func refusal(of change: Change, holding held: VersionVector, counting metrics: ServerMetrics) -> FrameError? {
+        let refusal = check(change, holding: held)
         if refusal != nil { metrics.badSignatures.add(1, ordering: .relaxed) }
         return refusal
     }
 
-    private func check(_ change: Change) -> FrameError? {
-        switch ChangeSigner.verify(change) {
-        case .valid:
+    private func check(_ change: Change, holding held: VersionVector) -> FrameError? {
+        switch ChangeSigner.verify(change, holding: held) {
+        case .valid, .held:
             return nil
         case .unsigned:
             return self == .required ? FrameError(.unauthorized, "change \(change.id) is not signed by its origin") : nil

@@ -190,9 +190,7 @@ final class ServerConnection: Sendable {
                 continue
             }
             if let change = message.change {
-                // One the server holds already is a duplicate: its copy is kept whatever this one
-                // says, so it is not worth verifying (a node re-uploading after a heal sends many).
-                if change.id.seq > held[change.id.origin], let refusal = limits.signatures.refusal(of: change, counting: hub.metrics) {
+                if let refusal = limits.signatures.refusal(of: change, holding: held, counting: hub.metrics) {
                     rejected[change.id] = refusal
                 } else {
                     changes.append(change)

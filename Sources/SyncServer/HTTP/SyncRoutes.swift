@@ -93,7 +93,7 @@ struct SyncRoutes: Sendable {
         for change in push.changes {
             if !rights.write.contains(change.collection) {
                 rejected[change.id] = FrameError(.unauthorized, "no right to write \"\(change.collection)\"")
-            } else if change.id.seq > held[change.id.origin], let refusal = limits.signatures.refusal(of: change, counting: hub.metrics) {
+            } else if let refusal = limits.signatures.refusal(of: change, holding: held, counting: hub.metrics) {
                 rejected[change.id] = refusal
             } else {
                 changes.append(change)
