@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 extension SyncConfiguration {
     /// Checks every field; throws a ``ConfigurationError`` naming the first one at fault.
@@ -72,12 +73,11 @@ extension SyncConfiguration {
         return components.string
     }
 
-    /// Whether `host` (as `URLComponents` gives it) is an IPv4 or IPv6 address rather than a name.
+    /// Whether `host` (as `URLComponents` gives it, an IPv6 address possibly in brackets) is an IP
+    /// address rather than a name, by the parser NIO itself uses.
     static func isIPAddress(_ host: String) -> Bool {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if bare.contains(":") { return true }
-        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
+        return (try? SocketAddress(ipAddress: bare, port: 0)) != nil
     }
 
     static func checkURL(_ text: String, field: String, schemes: Set<String>) throws(ConfigurationError) {
