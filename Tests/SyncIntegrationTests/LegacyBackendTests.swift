@@ -5,15 +5,22 @@ import Testing
 /// Our node against a backend that implements only the original documented protocol: it degrades
 /// to timestamp-based last-writer-wins, and still syncs both ways, live and by polling.
 @Suite(.timeLimit(.minutes(2))) struct LegacyBackendTests {
+    /// A node of `backend` (database `name`.sqlite in `directory`) polling every `interval`,
+    /// started; a realtime one also linked (the backend refuses hello with INVALID_MESSAGE, so it
+    /// speaks the original protocol).
+    func node(_ name: String, of backend: LegacyBackend, in directory: TemporaryDirectory, interval: Duration,
+              realtime: Bool = true) async throws -> TestNode {
+        let node = try await TestNode.start(path: directory.file("\(name).sqlite"), baseURL: "http://127.0.0.1:\(backend.port)",
+                                            realtime: realtime) { $0.syncInterval = interval }
+        if realtime { await node.waitUntilConnected() }
+        return node
+    }
+
     @Test func nodesSyncThroughABackendOfTheOriginalProtocol() async throws {
         try await withTemporaryDirectory(prefix: "legacy") { directory in
             let backend = try await LegacyBackend.start()
-            let url = "http://127.0.0.1:\(backend.port)"
-            let a = try await TestNode.start(path: directory.file("a.sqlite"), baseURL: url) { $0.syncInterval = .milliseconds(300) }
-            let b = try await TestNode.start(path: directory.file("b.sqlite"), baseURL: url) { $0.syncInterval = .milliseconds(300) }
-            // The backend refuses hello with INVALID_MESSAGE: the nodes speak its protocol.
-            await a.waitUntilConnected()
-            await b.waitUntilConnected()
+            let a = try await node("a", of: backend, in: directory, interval: .milliseconds(300))
+            let b = try await node("b", of: backend, in: directory, interval: .milliseconds(300))
 
             // Live: a save on A reaches B's watch through the backend's broadcast.
             try await a.node.collection("todos").save(["text": "Milk", "done": false], id: "t1")
@@ -36,9 +43,7 @@ import Testing
             }
             #expect(drained)
             // A node that only polls gets the data by the original pull.
-            let poller = try await TestNode.start(path: directory.file("c.sqlite"), baseURL: url, realtime: false) {
-                $0.syncInterval = .milliseconds(200)
-            }
+            let poller = try await node("c", of: backend, in: directory, interval: .milliseconds(200), realtime: false)
             let pulled = try await firstMatch(poller.node.collection("todos").watch()) { $0.contains { $0.id == "t1" } }
             #expect(pulled?.first { $0.id == "t1" }?.data == ["text": "Milk", "done": true])
             for node in [a, b, poller] { await node.stop() }
@@ -51,10 +56,7 @@ import Testing
     @Test func aFailedPushIsRetriedWithoutAnotherChange() async throws {
         try await withTemporaryDirectory(prefix: "legacy-retry") { directory in
             let backend = try await LegacyBackend.start()
-            let a = try await TestNode.start(path: directory.file("a.sqlite"), baseURL: "http://127.0.0.1:\(backend.port)") {
-                $0.syncInterval = .milliseconds(200)
-            }
-            await a.waitUntilConnected()
+            let a = try await node("a", of: backend, in: directory, interval: .milliseconds(200))
             let failures = a.node.events()
             // More failures than the polls the save itself asks for (it asks more than once).
             backend.failNextWrites(5)
@@ -74,11 +76,8 @@ import Testing
     @Test func aMissedBroadcastArrivesByPull() async throws {
         try await withTemporaryDirectory(prefix: "legacy-missed") { directory in
             let backend = try await LegacyBackend.start()
-            let url = "http://127.0.0.1:\(backend.port)"
-            let a = try await TestNode.start(path: directory.file("a.sqlite"), baseURL: url) { $0.syncInterval = .milliseconds(200) }
-            let b = try await TestNode.start(path: directory.file("b.sqlite"), baseURL: url) { $0.syncInterval = .milliseconds(200) }
-            await a.waitUntilConnected()
-            await b.waitUntilConnected()
+            let a = try await node("a", of: backend, in: directory, interval: .milliseconds(200))
+            let b = try await node("b", of: backend, in: directory, interval: .milliseconds(200))
             backend.silenceNextBroadcasts(1)
             try await a.node.collection("todos").save(["text": "not broadcast"], id: "quiet")
             let seen = try await firstMatch(b.node.collection("todos").watch()) { $0.contains { $0.id == "quiet" } }

@@ -23,7 +23,8 @@ struct MeshSession {
     private let exchange: MeshKeyExchange?
     /// The sealed channel, once the peer's key exchange arrived.
     private let channel = Promise<MeshCipher>()
-    /// Fulfilled by the peer's first message (the accepting side waits for it before writing).
+    /// Fulfilled by the peer's first message, without a team secret (the accepting side waits for it
+    /// before writing; with a secret it waits for `channel`, which the dialer's key exchange opens).
     private let peerSpoke = Promise<Void>()
 
     init(mesh: Mesh, link: MeshLink, abort: @escaping @Sendable () -> Void) {
@@ -71,7 +72,6 @@ struct MeshSession {
     private func readLoop(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, keepAlive: Locked<KeepAlive>) async throws {
         for try await message in inbound.messages(maxSize: 8 << 20) {
             keepAlive.withLock { $0.received(at: monotonicNanos()) }
-            if peerSpoke.current == nil { peerSpoke.fulfill(()) }
             let frame: Frame
             do {
                 if let exchange {
@@ -86,6 +86,7 @@ struct MeshSession {
                     }
                     frame = try mesh.codec.decode(try cipher.open(buffer.readableBytesView))
                 } else {
+                    peerSpoke.fulfill(())
                     frame = try mesh.codec.decode(message)
                 }
             } catch let refusal as Mesh.Refusal {

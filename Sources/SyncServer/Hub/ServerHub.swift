@@ -50,15 +50,9 @@ final class ServerHub: Sendable {
         }
         for (id, queue) in targets {
             let queued = queue.pendingChanges.add(changes.count, ordering: .relaxed).newValue
-            let dropped: Bool
             // A connection with nothing queued always takes the commit, however large.
-            if queued > queueLimit && queued > changes.count {
-                dropped = true
-            } else if case .dropped = queue.continuation.yield(.commit(changes)) {
-                dropped = true
-            } else {
-                dropped = false
-            }
+            var dropped = queued > queueLimit && queued > changes.count
+            if !dropped, case .dropped = queue.continuation.yield(.commit(changes)) { dropped = true }
             if dropped {
                 metrics.slowConnectionsDropped.add(1, ordering: .relaxed)
                 queue.continuation.finish()
