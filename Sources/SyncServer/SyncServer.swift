@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -120,7 +124,7 @@ public final class SyncServer: Service, Sendable {
         guard let query = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, parts[0] == "token" { return String(parts[1]).removingPercentEncoding }
+            if parts.count == 2, parts[0] == "token" { return PercentEncoding.decode(parts[1]) }
         }
         return nil
     }

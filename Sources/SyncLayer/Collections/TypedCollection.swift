@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A collection whose documents are a `Codable` type: the typed layer over ``CollectionReference``.
 ///

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The mesh's sealed transport, used when the team has a secret (`MeshConfiguration.teamSecret`).
 /// See `Docs/Security.md`.

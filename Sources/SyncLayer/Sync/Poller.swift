@@ -1,5 +1,9 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -131,8 +135,8 @@ final class Poller: Sendable {
         var settled: [ChangeID: UInt64] = [:]
         for change in outbox {
             let timestamp = JSONValue.string(ISO8601.string(fromMillis: change.hlc.wallMillis))
-            let collection = change.collection.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? change.collection
-            let record = change.recordID.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? change.recordID
+            let collection = PercentEncoding.encode(change.collection)
+            let record = PercentEncoding.encode(change.recordID)
             let status: Int
             switch change.kind {
             case .insert:

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import HTTPTypes
 import NIOCore
@@ -82,7 +86,7 @@ final class RealtimeLink: Sendable {
         var target = url
         var headers = HTTPFields()
         if let token = configuration.authToken {
-            let encoded = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token
+            let encoded = PercentEncoding.encode(token)
             target += (target.contains("?") ? "&" : "?") + "token=\(encoded)"
             headers[.authorization] = "Bearer \(token)"
         }

@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import ServiceLifecycle
 import SyncDiscovery
@@ -148,7 +152,7 @@ struct DemoCommand: AsyncParsableCommand {
         for member in all {
             let digest = try await member.todos.digest()
             allEqual = allEqual && digest == serverDigest
-            out.line("   \(member.name.padding(toLength: 8, withPad: " ", startingAt: 0))  \(member.node.linkState.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  " +
+            out.line("   \(member.name.rightPad(8))  \(member.node.linkState.rawValue.rightPad(10))  " +
                      "\(String(member.node.meshStatus?.peers.count ?? 0).leftPad(5))  \(String(digest.count).leftPad(4))  " +
                      "\(String(try await member.node.store.outboxCount()).leftPad(6))  \(digest.digest.prefix(16))")
         }
@@ -189,7 +193,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     static func format(_ duration: Duration) -> String {
         let millis = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return millis < 1000 ? "\(millis) ms" : String(format: "%.2f s", Double(millis) / 1000)
+        return millis < 1000 ? "\(millis) ms" : "\(millis / 1000).\(millis % 1000 < 100 ? "0" : "")\(millis % 1000 / 10) s"
     }
 }
 
@@ -244,10 +248,6 @@ struct DemoServer {
         await group?.triggerGracefulShutdown()
         _ = try? await task?.value
     }
-}
-
-extension String {
-    func leftPad(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
 
 extension Array where Element: Sendable {

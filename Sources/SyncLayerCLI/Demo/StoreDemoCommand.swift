@@ -1,5 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SyncLayer
 
 struct StoreDemoCommand: AsyncParsableCommand {
@@ -38,25 +45,14 @@ struct StoreDemoCommand: AsyncParsableCommand {
         await node.close()
 
         print("== 2. A writer is killed with SIGKILL mid-stream; every write it saw return must survive")
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        child.arguments = ["write-loop", "--data", path, "items", "--writers", "4"]
-        let pipe = Pipe()
-        child.standardOutput = pipe
-        try child.run()
+        let child = try SpawnedChild(executable: CommandLine.arguments[0],
+                                     arguments: ["write-loop", "--data", path, "items", "--writers", "4"])
         var printed: [String] = []
-        var buffer = Data()
-        while printed.count < killAfter {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            buffer.append(chunk)
-            while let newline = buffer.firstIndex(of: 0x0A) {
-                printed.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
-                buffer.removeSubrange(buffer.startIndex...newline)
-            }
+        while printed.count < killAfter, let line = child.readLine() {
+            printed.append(line)
         }
-        kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
+        child.kill(SIGKILL)
+        child.wait()
         let reopened = try await SyncNode.open(SyncConfiguration(databasePath: path), logger: quietLogger())
         var missing = 0
         for id in printed where try await reopened.collection("items").get(id) == nil { missing += 1 }

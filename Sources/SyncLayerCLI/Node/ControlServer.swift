@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -84,7 +88,7 @@ final class ControlServer: Service, Sendable {
     /// A path parameter, percent-decoded (clients escape ids and collection names).
     static func parameter(_ context: BasicRequestContext, _ name: String) throws -> String {
         let raw = try context.parameters.require(name)
-        return raw.removingPercentEncoding ?? raw
+        return PercentEncoding.decode(raw) ?? raw
     }
 }
 

@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import ServiceLifecycle
 import SyncLayer
@@ -83,7 +87,7 @@ struct NodeCommand: AsyncParsableCommand {
 
     func run() async throws {
         var configuration = SyncConfiguration(databasePath: data, baseURL: server, authToken: token,
-                                              collections: collections.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) })
+                                              collections: collections.split(separator: ",").map { $0.trimmed })
         configuration.enableRealtimeSync = server != nil && !noRealtime
         configuration.trustedCertificatesPath = serverCA
         configuration.syncInterval = .milliseconds(Int64(syncInterval * 1000))
@@ -97,7 +101,7 @@ struct NodeCommand: AsyncParsableCommand {
                 guard let text = try? String(contentsOfFile: teamSecretFile, encoding: .utf8) else {
                     throw ValidationError("--team-secret-file: cannot read \(teamSecretFile)")
                 }
-                meshConfiguration.teamSecret = String(text.trimmingCharacters(in: .newlines))
+                meshConfiguration.teamSecret = text.trimmed(where: \.isNewline)
             }
             configuration.mesh = meshConfiguration
         }

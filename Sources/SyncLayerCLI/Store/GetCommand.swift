@@ -47,6 +47,6 @@ func printError(_ message: String) {
 
 struct StandardError: TextOutputStream {
     mutating func write(_ string: String) {
-        FileHandleOutput.standardError(string)
+        StandardStreams.writeError(string)
     }
 }

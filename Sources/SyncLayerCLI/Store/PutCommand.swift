@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SyncLayer
 
 struct PutCommand: AsyncParsableCommand {
@@ -23,7 +27,7 @@ struct PutCommand: AsyncParsableCommand {
     var merge = false
 
     func run() async throws {
-        let text = (json == nil || json == "-") ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : json!
+        let text = (json == nil || json == "-") ? StandardStreams.readInput() : json!
         let fields = try JSONFormatting.object(text, what: "the document")
         try await store.withAccess { node in
             if merge {

@@ -1,5 +1,9 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import NIOCore
 import NIOHTTP1
 import SyncLayer
@@ -21,9 +25,9 @@ struct RemoteAccess: NodeAccess {
     }
 
     private func path(_ collection: String, _ id: String? = nil) -> String {
-        let escaped = collection.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? collection
+        let escaped = PercentEncoding.encode(collection)
         guard let id else { return "\(baseURL)/collections/\(escaped)" }
-        return "\(baseURL)/collections/\(escaped)/\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? id)"
+        return "\(baseURL)/collections/\(escaped)/\(PercentEncoding.encode(id))"
     }
 
     private func call(_ method: HTTPMethod, _ url: String, body: JSONObject? = nil) async throws -> (Int, JSONValue?) {

@@ -31,7 +31,7 @@ struct StatusCommand: AsyncParsableCommand {
         }
         print("collection            documents  digest")
         for (name, info) in (report["collections"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            let padded = name.padding(toLength: max(20, name.count), withPad: " ", startingAt: 0)
+            let padded = name.rightPad(20)
             let count = String(info["count"]?.intValue ?? 0)
             print("\(padded)  \(String(repeating: " ", count: max(0, 9 - count.count)))\(count)  \(info["digest"]?.stringValue?.prefix(16) ?? "")")
         }

@@ -1,5 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SyncLayer
 
 /// Saves documents one after another and prints each id once its save returned: the subject of the
@@ -36,21 +43,6 @@ struct WriteLoopCommand: AsyncParsableCommand {
                     }
                 }
                 try await group.waitForAll()
-            }
-        }
-    }
-}
-
-/// Writes whole lines to standard output with one `write` call each, unbuffered.
-final class LineWriter: Sendable {
-    func line(_ text: String) {
-        let bytes = Array((text + "\n").utf8)
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
-                if written <= 0 { return }
-                offset += written
             }
         }
     }

@@ -1,10 +1,15 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
 
 /// A blocking FIFO of jobs shared by database threads.
 ///
 /// `@unchecked Sendable`: every access to `jobs` and `closed` happens with `condition` locked.
 final class JobQueue<Job>: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var jobs: [Job] = []
     private var head = 0
     private var closed = false
@@ -46,46 +51,66 @@ final class JobQueue<Job>: @unchecked Sendable {
     }
 }
 
-/// Starts a named thread that runs `body` once; `finished` resumes when it returns.
+/// Starts a thread (POSIX, 1 MiB of stack; `name` appears in errors) that runs `body` once; `wait()` on the result
+/// returns when it has.
 func startDatabaseThread(name: String, body: @escaping @Sendable () -> Void) -> ThreadCompletion {
     let completion = ThreadCompletion()
-    let thread = Thread {
+    let start = Unmanaged.passRetained(ThreadStart {
         body()
         completion.finish()
-    }
-    thread.name = name
-    thread.stackSize = 1 << 20
-    thread.start()
+    })
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setstacksize(&attributes, 1 << 20)
+    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    var thread = pthread_t()
+    let created = pthread_create(&thread, &attributes, { argument in
+        let start = Unmanaged<ThreadStart>.fromOpaque(argument!).takeRetainedValue()
+        start.run()
+        return nil
+    }, start.toOpaque())
+    precondition(created == 0, "could not start the database thread \(name): error \(created)")
     return completion
 }
 
+/// What a new database thread runs, handed to it through `pthread_create`'s argument.
+private final class ThreadStart: Sendable {
+    let body: @Sendable () -> Void
+
+    init(body: @escaping @Sendable () -> Void) {
+        self.body = body
+    }
+
+    func run() {
+        body()
+    }
+}
+
 /// Lets async code wait for a database thread to end.
-///
-/// `@unchecked Sendable`: `done` and `waiters` are only touched with `lock` held.
-final class ThreadCompletion: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+final class ThreadCompletion: Sendable {
+    private struct State {
+        var done = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
 
     func finish() {
-        lock.lock()
-        done = true
-        let waiting = waiters
-        waiters = []
-        lock.unlock()
+        let waiting = state.withLock { state in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
         for waiter in waiting { waiter.resume() }
     }
 
     func wait() async {
         await withCheckedContinuation { continuation in
-            lock.lock()
-            if done {
-                lock.unlock()
-                continuation.resume()
-            } else {
-                waiters.append(continuation)
-                lock.unlock()
+            let finished = state.withLock { state in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
             }
+            if finished { continuation.resume() }
         }
     }
 }

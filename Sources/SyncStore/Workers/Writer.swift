@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SyncCore
 import Synchronization
 
@@ -52,7 +56,7 @@ final class Writer: Sendable {
 final class WriterCore: @unchecked Sendable {
     enum Owner { case none, inline, thread }
 
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var owner = Owner.none
     private var queue: [any WriteJob] = []
     private var closed = false
