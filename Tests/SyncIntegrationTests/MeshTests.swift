@@ -177,6 +177,40 @@ import Testing
         }
     }
 
+    @Test func aPeerThatStopsReadingIsDroppedInsteadOfPinningMemory() async throws {
+        try await withTemporaryDirectory(prefix: "mesh-stalled") { directory in
+            // No server: the node relays every write to its peers. Heartbeats are far apart, so
+            // only the queue limit can end the link within the test.
+            let test = try await TestNode.start(path: directory.file("a.sqlite"), baseURL: nil) {
+                var mesh = MeshConfiguration(teamID: "field", host: "127.0.0.1", port: 0, discovery: false)
+                mesh.heartbeatInterval = .seconds(60)
+                mesh.linkQueueLimit = 500
+                $0.mesh = mesh
+            }
+            let node = test.node
+            let port = try #require(await node.waitUntilMeshListening())
+            // A team member that says hello and then never reads, on a 4 KB receive buffer.
+            let stalled = try await BareWebSocket.connect(port: port, path: "/mesh")
+            defer { stalled.close() }
+            let hello = PeerHello(nodeID: NodeID("00112233445566778899aabbccddeeff")!, team: "field", uplink: false, vector: VersionVector())
+            try await stalled.send(text: FrameCodec().encodeString(.peerHello(hello)))
+            #expect(await waitForPeers(node, [hello.nodeID]))
+            // 40 batches of 100 documents of 2 KB (8 MB): far more than the socket buffers hold.
+            let padding = String(repeating: "x", count: 2_000)
+            for batch in 0..<40 {
+                try await node.collection("todos").saveAll((0..<100).map { Document(id: "d\(batch)-\($0)", data: ["text": .string(padding)]) })
+            }
+            #expect(try await node.collection("todos").count() == 4_000, "writes go on while the peer stalls")
+            // The node closed the connection: reading reaches its end after at most what was in
+            // flight (the queue limit and the socket buffers), not everything.
+            let drained = try await stalled.readAllUntilClosed(limit: 16 << 20).count
+            #expect(drained < 8_000_000, "the stalled peer was sent \(drained) bytes before the close")
+            #expect(node.metrics().slowPeersDropped == 1)
+            #expect(node.meshStatus?.peers.isEmpty == true)
+            await test.stop()
+        }
+    }
+
     @Test func theServerAcknowledgesWhatANodeHoldsInsteadOfSendingItAgain() async throws {
         try await withTemporaryDirectory(prefix: "mesh-held") { directory in
             let serverPort = try freeLoopbackPort()

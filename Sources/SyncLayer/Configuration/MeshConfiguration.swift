@@ -24,6 +24,10 @@ public struct MeshConfiguration: Sendable, Hashable {
     /// How long a node that regains the server waits for changes of other origins to come back from
     /// the server before uploading them itself (as their gateway).
     public var gatewayGrace: Duration = .seconds(1)
+    /// The most changes waiting to be written to one peer. A peer that stops reading (a stalled or
+    /// hostile device) is dropped past it instead of holding the node's memory; when it links again
+    /// it catches up by version vector like any peer.
+    public var linkQueueLimit: Int = 10_000
     /// The DNS-SD instance name to ask for (Avahi may rename it); defaults to `synclayer-<node id prefix>`.
     public var instanceName: String?
 
@@ -53,6 +57,9 @@ public struct MeshConfiguration: Sendable, Hashable {
             throw ConfigurationError(field: "mesh.heartbeatInterval", message: "must be at least 10 ms (got \(heartbeatInterval))")
         }
         if !(1...64).contains(hopLimit) { throw ConfigurationError(field: "mesh.hopLimit", message: "must be between 1 and 64 (got \(hopLimit))") }
+        if linkQueueLimit < 1 {
+            throw ConfigurationError(field: "mesh.linkQueueLimit", message: "must be at least 1 (got \(linkQueueLimit))")
+        }
         if gatewayGrace < .zero { throw ConfigurationError(field: "mesh.gatewayGrace", message: "must not be negative") }
         if let instanceName, instanceName.isEmpty || instanceName.utf8.count > 63 {
             throw ConfigurationError(field: "mesh.instanceName", message: "must be 1 to 63 bytes")

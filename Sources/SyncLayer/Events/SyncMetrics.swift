@@ -31,6 +31,9 @@ public struct SyncMetrics: Sendable, Hashable {
     /// Changes from LAN peers dropped because their origin's signature was missing or did not hold
     /// (altered or forged on the way).
     public var changesRefused = 0
+    /// LAN peers dropped for not reading: more than `MeshConfiguration.linkQueueLimit` changes
+    /// were waiting to be written to them.
+    public var slowPeersDropped = 0
     /// Error descriptions and how often each happened.
     public var errorCounts: [String: Int] = [:]
     /// When the last sync round finished (ms since the epoch).

@@ -84,7 +84,7 @@ final class Mesh: Sendable {
         state.withLock { state in
             guard state.links.count < configuration.maxLinks + 2 else { return nil }
             defer { state.nextLinkID += 1 }
-            let link = MeshLink(id: state.nextLinkID, direction: direction, address: address)
+            let link = MeshLink(id: state.nextLinkID, direction: direction, address: address, queueLimit: configuration.linkQueueLimit)
             state.links[link.id] = link
             return link
         }

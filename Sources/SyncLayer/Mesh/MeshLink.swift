@@ -3,7 +3,8 @@ import Synchronization
 /// One open WebSocket to a LAN peer: its outbound queue and what the peer last said about itself.
 ///
 /// Frames are queued, never written inline, so relaying to many peers never waits on a slow one;
-/// the session's writer task drains the queue in order.
+/// the session's writer task drains the queue in order. The queue is bounded in changes: past
+/// `queueLimit` waiting for a peer that does not read, the link is ended (``overflowed``).
 final class MeshLink: Sendable {
     struct Peer: Sendable {
         var nodeID: NodeID
@@ -20,13 +21,22 @@ final class MeshLink: Sendable {
     private let peerState = Mutex<Peer?>(nil)
     /// Changes from the server held back for this peer (see `Mesh.relayLater`).
     let heldBack = Mutex<[RemoteChange]>([])
+    private let queueLimit: Int
+    /// Changes in frames queued and not yet written.
+    private let pendingChanges = Atomic<Int>(0)
+    /// Fulfilled when the peer let more than `queueLimit` changes pile up (the link then ends).
+    let overflow = Promise<Void>()
 
-    init(id: UInt64, direction: PeerStatus.Direction, address: String) {
+    init(id: UInt64, direction: PeerStatus.Direction, address: String, queueLimit: Int) {
         self.id = id
         self.direction = direction
         self.address = address
+        self.queueLimit = queueLimit
         (queue, continuation) = AsyncStream.makeStream(of: Frame.self)
     }
+
+    /// Whether the link was ended because the peer let more than `queueLimit` changes pile up.
+    var overflowed: Bool { overflow.current != nil }
 
     /// The peer, once its `peerHello` arrived.
     var peer: Peer? { peerState.withLock { $0 } }
@@ -35,9 +45,30 @@ final class MeshLink: Sendable {
         peerState.withLock { change(&$0) }
     }
 
-    /// Queues a frame for the peer.
+    /// Queues a frame for the peer; ends the link instead when that would leave more than
+    /// `queueLimit` changes waiting (a frame on an empty queue is always taken, however large).
     func send(_ frame: Frame) {
+        let changes = Self.changeCount(frame)
+        if changes > 0 {
+            let queued = pendingChanges.add(changes, ordering: .relaxed).newValue
+            if queued > queueLimit && queued > changes {
+                overflow.fulfill(())
+                continuation.finish()
+                return
+            }
+        }
         continuation.yield(frame)
+    }
+
+    /// The writer wrote `frame` to the peer.
+    func wrote(_ frame: Frame) {
+        let changes = Self.changeCount(frame)
+        if changes > 0 { pendingChanges.subtract(changes, ordering: .relaxed) }
+    }
+
+    private static func changeCount(_ frame: Frame) -> Int {
+        if case .relay(let batch) = frame { return batch.changes.count }
+        return 0
     }
 
     /// Ends the outbound queue: the session closes the link once the queue drained.

@@ -38,6 +38,7 @@ struct MeshSession {
         defer {
             channel.abandon()
             peerSpoke.abandon()
+            link.overflow.abandon()
             mesh.closeLink(link)
         }
         // The accepting side sends its key exchange when the dialer's arrives (readLoop).
@@ -49,6 +50,11 @@ struct MeshSession {
             group.addTask { try await writeLoop(outbound) }
             group.addTask { try await heartbeatLoop(keepAlive: keepAlive) }
             group.addTask {
+                // A peer that stopped reading: end the link now (the writer may be blocked on it).
+                guard await link.overflow.value != nil else { return }
+                throw Mesh.Refusal(description: "peer too slow: more than \(mesh.configuration.linkQueueLimit) changes waiting for it")
+            }
+            group.addTask {
                 // Reading does not end on cancellation: close the socket when the node stops.
                 try? await Task.sleep(for: .seconds(Int64.max / 2))
                 throw CancellationError()
@@ -57,6 +63,11 @@ struct MeshSession {
                 try await group.next()
                 group.cancelAll()
                 try? await outbound.close(.normalClosure, reason: nil)
+            } catch let refusal as Mesh.Refusal where link.overflowed {
+                // Nothing more can be written to it, not even a close frame: drop the connection.
+                mesh.engine.metrics.update { $0.slowPeersDropped += 1 }
+                mesh.logger.info("dropped a LAN peer that does not read", metadata: ["synclayer.reason": "\(refusal)", "synclayer.peer.address": "\(link.address)"])
+                group.cancelAll()
             } catch let refusal as Mesh.Refusal {
                 mesh.logger.debug("mesh link closed", metadata: ["synclayer.reason": "\(refusal)", "synclayer.peer.address": "\(link.address)"])
                 group.cancelAll()
@@ -122,10 +133,12 @@ struct MeshSession {
             guard let cipher = await channel.value else { return }
             for await frame in link.queue {
                 try await outbound.write(.binary(ByteBuffer(bytes: cipher.seal(mesh.codec.encode(frame)))))
+                link.wrote(frame)
             }
         } else {
             for await frame in link.queue {
                 try await outbound.write(.text(mesh.codec.encodeString(frame)))
+                link.wrote(frame)
             }
         }
         throw Mesh.Refusal(description: "link replaced or closed by this node")

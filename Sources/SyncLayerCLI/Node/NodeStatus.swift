@@ -51,6 +51,7 @@ enum NodeStatus {
                 "changesRelayed": .int(Int64(metrics.changesRelayed)), "changesFromPeers": .int(Int64(metrics.changesFromPeers)),
                 "framesRejected": .int(Int64(metrics.framesRejected)),
                 "changesRefused": .int(Int64(metrics.changesRefused)),
+                "slowPeersDropped": .int(Int64(metrics.slowPeersDropped)),
             ],
         ]
     }

@@ -1,16 +1,18 @@
 import Foundation
-import SyncTesting
 
 /// A WebSocket client on a bare POSIX socket with a small receive buffer: it reads only when asked.
 /// For tests that must control reading (a subscriber that never reads), or must see exactly what
 /// the server sent before closing (swift-websocket's client can miss frames that follow the upgrade
 /// response at once: seen as a rare hang in AuthTests). Its calls block, so each runs on a thread of
 /// its own, never on the Swift concurrency pool (whose few threads the in-process server needs).
-final class BareWebSocket: @unchecked Sendable {
+///
+/// `@unchecked Sendable`: its only state is the socket's descriptor, which POSIX calls may use from
+/// any thread; a test uses one socket from one task at a time.
+public final class BareWebSocket: @unchecked Sendable {
     private let descriptor: Int32
 
     /// Connects and completes the WebSocket upgrade.
-    static func connect(port: Int, path: String = "/ws") async throws -> BareWebSocket {
+    public static func connect(port: Int, path: String = "/ws") async throws -> BareWebSocket {
         try await onOwnThread { try BareWebSocket(port: port, path: path) }
     }
 
@@ -35,19 +37,31 @@ final class BareWebSocket: @unchecked Sendable {
     }
 
     /// Subscribes (the original protocol) and waits for the confirmation.
-    func subscribe(to collection: String) async throws {
+    public func subscribe(to collection: String) async throws {
         try await Self.onOwnThread { try self.subscribeBlocking(to: collection) }
     }
 
     private func subscribeBlocking(to collection: String) throws {
-        // A masked text frame (a zero mask leaves the payload as it is).
-        let payload = Array(#"{"type":"subscribe","collection":"\#(collection)"}"#.utf8)
-        try write([0x81, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + payload)
+        try write(Self.textFrame(#"{"type":"subscribe","collection":"\#(collection)"}"#))
         _ = try readUntil("subscribed")
     }
 
+    /// Sends one text message (at most 64 KB) and reads nothing.
+    public func send(text: String) async throws {
+        try await Self.onOwnThread { try self.write(Self.textFrame(text)) }
+    }
+
+    /// A masked text frame, as a client must send it (a zero mask leaves the payload as it is).
+    private static func textFrame(_ text: String) -> [UInt8] {
+        let payload = Array(text.utf8)
+        precondition(payload.count < 65_536, "BareWebSocket sends messages of at most 64 KB")
+        let length: [UInt8] = payload.count < 126 ? [0x80 | UInt8(payload.count)]
+            : [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        return [0x81] + length + [0, 0, 0, 0] + payload
+    }
+
     private func write(_ bytes: [UInt8]) throws {
-        guard bytes.withUnsafeBytes({ send(descriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+        guard bytes.withUnsafeBytes({ Glibc.send(descriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
             throw ChildProcessError(message: "send() failed: \(errno)")
         }
     }
@@ -65,7 +79,7 @@ final class BareWebSocket: @unchecked Sendable {
 
     /// Reads until the server closes the connection; the bytes (frames undecoded). Throws on a
     /// timeout (20 s without data) or past `limit` bytes.
-    func readAllUntilClosed(limit: Int) async throws -> [UInt8] {
+    public func readAllUntilClosed(limit: Int) async throws -> [UInt8] {
         try await Self.onOwnThread { try self.readAllBlocking(limit: limit) }
     }
 
@@ -81,7 +95,7 @@ final class BareWebSocket: @unchecked Sendable {
         throw ChildProcessError(message: "more than \(limit) bytes and still open")
     }
 
-    func close() {
+    public func close() {
         Foundation.close(descriptor)
     }
 
