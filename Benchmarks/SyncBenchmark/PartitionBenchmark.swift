@@ -15,6 +15,9 @@ enum PartitionBenchmark {
         var linksBack: Double
         /// Seconds from the heal until the server held every change.
         var serverHeld: Double
+        /// CPU seconds (user and system, every thread of this process) the heal used until it
+        /// converged: with 2 cores, twice `seconds` means the heal was bound by the CPU.
+        var cpuSeconds: Double
         /// Copies of changes the nodes sent to peers during the heal, and copies they received that
         /// they held already.
         var relayed: Int
@@ -91,7 +94,7 @@ enum PartitionBenchmark {
             // The heal: the links between the halves forward again, the server returns, every node reconnects.
             let before = (serverProxies.map(\.bytesForwarded), links.map(\.proxy.bytesForwarded))
             let metricsBefore = nodes.map { $0.metrics() }
-            let start = now()
+            let start = now(), cpuAtStart = processCPUSeconds()
             for link in links where link.crossesHalves { await link.proxy.restore() }
             let up = try await TestServer.start(databasePath: directory.file("partition-server.sqlite"), port: serverPort)
             server = up
@@ -99,8 +102,22 @@ enum PartitionBenchmark {
             let watch = HealWatch(start: start, server: up.store, total: total, nodes: nodes,
                                   neighbours: nodes.indices.map { neighbours($0, acrossHalves: true) })
             defer { watch.stop() }
+            if ProcessInfo.processInfo.environment["SYNC_BENCH_TRACE"] != nil {
+                let server = up.store
+                Thread.detachNewThread {
+                    while now() - start < 20 {
+                        var line = String(format: "%.2f head %d", now() - start, server.head)
+                        for (index, node) in nodes.enumerated() {
+                            let held = node.store.heldVector.entries.values.reduce(0, +)
+                            line += " | \(index) \(node.linkState.rawValue.prefix(4)) h\(held) s\(node.metrics().operationsSynced) p\(node.meshStatus?.peers.count ?? -1) u\(node.meshStatus?.peers.filter(\.uplink).count ?? -1)"
+                        }
+                        FileHandle.standardError.write(Data((line + "\n").utf8))
+                        usleep(250_000)
+                    }
+                }
+            }
             let converged = try await MeshBenchmark.waitUntilConverged(server: up.store, nodes: nodes, total: total)
-            let seconds = now() - start
+            let seconds = now() - start, cpuSeconds = processCPUSeconds() - cpuAtStart
             guard converged else {
                 var state = "server head \(up.store.head)"
                 for node in nodes {
@@ -119,7 +136,7 @@ enum PartitionBenchmark {
             let waitedFrom = now()
             while watch.linksBack.withLock({ $0 }) == nil, now() - waitedFrom < 60 { try await Task.sleep(for: .milliseconds(50)) }
             result = .success(Figures(seconds: seconds, linksBack: watch.linksBack.withLock { $0 } ?? .nan,
-                                      serverHeld: watch.serverHeld.withLock { $0 } ?? .nan,
+                                      serverHeld: watch.serverHeld.withLock { $0 } ?? .nan, cpuSeconds: cpuSeconds,
                                       relayed: zip(metricsAfter, metricsBefore).reduce(0) { $0 + $1.0.changesRelayed - $1.1.changesRelayed },
                                       duplicates: zip(metricsAfter, metricsBefore).reduce(0) { $0 + $1.0.duplicatesDropped - $1.1.duplicatesDropped },
                                       changes: total, encodedBytes: encoded,
@@ -163,4 +180,11 @@ final class HealWatch: Sendable {
     func stop() {
         stopped.withLock { $0 = true }
     }
+}
+
+/// User and system CPU time of this process so far, in seconds (every thread).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }

@@ -324,11 +324,13 @@ extension ScaleBenchmark {
         // 8. 20 nodes, partitioned in two halves with the server down, then healed.
         let perNode = quick ? 50 : 200
         let healed = try await PartitionBenchmark.run(directory: directory, nodes: 20, perNode: perNode, text: text)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
         let direct = try await MeshBenchmark.reconciliation(directory: directory, name: "scale-direct", nodes: 1, perNode: 20 * perNode, text: text)
         report.note("20 nodes (two halves of 10, server down, \(perNode) writes each) healed: until every digest equals the server's",
-                    figures: String(format: "%.2f s (the server held every change after %.2f s; the halves' links back after %.2f s) vs %.2f s for one node pushing the same %d changes "
-                                        + "straight to the server: ratio %.1f",
-                                    healed.seconds, healed.serverHeld, healed.linksBack, direct.seconds, healed.changes, healed.seconds / direct.seconds),
+                    figures: String(format: "%.2f s (the server held every change after %.2f s; the halves' links back after %.2f s; %.1f s of CPU meanwhile, %.0f%% of the %d cores) "
+                                        + "vs %.2f s for one node pushing the same %d changes straight to the server: ratio %.1f",
+                                    healed.seconds, healed.serverHeld, healed.linksBack, healed.cpuSeconds,
+                                    100 * healed.cpuSeconds / (Double(cores) * healed.seconds), cores, direct.seconds, healed.changes, healed.seconds / direct.seconds),
                     verdict: "")
         let perChange = Double(healed.encodedBytes) / Double(healed.changes)
         let bytes = healed.serverBytes + healed.meshBytes
