@@ -57,16 +57,20 @@ import Testing
             #expect(await waitForPeers(a.node, [b.node.nodeID], uplink: true))
             #expect(await waitForPeers(c.node, [b.node.nodeID], uplink: true))
 
-            // Everyone reaches the server: the mesh carries no change.
-            // b's events in this phase, for the failure message (a relay here would mean an uplink flapped).
-            let bEvents = Locked<[String]>([])
-            let recorder = Task { for await event in b.node.events() { bEvents.withLock { $0.append("\(event.kind) \(event.metadata)") } } }
+            // Everyone reaches the server: the mesh carries no change. The nodes' events in this
+            // phase: a relay is right only if a server link dropped meanwhile (the 250 ms pings of
+            // these tests can time out on a loaded machine), and the failure message shows them.
+            let events = Locked<[String]>([])
+            let recorders = nodes.enumerated().map { index, node in
+                Task { for await event in node.node.events() { events.withLock { $0.append("\(["a", "b", "c"][index]): \(event.kind) \(event.metadata)") } } }
+            }
             try await a.todos.save(["text": "via the server"], id: "online-1")
             #expect(try await waitUntil(c.node) { try await c.todos.get("online-1") != nil })
             #expect(try await converged(server, nodes.map(\.node)))
-            #expect(nodes.allSatisfy { $0.node.metrics().changesRelayed == 0 },
-                    "no change travels over the mesh while all reach the server: relayed \(nodes.map { $0.node.metrics().changesRelayed }), fromPeers \(nodes.map { $0.node.metrics().changesFromPeers }), errors \(nodes.map { $0.node.metrics().errorCounts }) b's events \(bEvents.withLock { $0 })")
-            recorder.cancel()
+            let flapped = events.withLock { $0.contains { $0.contains("\(SyncEvent.Kind.realtimeDisconnected)") } }
+            #expect(nodes.allSatisfy { $0.node.metrics().changesRelayed == 0 } || flapped,
+                    "no change travels over the mesh while all reach the server: relayed \(nodes.map { $0.node.metrics().changesRelayed }), fromPeers \(nodes.map { $0.node.metrics().changesFromPeers }), errors \(nodes.map { $0.node.metrics().errorCounts }) events \(events.withLock { $0 })")
+            for recorder in recorders { recorder.cancel() }
 
             // The server is cut off for everyone (silently: no TCP close).
             for node in nodes { node.proxy.blackhole() }
