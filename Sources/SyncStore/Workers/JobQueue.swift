@@ -51,11 +51,11 @@ final class JobQueue<Job>: @unchecked Sendable {
     }
 }
 
-/// Starts a thread (POSIX, 1 MiB of stack; `name` appears in errors) that runs `body` once; `wait()` on the result
-/// returns when it has.
+/// Starts a thread (POSIX, 1 MiB of stack) that runs `body` once; `wait()` on the result returns
+/// when it has. `name` says which thread could not be started, should that ever happen.
 func startDatabaseThread(name: String, body: @escaping @Sendable () -> Void) -> ThreadCompletion {
     let completion = ThreadCompletion()
-    let start = Unmanaged.passRetained(ThreadStart {
+    let start = Unmanaged.passRetained(ThreadBody {
         body()
         completion.finish()
     })
@@ -66,24 +66,19 @@ func startDatabaseThread(name: String, body: @escaping @Sendable () -> Void) -> 
     pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
     var thread = pthread_t()
     let created = pthread_create(&thread, &attributes, { argument in
-        let start = Unmanaged<ThreadStart>.fromOpaque(argument!).takeRetainedValue()
-        start.run()
+        Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue().run()
         return nil
     }, start.toOpaque())
     precondition(created == 0, "could not start the database thread \(name): error \(created)")
     return completion
 }
 
-/// What a new database thread runs, handed to it through `pthread_create`'s argument.
-private final class ThreadStart: Sendable {
-    let body: @Sendable () -> Void
+/// A thread's body in a class, to pass through `pthread_create`'s one pointer argument.
+private final class ThreadBody: Sendable {
+    let run: @Sendable () -> Void
 
-    init(body: @escaping @Sendable () -> Void) {
-        self.body = body
-    }
-
-    func run() {
-        body()
+    init(_ run: @escaping @Sendable () -> Void) {
+        self.run = run
     }
 }
 
