@@ -119,14 +119,9 @@ public final class SyncServer: Service, Sendable {
         logger.info("stopped; database closed")
     }
 
-    /// The `token` query parameter of a request path, percent-decoded.
+    /// The `token` query parameter of a request path, percent-decoded (by Hummingbird's URI).
     static func token(in path: String) -> String? {
-        guard let query = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
-        for pair in query.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, parts[0] == "token" { return PercentEncoding.decode(parts[1]) }
-        }
-        return nil
+        URI(path).queryParameters["token"].map(String.init)
     }
 
     static func bearer(_ header: String) -> String? {

@@ -53,13 +53,7 @@ public final class LegacyBackend: Sendable {
         let failures = Locked(0)
         let silences = Locked(0)
         // Whether this write is to be failed (`failNextWrites`).
-        let failing: @Sendable () -> Bool = {
-            failures.withLock { left in
-                guard left > 0 else { return false }
-                left -= 1
-                return true
-            }
-        }
+        let failing: @Sendable () -> Bool = { takeOne(from: failures) }
         let router = Router()
         let now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
         let write: @Sendable (String, String, Change.Kind, JSONObject, UInt64?) -> (JSONObject, Int64) = { collection, id, kind, fields, sender in
@@ -80,11 +74,7 @@ public final class LegacyBackend: Sendable {
                                          "metadata": ["version": .int(state.version), "userId": "user"]]
                 if kind != .delete { frame["data"] = .object(fields) }
                 let text = JSONValue.object(frame).canonicalString
-                let silent = silences.withLock { left in
-                    guard left > 0 else { return false }
-                    left -= 1
-                    return true
-                }
+                let silent = takeOne(from: silences)
                 for (subscriber, entry) in state.subscribers where !silent && subscriber != sender && entry.collections.contains(collection) {
                     entry.send(text)
                 }
@@ -178,5 +168,15 @@ public final class LegacyBackend: Sendable {
     /// Stops the backend.
     public func stop() async {
         await app.stop()
+    }
+}
+
+/// Counts one down from `counter` (set by `failNextWrites` or `silenceNextBroadcasts`); `false`
+/// once it reached zero.
+private func takeOne(from counter: Locked<Int>) -> Bool {
+    counter.withLock { left in
+        guard left > 0 else { return false }
+        left -= 1
+        return true
     }
 }

@@ -7,7 +7,19 @@ import Testing
     let authority = TokenAuthority(tokens: [
         "writer-token-1": TokenRights(name: "writer", read: .all, write: .only(["todos"])),
         "reader-token-1": TokenRights(name: "reader", read: .only(["todos"]), write: .only([])),
+        "r+d/r=t&ken 2": TokenRights(name: "escaped", read: .only(["todos"]), write: .only([])),
     ])
+
+    @Test func aTokenWithReservedCharactersIsReadFromTheQueryPercentDecoded() async throws {
+        try await withServer(authority: authority) { server, _ in
+            // As the node's realtime link writes it (PercentEncoding), read back by the server.
+            let client = try await RawWebSocket.connect(server.webSocketURL + "?token=" + PercentEncoding.encode("r+d/r=t&ken 2"))
+            var incoming = client.messages.makeAsyncIterator()
+            try await client.send(#"{"type":"subscribe","collection":"todos"}"#)
+            #expect(await incoming.next(ofType: "subscribed") != nil)
+            await client.close()
+        }
+    }
 
     @Test func aWrongTokenIsRefusedOnWebSocketAndREST() async throws {
         try await withServer(authority: authority) { server, _ in

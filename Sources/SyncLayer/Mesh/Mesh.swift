@@ -258,7 +258,7 @@ final class Mesh: Sendable {
                 defer { pending.removeAll() }
                 return pending
             }
-            guard let self, let peer = link.peer, !(self.hasUplink && peer.uplink) else { return }
+            guard let self, self.shouldRelay(to: link), let peer = link.peer else { return }
             self.send(pending.filter { $0.change.id.seq > peer.vector[$0.change.id.origin] }, to: link, hops: hops, sentTo: sentTo)
         }
     }

@@ -21,9 +21,8 @@ final class MeshLink: Sendable {
     private let peerState = Mutex<Peer?>(nil)
     /// Changes from the server held back for this peer (see `Mesh.relayLater`).
     let heldBack = Mutex<[RemoteChange]>([])
-    private let queueLimit: Int
     /// Changes in frames queued and not yet written.
-    private let pendingChanges = Atomic<Int>(0)
+    private let queued: QueuedChanges
     /// Fulfilled when the peer let more than `queueLimit` changes pile up (the link then ends).
     let overflow = Promise<Void>()
 
@@ -31,7 +30,7 @@ final class MeshLink: Sendable {
         self.id = id
         self.direction = direction
         self.address = address
-        self.queueLimit = queueLimit
+        queued = QueuedChanges(limit: queueLimit)
         (queue, continuation) = AsyncStream.makeStream(of: Frame.self)
     }
 
@@ -49,13 +48,10 @@ final class MeshLink: Sendable {
     /// `queueLimit` changes waiting (a frame on an empty queue is always taken, however large).
     func send(_ frame: Frame) {
         let changes = Self.changeCount(frame)
-        if changes > 0 {
-            let queued = pendingChanges.add(changes, ordering: .relaxed).newValue
-            if queued > queueLimit && queued > changes {
-                overflow.fulfill(())
-                continuation.finish()
-                return
-            }
+        guard changes == 0 || queued.admit(changes) else {
+            overflow.fulfill(())
+            continuation.finish()
+            return
         }
         continuation.yield(frame)
     }
@@ -63,7 +59,7 @@ final class MeshLink: Sendable {
     /// The writer wrote `frame` to the peer.
     func wrote(_ frame: Frame) {
         let changes = Self.changeCount(frame)
-        if changes > 0 { pendingChanges.subtract(changes, ordering: .relaxed) }
+        if changes > 0 { queued.release(changes) }
     }
 
     private static func changeCount(_ frame: Frame) -> Int {

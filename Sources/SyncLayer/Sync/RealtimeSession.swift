@@ -197,11 +197,14 @@ final class RealtimeSession: Sendable {
     private func gatewayLoop(_ outbound: WebSocketOutboundWriter) async throws {
         if let mesh = configuration.mesh, case .ours(_, let vector)? = await handshake.value {
             let ownID = engine.store.nodeID
-            var waiting = try await engine.outboxForServer(vector: vector, limit: 100_000).count { $0.id.origin != ownID }
+            func othersWaiting() async throws -> [Change] {
+                try await engine.outboxForServer(vector: vector, limit: 100_000).filter { $0.id.origin != ownID }
+            }
+            var waiting = try await othersWaiting().count
             var extensions = 0
             while true {
                 try await Task.sleep(for: mesh.gatewayGrace)
-                let foreign = try await engine.outboxForServer(vector: vector, limit: 100_000).filter { $0.id.origin != ownID }
+                let foreign = try await othersWaiting()
                 if foreign.isEmpty { break }
                 if foreign.count < waiting && extensions < 10 {
                     waiting = foreign.count

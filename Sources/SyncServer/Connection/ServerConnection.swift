@@ -262,7 +262,7 @@ final class ServerConnection: Sendable {
                 case .frame(let text):
                     try await outbound.write(.text(text))
                 case .commit(let changes):
-                    outboundQueue.pendingChanges.subtract(changes.count, ordering: .relaxed)
+                    outboundQueue.queued.release(changes.count)
                     guard live else { continue }
                     var acks: [ChangeID: UInt64] = [:]
                     var held = HeldRanges()

@@ -36,9 +36,6 @@ enum JSONResponse {
 
     /// The bearer token of a request, if any.
     static func token(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization] else { return nil }
-        let prefix = "Bearer "
-        guard header.hasPrefix(prefix) else { return nil }
-        return String(header.dropFirst(prefix.count))
+        request.headers[.authorization].flatMap(SyncServer.bearer)
     }
 }

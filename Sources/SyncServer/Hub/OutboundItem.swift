@@ -30,11 +30,12 @@ enum OutboundItem: Sendable {
 /// A connection's outbound queue, and how many changes wait in it (commit items not yet taken).
 final class OutboundQueue: Sendable {
     let continuation: AsyncStream<OutboundItem>.Continuation
-    /// Changes in queued `commit` items: the hub adds a commit's count when it queues it, the
-    /// connection subtracts it when it takes the item.
-    let pendingChanges = Atomic<Int>(0)
+    /// Changes in queued `commit` items: the hub admits a commit's count when it queues it, the
+    /// connection releases it when it takes the item.
+    let queued: QueuedChanges
 
-    init(continuation: AsyncStream<OutboundItem>.Continuation) {
+    init(continuation: AsyncStream<OutboundItem>.Continuation, limit: Int) {
         self.continuation = continuation
+        queued = QueuedChanges(limit: limit)
     }
 }

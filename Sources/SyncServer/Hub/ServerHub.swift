@@ -27,7 +27,7 @@ final class ServerHub: Sendable {
     func register() -> (id: UInt64, items: AsyncStream<OutboundItem>, queue: OutboundQueue) {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         let (stream, continuation) = AsyncStream.makeStream(of: OutboundItem.self, bufferingPolicy: .bufferingOldest(queueLimit))
-        let queue = OutboundQueue(continuation: continuation)
+        let queue = OutboundQueue(continuation: continuation, limit: queueLimit)
         connections.withLock { $0[id] = queue }
         return (id, stream, queue)
     }
@@ -49,9 +49,7 @@ final class ServerHub: Sendable {
                       frame: codec.encodeString(.change(ChangeMessage(committed.change, serverSeq: committed.serverSeq))))
         }
         for (id, queue) in targets {
-            let queued = queue.pendingChanges.add(changes.count, ordering: .relaxed).newValue
-            // A connection with nothing queued always takes the commit, however large.
-            var dropped = queued > queueLimit && queued > changes.count
+            var dropped = !queue.queued.admit(changes.count)
             if !dropped, case .dropped = queue.continuation.yield(.commit(changes)) { dropped = true }
             if dropped {
                 metrics.slowConnectionsDropped.add(1, ordering: .relaxed)
