@@ -1,6 +1,7 @@
 import BenchmarkSupport
 import Foundation
 import SyncLayer
+import SyncCore
 
 /// Store benchmarks: every figure is printed beside a raw SQLite baseline measured in the same run.
 ///

@@ -6,6 +6,7 @@ import Logging
 import ServiceLifecycle
 import SyncLayer
 import SyncTesting
+import SyncCore
 
 /// A reference for the fan-out, not a target: the same minimal protocol as `broadcast_server.py`,
 /// on our server's stack (Hummingbird + hummingbird-websocket, configured as `SyncServer`, one queue

@@ -7,6 +7,7 @@ import ServiceLifecycle
 import SyncLayer
 import SyncTesting
 import WSClient
+import SyncCore
 
 /// The latency baseline: a Hummingbird + hummingbird-websocket server that echoes every message,
 /// configured as `SyncServer` configures its WebSocket channel.

@@ -7,6 +7,7 @@ import NIOWebSocket
 import Synchronization
 import SyncLayer
 import SyncTesting
+import SyncCore
 
 /// The fan-out clients' own event loops, so that they do not share the in-process servers' (NIO's
 /// singleton group) and queue behind them.

@@ -5,6 +5,8 @@ import NIOCore
 import Synchronization
 import SyncLayer
 import SyncTesting
+import SyncCore
+import SyncStore
 
 /// 9. A `synclayer server` process (default limits) under a flood from hostile and greedy clients,
 /// for a fixed time, its memory sampled twice a second; the baseline is the same process idle

@@ -3,6 +3,8 @@ import Foundation
 import SyncLayer
 import SyncServer
 import SyncTesting
+import SyncCore
+import SyncStore
 
 /// The LAN mesh's figures (issue 4), each beside a baseline measured in the same run:
 ///
@@ -207,7 +209,7 @@ enum MeshBenchmark {
 
     /// Waits (at most 120 s, checking after each commit anywhere) until the server holds `total`
     /// changes, every node's digest equals the server's and every outbox is empty.
-    static func waitUntilConverged(server: ServerStore, nodes: [SyncNode], total: Int) async throws -> Bool {
+    static func waitUntilConverged(server: any ServerStorage, nodes: [SyncNode], total: Int) async throws -> Bool {
         try await waitUntil(anyCommitIn: [CommitSource.server(server)] + nodes.map(CommitSource.node), timeout: .seconds(120)) {
             guard server.head >= UInt64(total) else { return false }
             let digest = try await server.digest(collection: collection)
@@ -219,7 +221,7 @@ enum MeshBenchmark {
 
     /// Checks that `store` holds `total` changes, each once; returns their encoded size (each as
     /// one change frame).
-    static func encodedSizeOfChangesHeldOnce(by store: ServerStore, total: Int) async throws -> Int {
+    static func encodedSizeOfChangesHeldOnce(by store: any ServerStorage, total: Int) async throws -> Int {
         let page = try await store.changes(after: 0, collections: nil, limit: total + 1)
         let distinct = Set(page.changes.map(\.change.id))
         guard page.changes.count == total, distinct.count == total else {

@@ -3,6 +3,8 @@ import Foundation
 import SyncLayer
 import SyncServer
 import SyncTesting
+import SyncCore
+import SyncStore
 
 /// Part 8: nodes on one loopback "LAN" split into two halves with the server down, writing on both
 /// sides, then healed. Every link, mesh and server, runs through a counting `TCPProxy`; the links
@@ -160,7 +162,7 @@ final class HealWatch: Sendable {
     let linksBack = Locked<Double?>(nil)
     private let stopped = Locked(false)
 
-    init(start: Double, server: ServerStore, total: Int, nodes: [SyncNode], neighbours: [Set<NodeID>], limit: Double = 120) {
+    init(start: Double, server: any ServerStorage, total: Int, nodes: [SyncNode], neighbours: [Set<NodeID>], limit: Double = 120) {
         let serverHeld = self.serverHeld, linksBack = self.linksBack, stopped = self.stopped
         Thread.detachNewThread {
             while !stopped.withLock({ $0 }), now() - start < limit {

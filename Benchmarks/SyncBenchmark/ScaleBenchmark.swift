@@ -5,6 +5,7 @@ import Synchronization
 import SyncLayer
 import SyncServer
 import SyncTesting
+import SyncCore
 
 /// Figures at scale (issue 6, part 3), each beside a baseline measured in the same run:
 ///

@@ -3,6 +3,7 @@ import Foundation
 import SyncLayer
 import SyncServer
 import SyncTesting
+import SyncCore
 
 /// Sync benchmarks: every figure is printed beside a baseline measured in the same run.
 ///

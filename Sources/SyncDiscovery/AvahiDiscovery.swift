@@ -9,10 +9,10 @@ import Synchronization
 /// ``DiscoveryEvent/daemonUnavailable(_:)`` and comes back by itself with
 /// ``DiscoveryEvent/daemonRestored``. Our own service is never reported as a peer.
 /// Peers are keyed by their TXT `node` id, not by instance name.
-public final class AvahiDiscovery: Sendable {
+package final class AvahiDiscovery: Sendable {
     /// Everything discovery reports, in order. Buffers without limit (events are rare);
     /// finishes after ``stop()``. Iterate it from one task only.
-    public let events: AsyncStream<DiscoveryEvent>
+    package let events: AsyncStream<DiscoveryEvent>
 
     private let continuation: AsyncStream<DiscoveryEvent>.Continuation
     private let ipFamily: IPFamily
@@ -36,7 +36,7 @@ public final class AvahiDiscovery: Sendable {
     ///   - ipFamily: the IP protocol to publish, browse and resolve on. `.ipv4` suits a
     ///     loopback-only setup; `.any` may report a peer's IPv6 address.
     ///   - logger: logs at `.info` and below (errors from the daemon at `.warning`/`.error`).
-    public init(
+    package init(
         advertisement: ServiceAdvertisement,
         ipFamily: IPFamily = .any,
         logger: Logger = Logger(label: "synclayer.avahi")
@@ -52,7 +52,7 @@ public final class AvahiDiscovery: Sendable {
     }
 
     /// The advertisement as last set (the published name may differ: see ``DiscoveryEvent/published(name:)``).
-    public var advertisement: ServiceAdvertisement {
+    package var advertisement: ServiceAdvertisement {
         state.withLock { $0.advertisement }
     }
 
@@ -63,7 +63,7 @@ public final class AvahiDiscovery: Sendable {
     /// - Throws: ``DiscoveryError`` with code `.daemonNotRunning` when no connection to Avahi can be
     ///   made (the node should run on without mDNS; `start()` may be called again later),
     ///   `.invalidAdvertisement`, `.pollFailed`, `.alreadyStarted` or `.stopped`.
-    public func start() throws(DiscoveryError) {
+    package func start() throws(DiscoveryError) {
         try state.withLock { (state: inout State) throws(DiscoveryError) in
             switch state.phase {
             case .running:
@@ -86,13 +86,13 @@ public final class AvahiDiscovery: Sendable {
     /// ``DiscoveryEvent/peerFound(_:)`` for this node.
     /// - Throws: ``DiscoveryError`` `.invalidAdvertisement`, or `.publishFailed` when the daemon
     ///   refused the update (the new record is still kept and used at the next publication).
-    public func updateTXT(_ txt: [String: String]) throws(DiscoveryError) {
+    package func updateTXT(_ txt: [String: String]) throws(DiscoveryError) {
         try changeTXT { $0 = txt }
     }
 
     /// Sets the TXT `uplink` flag: whether this node currently reaches the server.
     /// - Throws: as ``updateTXT(_:)``.
-    public func setUplink(_ hasUplink: Bool) throws(DiscoveryError) {
+    package func setUplink(_ hasUplink: Bool) throws(DiscoveryError) {
         try changeTXT { $0[TXTKey.uplink] = hasUplink ? "1" : "0" }
     }
 
@@ -115,7 +115,7 @@ public final class AvahiDiscovery: Sendable {
     }
 
     /// Withdraws our service, disconnects from Avahi and finishes ``events``. Safe to call twice.
-    public func stop() {
+    package func stop() {
         let session: AvahiSession? = state.withLock { state in
             defer { state.phase = .stopped }
             if case .running(let session) = state.phase { return session }

@@ -2,22 +2,22 @@
 ///
 /// Discovery is only a hint: a peer is alive while its heartbeats arrive, not while it is listed.
 /// The TXT values come from the network and are untrusted.
-public struct DiscoveredPeer: Sendable, Hashable {
+package struct DiscoveredPeer: Sendable, Hashable {
     /// The peer's node id, from its TXT `node` key; the identity of the peer.
-    public var nodeID: String
+    package var nodeID: String
     /// The instance name it is published under (may be renamed, such as `name #2`).
-    public var instanceName: String
+    package var instanceName: String
     /// The resolved address: IPv4 dotted (`127.0.0.1`) or IPv6 text. Connect to this, not to a `.local` name.
-    public var address: String
+    package var address: String
     /// The port of the peer's listener.
-    public var port: UInt16
+    package var port: UInt16
     /// The peer's whole TXT record (key order is not meaningful).
-    public var txt: [String: String]
+    package var txt: [String: String]
     /// The index of the network interface the peer was seen on.
-    public var interfaceIndex: Int32
+    package var interfaceIndex: Int32
 
     /// Creates a peer value.
-    public init(
+    package init(
         nodeID: String,
         instanceName: String,
         address: String,
@@ -34,9 +34,9 @@ public struct DiscoveredPeer: Sendable, Hashable {
     }
 
     /// Whether the peer's TXT `uplink` key says it reaches the server.
-    public var hasUplink: Bool { txt[TXTKey.uplink] == "1" }
+    package var hasUplink: Bool { txt[TXTKey.uplink] == "1" }
     /// The peer's TXT `proto` value, if any.
-    public var protocolVersion: String? { txt[TXTKey.protocolVersion] }
+    package var protocolVersion: String? { txt[TXTKey.protocolVersion] }
     /// The peer's TXT `team` value, if any.
-    public var teamID: String? { txt[TXTKey.team] }
+    package var teamID: String? { txt[TXTKey.team] }
 }

@@ -1,7 +1,7 @@
 /// An error from ``AvahiDiscovery``: a code to match on and a message a person can act on.
-public struct DiscoveryError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct DiscoveryError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong. New codes may be added; match the ones you handle.
-    public struct Code: Sendable, Hashable, CustomStringConvertible {
+    package struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: String, Sendable {
             case daemonNotRunning, pollFailed, invalidAdvertisement, publishFailed, alreadyStarted, stopped
         }
@@ -10,36 +10,36 @@ public struct DiscoveryError: Error, Sendable, Hashable, CustomStringConvertible
 
         /// The Avahi daemon (or the system D-Bus it is reached through) is not reachable.
         /// The node can run on without mDNS: static peers still work.
-        public static let daemonNotRunning = Code(.daemonNotRunning)
+        package static let daemonNotRunning = Code(.daemonNotRunning)
         /// Avahi's event loop thread could not be created or started.
-        public static let pollFailed = Code(.pollFailed)
+        package static let pollFailed = Code(.pollFailed)
         /// The advertisement breaks a DNS-SD limit or lacks the `node` key.
-        public static let invalidAdvertisement = Code(.invalidAdvertisement)
+        package static let invalidAdvertisement = Code(.invalidAdvertisement)
         /// The daemon refused to publish or update our service.
-        public static let publishFailed = Code(.publishFailed)
+        package static let publishFailed = Code(.publishFailed)
         /// `start()` was called on a discovery that is already running.
-        public static let alreadyStarted = Code(.alreadyStarted)
+        package static let alreadyStarted = Code(.alreadyStarted)
         /// The discovery was stopped; create a new one.
-        public static let stopped = Code(.stopped)
+        package static let stopped = Code(.stopped)
 
         /// The code's name, such as `daemonNotRunning`.
-        public var description: String { value.rawValue }
+        package var description: String { value.rawValue }
     }
 
     /// What went wrong.
-    public var code: Code
+    package var code: Code
     /// A message a person can act on.
-    public var message: String
+    package var message: String
     /// Avahi's error number (`AVAHI_ERR_*`, negative), when Avahi reported one.
-    public var avahiErrorNumber: Int32?
+    package var avahiErrorNumber: Int32?
 
     /// Creates an error.
-    public init(code: Code, message: String, avahiErrorNumber: Int32? = nil) {
+    package init(code: Code, message: String, avahiErrorNumber: Int32? = nil) {
         self.code = code
         self.message = message
         self.avahiErrorNumber = avahiErrorNumber
     }
 
     /// `code: message`.
-    public var description: String { "\(code): \(message)" }
+    package var description: String { "\(code): \(message)" }
 }

@@ -1,5 +1,5 @@
 /// What ``AvahiDiscovery`` reports on its ``AvahiDiscovery/events`` stream.
-public enum DiscoveryEvent: Sendable, Hashable {
+package enum DiscoveryEvent: Sendable, Hashable {
     /// A peer was resolved, or a known peer's address, port, name or TXT record changed
     /// (for example its `uplink` flag). Keyed by ``DiscoveredPeer/nodeID``.
     case peerFound(DiscoveredPeer)

@@ -1,7 +1,7 @@
 import CAvahi
 
 /// Which IP protocol to publish, browse and resolve on.
-public enum IPFamily: Sendable, Hashable {
+package enum IPFamily: Sendable, Hashable {
     /// Both IPv4 and IPv6, as the daemon allows.
     case any
     /// IPv4 only (addresses such as `127.0.0.1`).

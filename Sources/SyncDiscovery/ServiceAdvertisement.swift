@@ -3,21 +3,21 @@
 /// The instance name is a wish: Avahi may publish it as `name #2` on a collision (the
 /// `.published(name:)` event tells the name in use). Peers identify each other by the
 /// TXT `node` key, so the name is for people only.
-public struct ServiceAdvertisement: Sendable, Hashable {
+package struct ServiceAdvertisement: Sendable, Hashable {
     /// The service type every SyncLayer node advertises and browses.
-    public static let defaultServiceType = "_synclayer._tcp"
+    package static let defaultServiceType = "_synclayer._tcp"
 
     /// The DNS-SD service type, such as `_synclayer._tcp`.
-    public var serviceType: String
+    package var serviceType: String
     /// The wished-for instance name (at most 63 UTF-8 bytes).
-    public var instanceName: String
+    package var instanceName: String
     /// The TCP port the node's peer listener accepts connections on.
-    public var port: UInt16
+    package var port: UInt16
     /// The TXT record; must hold a non-empty `node` key (see ``TXTKey``).
-    public var txt: [String: String]
+    package var txt: [String: String]
 
     /// Creates an advertisement from a raw TXT dictionary.
-    public init(
+    package init(
         serviceType: String = ServiceAdvertisement.defaultServiceType,
         instanceName: String,
         port: UInt16,
@@ -30,7 +30,7 @@ public struct ServiceAdvertisement: Sendable, Hashable {
     }
 
     /// Creates a SyncLayer advertisement with the standard TXT keys.
-    public init(
+    package init(
         serviceType: String = ServiceAdvertisement.defaultServiceType,
         instanceName: String,
         port: UInt16,
@@ -53,8 +53,8 @@ public struct ServiceAdvertisement: Sendable, Hashable {
     }
 
     /// The node id from the TXT `node` key, or an empty string when it is missing.
-    public var nodeID: String { txt[TXTKey.node] ?? "" }
+    package var nodeID: String { txt[TXTKey.node] ?? "" }
 
     /// Whether the TXT `uplink` key says the node reaches the server.
-    public var hasUplink: Bool { txt[TXTKey.uplink] == "1" }
+    package var hasUplink: Bool { txt[TXTKey.uplink] == "1" }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SyncCore
 
 @main
 struct SyncLayerCommand: AsyncParsableCommand {

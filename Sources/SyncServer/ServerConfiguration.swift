@@ -1,4 +1,4 @@
-import SyncStore
+import SyncCore
 
 /// How a server runs: where it listens, where it stores, who may connect, and its limits.
 public struct ServerConfiguration: Sendable {
@@ -32,7 +32,7 @@ public struct ServerLimits: Sendable, Hashable {
     /// Most changes in one `changes` frame or push.
     public var maxBatchCount = 1000
     /// What one change may hold.
-    public var store = ServerStoreLimits()
+    public var store = ServerStorageLimits()
     /// Sustained frames per second per connection (REST requests count too).
     public var framesPerSecond: Double = 2000
     /// Frames a connection may send in a burst above the sustained rate.

@@ -24,7 +24,7 @@ public final class SyncServer: Service, Sendable {
     private let logger: Logger
     private let boundPort = Atomic<Int>(0)
     private let identity = Mutex<NodeID?>(nil)
-    private let openStore = Mutex<ServerStore?>(nil)
+    private let openStore = Mutex<(any ServerStorage)?>(nil)
     private let ready: AsyncStream<Int>
     private let readyContinuation: AsyncStream<Int>.Continuation
 
@@ -44,7 +44,7 @@ public final class SyncServer: Service, Sendable {
     public var serverID: NodeID? { identity.withLock { $0 } }
 
     /// The server's store, while it runs (for tests and tools in the same process).
-    public var store: ServerStore? { openStore.withLock { $0 } }
+    package var store: (any ServerStorage)? { openStore.withLock { $0 } }
 
     /// Waits until the server listens, and returns its port; `nil` if it stopped first.
     public func waitUntilRunning() async -> Int? {
@@ -58,9 +58,9 @@ public final class SyncServer: Service, Sendable {
         defer { readyContinuation.finish() }
         let configuration = self.configuration
         let tls = try configuration.tls?.makeConfiguration()
-        let store: ServerStore
+        let store: any ServerStorage
         do {
-            store = try await ServerStore.open(path: configuration.databasePath, durability: configuration.durability,
+            store = try await SQLiteServerStorage.open(path: configuration.databasePath, durability: configuration.durability,
                                                limits: configuration.limits.store, logger: logger)
         } catch {
             throw ServerError(.startup, "cannot open the database \(configuration.databasePath): \(error)")

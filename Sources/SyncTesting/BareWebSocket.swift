@@ -8,11 +8,11 @@ import Foundation
 ///
 /// `@unchecked Sendable`: its only state is the socket's descriptor, which POSIX calls may use from
 /// any thread; a test uses one socket from one task at a time.
-public final class BareWebSocket: @unchecked Sendable {
+package final class BareWebSocket: @unchecked Sendable {
     private let descriptor: Int32
 
     /// Connects and completes the WebSocket upgrade.
-    public static func connect(port: Int, path: String = "/ws") async throws -> BareWebSocket {
+    package static func connect(port: Int, path: String = "/ws") async throws -> BareWebSocket {
         try await onOwnThread { try BareWebSocket(port: port, path: path) }
     }
 
@@ -37,7 +37,7 @@ public final class BareWebSocket: @unchecked Sendable {
     }
 
     /// Subscribes (the original protocol) and waits for the confirmation.
-    public func subscribe(to collection: String) async throws {
+    package func subscribe(to collection: String) async throws {
         try await Self.onOwnThread { try self.subscribeBlocking(to: collection) }
     }
 
@@ -47,7 +47,7 @@ public final class BareWebSocket: @unchecked Sendable {
     }
 
     /// Sends one text message (at most 64 KB) and reads nothing.
-    public func send(text: String) async throws {
+    package func send(text: String) async throws {
         try await Self.onOwnThread { try self.write(Self.textFrame(text)) }
     }
 
@@ -79,7 +79,7 @@ public final class BareWebSocket: @unchecked Sendable {
 
     /// Reads until the server closes the connection; the bytes (frames undecoded). Throws on a
     /// timeout (20 s without data) or past `limit` bytes.
-    public func readAllUntilClosed(limit: Int) async throws -> [UInt8] {
+    package func readAllUntilClosed(limit: Int) async throws -> [UInt8] {
         try await Self.onOwnThread { try self.readAllBlocking(limit: limit) }
     }
 
@@ -95,7 +95,7 @@ public final class BareWebSocket: @unchecked Sendable {
         throw ChildProcessError(message: "more than \(limit) bytes and still open")
     }
 
-    public func close() {
+    package func close() {
         Foundation.close(descriptor)
     }
 

@@ -5,16 +5,16 @@ import SyncCore
 ///
 /// Built on `posix_spawn`, one reader thread per output pipe (blocking `read` until end of file) and
 /// one thread blocked in `waitpid`, so no output and no exit can be missed.
-public final class ChildProcess: Sendable {
+package final class ChildProcess: Sendable {
     /// The child's pid.
-    public let pid: pid_t
+    package let pid: pid_t
     private let lineStream: AsyncStream<String>
     private let exit = Locked<Int32?>(nil)
     private let exitStream: AsyncStream<Int32>
     private let errorText = Locked<[UInt8]>([])
 
     /// Starts `executable` with `arguments` (and `environment`, else this process's).
-    public init(executable: String, arguments: [String], environment: [String: String]? = nil) throws {
+    package init(executable: String, arguments: [String], environment: [String: String]? = nil) throws {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw ChildProcessError(message: "pipe failed: \(errno)") }
         var actions = posix_spawn_file_actions_t()
@@ -86,45 +86,45 @@ public final class ChildProcess: Sendable {
     }
 
     /// Lines the child writes to standard output, as they arrive; ends when it closes its output.
-    public var lines: AsyncStream<String> { lineStream }
+    package var lines: AsyncStream<String> { lineStream }
 
     /// What the child wrote to standard error so far (at most 64 KiB).
-    public var standardError: String {
+    package var standardError: String {
         errorText.withLock { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Sends `signal` to the child.
-    public func send(_ signal: Int32) {
+    package func send(_ signal: Int32) {
         kill(pid, signal)
     }
 
     /// Waits for the child to exit; returns its exit code, or the signal that killed it.
     @discardableResult
-    public func waitForExit() async -> Int32 {
+    package func waitForExit() async -> Int32 {
         if let status = exit.withLock({ $0 }) { return status }
         for await status in exitStream { return status }
         return exit.withLock { $0 } ?? -1
     }
 
     /// Whether the child has exited.
-    public var hasExited: Bool {
+    package var hasExited: Bool {
         exit.withLock { $0 != nil }
     }
 }
 
 /// The child could not be started.
-public struct ChildProcessError: Error, CustomStringConvertible {
-    public let message: String
+package struct ChildProcessError: Error, CustomStringConvertible {
+    package let message: String
 
-    public init(message: String) {
+    package init(message: String) {
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// Where the built `synclayer` executable is: `SYNCLAYER_BINARY`, else beside the running test bundle.
-public func synclayerExecutable() throws -> String {
+package func synclayerExecutable() throws -> String {
     if let path = ProcessInfo.processInfo.environment["SYNCLAYER_BINARY"] { return path }
     var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for _ in 0..<4 {

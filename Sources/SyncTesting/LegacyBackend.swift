@@ -10,7 +10,7 @@ import SyncCore
 /// broadcast to the other subscribers with the server's timestamp and `metadata {version, userId}`
 /// (the sender's metadata is not kept); `POST/PATCH/DELETE/GET /sync/…`; anything else is refused
 /// with `error INVALID_MESSAGE`. Our node must work against it.
-public final class LegacyBackend: Sendable {
+package final class LegacyBackend: Sendable {
     struct Record: Sendable {
         var data: JSONObject
         var updatedAt: UInt64
@@ -28,7 +28,7 @@ public final class LegacyBackend: Sendable {
     private let silences: Locked<Int>
 
     /// The port it listens on.
-    public var port: Int { app.port }
+    package var port: Int { app.port }
 
     private init(app: LoopbackApp, failures: Locked<Int>, silences: Locked<Int>) {
         self.app = app
@@ -37,18 +37,18 @@ public final class LegacyBackend: Sendable {
     }
 
     /// The next `count` writes are stored but not broadcast, like broadcasts lost on the way.
-    public func silenceNextBroadcasts(_ count: Int) {
+    package func silenceNextBroadcasts(_ count: Int) {
         silences.withLock { $0 = count }
     }
 
     /// The next `count` REST writes (POST, PATCH, DELETE) are answered 503 and not stored, like a
     /// backend that restarts or a proxy in front of it that hiccups.
-    public func failNextWrites(_ count: Int) {
+    package func failNextWrites(_ count: Int) {
         failures.withLock { $0 = count }
     }
 
     /// Starts a backend on a free loopback port.
-    public static func start() async throws -> LegacyBackend {
+    package static func start() async throws -> LegacyBackend {
         let state = Locked(State())
         let failures = Locked(0)
         let silences = Locked(0)
@@ -166,7 +166,7 @@ public final class LegacyBackend: Sendable {
     }
 
     /// Stops the backend.
-    public func stop() async {
+    package func stop() async {
         await app.stop()
     }
 }

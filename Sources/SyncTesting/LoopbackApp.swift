@@ -4,11 +4,11 @@ import NIOCore
 import ServiceLifecycle
 
 /// Services run in their own service group in the background; ``stop()`` shuts them down gracefully.
-public final class BackgroundServices: Sendable {
+package final class BackgroundServices: Sendable {
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    public init(_ services: [any Service], logger: Logger, shutdownLimit: Duration = .seconds(5)) {
+    package init(_ services: [any Service], logger: Logger, shutdownLimit: Duration = .seconds(5)) {
         var configuration = ServiceGroupConfiguration(services: services, logger: logger)
         configuration.maximumGracefulShutdownDuration = shutdownLimit
         let group = ServiceGroup(configuration: configuration)
@@ -17,7 +17,7 @@ public final class BackgroundServices: Sendable {
     }
 
     /// Shuts the services down gracefully and waits until they ended.
-    public func stop() async {
+    package func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
@@ -30,9 +30,9 @@ public final class BackgroundServices: Sendable {
 
 /// A Hummingbird application on 127.0.0.1 at a free port, in the background: test backends and
 /// benchmark baselines. ``stop()`` shuts it down gracefully.
-public final class LoopbackApp: Sendable {
+package final class LoopbackApp: Sendable {
     /// The port it listens on.
-    public let port: Int
+    package let port: Int
     private let services: BackgroundServices
 
     private init(port: Int, services: BackgroundServices) {
@@ -42,7 +42,7 @@ public final class LoopbackApp: Sendable {
 
     /// Builds the application with `makeApp` (given where to listen and what to call once it
     /// listens), runs it, and returns once it listens.
-    public static func start(name: String, logger: Logger, shutdownLimit: Duration = .seconds(5),
+    package static func start(name: String, logger: Logger, shutdownLimit: Duration = .seconds(5),
                              _ makeApp: (_ configuration: ApplicationConfiguration,
                                          _ onServerRunning: @escaping @Sendable (any Channel) async -> Void) -> any Service) async throws -> LoopbackApp {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
@@ -59,7 +59,7 @@ public final class LoopbackApp: Sendable {
     }
 
     /// Shuts the application down gracefully.
-    public func stop() async {
+    package func stop() async {
         await services.stop()
     }
 }

@@ -2,15 +2,15 @@ import SyncCore
 
 /// Generates realistic random change sets: several origins with skewed clocks writing inserts,
 /// field updates, deletes and re-inserts to a few shared records, sometimes syncing with each other.
-public struct RandomChanges {
+package struct RandomChanges {
     /// How big a scenario is.
-    public struct Shape: Sendable {
-        public var origins: Int
-        public var records: Int
-        public var changes: Int
-        public var collection: String
+    package struct Shape: Sendable {
+        package var origins: Int
+        package var records: Int
+        package var changes: Int
+        package var collection: String
 
-        public init(origins: Int = 3, records: Int = 3, changes: Int = 30, collection: String = "items") {
+        package init(origins: Int = 3, records: Int = 3, changes: Int = 30, collection: String = "items") {
             self.origins = origins
             self.records = records
             self.changes = changes
@@ -21,7 +21,7 @@ public struct RandomChanges {
     static let fieldNames = ["a", "b", "c", "d", "nested"]
 
     /// A change set of `shape`, drawn from `rng`.
-    public static func generate(_ shape: Shape, rng: inout SplitMix64) -> [Change] {
+    package static func generate(_ shape: Shape, rng: inout SplitMix64) -> [Change] {
         let skews: [Int64] = [0, 3_600_000, -3_600_000, 250, -90_000]
         struct Origin {
             let id: NodeID
@@ -76,7 +76,7 @@ public struct RandomChanges {
     }
 
     /// `changes` in a random order with random duplicates.
-    public static func shuffledWithDuplicates(_ changes: [Change], rng: inout SplitMix64) -> [Change] {
+    package static func shuffledWithDuplicates(_ changes: [Change], rng: inout SplitMix64) -> [Change] {
         var result = changes
         for _ in 0..<Int.random(in: 0...max(1, changes.count / 3), using: &rng) {
             result.append(changes[Int.random(in: 0..<changes.count, using: &rng)])

@@ -5,14 +5,14 @@ import WSClient
 
 /// A bare WebSocket client that sends and receives JSON text exactly as given: a stand-in for a
 /// client of the original protocol.
-public final class RawWebSocket: Sendable {
+package final class RawWebSocket: Sendable {
     private let writer = Locked<WebSocketOutboundWriter?>(nil)
     private let connected: AsyncStream<Void>
     private let messagesStream: AsyncStream<String>
     private let task: Task<Void, any Error>
 
     /// Connects to `url`; returns once the connection is open.
-    public static func connect(_ url: String) async throws -> RawWebSocket {
+    package static func connect(_ url: String) async throws -> RawWebSocket {
         let socket = RawWebSocket(url: url)
         var iterator = socket.connected.makeAsyncIterator()
         if await iterator.next() == nil {
@@ -49,16 +49,16 @@ public final class RawWebSocket: Sendable {
     }
 
     /// Every text message received, in order; ends when the connection closes.
-    public var messages: AsyncStream<String> { messagesStream }
+    package var messages: AsyncStream<String> { messagesStream }
 
     /// Sends one text message.
-    public func send(_ text: String) async throws {
+    package func send(_ text: String) async throws {
         guard let outbound = writer.withLock({ $0 }) else { throw ChildProcessError(message: "not connected") }
         try await outbound.write(.text(text))
     }
 
     /// Closes the connection.
-    public func close() async {
+    package func close() async {
         if let outbound = writer.withLock({ $0 }) { try? await outbound.close(.normalClosure, reason: nil) }
         _ = try? await task.value
     }
@@ -66,7 +66,7 @@ public final class RawWebSocket: Sendable {
 
 extension AsyncStream<String>.AsyncIterator {
     /// The next message whose JSON `type` is `type`, skipping others; `nil` if the stream ends.
-    public mutating func next(ofType type: String) async -> String? {
+    package mutating func next(ofType type: String) async -> String? {
         while let message = await next() {
             if message.contains("\"type\":\"\(type)\"") { return message }
         }

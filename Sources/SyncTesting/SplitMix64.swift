@@ -1,13 +1,13 @@
 /// A small, fast, seedable random number generator: the same seed gives the same sequence on every
 /// machine, so property tests and chaos runs can be replayed from their seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+package struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         state = seed
     }
 
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -17,7 +17,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 }
 
 /// The seed for a randomized test: `SYNCLAYER_SEED` from the environment when set, else `fallback`.
-public func testSeed(fallback: UInt64) -> UInt64 {
+package func testSeed(fallback: UInt64) -> UInt64 {
     if let text = ProcessInfoEnvironment.value("SYNCLAYER_SEED"), let seed = UInt64(text) { return seed }
     return fallback
 }

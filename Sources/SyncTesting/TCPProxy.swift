@@ -5,9 +5,9 @@ import SyncCore
 /// A loopback TCP proxy that can cut a link the silent way: in `blackhole` mode it keeps every
 /// connection open but forwards nothing, as a dead Wi-Fi or a partition does, so only keep-alives
 /// can notice. ``restore()`` forwards again and resets the connections that were cut.
-public final class TCPProxy: Sendable {
+package final class TCPProxy: Sendable {
     /// The port clients connect to.
-    public let port: Int
+    package let port: Int
     private let serverChannel: any Channel
     private let state: ProxyState
 
@@ -24,10 +24,10 @@ public final class TCPProxy: Sendable {
     }
 
     /// Every byte forwarded so far, both directions interleaved (only with `recording`).
-    public var recorded: [UInt8] { state.recorded.withLock { $0 } }
+    package var recorded: [UInt8] { state.recorded.withLock { $0 } }
 
     /// Bytes forwarded so far: from clients to the target, and from the target to clients.
-    public var bytesForwarded: (toTarget: Int, fromTarget: Int) {
+    package var bytesForwarded: (toTarget: Int, fromTarget: Int) {
         (state.toTarget.withLock { $0 }, state.fromTarget.withLock { $0 })
     }
 
@@ -39,7 +39,7 @@ public final class TCPProxy: Sendable {
 
     /// A proxy on a free loopback port forwarding to `127.0.0.1:targetPort`; with `recording`, it
     /// keeps a copy of everything it forwards (``recorded``).
-    public static func start(targetPort: Int, recording: Bool = false) async throws -> TCPProxy {
+    package static func start(targetPort: Int, recording: Bool = false) async throws -> TCPProxy {
         let state = ProxyState(recording: recording)
         let group = MultiThreadedEventLoopGroup.singleton
         let channel = try await ServerBootstrap(group: group)
@@ -65,12 +65,12 @@ public final class TCPProxy: Sendable {
     }
 
     /// Stops forwarding without closing anything.
-    public func blackhole() {
+    package func blackhole() {
         state.blackholed.withLock { $0 = true }
     }
 
     /// Forwards again; connections that were cut are reset (their peers see them close).
-    public func restore() async {
+    package func restore() async {
         let cut = state.connections.withLock { connections in
             defer { connections.removeAll() }
             return Array(connections.values)
@@ -80,7 +80,7 @@ public final class TCPProxy: Sendable {
     }
 
     /// Closes the proxy and every connection.
-    public func stop() async {
+    package func stop() async {
         await restore()
         try? await serverChannel.close()
     }
@@ -113,7 +113,7 @@ public final class TCPProxy: Sendable {
 }
 
 /// A loopback port that was free a moment ago (for a server that must restart on the same port).
-public func freeLoopbackPort() throws -> Int {
+package func freeLoopbackPort() throws -> Int {
     let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
     let port = channel.localAddress?.port ?? 0
     try channel.close().wait()

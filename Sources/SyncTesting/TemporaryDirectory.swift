@@ -3,12 +3,12 @@ import Foundation
 /// A fresh folder under the system's temporary directory, removed by ``remove()``.
 ///
 /// Every test that touches files makes its own, so tests never share a database.
-public struct TemporaryDirectory: Sendable {
+package struct TemporaryDirectory: Sendable {
     /// The folder's path.
-    public let path: String
+    package let path: String
 
     /// Creates a new empty folder named `synclayer-<prefix>-<random>`.
-    public init(prefix: String = "test") throws {
+    package init(prefix: String = "test") throws {
         let base = FileManager.default.temporaryDirectory.path
         let path = "\(base)/synclayer-\(prefix)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -16,18 +16,18 @@ public struct TemporaryDirectory: Sendable {
     }
 
     /// A path inside the folder.
-    public func file(_ name: String) -> String {
+    package func file(_ name: String) -> String {
         "\(path)/\(name)"
     }
 
     /// Deletes the folder and everything in it.
-    public func remove() {
+    package func remove() {
         try? FileManager.default.removeItem(atPath: path)
     }
 }
 
 /// Runs `body` with a fresh temporary folder and removes it afterwards.
-public func withTemporaryDirectory<T>(prefix: String = "test", _ body: (TemporaryDirectory) async throws -> T) async throws -> T {
+package func withTemporaryDirectory<T>(prefix: String = "test", _ body: (TemporaryDirectory) async throws -> T) async throws -> T {
     let directory = try TemporaryDirectory(prefix: prefix)
     defer { directory.remove() }
     return try await body(directory)

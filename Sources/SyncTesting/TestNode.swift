@@ -1,10 +1,13 @@
 import Logging
 import SyncLayer
+import SyncCore
+import SyncServer
+import SyncStore
 
 /// A node syncing with a test server, running in the background until ``stop()``.
-public final class TestNode: Sendable {
+package final class TestNode: Sendable {
     /// The node.
-    public let node: SyncNode
+    package let node: SyncNode
     private let task: Task<Void, any Error>
 
     private init(node: SyncNode, task: Task<Void, any Error>) {
@@ -14,7 +17,7 @@ public final class TestNode: Sendable {
 
     /// Opens a node at `path` syncing `collections` with the server at `baseURL` (none: a node on
     /// its own, or on a mesh), and starts it. `configure` can change the configuration first.
-    public static func start(path: String, baseURL: String?, collections: [String] = ["todos"], realtime: Bool = true,
+    package static func start(path: String, baseURL: String?, collections: [String] = ["todos"], realtime: Bool = true,
                              configure: (inout SyncConfiguration) -> Void = { _ in }) async throws -> TestNode {
         var configuration = SyncConfiguration(databasePath: path, baseURL: baseURL, collections: collections)
         configuration.enableRealtimeSync = realtime && baseURL != nil
@@ -29,17 +32,17 @@ public final class TestNode: Sendable {
     }
 
     /// Waits until the realtime link is connected.
-    public func waitUntilConnected() async {
+    package func waitUntilConnected() async {
         for await state in node.linkStates() where state == .connected { return }
     }
 
     /// Waits until the link reaches `wanted`.
-    public func waitFor(_ wanted: LinkState) async {
+    package func waitFor(_ wanted: LinkState) async {
         for await state in node.linkStates() where state == wanted { return }
     }
 
     /// Stops syncing and closes the node.
-    public func stop() async {
+    package func stop() async {
         task.cancel()
         _ = try? await task.value
         await node.close()
@@ -48,30 +51,30 @@ public final class TestNode: Sendable {
 
 /// Waits until `condition` holds, checking it now and again after each commit of `node`'s store.
 /// Returns `false` when `timeout` passes first.
-public func waitUntil(_ node: SyncNode, timeout: Duration = .seconds(30), _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
+package func waitUntil(_ node: SyncNode, timeout: Duration = .seconds(30), _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
     try await waitForCommits(observe: { node.store.observeCommits($0) }, remove: { node.store.removeObserver($0) },
                              timeout: timeout, condition)
 }
 
 /// A store whose commits a test can wait on.
-public struct CommitSource: Sendable {
+package struct CommitSource: Sendable {
     let observe: @Sendable (@escaping @Sendable (StoreEvent) -> Void) -> UInt64
     let remove: @Sendable (UInt64) -> Void
 
     /// A node's store.
-    public static func node(_ node: SyncNode) -> CommitSource {
+    package static func node(_ node: SyncNode) -> CommitSource {
         CommitSource(observe: { node.store.observeCommits($0) }, remove: { node.store.removeObserver($0) })
     }
 
     /// A server's store.
-    public static func server(_ store: ServerStore) -> CommitSource {
+    package static func server(_ store: any ServerStorage) -> CommitSource {
         CommitSource(observe: { store.observeCommits($0) }, remove: { store.removeObserver($0) })
     }
 }
 
 /// Waits until `condition` holds, checking it now and again after each commit in any of `sources`.
 /// Returns `false` when `timeout` passes first.
-public func waitUntil(anyCommitIn sources: [CommitSource], timeout: Duration = .seconds(60),
+package func waitUntil(anyCommitIn sources: [CommitSource], timeout: Duration = .seconds(60),
                       _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
     let (commits, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     let tokens = sources.map { source in (source, source.observe { _ in continuation.yield() }) }
@@ -84,7 +87,7 @@ public func waitUntil(anyCommitIn sources: [CommitSource], timeout: Duration = .
 
 /// Waits until `condition` holds, checking it now and again after each commit observed through
 /// `observe`. Returns `false` when `timeout` passes first.
-public func waitForCommits(observe: (@escaping @Sendable (StoreEvent) -> Void) -> UInt64, remove: @escaping @Sendable (UInt64) -> Void,
+package func waitForCommits(observe: (@escaping @Sendable (StoreEvent) -> Void) -> UInt64, remove: @escaping @Sendable (UInt64) -> Void,
                            timeout: Duration, _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
     let (commits, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     let token = observe { _ in continuation.yield() }

@@ -2,13 +2,15 @@ import Logging
 import ServiceLifecycle
 import SyncLayer
 import SyncServer
+import SyncCore
+import SyncStore
 
 /// A real server on a free loopback port, for tests; ``stop()`` shuts it down gracefully.
-public final class TestServer: Sendable {
+package final class TestServer: Sendable {
     /// The server.
-    public let server: SyncServer
+    package let server: SyncServer
     /// Its port.
-    public let port: Int
+    package let port: Int
     private let services: BackgroundServices
 
     private init(server: SyncServer, port: Int, services: BackgroundServices) {
@@ -19,7 +21,7 @@ public final class TestServer: Sendable {
 
     /// Starts a server on port 0 over `databasePath` and waits until it listens.
     /// With `tls` it serves HTTPS and WSS only.
-    public static func start(databasePath: String, authority: TokenAuthority = .open, limits: ServerLimits = ServerLimits(),
+    package static func start(databasePath: String, authority: TokenAuthority = .open, limits: ServerLimits = ServerLimits(),
                              port: Int = 0, tls: ServerTLS? = nil) async throws -> TestServer {
         var configuration = ServerConfiguration(databasePath: databasePath, port: port)
         configuration.authority = authority
@@ -37,22 +39,22 @@ public final class TestServer: Sendable {
     }
 
     /// `http://127.0.0.1:port` (`https://` with TLS).
-    public var baseURL: String { "\(server.configuration.tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
+    package var baseURL: String { "\(server.configuration.tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
     /// `ws://127.0.0.1:port/ws` (`wss://` with TLS).
-    public var webSocketURL: String { "\(server.configuration.tls == nil ? "ws" : "wss")://127.0.0.1:\(port)/ws" }
+    package var webSocketURL: String { "\(server.configuration.tls == nil ? "ws" : "wss")://127.0.0.1:\(port)/ws" }
 
     /// The server's store (while it runs).
-    public var store: ServerStore { server.store! }
+    package var store: any ServerStorage { server.store! }
 
     /// Waits until `condition` holds, checking it now and after each commit on the server.
-    public func waitUntil(timeout: Duration = .seconds(30), _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
+    package func waitUntil(timeout: Duration = .seconds(30), _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
         let store = self.store
         return try await waitForCommits(observe: { store.observeCommits($0) }, remove: { store.removeObserver($0) },
                                         timeout: timeout, condition)
     }
 
     /// Graceful shutdown: waits until the database is closed.
-    public func stop() async {
+    package func stop() async {
         await services.stop()
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import SyncLayer
 import SyncTesting
 import Testing
+import SyncCore
 
 @Suite struct CommandLineTests {
     /// Runs `synclayer` with `arguments`, returning its exit status and standard output.

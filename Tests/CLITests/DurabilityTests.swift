@@ -2,6 +2,7 @@ import Foundation
 import SyncLayer
 import SyncTesting
 import Testing
+import SyncCore
 
 /// A write that returned survives `kill -9`: a child saves in a loop and prints each id after its
 /// save returned; we kill it mid-stream, reopen the database, and every printed id must be there.

@@ -2,6 +2,8 @@ import SyncLayer
 import SyncServer
 import SyncTesting
 import Testing
+import SyncCore
+import SyncStore
 
 /// A node comes back online with a pending change to a field another node changed meanwhile.
 /// Whatever the strategy, every node and the server converge; the strategy decides to what.

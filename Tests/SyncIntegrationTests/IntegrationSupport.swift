@@ -1,6 +1,7 @@
 import SyncLayer
 import SyncServer
 import SyncTesting
+import SyncCore
 
 /// A server and `count` nodes in a temporary folder; stops everything afterwards.
 func withCluster<T>(nodes count: Int, realtime: [Bool]? = nil, configure: @escaping (Int, inout SyncConfiguration) -> Void = { _, _ in },

@@ -1,6 +1,7 @@
 import SyncLayer
 import SyncTesting
 import Testing
+import SyncCore
 
 /// Our node against a backend that implements only the original documented protocol: it degrades
 /// to timestamp-based last-writer-wins, and still syncs both ways, live and by polling.

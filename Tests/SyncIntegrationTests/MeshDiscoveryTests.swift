@@ -2,6 +2,7 @@ import Foundation
 import SyncLayer
 import SyncTesting
 import Testing
+import SyncCore
 
 /// Nodes that find each other through a real avahi-daemon alone (no static peers, no server).
 /// Runs under `scripts/with-avahi` (which `scripts/test` uses): a private network namespace with

@@ -3,6 +3,7 @@ import SyncLayer
 import SyncServer
 import SyncTesting
 import Testing
+import SyncCore
 
 /// Nodes on the LAN mesh, on loopback, linked by static peers (no Avahi needed): relay with the
 /// server cut off, two hops away, the gateway, no mesh traffic while everyone has the server,

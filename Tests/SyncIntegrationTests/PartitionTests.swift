@@ -3,6 +3,8 @@ import SyncLayer
 import SyncServer
 import SyncTesting
 import Testing
+import SyncCore
+import SyncStore
 
 @Suite(.timeLimit(.minutes(3))) struct PartitionTests {
     @Test func aLinkCutWithoutATCPCloseIsDetectedAndEverythingConvergesAfterwards() async throws {

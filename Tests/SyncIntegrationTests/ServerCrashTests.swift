@@ -2,6 +2,7 @@ import Foundation
 import SyncLayer
 import SyncTesting
 import Testing
+import SyncCore
 
 /// The server is killed with SIGKILL while nodes keep writing, then restarted on the same port:
 /// afterwards every acknowledged write is on the server and on every node, once.

@@ -5,6 +5,7 @@ import SyncLayer
 import SyncServer
 import SyncTesting
 import Testing
+import SyncCore
 
 /// The server over TLS (HTTPS and WSS on one port), and nodes that check its certificate.
 ///

@@ -2,6 +2,7 @@ import SyncLayer
 import SyncServer
 import SyncTesting
 import Testing
+import SyncCore
 
 @Suite(.timeLimit(.minutes(2))) struct ThreeNodeTests {
     @Test func aWriteOnOneNodeAppearsInTheOthersWatch() async throws {

@@ -1,6 +1,7 @@
 import SyncLayer
 import SyncTesting
 import Testing
+import SyncCore
 
 @Suite struct CollectionTests {
     @Test func saveGetUpdateDelete() async throws {

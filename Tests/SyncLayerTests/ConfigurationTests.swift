@@ -1,5 +1,6 @@
 import SyncLayer
 import Testing
+import SyncCore
 
 @Suite struct ConfigurationTests {
     func field(_ change: (inout SyncConfiguration) -> Void) -> String? {

@@ -1,5 +1,6 @@
 import SyncLayer
 import SyncTesting
+import SyncCore
 
 /// Opens a node in a fresh temporary folder, runs `body`, then closes and removes it.
 func withNode<T>(collections: [String] = [], _ body: (SyncNode) async throws -> T) async throws -> T {

@@ -1,6 +1,7 @@
 import SyncLayer
 import SyncTesting
 import Testing
+import SyncCore
 
 @Suite struct QueryTests {
     /// Runs `body` against a collection of people with varied field types.

@@ -1,5 +1,6 @@
 @testable import SyncLayer
 import Testing
+import SyncCore
 
 @Suite struct RealtimeLinkStateMachineTests {
     func machine(attempts: Int = 3) -> RealtimeLinkStateMachine {

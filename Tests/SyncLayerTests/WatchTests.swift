@@ -1,6 +1,8 @@
 import SyncLayer
 import SyncTesting
 import Testing
+import SyncCore
+import SyncStore
 
 @Suite struct WatchTests {
     @Test func emitsTheCurrentResultFirstThenEveryChange() async throws {

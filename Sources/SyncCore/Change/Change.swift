@@ -2,9 +2,9 @@
 ///
 /// Two changes are equal when their content is (id, HLC, collection, record id, kind, fields):
 /// ``signature`` is evidence about the change, carried along, and not part of its identity.
-public struct Change: Hashable, Sendable {
+package struct Change: Hashable, Sendable {
     /// What a change does to its document.
-    public enum Kind: String, Hashable, Sendable, CaseIterable {
+    package enum Kind: String, Hashable, Sendable, CaseIterable {
         /// Writes the whole document: fields not in ``Change/fields`` are removed (`save`).
         case insert
         /// Sets the fields in ``Change/fields`` and leaves the others alone (`update`).
@@ -14,21 +14,21 @@ public struct Change: Hashable, Sendable {
     }
 
     /// The change's globally unique id.
-    public let id: ChangeID
+    package let id: ChangeID
     /// When its origin made it.
-    public let hlc: HLCTimestamp
+    package let hlc: HLCTimestamp
     /// The collection of the document it writes.
-    public let collection: String
+    package let collection: String
     /// The id of the document it writes.
-    public let recordID: String
+    package let recordID: String
     /// What it does.
-    public let kind: Kind
+    package let kind: Kind
     /// The fields it sets (the whole document for an insert, empty for a delete).
-    public let fields: JSONObject
+    package let fields: JSONObject
     /// Its origin's signature, once signed (a node signs its own changes as they leave it).
-    public var signature: ChangeSignature?
+    package var signature: ChangeSignature?
 
-    public init(id: ChangeID, hlc: HLCTimestamp, collection: String, recordID: String, kind: Kind, fields: JSONObject,
+    package init(id: ChangeID, hlc: HLCTimestamp, collection: String, recordID: String, kind: Kind, fields: JSONObject,
                 signature: ChangeSignature? = nil) {
         self.signature = signature
         self.id = id
@@ -40,14 +40,14 @@ public struct Change: Hashable, Sendable {
     }
 
     /// The change's place in the merge order.
-    public var stamp: Stamp { Stamp(hlc: hlc, origin: id.origin, seq: id.seq) }
+    package var stamp: Stamp { Stamp(hlc: hlc, origin: id.origin, seq: id.seq) }
 
-    public static func == (lhs: Change, rhs: Change) -> Bool {
+    package static func == (lhs: Change, rhs: Change) -> Bool {
         lhs.id == rhs.id && lhs.hlc == rhs.hlc && lhs.collection == rhs.collection && lhs.recordID == rhs.recordID
             && lhs.kind == rhs.kind && lhs.fields == rhs.fields
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(id)
         hasher.combine(hlc)
         hasher.combine(collection)

@@ -2,28 +2,28 @@
 ///
 /// Sequences start at 1 and have no gaps per origin, which is what lets version vectors say exactly
 /// which changes a node holds. Text form: `origin:seq`.
-public struct ChangeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+package struct ChangeID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The node that made the change.
-    public let origin: NodeID
+    package let origin: NodeID
     /// The origin's sequence number for it, from 1.
-    public let seq: UInt64
+    package let seq: UInt64
 
-    public init(origin: NodeID, seq: UInt64) {
+    package init(origin: NodeID, seq: UInt64) {
         self.origin = origin
         self.seq = seq
     }
 
     /// Parses `origin:seq`; `nil` for anything else.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard let colon = text.utf8.lastIndex(of: UInt8(ascii: ":")),
               let origin = NodeID(String(text[..<colon])),
               let seq = UInt64(text[text.index(after: colon)...]), seq > 0 else { return nil }
         self.init(origin: origin, seq: seq)
     }
 
-    public var description: String { "\(origin.rawValue):\(seq)" }
+    package var description: String { "\(origin.rawValue):\(seq)" }
 
-    public static func < (lhs: ChangeID, rhs: ChangeID) -> Bool {
+    package static func < (lhs: ChangeID, rhs: ChangeID) -> Bool {
         lhs.origin == rhs.origin ? lhs.seq < rhs.seq : lhs.origin < rhs.origin
     }
 }

@@ -5,25 +5,25 @@
 /// The key is what binds the signature to the origin: a node's id is derived from its public key
 /// (``NodeID/init(signingKey:)``), so a relay cannot swap in a key of its own for another node's
 /// changes. Verification is in ``ChangeSigner``.
-public struct ChangeSignature: Hashable, Sendable {
+package struct ChangeSignature: Hashable, Sendable {
     /// The origin's Ed25519 public key (32 bytes when well formed).
-    public let publicKey: [UInt8]
+    package let publicKey: [UInt8]
     /// The signature (64 bytes when well formed).
-    public let signature: [UInt8]
+    package let signature: [UInt8]
 
-    public init(publicKey: [UInt8], signature: [UInt8]) {
+    package init(publicKey: [UInt8], signature: [UInt8]) {
         self.publicKey = publicKey
         self.signature = signature
     }
 
     /// The wire form: base64 of the key followed by the signature (96 bytes, 128 characters).
-    public var wireText: String {
+    package var wireText: String {
         Base64.encode(publicKey + signature)
     }
 
     /// From the wire form. Text that is not base64 of 96 bytes still gives a signature, one that
     /// never verifies: a malformed signature is a bad signature, not an absent one.
-    public init(wireText: String) {
+    package init(wireText: String) {
         guard let bytes = Base64.decode(wireText), bytes.count == 96 else {
             self.init(publicKey: [], signature: [])
             return
@@ -33,7 +33,7 @@ public struct ChangeSignature: Hashable, Sendable {
 }
 
 /// Standard base64 with padding, for the few binary values in JSON frames.
-public enum Base64 {
+package enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let inverse: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
@@ -41,7 +41,7 @@ public enum Base64 {
         return table
     }()
 
-    public static func encode(_ bytes: [UInt8]) -> String {
+    package static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
@@ -62,7 +62,7 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
-    public static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         let input = Array(text.utf8)
         guard input.count % 4 == 0 else { return nil }
         var out: [UInt8] = []
@@ -90,7 +90,7 @@ extension Change {
     /// The bytes an origin signs: a domain tag, then the change id, HLC, collection, record id,
     /// kind and the canonical JSON of the fields, each preceded by its length (4 bytes, big endian),
     /// so no two different changes give the same bytes. Every field a relay could alter is covered.
-    public var signedBytes: [UInt8] {
+    package var signedBytes: [UInt8] {
         var out: [UInt8] = []
         let fieldsJSON = JSONValue.object(fields).canonicalBytes
         out.reserveCapacity(96 + collection.utf8.count + recordID.utf8.count + fieldsJSON.count)

@@ -6,20 +6,20 @@ import Crypto
 /// write time, so that local writes stay as fast as SQLite allows; relays and the server pass the
 /// signature on unchanged. Anyone can check a change with ``verify(_:)`` alone: the public key
 /// travels in the signature and the origin's id must be the key's digest.
-public struct ChangeSigner: Sendable {
+package struct ChangeSigner: Sendable {
     private let key: Curve25519.Signing.PrivateKey
     /// The public key's bytes.
-    public let publicKey: [UInt8]
+    package let publicKey: [UInt8]
     /// The node id this key stands for (``NodeID/init(signingKey:)``).
-    public let nodeID: NodeID
+    package let nodeID: NodeID
 
     /// A new random key.
-    public init() {
+    package init() {
         self.init(key: Curve25519.Signing.PrivateKey())
     }
 
     /// The key from its 32 raw bytes, as ``rawRepresentation`` gave them; `nil` when malformed.
-    public init?(rawRepresentation: [UInt8]) {
+    package init?(rawRepresentation: [UInt8]) {
         guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: rawRepresentation) else { return nil }
         self.init(key: key)
     }
@@ -31,17 +31,17 @@ public struct ChangeSigner: Sendable {
     }
 
     /// The private key's 32 raw bytes, for the store's `meta` table.
-    public var rawRepresentation: [UInt8] { Array(key.rawRepresentation) }
+    package var rawRepresentation: [UInt8] { Array(key.rawRepresentation) }
 
     /// The signature of `change` by this key.
-    public func signature(for change: Change) -> ChangeSignature {
+    package func signature(for change: Change) -> ChangeSignature {
         // Signing fails only on an internal error of the crypto library.
         let signature = try! key.signature(for: change.signedBytes)
         return ChangeSignature(publicKey: publicKey, signature: Array(signature))
     }
 
     /// `change`, signed when it is this node's own (by id) and not signed yet; any other unchanged.
-    public func signingOwn(_ change: Change) -> Change {
+    package func signingOwn(_ change: Change) -> Change {
         guard change.signature == nil, change.id.origin == nodeID else { return change }
         var signed = change
         signed.signature = signature(for: change)
@@ -49,7 +49,7 @@ public struct ChangeSigner: Sendable {
     }
 
     /// What a check of a change's signature found.
-    public enum Verdict: Hashable, Sendable {
+    package enum Verdict: Hashable, Sendable {
         /// Signed by the key its origin's id is derived from, over exactly this content.
         case valid
         /// No signature.
@@ -63,7 +63,7 @@ public struct ChangeSigner: Sendable {
     }
 
     /// Checks `change`'s signature against its origin (about 90 µs; see `Docs/Security.md`).
-    public static func verify(_ change: Change) -> Verdict {
+    package static func verify(_ change: Change) -> Verdict {
         guard let signature = change.signature else { return .unsigned }
         guard signature.publicKey.count == 32, signature.signature.count == 64 else { return .invalid("malformed signature") }
         guard NodeID(signingKey: signature.publicKey) == change.id.origin else {
@@ -79,7 +79,7 @@ public struct ChangeSigner: Sendable {
     /// Checks a change received for a store that holds `held`: one numbered at or below
     /// `held[origin]` is a copy of a change the store has, so it is not worth the check (`.held`);
     /// after a heal, peers and re-uploading nodes send many.
-    public static func verify(_ change: Change, holding held: VersionVector) -> Verdict {
+    package static func verify(_ change: Change, holding held: VersionVector) -> Verdict {
         change.id.seq <= held[change.id.origin] ? .held : verify(change)
     }
 }
@@ -87,7 +87,7 @@ public struct ChangeSigner: Sendable {
 extension NodeID {
     /// The node id a signing key stands for: the first 16 bytes of the SHA-256 of the public key, as
     /// 32 hex digits.
-    public init(signingKey publicKey: [UInt8]) {
+    package init(signingKey publicKey: [UInt8]) {
         self.init(lowercaseHex(SHA256.hash(data: publicKey).prefix(16)))!
     }
 }

@@ -1,8 +1,8 @@
 /// What a document must be to be stored and synced: finite numbers, bounded nesting.
-public enum DocumentRules {
+package enum DocumentRules {
     /// The canonical encoding of `fields`, checked in the same pass: throws the problem as a string
     /// when a number is not finite or nesting is deeper than `maxDepth`.
-    public static func encode(_ fields: JSONObject, maxDepth: Int) -> Result<[UInt8], DocumentProblem> {
+    package static func encode(_ fields: JSONObject, maxDepth: Int) -> Result<[UInt8], DocumentProblem> {
         var out: [UInt8] = []
         out.reserveCapacity(32 * fields.count + 2)
         var problem: String?
@@ -42,39 +42,10 @@ public enum DocumentRules {
             value.appendCanonical(to: &out)
         }
     }
-
-    /// Why `fields` cannot be stored, or `nil` when they can.
-    public static func problem(with fields: JSONObject, maxDepth: Int) -> String? {
-        for (name, value) in fields {
-            if let problem = problem(with: value, depth: 1, maxDepth: maxDepth) { return "field \"\(name)\": \(problem)" }
-        }
-        return nil
-    }
-
-    private static func problem(with value: JSONValue, depth: Int, maxDepth: Int) -> String? {
-        switch value {
-        case .double(let number):
-            return number.isFinite ? nil : "numbers must be finite (got \(number))"
-        case .array(let elements):
-            guard depth < maxDepth else { return "nested deeper than \(maxDepth) levels" }
-            for element in elements {
-                if let problem = problem(with: element, depth: depth + 1, maxDepth: maxDepth) { return problem }
-            }
-            return nil
-        case .object(let object):
-            guard depth < maxDepth else { return "nested deeper than \(maxDepth) levels" }
-            for (_, element) in object {
-                if let problem = problem(with: element, depth: depth + 1, maxDepth: maxDepth) { return problem }
-            }
-            return nil
-        default:
-            return nil
-        }
-    }
 }
 
 /// Why a document cannot be stored.
-public struct DocumentProblem: Error, Hashable, Sendable {
+package struct DocumentProblem: Error, Hashable, Sendable {
     /// What is wrong, naming the field.
-    public let message: String
+    package let message: String
 }

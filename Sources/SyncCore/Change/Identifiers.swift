@@ -1,13 +1,13 @@
 /// The rules for collection names, record ids and field names, shared by every node and the server.
-public enum Identifiers {
+package enum Identifiers {
     /// Longest collection name, in UTF-8 bytes.
-    public static let maxCollectionBytes = 128
+    package static let maxCollectionBytes = 128
     /// Longest record id, in UTF-8 bytes.
-    public static let maxRecordIDBytes = 512
+    package static let maxRecordIDBytes = 512
 
     /// Why an identifier was refused, or `nil` when a collection name is valid:
     /// 1 to 128 characters from `A-Z a-z 0-9 _ - .`, not starting with `.` or `_`.
-    public static func problem(withCollection name: String) -> String? {
+    package static func problem(withCollection name: String) -> String? {
         let utf8 = name.utf8
         guard !utf8.isEmpty else { return "collection name is empty" }
         guard utf8.count <= maxCollectionBytes else { return "collection name is longer than \(maxCollectionBytes) bytes" }
@@ -21,7 +21,7 @@ public enum Identifiers {
     }
 
     /// Why a record id was refused, or `nil` when it is valid: 1 to 512 bytes, no control characters.
-    public static func problem(withRecordID id: String) -> String? {
+    package static func problem(withRecordID id: String) -> String? {
         let utf8 = id.utf8
         guard !utf8.isEmpty else { return "record id is empty" }
         guard utf8.count <= maxRecordIDBytes else { return "record id is longer than \(maxRecordIDBytes) bytes" }

@@ -2,27 +2,27 @@
 ///
 /// Two different changes never share a stamp, so last-writer-wins has no ties to break by luck.
 /// Text form: `hlc:seq:origin` (the HLC as 16 hex digits).
-public struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+package struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// When the write happened, by its origin's hybrid logical clock.
-    public let hlc: HLCTimestamp
+    package let hlc: HLCTimestamp
     /// The node that wrote it.
-    public let origin: NodeID
+    package let origin: NodeID
     /// The origin's sequence number for the write.
-    public let seq: UInt64
+    package let seq: UInt64
 
-    public init(hlc: HLCTimestamp, origin: NodeID, seq: UInt64) {
+    package init(hlc: HLCTimestamp, origin: NodeID, seq: UInt64) {
         self.hlc = hlc
         self.origin = origin
         self.seq = seq
     }
 
-    public static func < (lhs: Stamp, rhs: Stamp) -> Bool {
+    package static func < (lhs: Stamp, rhs: Stamp) -> Bool {
         if lhs.hlc != rhs.hlc { return lhs.hlc < rhs.hlc }
         if lhs.origin != rhs.origin { return lhs.origin < rhs.origin }
         return lhs.seq < rhs.seq
     }
 
-    public var description: String {
+    package var description: String {
         var text = hlc.hexString
         text.reserveCapacity(16 + 22 + origin.rawValue.utf8.count)
         text.append(":")
@@ -33,7 +33,7 @@ public struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// Parses the text form; `nil` for anything else.
-    public init?(_ text: some StringProtocol) {
+    package init?(_ text: some StringProtocol) {
         let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let hlc = HLCTimestamp(hexString: parts[0]), let seq = UInt64(parts[1]),
               let origin = NodeID(String(parts[2])) else { return nil }

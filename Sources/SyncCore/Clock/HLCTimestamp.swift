@@ -2,42 +2,42 @@
 ///
 /// Readings order by wall time, then counter. The text form (``hexString``) is 16 lowercase hex
 /// digits, so text order equals numeric order.
-public struct HLCTimestamp: Hashable, Comparable, Sendable {
+package struct HLCTimestamp: Hashable, Comparable, Sendable {
     /// `wallMillis << 16 | counter`.
-    public let rawValue: UInt64
+    package let rawValue: UInt64
 
     /// The largest wall time a reading can carry (year 10889).
-    public static let maxWallMillis: UInt64 = (1 << 48) - 1
+    package static let maxWallMillis: UInt64 = (1 << 48) - 1
 
     /// The reading before every other.
-    public static let zero = HLCTimestamp(rawValue: 0)
+    package static let zero = HLCTimestamp(rawValue: 0)
 
-    public init(rawValue: UInt64) {
+    package init(rawValue: UInt64) {
         self.rawValue = rawValue
     }
 
     /// A reading at `wallMillis` (clamped to ``maxWallMillis``) with `counter`.
-    public init(wallMillis: UInt64, counter: UInt16 = 0) {
+    package init(wallMillis: UInt64, counter: UInt16 = 0) {
         self.rawValue = min(wallMillis, Self.maxWallMillis) << 16 | UInt64(counter)
     }
 
     /// Milliseconds since the Unix epoch.
-    public var wallMillis: UInt64 { rawValue >> 16 }
+    package var wallMillis: UInt64 { rawValue >> 16 }
 
     /// The logical counter that orders readings within one millisecond.
-    public var counter: UInt16 { UInt16(truncatingIfNeeded: rawValue) }
+    package var counter: UInt16 { UInt16(truncatingIfNeeded: rawValue) }
 
     /// The next reading after this one (the counter carries into the wall time).
-    public var successor: HLCTimestamp {
+    package var successor: HLCTimestamp {
         rawValue == .max ? self : HLCTimestamp(rawValue: rawValue + 1)
     }
 
-    public static func < (lhs: HLCTimestamp, rhs: HLCTimestamp) -> Bool {
+    package static func < (lhs: HLCTimestamp, rhs: HLCTimestamp) -> Bool {
         lhs.rawValue < rhs.rawValue
     }
 
     /// 16 lowercase hex digits.
-    public var hexString: String {
+    package var hexString: String {
         String(unsafeUninitializedCapacity: 16) { buffer in
             let digits: StaticString = "0123456789abcdef"
             for index in 0..<16 {
@@ -49,12 +49,12 @@ public struct HLCTimestamp: Hashable, Comparable, Sendable {
     }
 
     /// Parses the 16-hex-digit form; `nil` for anything else.
-    public init?(hexString: some StringProtocol) {
+    package init?(hexString: some StringProtocol) {
         guard hexString.utf8.count == 16, let raw = UInt64(hexString, radix: 16) else { return nil }
         self.rawValue = raw
     }
 }
 
 extension HLCTimestamp: CustomStringConvertible {
-    public var description: String { hexString }
+    package var description: String { hexString }
 }

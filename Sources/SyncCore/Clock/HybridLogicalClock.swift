@@ -3,20 +3,20 @@
 /// ``now(physicalMillis:)`` returns readings that strictly increase. ``observe(_:physicalMillis:)``
 /// moves the clock past a remote reading, but never further than ``maxDriftMillis`` ahead of the
 /// physical clock: a peer whose clock runs an hour fast cannot drag every other clock an hour ahead.
-public struct HybridLogicalClock: Sendable, Hashable {
+package struct HybridLogicalClock: Sendable, Hashable {
     /// The last reading given out or observed.
-    public private(set) var last: HLCTimestamp
+    package private(set) var last: HLCTimestamp
     /// How far ahead of physical time an observed reading may move this clock.
-    public let maxDriftMillis: UInt64
+    package let maxDriftMillis: UInt64
 
     /// A clock that has seen nothing later than `last`.
-    public init(last: HLCTimestamp = .zero, maxDriftMillis: UInt64 = 60_000) {
+    package init(last: HLCTimestamp = .zero, maxDriftMillis: UInt64 = 60_000) {
         self.last = last
         self.maxDriftMillis = maxDriftMillis
     }
 
     /// A new reading, later than every reading given out or observed before.
-    public mutating func now(physicalMillis: UInt64) -> HLCTimestamp {
+    package mutating func now(physicalMillis: UInt64) -> HLCTimestamp {
         let physical = HLCTimestamp(wallMillis: physicalMillis)
         last = physical > last ? physical : last.successor
         return last
@@ -27,7 +27,7 @@ public struct HybridLogicalClock: Sendable, Hashable {
     /// - Returns: `false` when `remote` was further ahead than the bound allows and the clock stopped
     ///   at the bound; the caller counts that (a peer with a fast clock).
     @discardableResult
-    public mutating func observe(_ remote: HLCTimestamp, physicalMillis: UInt64) -> Bool {
+    package mutating func observe(_ remote: HLCTimestamp, physicalMillis: UInt64) -> Bool {
         let bound = HLCTimestamp(wallMillis: physicalMillis &+ maxDriftMillis, counter: .max)
         let accepted = min(remote, bound)
         if accepted > last { last = accepted }
@@ -41,14 +41,14 @@ extension HybridLogicalClock {
     /// Stamps stay unique without a monotonic clock (they include the origin's sequence number), and
     /// a write to a document is always stamped after that document's newest stamp, so nothing
     /// causally later can lose; only the node's habit of stamping everything in the future ends.
-    public mutating func rebase(physicalMillis: UInt64) {
+    package mutating func rebase(physicalMillis: UInt64) {
         let physical = HLCTimestamp(wallMillis: physicalMillis)
         if last > physical { last = physical }
     }
 }
 
 /// A source of wall-clock time in milliseconds since the Unix epoch; injectable so tests control time.
-public protocol WallClock: Sendable {
+package protocol WallClock: Sendable {
     /// The current time in milliseconds since the Unix epoch.
     func nowMillis() -> UInt64
 }

@@ -1,7 +1,7 @@
 /// ISO 8601 timestamps as the original protocol carries them, without Foundation.
-public enum ISO8601 {
+package enum ISO8601 {
     /// `2026-11-23T04:12:12.345Z` for a time in milliseconds since the Unix epoch.
-    public static func string(fromMillis millis: UInt64) -> String {
+    package static func string(fromMillis millis: UInt64) -> String {
         let days = Int64(millis / 86_400_000)
         let msOfDay = Int(millis % 86_400_000)
         let (year, month, day) = civilDate(fromDays: days)
@@ -16,7 +16,7 @@ public enum ISO8601 {
     ///
     /// Accepts `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fff…]]` with `Z`, `±HH:MM`, `±HHMM` or no zone;
     /// a time without a zone is taken as UTC (the original SDK sent device-local times without one).
-    public static func millis(from text: some StringProtocol) -> UInt64? {
+    package static func millis(from text: some StringProtocol) -> UInt64? {
         let bytes = Array(text.utf8)
         var index = 0
         func number(_ count: Int) -> Int? {

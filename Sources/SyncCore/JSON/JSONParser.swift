@@ -3,29 +3,29 @@
 /// It accepts exactly RFC 8259 JSON (one value, optional surrounding white space), rejects duplicate
 /// keys, invalid UTF-8 and lone surrogates, and never recurses deeper than ``Limits/maxDepth``, so
 /// hostile input cannot exhaust the stack.
-public struct JSONParser: Sendable {
+package struct JSONParser: Sendable {
     /// Bounds on what the parser accepts.
-    public struct Limits: Sendable, Hashable {
+    package struct Limits: Sendable, Hashable {
         /// Largest input, in bytes.
-        public var maxBytes: Int
+        package var maxBytes: Int
         /// Deepest nesting of arrays and objects.
-        public var maxDepth: Int
+        package var maxDepth: Int
 
-        public init(maxBytes: Int = 16 << 20, maxDepth: Int = 64) {
+        package init(maxBytes: Int = 16 << 20, maxDepth: Int = 64) {
             self.maxBytes = maxBytes
             self.maxDepth = maxDepth
         }
     }
 
     /// The limits this parser enforces.
-    public var limits: Limits
+    package var limits: Limits
 
-    public init(limits: Limits = Limits()) {
+    package init(limits: Limits = Limits()) {
         self.limits = limits
     }
 
     /// Parses one JSON value from `bytes`.
-    public func parse<Bytes: Collection>(_ bytes: Bytes) throws(JSONError) -> JSONValue where Bytes.Element == UInt8 {
+    package func parse<Bytes: Collection>(_ bytes: Bytes) throws(JSONError) -> JSONValue where Bytes.Element == UInt8 {
         if let result = bytes.withContiguousStorageIfAvailable({ buffer in
             Result { () throws(JSONError) -> JSONValue in try parse(buffer: buffer) }
         }) {
@@ -38,12 +38,12 @@ public struct JSONParser: Sendable {
     }
 
     /// Parses one JSON value from a string.
-    public func parse(_ text: String) throws(JSONError) -> JSONValue {
+    package func parse(_ text: String) throws(JSONError) -> JSONValue {
         try parse(Array(text.utf8))
     }
 
     /// Parses one JSON object; any other top-level value is a syntax error.
-    public func parseObject<Bytes: Collection>(_ bytes: Bytes) throws(JSONError) -> JSONObject where Bytes.Element == UInt8 {
+    package func parseObject<Bytes: Collection>(_ bytes: Bytes) throws(JSONError) -> JSONObject where Bytes.Element == UInt8 {
         let value = try parse(bytes)
         guard case .object(let object) = value else {
             throw JSONError(code: .syntax, offset: 0, message: "expected a JSON object")

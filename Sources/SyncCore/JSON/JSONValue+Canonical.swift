@@ -3,7 +3,7 @@ extension JSONValue {
     /// integers as integers, doubles in Swift's shortest round-trip form.
     ///
     /// Equal values always give identical bytes; digests and signatures are taken over this form.
-    public var canonicalBytes: [UInt8] {
+    package var canonicalBytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64)
         appendCanonical(to: &out)
@@ -11,12 +11,12 @@ extension JSONValue {
     }
 
     /// The canonical encoding as a `String`.
-    public var canonicalString: String {
+    package var canonicalString: String {
         String(decoding: canonicalBytes, as: UTF8.self)
     }
 
     /// Appends the canonical encoding to `out`.
-    public func appendCanonical(to out: inout [UInt8]) {
+    package func appendCanonical(to out: inout [UInt8]) {
         switch self {
         case .null:
             out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
@@ -49,7 +49,7 @@ extension JSONValue {
     }
 
     /// Appends the canonical encoding of an object (keys sorted) to `out`.
-    public static func appendCanonical(object: JSONObject, to out: inout [UInt8]) {
+    package static func appendCanonical(object: JSONObject, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         var first = true
         for (key, value) in object.sorted(by: { utf8Less($0.key, $1.key) }) {
@@ -63,7 +63,7 @@ extension JSONValue {
     }
 
     /// The canonical encoding of an object as a `String`.
-    public static func canonicalString(object: JSONObject) -> String {
+    package static func canonicalString(object: JSONObject) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(16 * object.count + 2)
         appendCanonical(object: object, to: &out)
@@ -72,12 +72,12 @@ extension JSONValue {
 
     /// Orders strings by their UTF-8 bytes, the order canonical encoding uses for keys.
     @inlinable
-    public static func utf8Less(_ lhs: String, _ rhs: String) -> Bool {
+    package static func utf8Less(_ lhs: String, _ rhs: String) -> Bool {
         lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }
 
     /// Appends `value` as a JSON string literal, escaping quotes, backslashes and control characters.
-    public static func appendQuoted(_ value: String, to out: inout [UInt8]) {
+    package static func appendQuoted(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Fast path: nothing to escape, copy the bytes in one go.
         if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {

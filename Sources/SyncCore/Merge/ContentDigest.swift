@@ -4,15 +4,15 @@ import Crypto
 ///
 /// Feed documents in ascending id order (by UTF-8 bytes); each contributes its id and canonical body,
 /// length-prefixed so that no two different collections can produce the same input.
-public struct ContentDigest: Sendable {
+package struct ContentDigest: Sendable {
     private var hasher = SHA256()
     /// How many documents went in.
-    public private(set) var count = 0
+    package private(set) var count = 0
 
-    public init() {}
+    package init() {}
 
     /// Adds one document.
-    public mutating func add(id: String, canonicalBody: some Collection<UInt8>) {
+    package mutating func add(id: String, canonicalBody: some Collection<UInt8>) {
         var header: [UInt8] = []
         append(UInt64(id.utf8.count), to: &header)
         header.append(contentsOf: id.utf8)
@@ -23,7 +23,7 @@ public struct ContentDigest: Sendable {
     }
 
     /// The digest as 64 hex digits.
-    public func finalize() -> String {
+    package func finalize() -> String {
         lowercaseHex(hasher.finalize())
     }
 

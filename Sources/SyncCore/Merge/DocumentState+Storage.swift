@@ -3,7 +3,7 @@ extension DocumentState {
     ///
     /// `{"l": stamp, "d": deleted, "f": {field: stamp}}`, where `f` lists only the fields whose stamp
     /// differs from the lifecycle's, so a document written by one save stores one stamp.
-    public var clocksJSON: String {
+    package var clocksJSON: String {
         var object: JSONObject = [:]
         if let lifecycle {
             object["l"] = .string(lifecycle.stamp.description)
@@ -20,7 +20,7 @@ extension DocumentState {
     /// Rebuilds a state from its stored body and clocks.
     ///
     /// - Throws: ``JSONError`` when either text is damaged.
-    public init(body: JSONObject, clocksJSON: String) throws(JSONError) {
+    package init(body: JSONObject, clocksJSON: String) throws(JSONError) {
         let clocks = try JSONParser().parseObject(Array(clocksJSON.utf8))
         var lifecycle: Lifecycle?
         if let text = clocks["l"]?.stringValue {

@@ -10,30 +10,30 @@
 ///
 /// So a delete is never undone by an older update, a save after a delete brings the document back,
 /// and an update never resurrects a deleted document.
-public struct DocumentState: Hashable, Sendable {
+package struct DocumentState: Hashable, Sendable {
     /// The last insert or delete.
-    public struct Lifecycle: Hashable, Sendable {
+    package struct Lifecycle: Hashable, Sendable {
         /// The stamp of the insert or delete.
-        public let stamp: Stamp
+        package let stamp: Stamp
         /// Whether it was a delete.
-        public let isDeleted: Bool
+        package let isDeleted: Bool
     }
 
     /// One field's register.
-    public struct Field: Hashable, Sendable {
+    package struct Field: Hashable, Sendable {
         /// The stamp of the write that set it.
-        public let stamp: Stamp
+        package let stamp: Stamp
         /// Its value.
-        public let value: JSONValue
+        package let value: JSONValue
     }
 
     /// The greatest insert or delete applied, if any.
-    public private(set) var lifecycle: Lifecycle?
+    package private(set) var lifecycle: Lifecycle?
     /// The live field registers (none older than the lifecycle).
-    public private(set) var fields: [String: Field]
+    package private(set) var fields: [String: Field]
 
     /// A document nothing has been written to.
-    public init() {
+    package init() {
         lifecycle = nil
         fields = [:]
     }
@@ -44,18 +44,18 @@ public struct DocumentState: Hashable, Sendable {
     }
 
     /// Whether the document exists.
-    public var exists: Bool {
+    package var exists: Bool {
         if let lifecycle { return !lifecycle.isDeleted }
         return !fields.isEmpty
     }
 
     /// The values of the live fields.
-    public var body: JSONObject {
+    package var body: JSONObject {
         fields.mapValues(\.value)
     }
 
     /// The greatest stamp in the state; a write stamped after it wins over everything here.
-    public var maxStamp: Stamp? {
+    package var maxStamp: Stamp? {
         var result = lifecycle?.stamp
         for field in fields.values where result == nil || field.stamp > result! {
             result = field.stamp
@@ -67,13 +67,13 @@ public struct DocumentState: Hashable, Sendable {
     ///
     /// - Returns: whether the state changed.
     @discardableResult
-    public mutating func apply(_ change: Change) -> Bool {
+    package mutating func apply(_ change: Change) -> Bool {
         apply(kind: change.kind, fields: change.fields, stamp: change.stamp)
     }
 
     /// Applies a write of `kind` setting `fields`, stamped `stamp`.
     @discardableResult
-    public mutating func apply(kind: Change.Kind, fields written: JSONObject, stamp: Stamp) -> Bool {
+    package mutating func apply(kind: Change.Kind, fields written: JSONObject, stamp: Stamp) -> Bool {
         var changed = false
         if kind != .update, lifecycle.map({ stamp > $0.stamp }) ?? true {
             lifecycle = Lifecycle(stamp: stamp, isDeleted: kind == .delete)

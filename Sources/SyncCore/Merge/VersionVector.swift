@@ -2,34 +2,34 @@
 ///
 /// Comparing two vectors tells each side exactly which changes the other lacks, which is how every
 /// connection catches up on whatever frames were missed.
-public struct VersionVector: Hashable, Sendable {
+package struct VersionVector: Hashable, Sendable {
     /// Highest contiguous sequence per origin; origins absent hold nothing.
-    public private(set) var entries: [NodeID: UInt64]
+    package private(set) var entries: [NodeID: UInt64]
 
-    public init(_ entries: [NodeID: UInt64] = [:]) {
+    package init(_ entries: [NodeID: UInt64] = [:]) {
         self.entries = entries.filter { $0.value > 0 }
     }
 
     /// The highest contiguous sequence held from `origin` (0 when none).
-    public subscript(origin: NodeID) -> UInt64 {
+    package subscript(origin: NodeID) -> UInt64 {
         get { entries[origin] ?? 0 }
         set { entries[origin] = newValue > 0 ? newValue : nil }
     }
 
     /// Raises every entry to at least `other`'s.
-    public mutating func formUnion(_ other: VersionVector) {
+    package mutating func formUnion(_ other: VersionVector) {
         for (origin, seq) in other.entries where seq > self[origin] {
             entries[origin] = seq
         }
     }
 
     /// Whether this vector holds everything `other` holds.
-    public func contains(_ other: VersionVector) -> Bool {
+    package func contains(_ other: VersionVector) -> Bool {
         other.entries.allSatisfy { self[$0.key] >= $0.value }
     }
 
     /// The sequence ranges this vector holds and `other` does not, per origin, in origin order.
-    public func missing(from other: VersionVector) -> [(origin: NodeID, seqs: ClosedRange<UInt64>)] {
+    package func missing(from other: VersionVector) -> [(origin: NodeID, seqs: ClosedRange<UInt64>)] {
         entries.keys.sorted().compactMap { origin in
             let have = entries[origin]!, theirs = other[origin]
             return have > theirs ? (origin, (theirs + 1)...have) : nil
@@ -37,12 +37,12 @@ public struct VersionVector: Hashable, Sendable {
     }
 
     /// The JSON form: `{"origin": seq, …}`.
-    public var jsonValue: JSONValue {
+    package var jsonValue: JSONValue {
         .object(Dictionary(uniqueKeysWithValues: entries.map { ($0.key.rawValue, JSONValue.int(Int64(clamping: $0.value))) }))
     }
 
     /// Reads the JSON form; `nil` when it is not an object of valid node ids to non-negative integers.
-    public init?(json: JSONValue) {
+    package init?(json: JSONValue) {
         guard case .object(let object) = json else { return nil }
         var entries: [NodeID: UInt64] = [:]
         for (key, value) in object {

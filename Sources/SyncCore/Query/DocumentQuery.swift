@@ -1,48 +1,48 @@
 /// What a query asks for, as a value: filters, ordering, and a page. The store compiles it to SQL.
-public struct DocumentQuery: Hashable, Sendable {
+package struct DocumentQuery: Hashable, Sendable {
     /// A condition on one field.
-    public struct Filter: Hashable, Sendable {
+    package struct Filter: Hashable, Sendable {
         /// The dot path of the field; `"id"` means the record id.
-        public let path: String
+        package let path: String
         /// The test.
-        public let op: FilterOperator
+        package let op: FilterOperator
 
-        public init(path: String, op: FilterOperator) {
+        package init(path: String, op: FilterOperator) {
             self.path = path
             self.op = op
         }
     }
 
     /// One ordering key.
-    public struct SortKey: Hashable, Sendable {
+    package struct SortKey: Hashable, Sendable {
         /// The dot path of the field; `"id"` means the record id.
-        public let path: String
+        package let path: String
         /// Whether larger values come first.
-        public let descending: Bool
+        package let descending: Bool
 
-        public init(path: String, descending: Bool = false) {
+        package init(path: String, descending: Bool = false) {
             self.path = path
             self.descending = descending
         }
     }
 
     /// The collection queried.
-    public var collection: String
+    package var collection: String
     /// All of these must hold.
-    public var filters: [Filter] = []
+    package var filters: [Filter] = []
     /// Ordering keys, most significant first; ties are broken by record id.
-    public var sort: [SortKey] = []
+    package var sort: [SortKey] = []
     /// At most this many results.
-    public var limit: Int?
+    package var limit: Int?
     /// Skip this many results first.
-    public var offset: Int?
+    package var offset: Int?
 
-    public init(collection: String) {
+    package init(collection: String) {
         self.collection = collection
     }
 
     /// The path that names the record id rather than a field.
-    public static let idPath = "id"
+    package static let idPath = "id"
 }
 
 /// The fifteen operators of the original query API.

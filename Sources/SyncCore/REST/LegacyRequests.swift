@@ -1,13 +1,13 @@
 /// The body of the original protocol's insert, `POST /sync/{collection}`:
 /// `{"recordId": "...", "data": {...}}`. The server checks the record id and rights.
-public struct LegacyInsertRequest: Hashable, Sendable {
+package struct LegacyInsertRequest: Hashable, Sendable {
     /// The record id, as sent.
-    public var recordID: String
+    package var recordID: String
     /// The whole document.
-    public var data: JSONObject
+    package var data: JSONObject
 
     /// Decodes a body: `INVALID_MESSAGE` without a string `recordId` and a `data` object.
-    public init(body: JSONObject) throws(FrameError) {
+    package init(body: JSONObject) throws(FrameError) {
         guard let id = body["recordId"]?.stringValue, let data = body["data"]?.objectValue else {
             throw FrameError(.invalidMessage, "the body needs \"recordId\" and a \"data\" object")
         }
@@ -18,12 +18,12 @@ public struct LegacyInsertRequest: Hashable, Sendable {
 
 /// The body of the original protocol's update, `PATCH /sync/{collection}/{recordId}`:
 /// `{"delta": {...}}`, the changed fields.
-public struct LegacyUpdateRequest: Hashable, Sendable {
+package struct LegacyUpdateRequest: Hashable, Sendable {
     /// The changed fields.
-    public var delta: JSONObject
+    package var delta: JSONObject
 
     /// Decodes a body: `INVALID_MESSAGE` without a `delta` object.
-    public init(body: JSONObject) throws(FrameError) {
+    package init(body: JSONObject) throws(FrameError) {
         guard let delta = body["delta"]?.objectValue else { throw FrameError(.invalidMessage, "the body needs a \"delta\" object") }
         self.delta = delta
     }
@@ -33,16 +33,16 @@ public struct LegacyUpdateRequest: Hashable, Sendable {
 ///
 /// Lenient, as the original server was: a value that does not parse reads as absent; `limit` is
 /// clamped to 1...1,000 (100 when absent) and `offset` to 0 or more.
-public struct LegacyPullQuery: Hashable, Sendable {
+package struct LegacyPullQuery: Hashable, Sendable {
     /// Records updated after this time, in milliseconds since the epoch (0: all).
-    public var since: UInt64
+    package var since: UInt64
     /// The most records in one answer.
-    public var limit: Int
+    package var limit: Int
     /// How many records to skip.
-    public var offset: Int
+    package var offset: Int
 
     /// Reads the query's raw values (`nil` when a parameter is absent).
-    public init(since: String?, limit: String?, offset: String?) {
+    package init(since: String?, limit: String?, offset: String?) {
         self.since = since.flatMap { ISO8601.millis(from: $0) } ?? 0
         self.limit = min(max(limit.flatMap { Int($0) } ?? 100, 1), 1000)
         self.offset = max(offset.flatMap { Int($0) } ?? 0, 0)

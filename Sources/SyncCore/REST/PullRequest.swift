@@ -3,23 +3,23 @@
 ///
 /// Lenient where the protocol is: a malformed `cursorFor` or `vector` reads as absent, and `limit`
 /// is clamped to 1...5,000 (500 when absent). The server checks read rights per collection.
-public struct PullRequest: Hashable, Sendable {
+package struct PullRequest: Hashable, Sendable {
     /// The server the cursor belongs to; a cursor for another server means "from the start".
-    public var cursorOwner: NodeID?
+    package var cursorOwner: NodeID?
     /// The server sequence to continue after (0 when absent or negative).
-    public var cursor: UInt64
+    package var cursor: UInt64
     /// What the caller already holds, so the server can skip it.
-    public var vector: VersionVector
+    package var vector: VersionVector
     /// The most changes in one page.
-    public var limit: Int
+    package var limit: Int
     /// The collections to pull, each once, in the order first listed; never empty once decoded.
-    public var collections: [String]
+    package var collections: [String]
 
     /// The most changes one page may ask for.
-    public static let maxLimit = 5_000
+    package static let maxLimit = 5_000
 
     /// A request with these values.
-    public init(cursorOwner: NodeID?, cursor: UInt64, vector: VersionVector, limit: Int, collections: [String]) {
+    package init(cursorOwner: NodeID?, cursor: UInt64, vector: VersionVector, limit: Int, collections: [String]) {
         self.cursorOwner = cursorOwner
         self.cursor = cursor
         self.vector = vector
@@ -29,7 +29,7 @@ public struct PullRequest: Hashable, Sendable {
 
     /// Decodes a body: `INVALID_MESSAGE` when `collections` is missing, empty, or lists anything
     /// but valid collection names.
-    public init(body: JSONObject) throws(FrameError) {
+    package init(body: JSONObject) throws(FrameError) {
         var collections: [String] = []
         for item in body["collections"]?.arrayValue ?? [] {
             guard let name = item.stringValue, Identifiers.problem(withCollection: name) == nil else {
@@ -47,7 +47,7 @@ public struct PullRequest: Hashable, Sendable {
     }
 
     /// The body to send.
-    public var body: JSONObject {
+    package var body: JSONObject {
         var body: JSONObject = ["cursor": .int(Int64(clamping: cursor)), "vector": vector.jsonValue, "limit": .int(Int64(limit)),
                                 "collections": .array(collections.map { .string($0) })]
         if let cursorOwner { body["cursorFor"] = .string(cursorOwner.rawValue) }

@@ -2,18 +2,18 @@
 /// `delete` frame object that carries our extensions (`metadata.changeId`, `metadata.hlc`).
 ///
 /// Decoding checks the shape only; the server checks rights and signatures per change.
-public struct PushRequest: Hashable, Sendable {
+package struct PushRequest: Hashable, Sendable {
     /// The pushed changes, in the order sent.
-    public var changes: [Change]
+    package var changes: [Change]
 
     /// A request for `changes`.
-    public init(changes: [Change]) {
+    package init(changes: [Change]) {
         self.changes = changes
     }
 
     /// Decodes a body: `TOO_LARGE` past `maxBatchCount` changes, `INVALID_MESSAGE` when the body or
     /// any change is malformed or lacks a change id and HLC.
-    public init(body: JSONObject, maxBatchCount: Int) throws(FrameError) {
+    package init(body: JSONObject, maxBatchCount: Int) throws(FrameError) {
         guard let list = body["changes"]?.arrayValue else { throw FrameError(.invalidMessage, "push needs \"changes\": [...]") }
         guard list.count <= maxBatchCount else { throw FrameError(.tooLarge, "more than \(maxBatchCount) changes") }
         var changes: [Change] = []
@@ -28,7 +28,7 @@ public struct PushRequest: Hashable, Sendable {
     }
 
     /// The body to send.
-    public var body: JSONObject {
+    package var body: JSONObject {
         ["changes": .array(changes.map { .object(FrameCodec.object(for: .change(ChangeMessage($0)))) })]
     }
 }

@@ -3,9 +3,9 @@
 /// Encoding keeps only the unreserved characters (`A-Z a-z 0-9 - . _ ~`) and writes every other
 /// byte of the UTF-8 form as `%XX`, so the result is safe in a path segment and in a query value.
 /// Decoding accepts any `%XX` and fails on a malformed escape or bytes that are not UTF-8.
-public enum PercentEncoding {
+package enum PercentEncoding {
     /// `text` with every byte outside the unreserved set written as `%XX`.
-    public static func encode(_ text: some StringProtocol) -> String {
+    package static func encode(_ text: some StringProtocol) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         for byte in text.utf8 {
@@ -22,7 +22,7 @@ public enum PercentEncoding {
 
     /// `text` with every `%XX` replaced by its byte; `nil` when an escape is malformed or the
     /// result is not valid UTF-8.
-    public static func decode(_ text: some StringProtocol) -> String? {
+    package static func decode(_ text: some StringProtocol) -> String? {
         let utf8 = Array(text.utf8)
         guard utf8.contains(UInt8(ascii: "%")) else { return String(text) }
         var bytes: [UInt8] = []

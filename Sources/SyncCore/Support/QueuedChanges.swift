@@ -4,18 +4,18 @@ import Synchronization
 /// that bounds it: past `limit` the queue's reader is too slow and is dropped (it catches up by
 /// cursor or version vector when it comes back), so a reader that never reads cannot pin in memory
 /// everything sent to it meanwhile. Counted in changes, not queue items: one item may hold a batch.
-public final class QueuedChanges: Sendable {
-    public let limit: Int
+package final class QueuedChanges: Sendable {
+    package let limit: Int
     private let count = Atomic<Int>(0)
 
-    public init(limit: Int) {
+    package init(limit: Int) {
         self.limit = limit
     }
 
     /// Counts `changes` more as queued, or, when the queue would then hold more than `limit`,
     /// returns `false` and counts nothing: drop the reader instead of queueing them. A batch on an
     /// empty queue is always admitted, however large.
-    public func admit(_ changes: Int) -> Bool {
+    package func admit(_ changes: Int) -> Bool {
         let queued = count.add(changes, ordering: .relaxed).newValue
         guard queued <= limit || queued == changes else {
             count.subtract(changes, ordering: .relaxed)
@@ -25,7 +25,7 @@ public final class QueuedChanges: Sendable {
     }
 
     /// `changes` left the queue (written, or taken by its reader).
-    public func release(_ changes: Int) {
+    package func release(_ changes: Int) {
         count.subtract(changes, ordering: .relaxed)
     }
 }

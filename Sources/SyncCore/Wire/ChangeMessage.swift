@@ -3,21 +3,21 @@
 ///
 /// A frame from a client that speaks only the original protocol has no change id; ``change`` is
 /// then `nil` and the receiver decides how to stamp it.
-public struct ChangeMessage: Hashable, Sendable {
+package struct ChangeMessage: Hashable, Sendable {
     /// Insert, update or delete.
-    public var kind: Change.Kind
+    package var kind: Change.Kind
     /// The collection.
-    public var collection: String
+    package var collection: String
     /// The record id.
-    public var recordID: String
+    package var recordID: String
     /// The fields (the whole document for an insert, changed fields for an update), absent for a delete.
-    public var data: JSONObject?
+    package var data: JSONObject?
     /// ISO 8601 time of the write, as the original protocol carries it.
-    public var timestamp: String?
+    package var timestamp: String?
     /// The original `metadata` object, which also carries our extensions.
-    public var metadata: JSONObject
+    package var metadata: JSONObject
 
-    public init(kind: Change.Kind, collection: String, recordID: String, data: JSONObject?, timestamp: String?, metadata: JSONObject) {
+    package init(kind: Change.Kind, collection: String, recordID: String, data: JSONObject?, timestamp: String?, metadata: JSONObject) {
         self.kind = kind
         self.collection = collection
         self.recordID = recordID
@@ -27,7 +27,7 @@ public struct ChangeMessage: Hashable, Sendable {
     }
 
     /// The frame for a change, with the server's sequence when the server sends it.
-    public init(_ change: Change, serverSeq: UInt64? = nil) {
+    package init(_ change: Change, serverSeq: UInt64? = nil) {
         var metadata: JSONObject = ["changeId": .string(change.id.description), "hlc": .string(change.hlc.hexString)]
         if let signature = change.signature { metadata["sig"] = .string(signature.wireText) }
         if let serverSeq {
@@ -40,29 +40,29 @@ public struct ChangeMessage: Hashable, Sendable {
     }
 
     /// The change id from `metadata.changeId`, when present and valid.
-    public var changeID: ChangeID? {
+    package var changeID: ChangeID? {
         metadata["changeId"]?.stringValue.flatMap(ChangeID.init)
     }
 
     /// The HLC reading from `metadata.hlc`, when present and valid.
-    public var hlc: HLCTimestamp? {
+    package var hlc: HLCTimestamp? {
         metadata["hlc"]?.stringValue.flatMap { HLCTimestamp(hexString: $0) }
     }
 
     /// The server's sequence for the change, from `metadata.serverSeq`.
-    public var serverSeq: UInt64? {
+    package var serverSeq: UInt64? {
         metadata["serverSeq"]?.intValue.flatMap { $0 > 0 ? UInt64($0) : nil }
     }
 
     /// The origin's signature from `metadata.sig`: `nil` when absent; one that never verifies when
     /// present but malformed.
-    public var signature: ChangeSignature? {
+    package var signature: ChangeSignature? {
         guard let value = metadata["sig"] else { return nil }
         return ChangeSignature(wireText: value.stringValue ?? "")
     }
 
     /// The change this frame carries, when it carries our extensions.
-    public var change: Change? {
+    package var change: Change? {
         guard let id = changeID, let hlc else { return nil }
         return Change(id: id, hlc: hlc, collection: collection, recordID: recordID, kind: kind, fields: data ?? [:],
                       signature: signature)

@@ -3,7 +3,7 @@
 /// The original's frames keep their exact shape (`type`, `collection`, `recordId`, `data`,
 /// `timestamp`, `metadata`); the frames it did not have (`hello`, `changes`, `ack`) carry their
 /// payload in `data`. See `Docs/Protocol.md`.
-public enum Frame: Hashable, Sendable {
+package enum Frame: Hashable, Sendable {
     /// Client: deliver changes of this collection.
     case subscribe(collection: String)
     /// Client: stop delivering changes of this collection.
@@ -39,13 +39,13 @@ public enum Frame: Hashable, Sendable {
 }
 
 /// One record of a `sync` frame: `{id, data, version, updatedAt}`.
-public struct SyncRecord: Hashable, Sendable {
-    public var id: String
-    public var data: JSONObject
-    public var version: Int64?
-    public var updatedAt: String?
+package struct SyncRecord: Hashable, Sendable {
+    package var id: String
+    package var data: JSONObject
+    package var version: Int64?
+    package var updatedAt: String?
 
-    public init(id: String, data: JSONObject, version: Int64? = nil, updatedAt: String? = nil) {
+    package init(id: String, data: JSONObject, version: Int64? = nil, updatedAt: String? = nil) {
         self.id = id
         self.data = data
         self.version = version
@@ -54,23 +54,23 @@ public struct SyncRecord: Hashable, Sendable {
 }
 
 /// What a node or server says about itself when a connection opens.
-public struct Hello: Hashable, Sendable {
+package struct Hello: Hashable, Sendable {
     /// The sender's node id (the server's id for a server).
-    public var nodeID: NodeID
+    package var nodeID: NodeID
     /// Protocol version the sender speaks.
-    public var protocolVersion: Int
+    package var protocolVersion: Int
     /// What the sender holds, per origin.
-    public var vector: VersionVector
+    package var vector: VersionVector
     /// For a node talking to the server: the server sequence it has pulled up to.
-    public var cursor: UInt64?
+    package var cursor: UInt64?
     /// The server that `cursor` belongs to; a server ignores a cursor that is not its own.
-    public var cursorOwner: NodeID?
+    package var cursorOwner: NodeID?
     /// The sender's wall clock, milliseconds since the epoch.
-    public var time: UInt64?
+    package var time: UInt64?
     /// For a node talking to the server: the collections to subscribe to.
-    public var collections: [String]
+    package var collections: [String]
 
-    public init(nodeID: NodeID, protocolVersion: Int = 1, vector: VersionVector, cursor: UInt64? = nil, cursorOwner: NodeID? = nil,
+    package init(nodeID: NodeID, protocolVersion: Int = 1, vector: VersionVector, cursor: UInt64? = nil, cursorOwner: NodeID? = nil,
                 time: UInt64? = nil, collections: [String] = []) {
         self.nodeID = nodeID
         self.protocolVersion = protocolVersion
@@ -83,31 +83,31 @@ public struct Hello: Hashable, Sendable {
 }
 
 /// Several changes in one frame, each with the server's sequence when the server sends them.
-public struct ChangeBatch: Hashable, Sendable {
-    public var changes: [ChangeMessage]
+package struct ChangeBatch: Hashable, Sendable {
+    package var changes: [ChangeMessage]
     /// From the server: every change up to this sequence that the receiver may see has been sent.
-    public var cursor: UInt64?
+    package var cursor: UInt64?
 
-    public init(changes: [ChangeMessage], cursor: UInt64? = nil) {
+    package init(changes: [ChangeMessage], cursor: UInt64? = nil) {
         self.changes = changes
         self.cursor = cursor
     }
 }
 
 /// The server committed these changes; they may leave the sender's outbox.
-public struct Ack: Hashable, Sendable {
+package struct Ack: Hashable, Sendable {
     /// The committed change ids with the server sequence each got (0 when it was a duplicate).
-    public var committed: [ChangeID: UInt64]
+    package var committed: [ChangeID: UInt64]
     /// Change ids the server refused, with why.
-    public var rejected: [ChangeID: FrameError]
+    package var rejected: [ChangeID: FrameError]
     /// The receiver's cursor may move to this sequence.
-    public var cursor: UInt64?
+    package var cursor: UInt64?
     /// Changes of other origins that the server committed and did not send, because the receiver
     /// said (in its `hello` vector) that it holds them: per origin, ranges of sequence numbers. They
     /// may leave the receiver's outbox (it got them over the mesh), so no gateway uploads them again.
-    public var held: [NodeID: [ClosedRange<UInt64>]]
+    package var held: [NodeID: [ClosedRange<UInt64>]]
 
-    public init(committed: [ChangeID: UInt64], rejected: [ChangeID: FrameError] = [:], cursor: UInt64? = nil,
+    package init(committed: [ChangeID: UInt64], rejected: [ChangeID: FrameError] = [:], cursor: UInt64? = nil,
                 held: [NodeID: [ClosedRange<UInt64>]] = [:]) {
         self.committed = committed
         self.rejected = rejected

@@ -2,15 +2,15 @@
 ///
 /// Decoding never traps: anything that is not a well-formed frame becomes a ``FrameError`` with
 /// code `INVALID_MESSAGE` (or `TOO_LARGE`), which the receiver logs, counts and answers.
-public struct FrameCodec: Sendable {
+package struct FrameCodec: Sendable {
     /// Largest frame accepted, in bytes.
-    public var maxFrameBytes: Int
+    package var maxFrameBytes: Int
     /// Deepest JSON nesting accepted.
-    public var maxDepth: Int
+    package var maxDepth: Int
     /// Most changes accepted in one `changes` frame.
-    public var maxBatchCount: Int
+    package var maxBatchCount: Int
 
-    public init(maxFrameBytes: Int = 1 << 20, maxDepth: Int = 32, maxBatchCount: Int = 10_000) {
+    package init(maxFrameBytes: Int = 1 << 20, maxDepth: Int = 32, maxBatchCount: Int = 10_000) {
         self.maxFrameBytes = maxFrameBytes
         self.maxDepth = maxDepth
         self.maxBatchCount = maxBatchCount
@@ -19,17 +19,17 @@ public struct FrameCodec: Sendable {
     // MARK: Encoding
 
     /// The frame as UTF-8 JSON bytes.
-    public func encode(_ frame: Frame) -> [UInt8] {
+    package func encode(_ frame: Frame) -> [UInt8] {
         JSONValue.object(Self.object(for: frame)).canonicalBytes
     }
 
     /// The frame as a JSON string.
-    public func encodeString(_ frame: Frame) -> String {
+    package func encodeString(_ frame: Frame) -> String {
         String(decoding: encode(frame), as: UTF8.self)
     }
 
     /// The frame as a JSON object (before encoding).
-    public static func object(for frame: Frame) -> JSONObject {
+    package static func object(for frame: Frame) -> JSONObject {
         switch frame {
         case .subscribe(let collection): return ["type": "subscribe", "collection": .string(collection)]
         case .unsubscribe(let collection): return ["type": "unsubscribe", "collection": .string(collection)]
@@ -86,7 +86,7 @@ public struct FrameCodec: Sendable {
     }
 
     /// A change message as a JSON object (before encoding).
-    public static func object(for message: ChangeMessage) -> JSONObject {
+    package static func object(for message: ChangeMessage) -> JSONObject {
         var object: JSONObject = ["type": .string(message.kind.rawValue), "collection": .string(message.collection),
                                   "recordId": .string(message.recordID)]
         if let data = message.data { object["data"] = .object(data) }
@@ -98,7 +98,7 @@ public struct FrameCodec: Sendable {
     // MARK: Decoding
 
     /// Decodes one frame from UTF-8 JSON bytes.
-    public func decode(_ bytes: some Collection<UInt8>) throws(FrameError) -> Frame {
+    package func decode(_ bytes: some Collection<UInt8>) throws(FrameError) -> Frame {
         guard bytes.count <= maxFrameBytes else {
             throw FrameError(.tooLarge, "frame of \(bytes.count) bytes exceeds the limit of \(maxFrameBytes)")
         }
@@ -113,12 +113,12 @@ public struct FrameCodec: Sendable {
     }
 
     /// Decodes one frame from a JSON string.
-    public func decode(_ text: String) throws(FrameError) -> Frame {
+    package func decode(_ text: String) throws(FrameError) -> Frame {
         try decode(Array(text.utf8))
     }
 
     /// Decodes one frame from an already parsed object.
-    public func decode(object: JSONObject) throws(FrameError) -> Frame {
+    package func decode(object: JSONObject) throws(FrameError) -> Frame {
         guard let type = object["type"]?.stringValue else { throw FrameError(.invalidMessage, "missing string field \"type\"") }
         switch type {
         case "subscribe": return .subscribe(collection: try Self.collection(in: object))
@@ -164,7 +164,7 @@ public struct FrameCodec: Sendable {
     }
 
     /// Decodes an insert, update or delete object.
-    public static func changeMessage(from object: JSONObject) throws(FrameError) -> ChangeMessage {
+    package static func changeMessage(from object: JSONObject) throws(FrameError) -> ChangeMessage {
         guard let type = object["type"]?.stringValue, let kind = Change.Kind(rawValue: type) else {
             throw FrameError(.invalidMessage, "change frame type must be insert, update or delete")
         }

@@ -1,22 +1,22 @@
 /// What a node says to a LAN peer when a mesh link opens, and again whenever its state changes.
-public struct PeerHello: Hashable, Sendable {
+package struct PeerHello: Hashable, Sendable {
     /// The sender's node id.
-    public var nodeID: NodeID
+    package var nodeID: NodeID
     /// Mesh protocol version the sender speaks.
-    public var protocolVersion: Int
+    package var protocolVersion: Int
     /// The team the sender belongs to (an id, never a secret).
-    public var team: String
+    package var team: String
     /// Whether the sender currently reaches the server.
-    public var uplink: Bool
+    package var uplink: Bool
     /// What the sender holds, per origin.
-    public var vector: VersionVector
+    package var vector: VersionVector
     /// Whether the receiver should answer with its own state (the sender's state changed).
-    public var wantsReply: Bool
+    package var wantsReply: Bool
     /// Per origin, the sequence through which the sender knows the server committed every change
     /// (its acknowledged marks): a receiver may drop other origins' changes up to it from its outbox.
-    public var acknowledged: VersionVector
+    package var acknowledged: VersionVector
 
-    public init(nodeID: NodeID, protocolVersion: Int = 1, team: String, uplink: Bool, vector: VersionVector, wantsReply: Bool = false,
+    package init(nodeID: NodeID, protocolVersion: Int = 1, team: String, uplink: Bool, vector: VersionVector, wantsReply: Bool = false,
                 acknowledged: VersionVector = VersionVector()) {
         self.acknowledged = acknowledged
         self.nodeID = nodeID
@@ -29,15 +29,15 @@ public struct PeerHello: Hashable, Sendable {
 }
 
 /// Changes passed between LAN peers.
-public struct RelayBatch: Hashable, Sendable {
+package struct RelayBatch: Hashable, Sendable {
     /// The changes; `metadata.acked` is `true` on those the server is known to have committed.
-    public var changes: [ChangeMessage]
+    package var changes: [ChangeMessage]
     /// How many mesh links these changes crossed so far, this one included (1 from their first holder).
-    public var hops: Int
+    package var hops: Int
     /// Nodes the sender also sent this batch to: the receiver does not pass it on to them.
-    public var sentTo: [NodeID]
+    package var sentTo: [NodeID]
 
-    public init(changes: [ChangeMessage], hops: Int, sentTo: [NodeID] = []) {
+    package init(changes: [ChangeMessage], hops: Int, sentTo: [NodeID] = []) {
         self.changes = changes
         self.hops = hops
         self.sentTo = sentTo
@@ -46,12 +46,12 @@ public struct RelayBatch: Hashable, Sendable {
 
 extension ChangeMessage {
     /// Whether a relayed change is marked as committed on the server.
-    public var isAcknowledged: Bool {
+    package var isAcknowledged: Bool {
         metadata["acked"]?.boolValue ?? false
     }
 
     /// The change's frame for a peer, marked as committed on the server when `acknowledged`.
-    public init(relaying change: Change, acknowledged: Bool) {
+    package init(relaying change: Change, acknowledged: Bool) {
         self.init(change)
         if acknowledged { metadata["acked"] = true }
     }

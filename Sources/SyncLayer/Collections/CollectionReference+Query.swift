@@ -1,3 +1,4 @@
+import SyncCore
 extension CollectionReference {
     /// Documents whose field equals `value`.
     public func `where`(_ field: String, isEqualTo value: JSONValue) -> Query { query.where(field, isEqualTo: value) }

@@ -3,10 +3,12 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import SyncCore
 
 /// A collection of JSON documents on a node: the original SDK's collection API.
 ///
-/// Writes return once they are durable locally and queued for sync. Results carry their record id.
+/// Writes return once they are durable locally; the sync engine hears of every commit from the
+/// store itself, so a write is queued for sync by being committed. Results carry their record id.
 public struct CollectionReference: Sendable {
     /// The collection's name.
     public let name: String
@@ -18,8 +20,7 @@ public struct CollectionReference: Sendable {
     public func save(_ data: JSONObject, id: String? = nil) async throws -> String {
         try node.checkConfigured(name)
         let recordID = id ?? Self.newID()
-        let change = try await translatingErrors { try await node.store.put(collection: name, id: recordID, fields: data) }
-        node.didQueue(change)
+        _ = try await translatingErrors { try await node.store.put(collection: name, id: recordID, fields: data) }
         return recordID
     }
 
@@ -38,16 +39,13 @@ public struct CollectionReference: Sendable {
     /// - Throws: ``SyncError`` with code `notFound` when the document does not exist.
     public func update(_ id: String, _ fields: JSONObject) async throws {
         try node.checkConfigured(name)
-        let change = try await translatingErrors { try await node.store.update(collection: name, id: id, fields: fields) }
-        node.didQueue(change)
+        _ = try await translatingErrors { try await node.store.update(collection: name, id: id, fields: fields) }
     }
 
     /// Deletes the document (a tombstone that syncs); does nothing when it does not exist.
     public func delete(_ id: String) async throws {
         try node.checkConfigured(name)
-        if let change = try await translatingErrors({ try await node.store.delete(collection: name, id: id) }) {
-            node.didQueue(change)
-        }
+        _ = try await translatingErrors { try await node.store.delete(collection: name, id: id) }
     }
 
     /// Writes many new documents in one transaction; returns their new ids in order.
@@ -61,24 +59,21 @@ public struct CollectionReference: Sendable {
     /// Writes many documents with their ids in one transaction.
     public func saveAll(_ documents: [Document]) async throws {
         try node.checkConfigured(name)
-        let changes = try await translatingErrors {
+        _ = try await translatingErrors {
             try await node.store.putAll(collection: name, documents: documents.map { ($0.id, $0.data) })
         }
-        node.didQueue(changes)
     }
 
     /// Deletes these documents in one transaction (ids that do not exist are skipped).
     public func deleteAll(_ ids: [String]) async throws {
         try node.checkConfigured(name)
-        let changes = try await translatingErrors { try await node.store.deleteAll(collection: name, ids: ids) }
-        node.didQueue(changes)
+        _ = try await translatingErrors { try await node.store.deleteAll(collection: name, ids: ids) }
     }
 
     /// Deletes every document of the collection in one transaction.
     public func deleteAll() async throws {
         try node.checkConfigured(name)
-        let changes = try await translatingErrors { try await node.store.deleteAll(collection: name, ids: nil) }
-        node.didQueue(changes)
+        _ = try await translatingErrors { try await node.store.deleteAll(collection: name, ids: nil) }
     }
 
     /// Every document now, then again each time the collection changes (local or remote writes).

@@ -1,3 +1,4 @@
+import SyncCore
 /// A query on a collection: filters (all must hold), ordering, and a page, run by SQLite.
 ///
 /// Queries are values: every method returns a new query. Dot paths reach nested fields
@@ -5,7 +6,7 @@
 public struct Query: Sendable {
     let node: SyncNode
     /// The query as a value.
-    public private(set) var spec: DocumentQuery
+    package private(set) var spec: DocumentQuery
 
     init(node: SyncNode, spec: DocumentQuery) {
         self.node = node

@@ -1,3 +1,5 @@
+import SyncCore
+import SyncStore
 /// The results of a query now, then again whenever a commit changes them: an `AsyncSequence`.
 ///
 /// Each iterator subscribes to commits of the query's collection before it reads the first

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import SyncCore
 
 /// A collection whose documents are a `Codable` type: the typed layer over ``CollectionReference``.
 ///

@@ -1,3 +1,4 @@
+import SyncCore
 /// A configuration that cannot work, naming the field at fault.
 public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The ``SyncConfiguration`` field at fault (`"websocketURL"`, `"collections[2]"`, …).

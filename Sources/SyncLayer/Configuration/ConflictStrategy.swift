@@ -1,3 +1,4 @@
+import SyncCore
 /// What happens when a remote change meets a local change that the server has not acknowledged yet.
 ///
 /// Whatever the strategy, every node converges: strategies other than `lastWriteWins` act by

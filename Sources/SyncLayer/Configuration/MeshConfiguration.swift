@@ -1,3 +1,4 @@
+import SyncCore
 /// How a node joins the LAN mesh: where it listens for peers, how it finds them, and the limits of
 /// relaying. See `Docs/Mesh.md`.
 public struct MeshConfiguration: Sendable, Hashable {

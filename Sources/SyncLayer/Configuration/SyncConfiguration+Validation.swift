@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import NIOCore
+import SyncCore
 
 extension SyncConfiguration {
     /// Checks every field; throws a ``ConfigurationError`` naming the first one at fault.

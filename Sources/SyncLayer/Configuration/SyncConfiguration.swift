@@ -1,3 +1,4 @@
+import SyncCore
 /// How a node stores and syncs: the original SDK's `SyncConfig` fields, plus the node's own.
 ///
 /// ``validate()`` checks every field and throws a ``ConfigurationError`` naming the first one at

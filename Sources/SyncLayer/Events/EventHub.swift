@@ -1,4 +1,5 @@
 import Synchronization
+import SyncCore
 
 /// Fans events out to every subscriber, each with its own bounded buffer, so a slow subscriber
 /// loses its oldest events rather than growing memory or slowing the node.

@@ -1,4 +1,5 @@
 import Synchronization
+import SyncCore
 
 /// The node's running figures, updated from any task.
 final class MetricsRecorder: Sendable {

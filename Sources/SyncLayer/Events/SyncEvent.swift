@@ -1,3 +1,4 @@
+import SyncCore
 /// Something that happened in a node: the original SDK's event types plus the mesh's.
 public struct SyncEvent: Sendable, Hashable {
     /// The event types.

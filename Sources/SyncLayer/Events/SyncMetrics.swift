@@ -1,3 +1,4 @@
+import SyncCore
 /// A snapshot of a node's sync figures, like the original SDK's `SyncMetrics`.
 public struct SyncMetrics: Sendable, Hashable {
     /// Sync rounds started (polls, catch-ups).

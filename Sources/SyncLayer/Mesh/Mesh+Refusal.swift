@@ -1,3 +1,4 @@
+import SyncCore
 extension Mesh {
     /// Why a link is refused or closed.
     ///

@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import SyncDiscovery
 import WSClient
+import SyncCore
 
 extension Mesh {
     /// Runs the mesh until the task is cancelled: the peer listener, discovery (advertise, browse,

@@ -6,6 +6,8 @@ import Foundation
 import Logging
 import SyncDiscovery
 import Synchronization
+import SyncCore
+import SyncStore
 
 /// The node's part of the LAN mesh: its links to peers, what each peer holds and whether it reaches
 /// the server, and the relay rule. The listener, discovery and dialers are in `Mesh+Run.swift`, one
@@ -48,7 +50,7 @@ final class Mesh: Sendable {
     init(engine: SyncEngine, configuration: MeshConfiguration, logger: Logger) {
         self.engine = engine
         self.configuration = configuration
-        self.nodeID = engine.store.nodeID
+        self.nodeID = engine.nodeID
         self.logger = logger
     }
 
@@ -92,9 +94,9 @@ final class Mesh: Sendable {
 
     /// This node's state, as sent to peers.
     func ownHello(wantsReply: Bool) async throws -> PeerHello {
-        var acknowledged = try await engine.store.acknowledgedVector()
+        var acknowledged = try await engine.acknowledgedVector()
         acknowledged.formUnion(state.withLock { $0.heardAcknowledged })
-        return PeerHello(nodeID: nodeID, team: configuration.teamID, uplink: hasUplink, vector: try await engine.store.vector(),
+        return PeerHello(nodeID: nodeID, team: configuration.teamID, uplink: hasUplink, vector: try await engine.vector(),
                          wantsReply: wantsReply, acknowledged: acknowledged)
     }
 
@@ -124,7 +126,7 @@ final class Mesh: Sendable {
         try await learnAcknowledgements(hello.acknowledged)
         if hello.wantsReply { link.send(.peerHello(try await ownHello(wantsReply: false))) }
         guard shouldRelay(to: link) else { return }
-        let missing = try await engine.store.changesWithAcknowledgement(missingFrom: hello.vector, limit: 1_000_000)
+        let missing = try await engine.changes(missingFrom: hello.vector, limit: 1_000_000)
             .filter { engine.syncedCollections.contains($0.change.collection) }
         relay(missing, to: link, peerUplink: hello.uplink, hops: 1, sentTo: [])
     }
@@ -137,12 +139,12 @@ final class Mesh: Sendable {
     private func learnAcknowledgements(_ acknowledged: VersionVector) async throws {
         guard acknowledged != VersionVector() else { return }
         state.withLock { $0.heardAcknowledged.formUnion(acknowledged) }
-        let mine = try await engine.store.acknowledgedVector()
+        let mine = try await engine.acknowledgedVector()
         var ranges: [NodeID: [ClosedRange<UInt64>]] = [:]
         for (origin, through) in acknowledged.entries where origin != nodeID && through > mine[origin] {
             ranges[origin] = [(mine[origin] + 1)...through]
         }
-        if !ranges.isEmpty { try await engine.store.acknowledge([:], held: ranges) }
+        try await engine.serverHolds(ranges)
     }
 
     /// Changes a peer relayed: applied, then passed on by the relay rule, and to the server when
@@ -267,7 +269,7 @@ final class Mesh: Sendable {
         guard !changes.isEmpty else { return }
         for start in stride(from: 0, to: changes.count, by: 500) {
             let slice = changes[start..<min(changes.count, start + 500)]
-            let signer = engine.store.signer
+            let signer = engine.signer
             link.send(.relay(RelayBatch(changes: slice.map { ChangeMessage(relaying: signer.signingOwn($0.change), acknowledged: $0.acknowledged) },
                                         hops: hops, sentTo: sentTo)))
         }

@@ -4,6 +4,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import SyncCore
 
 /// The mesh's sealed transport, used when the team has a secret (`MeshConfiguration.teamSecret`).
 /// See `Docs/Security.md`.

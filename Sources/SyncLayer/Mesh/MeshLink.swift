@@ -1,4 +1,6 @@
 import Synchronization
+import SyncCore
+import SyncStore
 
 /// One open WebSocket to a LAN peer: its outbound queue and what the peer last said about itself.
 ///

@@ -1,6 +1,8 @@
 import Logging
 import NIOCore
 import WSCore
+import SyncCore
+import SyncStore
 
 /// One mesh link from handshake to end, the same on both sides: `peerHello` first, then at once the
 /// inbound frames handled in order, the outbound queue written in order, and heartbeats. A peer

@@ -1,3 +1,4 @@
+import SyncCore
 /// The mesh as a node sees it now.
 public struct MeshStatus: Sendable, Hashable {
     /// The port the peer listener accepts links on (0 until it listens).

@@ -1,3 +1,5 @@
+import SyncCore
+import SyncStore
 /// An error from a node's API, with a code and a message a user can act on.
 public struct SyncError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong.

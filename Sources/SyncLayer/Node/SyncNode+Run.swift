@@ -1,4 +1,5 @@
 import ServiceLifecycle
+import SyncCore
 
 extension SyncNode {
     /// Syncs with the server until the task is cancelled or the service group shuts down: the

@@ -7,6 +7,8 @@ import Foundation
 import Logging
 import NIOSSL
 import ServiceLifecycle
+import SyncCore
+import SyncStore
 
 /// An offline-first sync node: a local SQLite store and, when configured, the links that sync it.
 ///
@@ -15,8 +17,8 @@ import ServiceLifecycle
 public final class SyncNode: Service, Sendable {
     /// The configuration the node was opened with.
     public let configuration: SyncConfiguration
-    /// The local store (advanced use: digests, the change log).
-    public let store: LocalStore
+    /// The local store. Not public: an app that could acknowledge its own outbox could lose data.
+    package let store: LocalStore
     let hub = EventHub()
     let metricsRecorder = MetricsRecorder()
     let wallClock: SystemWallClock
@@ -51,17 +53,28 @@ public final class SyncNode: Service, Sendable {
         let engine = self.engine
         mesh = configuration.mesh.map { Mesh(engine: engine, configuration: $0, logger: logger) }
         mesh?.attach()
+        // Every local write reaches sync through its commit: no write API has to remember to tell the engine.
+        // The store forgets its observers when it closes.
+        _ = store.observeCommits { [engine] event in
+            guard case .committed(let commit) = event else { return }
+            var local: [Change] = []
+            for committed in commit.changes where committed.isLocal { local.append(committed.change) }
+            engine.localChangesCommitted(local)
+        }
     }
 
     /// Validates `configuration`, then opens (or creates) the node's database.
     ///
     /// - Throws: ``ConfigurationError`` naming the field at fault, or ``SyncError`` when the database
     ///   cannot be opened.
-    ///
-    /// - Parameter clock: the machine's clock as the node sees it (tests give one with an offset to
-    ///   play a machine whose clock is wrong).
-    public static func open(_ configuration: SyncConfiguration, logger: Logger = Logger(label: "synclayer"),
-                            clock: SystemWallClock = SystemWallClock()) async throws -> SyncNode {
+    public static func open(_ configuration: SyncConfiguration, logger: Logger = Logger(label: "synclayer")) async throws -> SyncNode {
+        try await open(configuration, logger: logger, clock: SystemWallClock())
+    }
+
+    /// Opens a node whose clock is `clock`: the machine's clock as the node sees it (tests give one
+    /// with an offset to play a machine whose clock is wrong).
+    package static func open(_ configuration: SyncConfiguration, logger: Logger = Logger(label: "synclayer"),
+                             clock: SystemWallClock) async throws -> SyncNode {
         try configuration.validate()
         let tls = try ServerTrust.tlsConfiguration(for: configuration)
         let wallClock = clock
@@ -119,16 +132,6 @@ public final class SyncNode: Service, Sendable {
         linkStatesBroadcaster.finish()
         try? await httpClient.shutdown()
         await store.close()
-    }
-
-    /// Records, announces and (when a link is up) sends local changes.
-    func didQueue(_ change: Change) {
-        engine.didQueue([change])
-    }
-
-    /// Records, announces and (when a link is up) sends local changes.
-    func didQueue(_ changes: [Change]) {
-        engine.didQueue(changes)
     }
 
     /// Whether writes to `collection` are allowed by the configuration.

@@ -1,4 +1,5 @@
 import WSCore
+import SyncCore
 
 extension FrameCodec {
     /// Decodes a WebSocket message, text or binary, as a frame.

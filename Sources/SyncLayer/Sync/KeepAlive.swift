@@ -1,3 +1,5 @@
+import SyncCore
+import SyncStore
 /// Dead-link detection as a pure state machine: ping every `interval`; any frame received counts as
 /// life; a link that has received nothing for two intervals is dead, even if TCP never noticed.
 /// Times are monotonic nanoseconds given by the caller.

@@ -1,3 +1,4 @@
+import SyncCore
 /// The state of the realtime link to the server (the original SDK's five states).
 public enum LinkState: String, Sendable, Hashable, CaseIterable {
     /// Not connected and not trying (not started, or `disconnect()` was called).

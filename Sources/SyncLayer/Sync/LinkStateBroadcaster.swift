@@ -1,4 +1,5 @@
 import Synchronization
+import SyncCore
 
 /// Holds the link state and tells every listener each change, the current state first.
 final class LinkStateBroadcaster: Sendable {

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import SyncCore
 
 /// HTTP polling: pulls what changed since the node's cursor and pushes the outbox. It runs once at
 /// start, every `syncInterval` while the realtime link is down, and whenever a realtime link to a
@@ -41,7 +42,7 @@ final class Poller: Sendable {
         while !Task.isCancelled {
             let asked = await engine.pollNow.wait(timeout: configuration.syncInterval)
             if Task.isCancelled { return }
-            let legacy = engine.legacyBackend.withLock { $0 } == true
+            let legacy = engine.speaksOriginalProtocol
             if asked || failed || legacy || !linkIsUp() { failed = await !pollOnce() }
         }
     }
@@ -55,10 +56,10 @@ final class Poller: Sendable {
         do {
             // Pull first: pending local changes then meet what the server already has while they are
             // still pending, which is what conflict strategies act on.
-            if engine.legacyBackend.withLock({ $0 }) != true {
+            if !engine.speaksOriginalProtocol {
                 try await pull()
             }
-            if engine.legacyBackend.withLock({ $0 }) == true {
+            if engine.speaksOriginalProtocol {
                 try await legacyPull()
                 try await legacyPush()
             } else {
@@ -85,9 +86,9 @@ final class Poller: Sendable {
 
     private func push() async throws {
         while true {
-            let outbox = try await engine.store.outbox(limit: 500).filter { engine.syncedCollections.contains($0.collection) }
+            let outbox = try await engine.outbox(limit: 500)
             guard !outbox.isEmpty else { return }
-            let signer = engine.store.signer
+            let signer = engine.signer
             let push = PushRequest(changes: outbox.map { signer.signingOwn($0) })
             let (status, reply) = try await request(.POST, "/sync/_push", body: push.body)
             guard status == 200, let reply else { throw PollError(status: status, reply: reply) }
@@ -99,24 +100,21 @@ final class Poller: Sendable {
     }
 
     private func pull() async throws {
-        let store = engine.store
         while true {
-            let owner = try await store.meta("server.id").flatMap(NodeID.init)
-            var cursor: UInt64 = 0
-            if let owner { cursor = try await store.cursor(SyncEngine.cursorName(server: owner)) }
-            let pull = PullRequest(cursorOwner: owner, cursor: cursor, vector: try await store.vector(), limit: 500,
+            let position = try await engine.serverPosition()
+            let owner = position.server
+            let pull = PullRequest(cursorOwner: owner, cursor: position.cursor, vector: try await engine.vector(), limit: 500,
                                    collections: configuration.collections)
             let (status, reply) = try await request(.POST, "/sync/_pull", body: pull.body)
             if status == 401 || status == 403 || status >= 500 { throw PollError(status: status, reply: reply) }
             guard status == 200, let reply, let server = reply["serverId"]?.stringValue.flatMap(NodeID.init) else {
                 // Not our server: a backend of the original protocol (its POST /sync/{collection}
                 // route answers, or nothing does). Speak its protocol from now on.
-                engine.legacyBackend.withLock { $0 = true }
-                logger.info("the backend speaks only the original protocol; syncing by timestamps")
+                engine.learnDialect(.pullNotOurs)
                 return
             }
-            engine.legacyBackend.withLock { $0 = false }
-            if server != owner { try await store.setMeta("server.id", server.rawValue) }
+            engine.learnDialect(.pullAnswered)
+            if server != owner { try await engine.rememberServer(server) }
             var messages: [ChangeMessage] = []
             for item in reply["changes"]?.arrayValue ?? [] {
                 guard let object = item.objectValue else { throw PollError(status: status, reply: reply) }
@@ -131,7 +129,7 @@ final class Poller: Sendable {
     // MARK: The original protocol
 
     private func legacyPush() async throws {
-        let outbox = try await engine.store.outbox(limit: 500).filter { engine.syncedCollections.contains($0.collection) }
+        let outbox = try await engine.outbox(limit: 500)
         var settled: [ChangeID: UInt64] = [:]
         for change in outbox {
             let timestamp = JSONValue.string(ISO8601.string(fromMillis: change.hlc.wallMillis))
@@ -156,8 +154,7 @@ final class Poller: Sendable {
 
     private func legacyPull() async throws {
         for collection in configuration.collections {
-            let cursorName = "legacy:\(collection)"
-            let since = try await engine.store.cursor(cursorName)
+            let since = try await engine.legacyCursor(collection: collection)
             var offset = 0
             var newest = since
             while true {
@@ -175,7 +172,7 @@ final class Poller: Sendable {
                 if records.count < 100 { break }
                 offset += records.count
             }
-            try await engine.store.applyLegacy([], cursor: (cursorName, newest))
+            try await engine.advanceLegacyCursor(collection: collection, to: newest)
         }
     }
 

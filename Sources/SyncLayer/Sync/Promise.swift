@@ -1,4 +1,5 @@
 import Synchronization
+import SyncCore
 
 /// A value that arrives once; any number of tasks can wait for it.
 final class Promise<Value: Sendable>: Sendable {

@@ -8,6 +8,7 @@ import HTTPTypes
 import NIOCore
 import NIOSSL
 import WSClient
+import SyncCore
 
 /// A connection did not complete its WebSocket upgrade in time.
 struct HandshakeTimeout: Error {}

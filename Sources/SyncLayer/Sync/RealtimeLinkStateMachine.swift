@@ -1,3 +1,4 @@
+import SyncCore
 /// The realtime link's reconnection logic as a pure state machine: it is told what happened and
 /// answers what to do next. Time and randomness come from the caller, so it is tested on its own.
 ///

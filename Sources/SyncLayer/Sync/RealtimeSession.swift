@@ -5,6 +5,8 @@ import Foundation
 #endif
 import Logging
 import WSCore
+import SyncCore
+import SyncStore
 
 /// One realtime connection from handshake to end: `hello` and subscriptions first, then, at the same
 /// time, the inbound frames applied in order, the outbox and new local changes sent, and pings with
@@ -39,17 +41,15 @@ final class RealtimeSession: Sendable {
     /// close frame the other side never answers, so a session that ends calls it to stop its reader.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, abort: @escaping @Sendable () -> Void = {},
              onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
-        let store = engine.store
         let local = engine.attachLiveSession()
         defer {
             engine.detachLiveSession()
             handshake.abandon()
         }
-        let lastServer = try await store.meta("server.id").flatMap(NodeID.init)
-        var cursor: UInt64?
-        if let lastServer { cursor = try await store.cursor(SyncEngine.cursorName(server: lastServer)) }
+        let position = try await engine.serverPosition()
         let sentAt = engine.wallClock.nowMillis()
-        let hello = Hello(nodeID: store.nodeID, vector: try await store.vector(), cursor: cursor, cursorOwner: lastServer,
+        let hello = Hello(nodeID: engine.nodeID, vector: try await engine.vector(),
+                          cursor: position.server == nil ? nil : position.cursor, cursorOwner: position.server,
                           time: sentAt, collections: configuration.collections)
         try await outbound.write(.text(codec.encodeString(.hello(hello))))
         for collection in configuration.collections {
@@ -103,15 +103,15 @@ final class RealtimeSession: Sendable {
                 if let time = hello.time {
                     try await engine.observeServerClock(serverMillis: time, sentAt: helloSentAt, receivedAt: engine.wallClock.nowMillis())
                 }
-                try await engine.store.setMeta("server.id", hello.nodeID.rawValue)
+                try await engine.rememberServer(hello.nodeID)
                 let peer = Peer.ours(server: hello.nodeID, vector: hello.vector)
-                engine.legacyBackend.withLock { $0 = false }
+                engine.learnDialect(.helloAnswered)
                 handshake.fulfill(peer)
                 onHandshake(peer)
             case .error(let error):
                 if handshake.current == nil, error.code == .invalidMessage {
                     // A backend of the original protocol refused our hello: speak its protocol.
-                    engine.legacyBackend.withLock { $0 = true }
+                    engine.learnDialect(.helloRefused)
                     handshake.fulfill(.legacy)
                     onHandshake(.legacy)
                 } else if error.code == .authFailed {
@@ -152,7 +152,7 @@ final class RealtimeSession: Sendable {
                 // Changes of other origins came over the mesh: their own nodes, or the gateway that
                 // reconnects first, upload them. Ours go now; the rest after a grace period, if the
                 // server has not sent them back by then (see gatewayLoop).
-                pending = pending.filter { $0.id.origin == engine.store.nodeID }
+                pending = pending.filter { $0.id.origin == engine.nodeID }
             }
             try await send(pending, outbound)
         } else {
@@ -173,7 +173,7 @@ final class RealtimeSession: Sendable {
     /// Sends changes to the server: one as a `change` frame (the original protocol's), more in
     /// `changes` batches of at most 500.
     private func send(_ unsigned: [Change], _ outbound: WebSocketOutboundWriter) async throws {
-        let signer = engine.store.signer
+        let signer = engine.signer
         let changes = unsigned.map(signer.signingOwn)
         if changes.count == 1, let change = changes.first {
             try await outbound.write(.text(codec.encodeString(.change(ChangeMessage(change)))))
@@ -196,7 +196,7 @@ final class RealtimeSession: Sendable {
     /// (the first loop to end ends the session).
     private func gatewayLoop(_ outbound: WebSocketOutboundWriter) async throws {
         if let mesh = configuration.mesh, case .ours(_, let vector)? = await handshake.value {
-            let ownID = engine.store.nodeID
+            let ownID = engine.nodeID
             func othersWaiting() async throws -> [Change] {
                 try await engine.outboxForServer(vector: vector, limit: 100_000).filter { $0.id.origin != ownID }
             }
@@ -228,7 +228,7 @@ final class RealtimeSession: Sendable {
             handshakeDone: { handshake.current != nil },
             handshakeExpired: {
                 // No answer to hello: a backend of the original protocol that ignores unknown frames.
-                engine.legacyBackend.withLock { $0 = true }
+                engine.learnDialect(.helloUnanswered)
                 handshake.fulfill(.legacy)
             },
             ping: { try await outbound.write(.text(codec.encodeString(.ping(time: engine.wallClock.nowMillis())))) })

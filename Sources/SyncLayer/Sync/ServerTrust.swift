@@ -1,4 +1,5 @@
 import NIOSSL
+import SyncCore
 
 /// The TLS a node uses to reach its server over `https://` and `wss://`.
 ///

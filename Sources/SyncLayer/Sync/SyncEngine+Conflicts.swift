@@ -1,3 +1,5 @@
+import SyncCore
+import SyncStore
 extension SyncEngine {
     /// Announces conflicts and carries out the configured strategy. Strategies other than
     /// last-writer-wins act by writing a new local change with the chosen result, so every node and
@@ -11,8 +13,7 @@ extension SyncEngine {
                  metadata: ["strategy": .string(strategy.rawValue), "remoteChangeId": .string(remote.id.description)])
             do {
                 if let write = try resolution(for: conflict, strategy: strategy) {
-                    let change = try await perform(write, collection: remote.collection, id: remote.recordID)
-                    if let change { didQueue([change]) }
+                    _ = try await perform(write, collection: remote.collection, id: remote.recordID)
                 }
                 metrics.update { $0.conflictsResolved += 1 }
                 emit(.conflictResolved, collection: remote.collection, recordID: remote.recordID,
@@ -70,13 +71,5 @@ extension SyncEngine {
             return update.allSatisfy({ current?[$0.key] == $0.value }) ? nil : .update(update)
         }
         return .put(wanted)
-    }
-
-    private func perform(_ resolution: Resolution, collection: String, id: String) async throws -> Change? {
-        switch resolution {
-        case .put(let fields): return try await store.put(collection: collection, id: id, fields: fields)
-        case .update(let fields): return try await store.update(collection: collection, id: id, fields: fields)
-        case .delete: return try await store.delete(collection: collection, id: id)
-        }
     }
 }

@@ -5,6 +5,8 @@ import Foundation
 #endif
 import Logging
 import Synchronization
+import SyncCore
+import SyncStore
 
 /// The node's sync logic between its store and its transports: it applies what the server sends
 /// (in order, with the cursor moving in the same transaction), handles acknowledgements, detects and
@@ -12,7 +14,9 @@ import Synchronization
 ///
 /// Transports never touch the store; they hand decoded frames here.
 final class SyncEngine: Sendable {
-    let store: LocalStore
+    /// The node's store. Only the engine writes sync state to it; transports go through the
+    /// methods in `SyncEngine+State.swift`.
+    private let store: LocalStore
     let configuration: SyncConfiguration
     let hub: EventHub
     let metrics: MetricsRecorder
@@ -22,9 +26,9 @@ final class SyncEngine: Sendable {
     private let liveSink = Mutex<AsyncStream<[Change]>.Continuation?>(nil)
     /// Polls on demand (set by the node when it runs a poller).
     let pollNow = Wakeup()
-    /// Whether the backend speaks only the original protocol (`nil` until known): learned from the
-    /// realtime handshake or from a pull, used by both transports.
-    let legacyBackend = Locked<Bool?>(nil)
+    /// Which protocol the backend speaks: learned from the realtime handshake or from a pull, used
+    /// by both transports. Changed only through ``learnDialect(_:)``.
+    private let dialectState = Locked<BackendDialect>(.unknown)
     /// Which collections sync with the server and the mesh.
     let syncedCollections: Set<String>
     /// Where new changes go to be passed to LAN peers (set by the mesh, when the node runs one):
@@ -42,10 +46,32 @@ final class SyncEngine: Sendable {
     }
 
 
+    // MARK: Dialect
+
+    /// Which protocol the backend speaks, as far as the node knows.
+    var dialect: BackendDialect { dialectState.withLock { $0 } }
+
+    /// Whether the backend is known to speak only the original protocol.
+    var speaksOriginalProtocol: Bool { dialect == .original }
+
+    /// A transport saw `evidence` of the backend's dialect.
+    func learnDialect(_ evidence: DialectEvidence) {
+        let dialect = BackendDialect.after(evidence)
+        let previous = dialectState.withLock { state in
+            defer { state = dialect }
+            return state
+        }
+        if previous != dialect, dialect == .original {
+            logger.info("the backend speaks only the original protocol; syncing by timestamps",
+                        metadata: ["synclayer.dialect.evidence": "\(evidence.rawValue)"])
+        }
+    }
+
     // MARK: Local changes
 
-    /// Local changes were committed: count, announce, and send them if a link is up.
-    func didQueue(_ changes: [Change]) {
+    /// Local changes were committed (the store's commit observer, on the committing thread): count,
+    /// announce, and send them if a link is up.
+    func localChangesCommitted(_ changes: [Change]) {
         guard !changes.isEmpty else { return }
         metrics.update { $0.operationsQueued += changes.count }
         if hub.hasSubscribers {
@@ -134,9 +160,6 @@ final class SyncEngine: Sendable {
 
     // MARK: Applying what the server sends
 
-    /// The cursor's name for a server.
-    static func cursorName(server: NodeID) -> String { "server:\(server.rawValue)" }
-
     /// Applies changes from the server (committed there) and moves the cursor with them. Without a
     /// `server` (a backend of the original protocol) there is no cursor, and frames without our
     /// change ids merge by their timestamps.
@@ -152,7 +175,7 @@ final class SyncEngine: Sendable {
         }
         let position = server == nil ? nil : (cursor ?? changes.compactMap(\.serverSeq).max())
         if !legacy.isEmpty { try await store.applyLegacy(legacy) }
-        let result = try await store.applyRemote(remote, cursor: position.flatMap { value in server.map { (Self.cursorName(server: $0), value) } })
+        let result = try await store.applyRemote(remote, cursor: position.flatMap { value in server.map { (SyncStateKey.serverCursor($0), value) } })
         var applied = 0, duplicates = 0
         var fresh: [RemoteChange] = []
         for (index, outcome) in result.outcomes.enumerated() {
@@ -200,7 +223,7 @@ final class SyncEngine: Sendable {
     func acknowledge(_ ack: Ack, server: NodeID?) async throws {
         var settled = ack.committed
         for id in ack.rejected.keys { settled[id] = 0 }
-        let cursor = ack.cursor.flatMap { value in server.map { (Self.cursorName(server: $0), value) } }
+        let cursor = ack.cursor.flatMap { value in server.map { (SyncStateKey.serverCursor($0), value) } }
         try await store.acknowledge(settled, held: ack.held, cursor: cursor)
         metrics.update {
             $0.operationsSynced += ack.committed.count
@@ -242,5 +265,75 @@ final class SyncEngine: Sendable {
 
     func emit(_ kind: SyncEvent.Kind, collection: String? = nil, recordID: String? = nil, error: String? = nil, metadata: JSONObject = [:]) {
         hub.emit(SyncEvent(kind, collection: collection, recordID: recordID, error: error, metadata: metadata, time: wallClock.nowMillis()))
+    }
+}
+
+// MARK: - State for the transports
+
+/// What the transports (realtime session, poller, mesh) may know of the node's sync state: the
+/// node's identity, its position with the server, the vectors and the outbox. Nothing here lets a
+/// transport write a document or move a cursor; applying and acknowledging go through the engine's
+/// other methods, which keep the cursor and the data in one transaction.
+extension SyncEngine {
+    /// This node's id (the origin of its changes).
+    var nodeID: NodeID { store.nodeID }
+
+    /// Signs this node's own changes as they leave it.
+    var signer: ChangeSigner { store.signer }
+
+    /// The server this node last synced with and its cursor there.
+    func serverPosition() async throws -> ServerPosition {
+        try await store.serverPosition()
+    }
+
+    /// A server completed a handshake or answered a pull: its cursor is the one that counts from now on.
+    func rememberServer(_ server: NodeID) async throws {
+        try await store.rememberServer(server)
+    }
+
+    /// Per origin, the highest sequence this node holds without a gap.
+    func vector() async throws -> VersionVector {
+        try await store.vector()
+    }
+
+    /// Per origin, the highest sequence this node knows the server holds.
+    func acknowledgedVector() async throws -> VersionVector {
+        try await store.acknowledgedVector()
+    }
+
+    /// What the outbox holds of the synced collections, oldest first (every origin's: a gateway's
+    /// outbox holds its peers' changes too).
+    func outbox(limit: Int) async throws -> [Change] {
+        try await store.outbox(limit: limit).filter { syncedCollections.contains($0.collection) }
+    }
+
+    /// The changes a peer whose vector is `vector` lacks, each with whether the server holds it.
+    func changes(missingFrom vector: VersionVector, limit: Int) async throws -> [RemoteChange] {
+        try await store.changesWithAcknowledgement(missingFrom: vector, limit: limit)
+    }
+
+    /// A peer says the server holds these ranges: they leave the outbox here too.
+    func serverHolds(_ ranges: [NodeID: [ClosedRange<UInt64>]]) async throws {
+        guard !ranges.isEmpty else { return }
+        try await store.acknowledge([:], held: ranges)
+    }
+
+    /// The newest `updatedAt` pulled from a backend of the original protocol for `collection`.
+    func legacyCursor(collection: String) async throws -> UInt64 {
+        try await store.cursor(SyncStateKey.legacyCursor(collection: collection))
+    }
+
+    /// Moves the original-protocol cursor of `collection` to `millis`.
+    func advanceLegacyCursor(collection: String, to millis: UInt64) async throws {
+        try await store.applyLegacy([], cursor: (SyncStateKey.legacyCursor(collection: collection), millis))
+    }
+
+    /// Writes a conflict resolution as a local change (which syncs like any other).
+    func perform(_ resolution: Resolution, collection: String, id: String) async throws -> Change? {
+        switch resolution {
+        case .put(let fields): return try await store.put(collection: collection, id: id, fields: fields)
+        case .update(let fields): return try await store.update(collection: collection, id: id, fields: fields)
+        case .delete: return try await store.delete(collection: collection, id: id)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Synchronization
+import SyncCore
 
 /// A one-slot signal a loop can wait on with a timeout: ``signal()`` wakes the waiter (or the next
 /// wait returns at once), so a periodic job can also be run on demand.

@@ -9,6 +9,8 @@ import ServiceLifecycle
 import SyncDiscovery
 import SyncLayer
 import SyncServer
+import SyncCore
+import SyncStore
 
 /// The product in one run: a server and a team of nodes on a LAN mesh; the server goes away, the
 /// nodes keep writing and converge over the mesh, the server returns and everything reconciles.
@@ -229,7 +231,7 @@ struct DemoServer {
         self.port = port
     }
 
-    var store: ServerStore? { server?.store }
+    var store: (any ServerStorage)? { server?.store }
 
     mutating func start() async throws -> Int {
         let server = SyncServer(configuration: ServerConfiguration(databasePath: path, port: port), logger: quietLogger())

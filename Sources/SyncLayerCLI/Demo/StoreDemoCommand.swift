@@ -8,6 +8,7 @@ import Foundation
 import Glibc
 #endif
 import SyncLayer
+import SyncCore
 
 struct StoreDemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -8,6 +8,7 @@ import Logging
 import ServiceLifecycle
 import SyncLayer
 import Synchronization
+import SyncCore
 
 /// A node's control endpoint, on loopback only: what `synclayer … --node URL` talks to.
 ///

@@ -7,6 +7,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SyncLayer
+import SyncCore
+import SyncStore
 
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

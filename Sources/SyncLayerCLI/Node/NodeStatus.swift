@@ -4,6 +4,8 @@ import FoundationEssentials
 import Foundation
 #endif
 import SyncLayer
+import SyncCore
+import SyncStore
 
 /// What `synclayer status` shows about a node.
 enum NodeStatus {
@@ -16,9 +18,9 @@ enum NodeStatus {
             let digest = try await store.digest(collection: name)
             collections[name] = ["count": .int(Int64(digest.count)), "digest": .string(digest.digest)]
         }
-        let server = try await store.meta("server.id")
-        var cursor: UInt64 = 0
-        if let server, let id = NodeID(server) { cursor = try await store.cursor("server:\(id.rawValue)") }
+        let position = try await store.serverPosition()
+        let server = position.server?.rawValue
+        let cursor = position.cursor
         let metrics = node.metrics()
         var mesh: JSONValue = .null
         if let status = node.meshStatus {

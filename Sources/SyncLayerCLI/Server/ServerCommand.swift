@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import SyncServer
 import SyncStore
+import SyncCore
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

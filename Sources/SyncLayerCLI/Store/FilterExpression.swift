@@ -1,5 +1,6 @@
 import ArgumentParser
 import SyncLayer
+import SyncCore
 
 /// Parses `FIELD OP VALUE` conditions given to `--where`.
 ///

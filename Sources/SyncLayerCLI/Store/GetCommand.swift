@@ -1,5 +1,6 @@
 import ArgumentParser
 import SyncLayer
+import SyncCore
 
 struct GetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SyncLayer
+import SyncCore
 
 /// Human-friendly JSON output and lenient JSON input for the command line.
 enum JSONFormatting {

@@ -1,4 +1,5 @@
 import Logging
+import SyncCore
 
 /// A logger for commands that should print only warnings and errors.
 func quietLogger() -> Logger {

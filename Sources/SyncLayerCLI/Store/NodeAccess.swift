@@ -1,4 +1,5 @@
 import SyncLayer
+import SyncCore
 
 /// What the data commands need from a node, whether its database is opened here (`--data`) or it
 /// runs elsewhere and is reached through its control endpoint (`--node`).

@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import SyncLayer
+import SyncCore
 
 struct PutCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

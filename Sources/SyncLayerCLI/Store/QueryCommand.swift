@@ -1,5 +1,6 @@
 import ArgumentParser
 import SyncLayer
+import SyncCore
 
 struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,6 +7,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SyncLayer
+import SyncCore
 
 /// A running node reached through its control endpoint (`synclayer node --control PORT`).
 struct RemoteAccess: NodeAccess {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SyncLayer
+import SyncCore
 
 /// Which node a data command works on: a database opened here, or a running node.
 struct StoreOptions: ParsableArguments {

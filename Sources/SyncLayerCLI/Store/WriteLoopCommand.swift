@@ -8,6 +8,7 @@ import Foundation
 import Glibc
 #endif
 import SyncLayer
+import SyncCore
 
 /// Saves documents one after another and prints each id once its save returned: the subject of the
 /// durability test, which kills this process and checks that every printed id survived.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SyncCore
 
 /// A child process started with `posix_spawn`, its standard output on a pipe read line by line.
 ///

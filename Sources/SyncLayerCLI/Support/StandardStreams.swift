@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SyncCore
 
 /// Standard input, output and error as file descriptors 0, 1 and 2, unbuffered: each line goes out
 /// in whole `write` calls (a parent reading our output line by line never sees half a line).

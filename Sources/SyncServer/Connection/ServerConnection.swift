@@ -21,7 +21,7 @@ import WSCore
 /// goes on.
 final class ServerConnection: Sendable {
     let id: UInt64
-    let store: ServerStore
+    let store: any ServerStorage
     let hub: ServerHub
     let authority: TokenAuthority
     let limits: ServerLimits
@@ -34,7 +34,7 @@ final class ServerConnection: Sendable {
     private let authenticated = Atomic<Bool>(false)
     private let codec: FrameCodec
 
-    init(store: ServerStore, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits, logger: Logger) {
+    init(store: any ServerStorage, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits, logger: Logger) {
         let (id, items, queue) = hub.register()
         self.id = id
         self.items = items
@@ -93,7 +93,6 @@ final class ServerConnection: Sendable {
         var rights = initialRights
         var rateLimiter = RateLimiter(rate: limits.framesPerSecond, burst: limits.frameBurst)
         var invalidFrames = 0
-        var isNode = false
         do {
             for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
                 lastActivity.store(monotonicNanos(), ordering: .relaxed)
@@ -133,17 +132,16 @@ final class ServerConnection: Sendable {
                     }
                     continue
                 }
-                await handle(frame, rights: granted, isNode: &isNode)
+                await handle(frame, rights: granted)
             }
         } catch {
             logger.debug("connection read ended", metadata: ["synclayer.error": "\(error)"])
         }
     }
 
-    private func handle(_ frame: Frame, rights: TokenRights, isNode: inout Bool) async {
+    private func handle(_ frame: Frame, rights: TokenRights) async {
         switch frame {
         case .hello(let hello):
-            isNode = true
             var readable: [String] = []
             for collection in hello.collections {
                 if rights.read.contains(collection) {

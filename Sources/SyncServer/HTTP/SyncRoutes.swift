@@ -10,13 +10,13 @@ import SyncStore
 
 /// The REST API: the original protocol's routes and ours, on the same store as the WebSocket.
 struct SyncRoutes: Sendable {
-    let store: ServerStore
+    let store: any ServerStorage
     let hub: ServerHub
     let authority: TokenAuthority
     let limits: ServerLimits
     let codec: FrameCodec
 
-    init(store: ServerStore, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits) {
+    init(store: any ServerStorage, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits) {
         self.store = store
         self.hub = hub
         self.authority = authority

@@ -4,18 +4,18 @@ import SyncCore
 /// filtering, ordering and paging happen in SQLite, not in Swift.
 ///
 /// Values are always bound as parameters (paths too), never spliced into the SQL text.
-struct QueryCompiler {
-    struct Compiled {
-        var sql: String
-        var bindings: [SQLiteValue]
+package struct QueryCompiler {
+    package struct Compiled {
+        package var sql: String
+        package var bindings: [SQLiteValue]
     }
 
-    enum Selection {
+    package enum Selection {
         case documents
         case count
     }
 
-    static func compile(_ query: DocumentQuery, selecting selection: Selection) throws(StoreError) -> Compiled {
+    package static func compile(_ query: DocumentQuery, selecting selection: Selection) throws(StoreError) -> Compiled {
         var bindings: [SQLiteValue] = [.text(query.collection)]
         var conditions = ["collection = ?1", "visible = 1"]
         for filter in query.filters {
@@ -44,7 +44,7 @@ struct QueryCompiler {
     }
 
     /// The SQL path for a dot path: `$."a"."b"`.
-    static func jsonPath(_ path: String) throws(StoreError) -> String {
+    package static func jsonPath(_ path: String) throws(StoreError) -> String {
         let components = path.split(separator: ".", omittingEmptySubsequences: false)
         guard !path.isEmpty, components.allSatisfy({ !$0.isEmpty && !$0.contains("\"") }) else {
             throw StoreError(.invalidQuery, "\"\(path)\" is not a field path (dot-separated names, no quotes)")

@@ -2,17 +2,19 @@ import CSQLite
 
 /// One SQLite connection, used by one thread at a time (the connection is opened without its own
 /// mutex); prepared statements are cached by their SQL text.
-final class SQLiteConnection {
-    let handle: OpaquePointer
-    let path: String
+package final class SQLiteConnection {
+    package let handle: OpaquePointer
+    package let path: String
     private var statements: [String: SQLiteStatement] = [:]
     /// Hot statements keyed by the address of their static SQL text: no hashing of the text.
     private var staticStatements: [UnsafeRawPointer: SQLiteStatement] = [:]
     /// Statements handed out since the last ``resetUsedStatements()``.
     private var used: [SQLiteStatement] = []
+    /// WAL pages after the last commit, once ``takeOverCheckpoints()`` installed the WAL hook.
+    private let walCounter = WALPageCounter()
 
     /// Opens (and creates when `create`) the database at `path`.
-    init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
+    package init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
         var handle: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE
         flags |= readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
@@ -28,6 +30,26 @@ final class SQLiteConnection {
         sqlite3_busy_timeout(handle, 10_000)
     }
 
+    /// Replaces SQLite's automatic checkpoint (which runs inside whichever commit crosses the
+    /// threshold, on the committing thread) with a count of WAL pages: the owner of the connection
+    /// reads ``walPages`` after a commit and calls ``checkpoint()`` on a thread of its choosing.
+    package func takeOverCheckpoints() {
+        sqlite3_wal_hook(handle, { context, _, _, pages in
+            Unmanaged<WALPageCounter>.fromOpaque(context!).takeUnretainedValue().pages = Int(pages)
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(walCounter).toOpaque())
+    }
+
+    /// Pages in the write-ahead log after the last commit (0 until ``takeOverCheckpoints()``).
+    package var walPages: Int { walCounter.pages }
+
+    /// Copies what the WAL holds into the database file, without waiting for readers (a passive
+    /// checkpoint: pages a reader still needs stay in the WAL for the next one).
+    package func checkpoint() throws(SQLiteError) {
+        try execute("PRAGMA wal_checkpoint(PASSIVE)")
+        walCounter.pages = 0
+    }
+
     deinit {
         staticStatements.removeAll()
         statements.removeAll()
@@ -35,7 +57,7 @@ final class SQLiteConnection {
     }
 
     /// Runs one or more statements that return no rows.
-    func execute(_ sql: String) throws(SQLiteError) {
+    package func execute(_ sql: String) throws(SQLiteError) {
         var message: UnsafeMutablePointer<CChar>?
         let code = sqlite3_exec(handle, sql, nil, nil, &message)
         if code != SQLITE_OK {
@@ -46,7 +68,7 @@ final class SQLiteConnection {
     }
 
     /// The cached prepared statement for `sql`, reset and with its bindings cleared.
-    func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+    package func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
         if let cached = statements[sql] {
             cached.reset()
             used.append(cached)
@@ -59,7 +81,7 @@ final class SQLiteConnection {
     }
 
     /// The cached prepared statement for a static SQL text, looked up by the text's address.
-    func statement(static sql: StaticString) throws(SQLiteError) -> SQLiteStatement {
+    package func statement(static sql: StaticString) throws(SQLiteError) -> SQLiteStatement {
         let key = UnsafeRawPointer(sql.utf8Start)
         if let cached = staticStatements[key] {
             cached.reset()
@@ -73,22 +95,20 @@ final class SQLiteConnection {
 
     /// Resets every statement used since the last call. A statement left on a row holds its read
     /// transaction open, and the connection would go on reading that old snapshot.
-    func resetUsedStatements() {
+    package func resetUsedStatements() {
         for statement in used { statement.reset() }
         used.removeAll(keepingCapacity: true)
     }
 
     /// The rowid of the last inserted row.
-    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Rows changed by the last statement.
-    var changes: Int { Int(sqlite3_changes(handle)) }
+    package var changes: Int { Int(sqlite3_changes(handle)) }
 
-    /// Whether a transaction is open.
-    var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     /// The first column of the first row of `sql`, as an integer.
-    func scalarInt(_ sql: String, _ bindings: SQLiteValue...) throws(SQLiteError) -> Int64? {
+    package func scalarInt(_ sql: String, _ bindings: SQLiteValue...) throws(SQLiteError) -> Int64? {
         let statement = try statement(sql)
         try statement.bind(bindings)
         guard try statement.step() else { return nil }
@@ -96,7 +116,7 @@ final class SQLiteConnection {
     }
 
     /// The first column of the first row of `sql`, as text.
-    func scalarText(_ sql: String, _ bindings: SQLiteValue...) throws(SQLiteError) -> String? {
+    package func scalarText(_ sql: String, _ bindings: SQLiteValue...) throws(SQLiteError) -> String? {
         let statement = try statement(sql)
         try statement.bind(bindings)
         guard try statement.step() else { return nil }
@@ -104,14 +124,14 @@ final class SQLiteConnection {
     }
 
     /// Runs a static statement with `bindings` to completion, through the address-keyed cache.
-    func run(static sql: StaticString, _ bindings: SQLiteValue...) throws(SQLiteError) {
+    package func run(static sql: StaticString, _ bindings: SQLiteValue...) throws(SQLiteError) {
         let statement = try statement(static: sql)
         try statement.bind(bindings)
         while try statement.step() {}
     }
 
     /// Runs `sql` with `bindings` to completion.
-    func run(_ sql: String, _ bindings: SQLiteValue...) throws(SQLiteError) {
+    package func run(_ sql: String, _ bindings: SQLiteValue...) throws(SQLiteError) {
         let statement = try statement(sql)
         try statement.bind(bindings)
         while try statement.step() {}
@@ -119,9 +139,15 @@ final class SQLiteConnection {
 }
 
 /// A value bound to a statement parameter.
-enum SQLiteValue {
+package enum SQLiteValue {
     case null
     case int(Int64)
     case double(Double)
     case text(String)
+}
+
+/// The WAL hook's context: written by SQLite's hook and read by the connection's owner, both on the
+/// thread that owns the connection at the time.
+private final class WALPageCounter {
+    var pages = 0
 }

@@ -1,26 +1,26 @@
 import CSQLite
 
 /// A failure reported by SQLite, with its result code and message.
-public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
     /// SQLite's primary result code (`SQLITE_BUSY`, `SQLITE_CORRUPT`, …).
-    public let code: Int32
+    package let code: Int32
     /// SQLite's message.
-    public let message: String
+    package let message: String
     /// The statement that failed, when there was one.
-    public let sql: String?
+    package let sql: String?
 
-    init(code: Int32, message: String, sql: String? = nil) {
+    package init(code: Int32, message: String, sql: String? = nil) {
         self.code = code
         self.message = message
         self.sql = sql
     }
 
-    init(code: Int32, connection: OpaquePointer?, sql: String? = nil) {
+    package init(code: Int32, connection: OpaquePointer?, sql: String? = nil) {
         let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
         self.init(code: code, message: message, sql: sql)
     }
 
-    public var description: String {
+    package var description: String {
         "SQLite error \(code): \(message)" + (sql.map { " (in: \($0.prefix(120)))" } ?? "")
     }
 }

@@ -2,29 +2,29 @@ import SyncCore
 import Synchronization
 
 /// A change as one commit wrote it.
-public struct CommittedChange: Sendable, Hashable {
+package struct CommittedChange: Sendable, Hashable {
     /// The change.
-    public let change: Change
+    package let change: Change
     /// The server's sequence for it, when known (always, in the server's store).
-    public let serverSeq: UInt64?
+    package let serverSeq: UInt64?
     /// Whether this store made it (a local write), rather than received it.
-    public let isLocal: Bool
+    package let isLocal: Bool
     /// Whether it changed what a reader sees.
-    public let visibleChange: Bool
+    package let visibleChange: Bool
     /// Who submitted it, as the writer's caller said (the server tags each connection's writes); 0 if unsaid.
-    public let submitter: UInt64
+    package let submitter: UInt64
 }
 
 /// What one commit wrote.
-public struct StoreCommit: Sendable, Hashable {
+package struct StoreCommit: Sendable, Hashable {
     /// The collections written.
-    public let collections: Set<String>
+    package let collections: Set<String>
     /// The new changes, in the order they were applied (server sequence order in the server's store).
-    public let changes: [CommittedChange]
+    package let changes: [CommittedChange]
 }
 
 /// What an observer of the store hears.
-public enum StoreEvent: Sendable, Hashable {
+package enum StoreEvent: Sendable, Hashable {
     /// A commit happened.
     case committed(StoreCommit)
     /// The store closed; nothing more will be heard.
@@ -35,29 +35,31 @@ public enum StoreEvent: Sendable, Hashable {
 ///
 /// Observers are called in the order they registered, so a store can register its own bookkeeping
 /// (such as the server's head sequence) before anyone who relies on it.
-final class CommitNotifier: Sendable {
+package final class CommitNotifier: Sendable {
+    package init() {}
+
     private let observers = Mutex<[(id: UInt64, handler: @Sendable (StoreEvent) -> Void)]>([])
     private let nextID = Atomic<UInt64>(1)
 
     /// Registers `handler`; it is called on the writer thread after each commit, so it must be quick.
-    func observe(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
+    package func observe(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         observers.withLock { $0.append((id, handler)) }
         return id
     }
 
     /// Removes an observer.
-    func remove(_ id: UInt64) {
+    package func remove(_ id: UInt64) {
         observers.withLock { $0.removeAll { $0.id == id } }
     }
 
-    func publish(_ commit: StoreCommit) {
+    package func publish(_ commit: StoreCommit) {
         let handlers = observers.withLock { $0.map(\.handler) }
         for handler in handlers { handler(.committed(commit)) }
     }
 
     /// Tells every observer the store closed, and forgets them.
-    func close() {
+    package func close() {
         let handlers = observers.withLock { observers in
             defer { observers.removeAll() }
             return observers.map(\.handler)

@@ -1,33 +1,33 @@
 import SyncCore
 
 /// A remote change that met local changes the server has not acknowledged yet.
-public struct Conflict: Sendable, Hashable {
+package struct Conflict: Sendable, Hashable {
     /// The remote change.
-    public let remote: Change
+    package let remote: Change
     /// This node's pending changes to the same document, oldest first.
-    public let pending: [Change]
+    package let pending: [Change]
     /// The document before the remote change (`nil` when it did not exist).
-    public let before: JSONObject?
+    package let before: JSONObject?
     /// The document after it (`nil` when it does not exist).
-    public let after: JSONObject?
+    package let after: JSONObject?
 
     /// The fields both sides wrote (every field, when either side inserted or deleted).
-    public var overlappingFields: Set<String>? {
+    package var overlappingFields: Set<String>? {
         if remote.kind != .update || pending.contains(where: { $0.kind != .update }) { return nil }
         let local = Set(pending.flatMap(\.fields.keys))
         return local.intersection(remote.fields.keys)
     }
 
     /// Whether both sides touched something in common.
-    public var overlaps: Bool {
+    package var overlaps: Bool {
         overlappingFields.map { !$0.isEmpty } ?? true
     }
 }
 
 /// What applying a batch of remote changes did.
-public struct RemoteApplyResult: Sendable, Hashable {
+package struct RemoteApplyResult: Sendable, Hashable {
     /// Per change, in order.
-    public let outcomes: [ApplyOutcome]
+    package let outcomes: [ApplyOutcome]
     /// Remote changes that met pending local changes on overlapping fields.
-    public let conflicts: [Conflict]
+    package let conflicts: [Conflict]
 }

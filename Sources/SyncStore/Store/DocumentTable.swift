@@ -1,8 +1,8 @@
 import SyncCore
 
 /// Reads of the `documents` table, shared by the node's and the server's stores (same columns).
-enum DocumentTable {
-    static func get(_ connection: SQLiteConnection, collection: String, id: String) throws -> Document? {
+package enum DocumentTable {
+    package static func get(_ connection: SQLiteConnection, collection: String, id: String) throws -> Document? {
         let statement = try connection.statement(static: "SELECT body FROM documents WHERE collection = ?1 AND id = ?2 AND visible = 1")
         try statement.bind(collection, at: 1)
         try statement.bind(id, at: 2)
@@ -10,7 +10,7 @@ enum DocumentTable {
         return Document(id: id, data: try statement.withText(0) { try JSONParser().parseObject($0) })
     }
 
-    static func query(_ connection: SQLiteConnection, _ compiled: QueryCompiler.Compiled) throws -> [Document] {
+    package static func query(_ connection: SQLiteConnection, _ compiled: QueryCompiler.Compiled) throws -> [Document] {
         let statement = try connection.statement(compiled.sql)
         try statement.bind(compiled.bindings)
         var results: [Document] = []
@@ -22,13 +22,13 @@ enum DocumentTable {
         return results
     }
 
-    static func count(_ connection: SQLiteConnection, _ compiled: QueryCompiler.Compiled) throws -> Int {
+    package static func count(_ connection: SQLiteConnection, _ compiled: QueryCompiler.Compiled) throws -> Int {
         let statement = try connection.statement(compiled.sql)
         try statement.bind(compiled.bindings)
         return try statement.step() ? Int(statement.int64(0)) : 0
     }
 
-    static func digest(_ connection: SQLiteConnection, collection: String) throws -> CollectionDigest {
+    package static func digest(_ connection: SQLiteConnection, collection: String) throws -> CollectionDigest {
         let statement = try connection.statement(static: "SELECT id, body FROM documents WHERE collection = ?1 AND visible = 1 ORDER BY id")
         try statement.bind(collection, at: 1)
         var digest = ContentDigest()
@@ -38,7 +38,7 @@ enum DocumentTable {
         return CollectionDigest(collection: collection, count: digest.count, digest: digest.finalize())
     }
 
-    static func collections(_ connection: SQLiteConnection) throws -> [String] {
+    package static func collections(_ connection: SQLiteConnection) throws -> [String] {
         let statement = try connection.statement(static: "SELECT DISTINCT collection FROM documents WHERE visible = 1 ORDER BY collection")
         var names: [String] = []
         while try statement.step() { names.append(statement.text(0)) }
@@ -46,7 +46,7 @@ enum DocumentTable {
     }
 
     /// The version vector stored in `origins`.
-    static func vector(_ connection: SQLiteConnection) throws(SQLiteError) -> VersionVector {
+    package static func vector(_ connection: SQLiteConnection) throws(SQLiteError) -> VersionVector {
         var vector = VersionVector()
         let statement = try connection.statement(static: "SELECT origin, contiguous FROM origins")
         while try statement.step() {

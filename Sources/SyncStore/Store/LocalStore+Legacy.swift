@@ -3,15 +3,15 @@ import SyncCore
 /// A write received from a backend that speaks only the original protocol: no change id, only a
 /// timestamp. It merges by that timestamp (last writer wins) and stays out of the change log and
 /// the version vector, which have no place for it.
-public struct LegacyChange: Sendable, Hashable {
-    public let kind: Change.Kind
-    public let collection: String
-    public let recordID: String
-    public let fields: JSONObject
+package struct LegacyChange: Sendable, Hashable {
+    package let kind: Change.Kind
+    package let collection: String
+    package let recordID: String
+    package let fields: JSONObject
     /// The write's time (ms since the epoch), from the frame's timestamp or `updatedAt`.
-    public let millis: UInt64
+    package let millis: UInt64
 
-    public init(kind: Change.Kind, collection: String, recordID: String, fields: JSONObject, millis: UInt64) {
+    package init(kind: Change.Kind, collection: String, recordID: String, fields: JSONObject, millis: UInt64) {
         self.kind = kind
         self.collection = collection
         self.recordID = recordID
@@ -20,12 +20,12 @@ public struct LegacyChange: Sendable, Hashable {
     }
 
     /// The pseudo-origin that stamps legacy writes (sorts after every real node id at equal times).
-    public static let origin = NodeID("zz-legacy-backend")!
+    package static let origin = NodeID("zz-legacy-backend")!
 }
 
 extension LocalStore {
     /// Merges writes from a backend of the original protocol by their timestamps; moves `cursor` too.
-    public func applyLegacy(_ changes: [LegacyChange], cursor: (name: String, value: UInt64)? = nil) async throws {
+    package func applyLegacy(_ changes: [LegacyChange], cursor: (name: String, value: UInt64)? = nil) async throws {
         for change in changes { try validate(collection: change.collection, id: change.recordID) }
         try await writer.write { context in
             for legacy in changes {

@@ -1,15 +1,15 @@
 import SyncCore
 
 /// A change received from elsewhere, with what is known about it.
-public struct RemoteChange: Hashable, Sendable {
+package struct RemoteChange: Hashable, Sendable {
     /// The change.
-    public let change: Change
+    package let change: Change
     /// Whether the server is known to have committed it (it came from the server).
-    public let acknowledged: Bool
+    package let acknowledged: Bool
     /// The server's sequence for it, when known.
-    public let serverSeq: UInt64?
+    package let serverSeq: UInt64?
 
-    public init(_ change: Change, acknowledged: Bool, serverSeq: UInt64? = nil) {
+    package init(_ change: Change, acknowledged: Bool, serverSeq: UInt64? = nil) {
         self.change = change
         self.acknowledged = acknowledged
         self.serverSeq = serverSeq
@@ -21,7 +21,7 @@ extension LocalStore {
     /// transaction, so a cursor never runs ahead of the data it covers. Reports remote changes that
     /// met this node's pending changes on the same fields.
     @discardableResult
-    public func applyRemote(_ changes: [RemoteChange], cursor: (name: String, value: UInt64)? = nil) async throws -> RemoteApplyResult {
+    package func applyRemote(_ changes: [RemoteChange], cursor: (name: String, value: UInt64)? = nil) async throws -> RemoteApplyResult {
         for remote in changes {
             try validate(collection: remote.change.collection, id: remote.change.recordID)
             if case .failure(let problem) = DocumentRules.encode(remote.change.fields, maxDepth: limits.maxDocumentDepth) {
@@ -55,7 +55,7 @@ extension LocalStore {
     }
 
     /// Changes not yet acknowledged by the server, oldest first per origin.
-    public func outbox(limit: Int = 1000) async throws -> [Change] {
+    package func outbox(limit: Int = 1000) async throws -> [Change] {
         let nodeID = self.nodeID
         return try await readers.read { connection in
             var result: [Change] = []
@@ -75,7 +75,7 @@ extension LocalStore {
     }
 
     /// Per origin, the sequence through which every change is known to be committed by the server.
-    public func acknowledgedVector() async throws -> VersionVector {
+    package func acknowledgedVector() async throws -> VersionVector {
         let nodeID = self.nodeID
         return try await readers.read { connection in
             var vector = VersionVector()
@@ -87,7 +87,7 @@ extension LocalStore {
     }
 
     /// How many changes wait for the server's acknowledgement.
-    public func outboxCount() async throws -> Int {
+    package func outboxCount() async throws -> Int {
         let nodeID = self.nodeID
         return try await readers.read { connection in
             var total = 0
@@ -112,7 +112,7 @@ extension LocalStore {
     /// Marks changes as committed by the server (with the sequence it gave each, 0 when it refused
     /// them), and the changes in `held` (per origin, ranges of sequence numbers the server committed
     /// without sending them here); they leave the outbox. Moves `cursor` in the same transaction.
-    public func acknowledge(_ committed: [ChangeID: UInt64], held: [NodeID: [ClosedRange<UInt64>]] = [:],
+    package func acknowledge(_ committed: [ChangeID: UInt64], held: [NodeID: [ClosedRange<UInt64>]] = [:],
                             cursor: (name: String, value: UInt64)? = nil) async throws {
         guard !committed.isEmpty || !held.isEmpty || cursor != nil else { return }
         try await writer.write { context in
@@ -128,10 +128,10 @@ extension LocalStore {
 
     /// Per origin, the highest sequence held without a gap, as of the last commit, without reading
     /// the database: a change numbered at or below it is one the store holds already.
-    public var heldVector: VersionVector { writer.heldVector }
+    package var heldVector: VersionVector { writer.heldVector }
 
     /// The version vector: per origin, the highest sequence held without a gap.
-    public func vector() async throws -> VersionVector {
+    package func vector() async throws -> VersionVector {
         let nodeID = self.nodeID
         return try await readers.read { connection in
             var vector = try DocumentTable.vector(connection)
@@ -143,13 +143,13 @@ extension LocalStore {
 
     /// The changes this store holds that `other` lacks, by version vector, oldest first per origin,
     /// at most `limit`.
-    public func changes(missingFrom other: VersionVector, limit: Int = 10_000) async throws -> [Change] {
+    package func changes(missingFrom other: VersionVector, limit: Int = 10_000) async throws -> [Change] {
         try await changesWithAcknowledgement(missingFrom: other, limit: limit).map(\.change)
     }
 
     /// The changes this store holds that `other` lacks, each with whether the server is known to
     /// hold it (for a LAN peer, which then need not upload it).
-    public func changesWithAcknowledgement(missingFrom other: VersionVector, limit: Int = 10_000) async throws -> [RemoteChange] {
+    package func changesWithAcknowledgement(missingFrom other: VersionVector, limit: Int = 10_000) async throws -> [RemoteChange] {
         let mine = try await vector()
         let ranges = mine.missing(from: other)
         guard !ranges.isEmpty else { return [] }
@@ -172,7 +172,7 @@ extension LocalStore {
     }
 
     /// The value of a cursor (0 when never set).
-    public func cursor(_ name: String) async throws -> UInt64 {
+    package func cursor(_ name: String) async throws -> UInt64 {
         try await readers.read { connection in
             UInt64(bitPattern: try connection.scalarInt("SELECT value FROM cursors WHERE name = ?1", .text(name)) ?? 0)
         }

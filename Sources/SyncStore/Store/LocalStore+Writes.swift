@@ -8,7 +8,7 @@ import SyncCore
 extension LocalStore {
     /// Writes a whole document (`save`): fields not given are removed. Returns the change it made,
     /// after the transaction committed.
-    public func put(collection: String, id: String, fields: JSONObject) async throws -> Change {
+    package func put(collection: String, id: String, fields: JSONObject) async throws -> Change {
         try validate(collection: collection, id: id)
         let body = try encodeDocument(fields)
         return try await writer.write { context in
@@ -19,7 +19,7 @@ extension LocalStore {
     /// Sets the given fields of an existing document and leaves the others alone (`update`).
     ///
     /// - Throws: ``StoreError`` with code `notFound` when the document does not exist.
-    public func update(collection: String, id: String, fields: JSONObject) async throws -> Change {
+    package func update(collection: String, id: String, fields: JSONObject) async throws -> Change {
         try validate(collection: collection, id: id)
         _ = try encodeDocument(fields)
         return try await writer.write { context in
@@ -31,7 +31,7 @@ extension LocalStore {
     }
 
     /// Deletes a document, leaving a tombstone. Returns `nil` (and writes nothing) when it does not exist.
-    public func delete(collection: String, id: String) async throws -> Change? {
+    package func delete(collection: String, id: String) async throws -> Change? {
         try validate(collection: collection, id: id)
         return try await writer.write { context in
             guard let state = try context.loadState(collection: collection, id: id), state.exists else { return nil }
@@ -40,7 +40,7 @@ extension LocalStore {
     }
 
     /// Writes many whole documents in one transaction (`saveAll`).
-    public func putAll(collection: String, documents: [(id: String, fields: JSONObject)]) async throws -> [Change] {
+    package func putAll(collection: String, documents: [(id: String, fields: JSONObject)]) async throws -> [Change] {
         try validate(collection: collection, id: nil)
         let batch = try await encodeAll(documents)
         return try await writer.write { context in
@@ -77,7 +77,7 @@ extension LocalStore {
 
     /// Deletes the given documents (or, with `nil`, every document of the collection) in one
     /// transaction (`deleteAll`). Ids that do not exist are skipped.
-    public func deleteAll(collection: String, ids: [String]?) async throws -> [Change] {
+    package func deleteAll(collection: String, ids: [String]?) async throws -> [Change] {
         try validate(collection: collection, id: nil)
         for id in ids ?? [] { try validate(collection: collection, id: id) }
         return try await writer.write { context in

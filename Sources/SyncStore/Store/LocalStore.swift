@@ -7,15 +7,15 @@ import SyncCore
 /// Every write runs on one writer thread and returns only after its transaction committed; a
 /// document and the change that wrote it are always committed together. Reads run on their own
 /// threads. See `Docs/Architecture.md`.
-public final class LocalStore: Sendable {
+package final class LocalStore: Sendable {
     /// This node's id, created with the database and stable for its life.
-    public let nodeID: NodeID
+    package let nodeID: NodeID
     /// The node's signing key, kept in the database: its own changes are signed with it as they leave.
-    public let signer: ChangeSigner
+    package let signer: ChangeSigner
     /// The database file.
-    public let path: String
+    package let path: String
     /// What a returned write survives.
-    public let durability: Durability
+    package let durability: Durability
 
     let writer: Writer
     let readers: ReaderPool
@@ -43,24 +43,26 @@ public final class LocalStore: Sendable {
     ///   - wallClock: the physical clock behind the HLC (inject one in tests).
     ///   - maxClockDriftMillis: how far ahead of the physical clock a remote HLC may move ours.
     ///   - readerCount: reader connections (each on its own thread).
-    public static func open(path: String, durability: Durability = .processCrash, wallClock: any WallClock = SystemWallClock(),
+    package static func open(path: String, durability: Durability = .processCrash, wallClock: any WallClock = SystemWallClock(),
                             maxClockDriftMillis: UInt64 = 60_000, readerCount: Int = 2, limits: StoreLimits = StoreLimits(),
                             logger: Logger = Logger(label: "synclayer.store")) async throws -> LocalStore {
-        let notifier = CommitNotifier()
-        let opened = try StoreOpener.open(path: path, durability: durability, migrations: .node, wallClock: wallClock,
-                                          maxClockDriftMillis: maxClockDriftMillis, readerCount: readerCount)
         let name = "synclayer.store"
-        let store = LocalStore(
-            nodeID: opened.nodeID, signer: opened.state.signer, path: path, durability: durability,
-            writer: Writer(connection: opened.writer, nodeID: opened.nodeID, wallClock: wallClock, state: opened.state, notifier: notifier,
-                           inlineWhenIdle: durability == .processCrash, name: name),
-            readers: ReaderPool(connections: opened.readers, name: name), notifier: notifier, limits: limits, logger: logger)
-        logger.debug("opened store", metadata: ["synclayer.store.path": "\(path)", "synclayer.node.id": "\(opened.nodeID)"])
+        let store = try await onDatabaseThread(name: "\(name).open") {
+            let notifier = CommitNotifier()
+            let opened = try StoreOpener.open(path: path, durability: durability, migrations: .node, wallClock: wallClock,
+                                              maxClockDriftMillis: maxClockDriftMillis, readerCount: readerCount)
+            return LocalStore(
+                nodeID: opened.nodeID, signer: opened.state.signer, path: path, durability: durability,
+                writer: Writer(connection: opened.writer, nodeID: opened.nodeID, wallClock: wallClock, state: opened.state, notifier: notifier,
+                               inlineWhenIdle: durability == .processCrash, name: name),
+                readers: ReaderPool(connections: opened.readers, name: name), notifier: notifier, limits: limits, logger: logger)
+        }
+        logger.debug("opened store", metadata: ["synclayer.store.path": "\(path)", "synclayer.node.id": "\(store.nodeID)"])
         return store
     }
 
     /// Finishes queued writes and reads, then closes every connection.
-    public func close() async {
+    package func close() async {
         await writer.close()
         await readers.close()
         notifier.close()
@@ -68,31 +70,31 @@ public final class LocalStore: Sendable {
 
     /// Registers `handler` to hear which collections each commit touched, and when the store closes.
     /// Keep it quick: it runs on the writer thread. Returns a token for ``removeObserver(_:)``.
-    public func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
+    package func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
         notifier.observe(handler)
     }
 
     /// Stops an observer registered with ``observeCommits(_:)``.
-    public func removeObserver(_ token: UInt64) {
+    package func removeObserver(_ token: UInt64) {
         notifier.remove(token)
     }
 }
 
 /// Limits the store enforces on what it accepts.
-public struct StoreLimits: Sendable, Hashable {
+package struct StoreLimits: Sendable, Hashable {
     /// Largest canonical JSON encoding of one document, in bytes.
-    public var maxDocumentBytes: Int
+    package var maxDocumentBytes: Int
     /// Deepest nesting of arrays and objects inside a document (the document itself is level 0).
-    public var maxDocumentDepth: Int
+    package var maxDocumentDepth: Int
 
-    public init(maxDocumentBytes: Int = 1 << 20, maxDocumentDepth: Int = 24) {
+    package init(maxDocumentBytes: Int = 1 << 20, maxDocumentDepth: Int = 24) {
         self.maxDocumentBytes = maxDocumentBytes
         self.maxDocumentDepth = maxDocumentDepth
     }
 }
 
 /// Runs SQLite work, turning its errors into ``StoreError``.
-func wrap<T>(_ body: () throws(SQLiteError) -> T) throws(StoreError) -> T {
+package func wrap<T>(_ body: () throws(SQLiteError) -> T) throws(StoreError) -> T {
     do {
         return try body()
     } catch {

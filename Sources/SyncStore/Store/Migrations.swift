@@ -1,14 +1,23 @@
 /// Named schema migrations, applied in order, each once, each in its own transaction.
-struct Migrations {
-    struct Migration {
+package struct Migrations {
+    package struct Migration {
         let name: String
         let sql: String
+
+        package init(name: String, sql: String) {
+            self.name = name
+            self.sql = sql
+        }
     }
 
-    let list: [Migration]
+    package let list: [Migration]
+
+    package init(list: [Migration]) {
+        self.list = list
+    }
 
     /// Applies the migrations not yet recorded in `migrations`.
-    func apply(to connection: SQLiteConnection) throws(SQLiteError) {
+    package func apply(to connection: SQLiteConnection) throws(SQLiteError) {
         try connection.execute("CREATE TABLE IF NOT EXISTS migrations(name TEXT PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL) WITHOUT ROWID")
         for migration in list {
             let done = try connection.scalarInt("SELECT count(*) FROM migrations WHERE name = ?", .text(migration.name)) ?? 0
@@ -29,7 +38,7 @@ struct Migrations {
 
 extension Migrations {
     /// The node store's schema.
-    static let node = Migrations(list: [
+    package static let node = Migrations(list: [
         Migration(name: "v1-node", sql: """
             CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
             -- Documents: body is the canonical JSON of the live fields, clocks the merge state.
@@ -65,5 +74,7 @@ extension Migrations {
         // The origin's signature (ChangeSignature.wireText), as received; NULL for own changes,
         // which are signed as they leave the node.
         Migration(name: "v2-signatures", sql: "ALTER TABLE changes ADD COLUMN sig TEXT;"),
+        // v1 created a table for secondary indexes that nothing ever used.
+        Migration(name: "v3-no-indexes-table", sql: "DROP TABLE indexes;"),
     ])
 }

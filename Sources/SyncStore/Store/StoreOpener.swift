@@ -2,24 +2,23 @@ import SyncCore
 
 /// Opens a store's database: the writer connection with its pragmas and migrations, the node id, the
 /// writer's starting state, and the reader connections. Shared by the node's and the server's stores.
-enum StoreOpener {
-    struct Opened {
-        let writer: SQLiteConnection
-        let readers: [SQLiteConnection]
-        let nodeID: NodeID
-        let state: WriterState
+package enum StoreOpener {
+    package struct Opened {
+        package let writer: SQLiteConnection
+        package let readers: [SQLiteConnection]
+        package let nodeID: NodeID
+        package let state: WriterState
     }
 
-    static func open(path: String, durability: Durability, migrations: Migrations, wallClock: any WallClock,
+    package static func open(path: String, durability: Durability, migrations: Migrations, wallClock: any WallClock,
                      maxClockDriftMillis: UInt64, readerCount: Int) throws(StoreError) -> Opened {
         let (connection, nodeID, state) = try wrap { () throws(SQLiteError) -> (SQLiteConnection, NodeID, WriterState) in
             let connection = try SQLiteConnection(path: path)
             try connection.execute("PRAGMA journal_mode = WAL")
             try connection.execute("PRAGMA synchronous = \(durability.synchronousPragma)")
             try connection.execute("PRAGMA temp_store = MEMORY")
-            // Checkpoint every 8,192 WAL pages (32 MiB) rather than 1,000: hot leaf pages are then copied
-            // to the database file once per checkpoint instead of many times, and checkpoint fsyncs are rarer.
-            try connection.execute("PRAGMA wal_autocheckpoint = 8192")
+            // The writer checkpoints on its own thread (WriterCore.checkpointPages), never inside a commit.
+            connection.takeOverCheckpoints()
             try connection.execute("PRAGMA journal_size_limit = 67108864")
             // A 16 MiB page cache, so a large batch (saveAll) commits without spilling pages mid-transaction.
             try connection.execute("PRAGMA cache_size = -16384")
@@ -59,5 +58,15 @@ enum StoreOpener {
             readers.append(reader)
         }
         return Opened(writer: connection, readers: readers, nodeID: nodeID, state: state)
+    }
+}
+
+extension Durability {
+    /// The `synchronous` setting that gives this durability in WAL mode.
+    package var synchronousPragma: String {
+        switch self {
+        case .processCrash: return "NORMAL"
+        case .powerLoss: return "FULL"
+        }
     }
 }

@@ -10,13 +10,13 @@ import SyncCore
 import Synchronization
 
 /// The machine's real-time clock, optionally corrected by an offset learned from the server.
-public final class SystemWallClock: WallClock {
+package final class SystemWallClock: WallClock {
     private let offset = Atomic<Int64>(0)
 
-    public init() {}
+    package init() {}
 
     /// Milliseconds since the Unix epoch, plus the offset.
-    public func nowMillis() -> UInt64 {
+    package func nowMillis() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         let millis = Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
@@ -24,14 +24,14 @@ public final class SystemWallClock: WallClock {
     }
 
     /// The correction applied to the machine's clock, in milliseconds.
-    public var offsetMillis: Int64 {
+    package var offsetMillis: Int64 {
         get { offset.load(ordering: .relaxed) }
         set { offset.store(newValue, ordering: .relaxed) }
     }
 }
 
 /// The machine's monotonic clock in nanoseconds: for intervals (keep-alives, rates), never dates.
-public func monotonicNanos() -> UInt64 {
+package func monotonicNanos() -> UInt64 {
     var spec = timespec()
     clock_gettime(CLOCK_MONOTONIC, &spec)
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)

@@ -1,7 +1,7 @@
 import SyncCore
 
 /// What happened to one remote change.
-public enum ApplyOutcome: Hashable, Sendable {
+package enum ApplyOutcome: Hashable, Sendable {
     /// New here: recorded, and merged into its document (`visibleChange` when a reader would see a difference).
     case applied(visibleChange: Bool)
     /// Already held: nothing changed (beyond marking it acknowledged, when it came from the server).
@@ -13,7 +13,7 @@ extension WriteContext {
     ///
     /// - Parameter encodedFields: the canonical encoding of the change's fields, when already made.
     @discardableResult
-    func insertChange(_ change: Change, acked: Bool, serverSeq: UInt64?, encodedFields: [UInt8]? = nil) throws -> Bool {
+    package func insertChange(_ change: Change, acked: Bool, serverSeq: UInt64?, encodedFields: [UInt8]? = nil) throws -> Bool {
         let statement = try connection.statement(static: """
             INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, acked, server_seq, sig)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING
@@ -36,7 +36,7 @@ extension WriteContext {
     /// document, advances the version vector, and moves the clock past it (within the drift bound).
     ///
     /// - Parameter acked: the change is known to be committed on the server (it came from there).
-    mutating func applyRemote(_ change: Change, acked: Bool, serverSeq: UInt64?) throws -> ApplyOutcome {
+    package mutating func applyRemote(_ change: Change, acked: Bool, serverSeq: UInt64?) throws -> ApplyOutcome {
         guard try insertChange(change, acked: acked, serverSeq: serverSeq) else {
             if acked { try markAcknowledged(change.id, serverSeq: serverSeq) }
             return .duplicate
@@ -58,7 +58,7 @@ extension WriteContext {
     }
 
     /// Moves the origin's contiguous mark past `seq` and any changes already held above it.
-    mutating func advanceVector(origin: NodeID, seq: UInt64, hlc: HLCTimestamp) throws {
+    package mutating func advanceVector(origin: NodeID, seq: UInt64, hlc: HLCTimestamp) throws {
         var contiguous = state.vector[origin]
         if seq == contiguous + 1 {
             contiguous = seq
@@ -80,8 +80,8 @@ extension WriteContext {
 }
 
 /// The integer codes of change kinds in the `changes` table.
-enum ChangeKindCode {
-    static func code(_ kind: Change.Kind) -> Int {
+package enum ChangeKindCode {
+    package static func code(_ kind: Change.Kind) -> Int {
         switch kind {
         case .insert: return 0
         case .update: return 1
@@ -89,7 +89,7 @@ enum ChangeKindCode {
         }
     }
 
-    static func kind(_ code: Int64) -> Change.Kind? {
+    package static func kind(_ code: Int64) -> Change.Kind? {
         switch code {
         case 0: return .insert
         case 1: return .update

@@ -2,7 +2,7 @@ import SyncCore
 
 extension WriteContext {
     /// The merge state of a document, or `nil` when nothing was ever written to it.
-    func loadState(collection: String, id: String) throws -> DocumentState? {
+    package func loadState(collection: String, id: String) throws -> DocumentState? {
         let statement = try connection.statement(static: "SELECT body, clocks FROM documents WHERE collection = ?1 AND id = ?2")
         try statement.bind(collection, at: 1)
         try statement.bind(id, at: 2)
@@ -12,7 +12,7 @@ extension WriteContext {
     }
 
     /// Writes a document's merge state.
-    func storeState(_ state: DocumentState, collection: String, id: String) throws {
+    package func storeState(_ state: DocumentState, collection: String, id: String) throws {
         let statement = try connection.statement(
             "INSERT OR REPLACE INTO documents(collection, id, body, clocks, visible) VALUES (?1, ?2, ?3, ?4, ?5)")
         try statement.bind(collection, at: 1)
@@ -31,7 +31,7 @@ extension WriteContext {
     /// - Parameters:
     ///   - encodedBody: the canonical encoding of `fields`, when the caller already made it.
     ///   - loaded: the document's state, when the caller already loaded it.
-    mutating func recordLocal(kind: Change.Kind, collection: String, id: String, fields: JSONObject,
+    package mutating func recordLocal(kind: Change.Kind, collection: String, id: String, fields: JSONObject,
                               encodedBody: [UInt8]? = nil, loaded: DocumentState? = nil) throws -> Change {
         var hlc = nextTimestamp()
         let seq = takeSequence()

@@ -8,14 +8,14 @@ import Synchronization
 /// A blocking FIFO of jobs shared by database threads.
 ///
 /// `@unchecked Sendable`: every access to `jobs` and `closed` happens with `condition` locked.
-final class JobQueue<Job>: @unchecked Sendable {
+package final class JobQueue<Job>: @unchecked Sendable {
     private let condition = Condition()
     private var jobs: [Job] = []
     private var head = 0
     private var closed = false
 
     /// Queues a job; `false` when the queue is closed (the job was not queued).
-    func push(_ job: Job) -> Bool {
+    package func push(_ job: Job) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard !closed else { return false }
@@ -25,7 +25,7 @@ final class JobQueue<Job>: @unchecked Sendable {
     }
 
     /// Waits for jobs and takes up to `limit` of them; `nil` once the queue is closed and drained.
-    func pop(upTo limit: Int) -> ArraySlice<Job>? {
+    package func pop(upTo limit: Int) -> ArraySlice<Job>? {
         condition.lock()
         defer { condition.unlock() }
         while head == jobs.count {
@@ -43,7 +43,7 @@ final class JobQueue<Job>: @unchecked Sendable {
     }
 
     /// Stops accepting jobs; waiting threads finish what is queued, then see `nil`.
-    func close() {
+    package func close() {
         condition.lock()
         closed = true
         condition.broadcast()
@@ -53,7 +53,7 @@ final class JobQueue<Job>: @unchecked Sendable {
 
 /// Starts a thread (POSIX, 1 MiB of stack) that runs `body` once; `wait()` on the result returns
 /// when it has. `name` says which thread could not be started, should that ever happen.
-func startDatabaseThread(name: String, body: @escaping @Sendable () -> Void) -> ThreadCompletion {
+package func startDatabaseThread(name: String, body: @escaping @Sendable () -> Void) -> ThreadCompletion {
     let completion = ThreadCompletion()
     let start = Unmanaged.passRetained(ThreadBody {
         body()
@@ -73,6 +73,15 @@ func startDatabaseThread(name: String, body: @escaping @Sendable () -> Void) -> 
     return completion
 }
 
+/// Runs `body` on a thread of its own and returns its result. Opening a database (migrations, WAL
+/// recovery, the first reads) is blocking file I/O, which must not hold one of the few threads of
+/// Swift's cooperative pool.
+package func onDatabaseThread<T: Sendable>(name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        _ = startDatabaseThread(name: name) { continuation.resume(with: Result { try body() }) }
+    }
+}
+
 /// A thread's body in a class, to pass through `pthread_create`'s one pointer argument.
 private final class ThreadBody: Sendable {
     let run: @Sendable () -> Void
@@ -83,14 +92,14 @@ private final class ThreadBody: Sendable {
 }
 
 /// Lets async code wait for a database thread to end.
-final class ThreadCompletion: Sendable {
+package final class ThreadCompletion: Sendable {
     private struct State {
         var done = false
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
 
-    func finish() {
+    package func finish() {
         let waiting = state.withLock { state in
             state.done = true
             defer { state.waiters = [] }
@@ -99,7 +108,7 @@ final class ThreadCompletion: Sendable {
         for waiter in waiting { waiter.resume() }
     }
 
-    func wait() async {
+    package func wait() async {
         await withCheckedContinuation { continuation in
             let finished = state.withLock { state in
                 if !state.done { state.waiters.append(continuation) }

@@ -1,12 +1,12 @@
 /// Read-only connections, each on its own thread, sharing one queue of read jobs.
 ///
 /// SQLite calls block; running them here keeps them off Swift's cooperative thread pool.
-final class ReaderPool: Sendable {
+package final class ReaderPool: Sendable {
     private let queue = JobQueue<@Sendable (SQLiteConnection) -> Void>()
     private let threads: [ThreadCompletion]
 
     /// Starts one thread per connection; the pool owns the connections from now on.
-    init(connections: [SQLiteConnection], name: String) {
+    package init(connections: [SQLiteConnection], name: String) {
         let queue = self.queue
         threads = connections.enumerated().map { index, connection in
             let box = ConnectionBox(connection)
@@ -20,7 +20,7 @@ final class ReaderPool: Sendable {
     }
 
     /// Runs `body` on a reader thread.
-    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    package func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let queued = queue.push { connection in
                 let result = Result { try body(connection) }
@@ -32,7 +32,7 @@ final class ReaderPool: Sendable {
     }
 
     /// Finishes queued reads, then ends the threads and closes the connections.
-    func close() async {
+    package func close() async {
         queue.close()
         for thread in threads { await thread.wait() }
     }
@@ -42,14 +42,14 @@ final class ReaderPool: Sendable {
 ///
 /// `@unchecked Sendable`: the connection is created on one thread and then used only by the thread
 /// that takes it; it is never used by two threads at once.
-final class ConnectionBox: @unchecked Sendable {
+package final class ConnectionBox: @unchecked Sendable {
     private var connection: SQLiteConnection?
 
-    init(_ connection: SQLiteConnection) {
+    package init(_ connection: SQLiteConnection) {
         self.connection = connection
     }
 
-    func take() -> SQLiteConnection {
+    package func take() -> SQLiteConnection {
         defer { connection = nil }
         return connection!
     }

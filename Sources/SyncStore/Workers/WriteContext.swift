@@ -3,53 +3,53 @@ import SyncCore
 /// The writer's own state, carried from one transaction to the next.
 ///
 /// A value type, so a job that fails is undone by restoring the copy taken before it.
-struct WriterState: Sendable {
+package struct WriterState: Sendable {
     /// The node's hybrid logical clock.
-    var clock: HybridLogicalClock
+    package var clock: HybridLogicalClock
     /// The next sequence number for a change made here.
-    var nextSeq: UInt64
+    package var nextSeq: UInt64
     /// Highest contiguous sequence held per origin.
-    var vector: VersionVector
+    package var vector: VersionVector
     /// Remote readings that were further ahead than the drift bound.
-    var clampedObservations: Int = 0
+    package var clampedObservations: Int = 0
     /// The store's signing key (the server signs the changes it stamps for original-protocol clients).
-    let signer: ChangeSigner
+    package let signer: ChangeSigner
 }
 
 /// What a write job sees: the writer's connection and state, inside the batch's transaction.
-struct WriteContext {
-    let connection: SQLiteConnection
-    let nodeID: NodeID
-    let wallClock: any WallClock
-    var state: WriterState
+package struct WriteContext {
+    package let connection: SQLiteConnection
+    package let nodeID: NodeID
+    package let wallClock: any WallClock
+    package var state: WriterState
     /// Collections written by this job, published after commit.
-    var touched: Set<String> = []
+    package var touched: Set<String> = []
     /// Changes written by this job, published after commit.
-    var committed: [CommittedChange] = []
+    package var committed: [CommittedChange] = []
     /// Who submitted this job's changes (see ``CommittedChange/submitter``).
-    var submitter: UInt64 = 0
+    package var submitter: UInt64 = 0
 
     /// Notes a change this job wrote, for the observers that hear about the commit.
-    mutating func record(_ change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool) {
+    package mutating func record(_ change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool) {
         touched.insert(change.collection)
         committed.append(CommittedChange(change: change, serverSeq: serverSeq, isLocal: isLocal, visibleChange: visibleChange,
                                          submitter: submitter))
     }
 
     /// A new HLC reading for a local write.
-    mutating func nextTimestamp() -> HLCTimestamp {
+    package mutating func nextTimestamp() -> HLCTimestamp {
         state.clock.now(physicalMillis: wallClock.nowMillis())
     }
 
     /// Takes the next local sequence number.
-    mutating func takeSequence() -> UInt64 {
+    package mutating func takeSequence() -> UInt64 {
         defer { state.nextSeq += 1 }
         return state.nextSeq
     }
 }
 
 /// A queued write: runs inside the writer's transaction, completes after the commit.
-protocol WriteJob: AnyObject, Sendable {
+package protocol WriteJob: AnyObject, Sendable {
     func execute(_ context: inout WriteContext) throws
     func succeed()
     func fail(_ error: any Error)
@@ -59,25 +59,25 @@ protocol WriteJob: AnyObject, Sendable {
 ///
 /// `@unchecked Sendable`: `result` is written and read only by the writer thread, which also
 /// resumes the continuation; the caller only awaits.
-final class ContinuationWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
+package final class ContinuationWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
     private let body: (inout WriteContext) throws -> T
     private let continuation: CheckedContinuation<T, any Error>
     private var result: T?
 
-    init(body: @escaping (inout WriteContext) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+    package init(body: @escaping (inout WriteContext) throws -> T, continuation: CheckedContinuation<T, any Error>) {
         self.body = body
         self.continuation = continuation
     }
 
-    func execute(_ context: inout WriteContext) throws {
+    package func execute(_ context: inout WriteContext) throws {
         result = try body(&context)
     }
 
-    func succeed() {
+    package func succeed() {
         continuation.resume(returning: result!)
     }
 
-    func fail(_ error: any Error) {
+    package func fail(_ error: any Error) {
         continuation.resume(throwing: error)
     }
 }
@@ -85,24 +85,24 @@ final class ContinuationWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
 /// A write job run by its caller on the caller's own thread; the caller reads ``result`` after commit.
 ///
 /// `@unchecked Sendable`: created, run and read by the one thread of the caller.
-final class InlineWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
+package final class InlineWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
     private let body: (inout WriteContext) throws -> T
     private var value: T?
     private(set) var result: Result<T, any Error>?
 
-    init(body: @escaping (inout WriteContext) throws -> T) {
+    package init(body: @escaping (inout WriteContext) throws -> T) {
         self.body = body
     }
 
-    func execute(_ context: inout WriteContext) throws {
+    package func execute(_ context: inout WriteContext) throws {
         value = try body(&context)
     }
 
-    func succeed() {
+    package func succeed() {
         result = .success(value!)
     }
 
-    func fail(_ error: any Error) {
+    package func fail(_ error: any Error) {
         result = .failure(error)
     }
 }

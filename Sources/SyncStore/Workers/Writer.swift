@@ -17,11 +17,11 @@ import Synchronization
 ///
 /// With `inlineWhenIdle` off (used for `powerLoss` durability, where a commit waits for `fsync`),
 /// every transaction runs on the writer's thread so no Swift concurrency thread blocks on the disk.
-final class Writer: Sendable {
+package final class Writer: Sendable {
     private let core: WriterCore
     private let thread: ThreadCompletion
 
-    init(connection: SQLiteConnection, nodeID: NodeID, wallClock: any WallClock, state: WriterState,
+    package init(connection: SQLiteConnection, nodeID: NodeID, wallClock: any WallClock, state: WriterState,
          notifier: CommitNotifier, inlineWhenIdle: Bool, maxBatch: Int = 1024, name: String) {
         let core = WriterCore(connection: connection, nodeID: nodeID, wallClock: wallClock, state: state, notifier: notifier,
                               inlineWhenIdle: inlineWhenIdle, maxBatch: maxBatch)
@@ -30,7 +30,7 @@ final class Writer: Sendable {
     }
 
     /// Runs `body` inside a transaction and returns its result once the transaction has committed.
-    func write<T: Sendable>(_ body: @escaping @Sendable (inout WriteContext) throws -> T) async throws -> T {
+    package func write<T: Sendable>(_ body: @escaping @Sendable (inout WriteContext) throws -> T) async throws -> T {
         if let result = try core.writeInlineIfIdle(body) { return result }
         return try await withCheckedThrowingContinuation { continuation in
             core.enqueue(ContinuationWriteJob(body: body, continuation: continuation))
@@ -39,10 +39,10 @@ final class Writer: Sendable {
 
     /// Per origin, the highest sequence held without a gap, as of the last commit: no database read,
     /// so callers can tell a change the store already holds before doing costly work on it.
-    var heldVector: VersionVector { core.heldVector.withLock { $0 } }
+    package var heldVector: VersionVector { core.heldVector.withLock { $0 } }
 
     /// Commits what is queued, then ends the thread.
-    func close() async {
+    package func close() async {
         core.close()
         await thread.wait()
     }
@@ -53,25 +53,33 @@ final class Writer: Sendable {
 /// `@unchecked Sendable`: `connection` and `state` are used only by the current owner of the writer
 /// (an inline caller or the writer thread); ownership changes hands only with `condition` locked, and
 /// only one owner exists at a time. `owner`, `queue` and `closed` are guarded by `condition`.
-final class WriterCore: @unchecked Sendable {
-    enum Owner { case none, inline, thread }
+package final class WriterCore: @unchecked Sendable {
+    package enum Owner { case none, inline, thread }
 
     private let condition = Condition()
     private var owner = Owner.none
     private var queue: [any WriteJob] = []
     private var closed = false
+    /// A commit left the WAL past ``checkpointPages``: the writer thread checkpoints next.
+    private var checkpointDue = false
+
+    /// WAL size (pages) past which the writer thread checkpoints: 8,192 pages (32 MiB) rather than
+    /// SQLite's 1,000, so hot pages are copied to the database file once per checkpoint instead of
+    /// many times, and checkpoint fsyncs are rare. The checkpoint runs on the writer's own thread
+    /// after the commit's callers have resumed, never inside a caller's commit.
+    package static let checkpointPages = 8_192
 
     private let connection: SQLiteConnection
     private var state: WriterState
     /// `state.vector` as of the last commit, for other threads.
-    let heldVector: Mutex<VersionVector>
+    package let heldVector: Mutex<VersionVector>
     private let nodeID: NodeID
     private let wallClock: any WallClock
     private let notifier: CommitNotifier
     private let inlineWhenIdle: Bool
     private let maxBatch: Int
 
-    init(connection: SQLiteConnection, nodeID: NodeID, wallClock: any WallClock, state: WriterState, notifier: CommitNotifier,
+    package init(connection: SQLiteConnection, nodeID: NodeID, wallClock: any WallClock, state: WriterState, notifier: CommitNotifier,
          inlineWhenIdle: Bool, maxBatch: Int) {
         self.connection = connection
         self.state = state
@@ -84,7 +92,7 @@ final class WriterCore: @unchecked Sendable {
     }
 
     /// Runs the job on the calling thread when the writer is idle; `nil` when it is busy (queue it).
-    func writeInlineIfIdle<T: Sendable>(_ body: @escaping @Sendable (inout WriteContext) throws -> T) throws -> T? {
+    package func writeInlineIfIdle<T: Sendable>(_ body: @escaping @Sendable (inout WriteContext) throws -> T) throws -> T? {
         guard inlineWhenIdle else { return nil }
         condition.lock()
         guard owner == .none, queue.isEmpty, !closed else {
@@ -94,10 +102,11 @@ final class WriterCore: @unchecked Sendable {
         owner = .inline
         condition.unlock()
         let job = InlineWriteJob(body: body)
-        commit([job])
+        let wantsCheckpoint = commit([job])
         condition.lock()
-        // Hand queued followers to the thread (waking it), or go idle (nobody needs to know).
-        if queue.isEmpty {
+        if wantsCheckpoint { checkpointDue = true }
+        // Hand queued followers or a checkpoint to the thread (waking it), or go idle (nobody needs to know).
+        if queue.isEmpty && !checkpointDue {
             owner = .none
             if closed { condition.broadcast() }
         } else {
@@ -109,7 +118,7 @@ final class WriterCore: @unchecked Sendable {
     }
 
     /// Queues a job for the writer thread.
-    func enqueue(_ job: any WriteJob) {
+    package func enqueue(_ job: any WriteJob) {
         condition.lock()
         guard !closed else {
             condition.unlock()
@@ -124,7 +133,7 @@ final class WriterCore: @unchecked Sendable {
         condition.unlock()
     }
 
-    func close() {
+    package func close() {
         condition.lock()
         closed = true
         condition.broadcast()
@@ -132,10 +141,10 @@ final class WriterCore: @unchecked Sendable {
     }
 
     /// The writer thread: commits queued batches whenever it owns the writer.
-    func runThread() {
+    package func runThread() {
         while true {
             condition.lock()
-            while !(owner == .thread && !queue.isEmpty) {
+            while !(owner == .thread && (!queue.isEmpty || checkpointDue)) {
                 if owner == .thread, queue.isEmpty { owner = .none }
                 if closed && owner == .none && queue.isEmpty {
                     condition.unlock()
@@ -146,19 +155,24 @@ final class WriterCore: @unchecked Sendable {
             }
             let batch = Array(queue.prefix(maxBatch))
             queue.removeFirst(batch.count)
+            var due = checkpointDue
+            checkpointDue = false
             condition.unlock()
-            commit(batch)
+            if !batch.isEmpty, commit(batch) { due = true }
+            // Followers that queue meanwhile wait for the next batch: suspended tasks, not blocked threads.
+            if due { try? connection.checkpoint() }
         }
     }
 
-    /// Runs `jobs` in one transaction and completes them after the commit.
-    private func commit(_ jobs: [any WriteJob]) {
+    /// Runs `jobs` in one transaction and completes them after the commit. Returns whether the WAL
+    /// has grown past ``checkpointPages``.
+    private func commit(_ jobs: [any WriteJob]) -> Bool {
         defer { connection.resetUsedStatements() }
         do {
             try connection.run(static: "BEGIN IMMEDIATE")
         } catch {
             for job in jobs { job.fail(error) }
-            return
+            return false
         }
         var context = WriteContext(connection: connection, nodeID: nodeID, wallClock: wallClock, state: state)
         var succeeded: [any WriteJob] = []
@@ -175,7 +189,7 @@ final class WriterCore: @unchecked Sendable {
                 connection.resetUsedStatements()
                 try? connection.run(static: "ROLLBACK")
                 job.fail(error)
-                return
+                return false
             }
         } else {
             for job in jobs {
@@ -205,7 +219,7 @@ final class WriterCore: @unchecked Sendable {
             connection.resetUsedStatements()
             try? connection.run(static: "ROLLBACK")
             for job in jobs { job.fail(error) }
-            return
+            return false
         }
         state = context.state
         let vector = state.vector
@@ -214,5 +228,6 @@ final class WriterCore: @unchecked Sendable {
         notifier.publish(StoreCommit(collections: touched, changes: committed))
         for job in succeeded { job.succeed() }
         for (job, error) in failed { job.fail(error) }
+        return connection.walPages >= Self.checkpointPages
     }
 }

@@ -5,11 +5,4 @@ public enum Durability: String, Sendable, Hashable, CaseIterable {
     /// A returned write also survives power loss: WAL with `synchronous=FULL` (an fsync per commit,
     /// shared by concurrent writers through group commit).
     case powerLoss
-
-    var synchronousPragma: String {
-        switch self {
-        case .processCrash: return "NORMAL"
-        case .powerLoss: return "FULL"
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import SyncCore
+import SyncStore
 
 extension WriteContext {
     /// Commits one change on the server: once per change id, merged, given the next server sequence.

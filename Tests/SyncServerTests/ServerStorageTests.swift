@@ -1,9 +1,10 @@
 import SyncCore
+import SyncServer
 import SyncStore
 import SyncTesting
 import Testing
 
-@Suite struct ServerStoreTests {
+@Suite struct ServerStorageTests {
     func change(_ origin: String, _ seq: UInt64, _ record: String = "r") -> Change {
         Change(id: ChangeID(origin: NodeID(origin)!, seq: seq), hlc: HLCTimestamp(wallMillis: 1_000 + seq), collection: "items",
                recordID: record, kind: .insert, fields: ["v": .int(Int64(seq))])
@@ -13,7 +14,7 @@ import Testing
     /// head must already include it (observers run in registration order; the head's is first).
     @Test func theHeadIsCurrentWhenObserversHearOfACommit() async throws {
         try await withTemporaryDirectory(prefix: "server-store") { directory in
-            let store = try await ServerStore.open(path: directory.file("server.sqlite"))
+            let store = try await SQLiteServerStorage.open(path: directory.file("server.sqlite"))
             let stale = Locked(0)
             var tokens: [UInt64] = []
             for _ in 0..<32 {
@@ -32,7 +33,7 @@ import Testing
 
     @Test func eachChangeIsKeptOnceInServerOrder() async throws {
         try await withTemporaryDirectory(prefix: "server-store") { directory in
-            let store = try await ServerStore.open(path: directory.file("server.sqlite"))
+            let store = try await SQLiteServerStorage.open(path: directory.file("server.sqlite"))
             let first = try await store.commit([change("a", 1), change("b", 1)])
             let again = try await store.commit([change("a", 1)])
             #expect(first[ChangeID("a:1")!] == .committed(serverSeq: 1, duplicate: false))

@@ -1,5 +1,6 @@
 import Logging
 import SyncCore
+import SyncStore
 import Synchronization
 
 /// The server's durable store: every accepted change once, in the server's own order, and the
@@ -7,13 +8,13 @@ import Synchronization
 ///
 /// The server is the authority: it gives each new change the next server sequence, drops
 /// duplicates by change id, validates every change again, and serves pulls by its own sequence.
-public final class ServerStore: Sendable {
+package final class SQLiteServerStorage: ServerStorage {
     /// The server's node id: the origin of the changes it stamps for clients of the original protocol.
-    public let serverID: NodeID
+    package let serverID: NodeID
     /// The database file.
-    public let path: String
+    package let path: String
     /// Limits on accepted changes.
-    public let limits: ServerStoreLimits
+    package let limits: ServerStorageLimits
 
     let writer: Writer
     let readers: ReaderPool
@@ -21,7 +22,7 @@ public final class ServerStore: Sendable {
     let wallClock: any WallClock
     private let headSeq: Atomic<UInt64>
 
-    private init(serverID: NodeID, path: String, limits: ServerStoreLimits, writer: Writer, readers: ReaderPool,
+    private init(serverID: NodeID, path: String, limits: ServerStorageLimits, writer: Writer, readers: ReaderPool,
                  notifier: CommitNotifier, wallClock: any WallClock, head: UInt64) {
         self.serverID = serverID
         self.path = path
@@ -34,56 +35,58 @@ public final class ServerStore: Sendable {
     }
 
     /// Opens (or creates) the server's database.
-    public static func open(path: String, durability: Durability = .processCrash, wallClock: any WallClock = SystemWallClock(),
-                            limits: ServerStoreLimits = ServerStoreLimits(), logger: Logger = Logger(label: "synclayer.server.store"))
-        async throws -> ServerStore {
+    package static func open(path: String, durability: Durability = .processCrash, wallClock: any WallClock = SystemWallClock(),
+                            limits: ServerStorageLimits = ServerStorageLimits(), logger: Logger = Logger(label: "synclayer.server.store"))
+        async throws -> SQLiteServerStorage {
         let notifier = CommitNotifier()
-        let opened = try StoreOpener.open(path: path, durability: durability, migrations: .server, wallClock: wallClock,
-                                          maxClockDriftMillis: limits.maxClockDriftMillis, readerCount: 2)
-        let head = try wrap { () throws(SQLiteError) in
-            UInt64(bitPattern: try opened.writer.scalarInt("SELECT coalesce(max(server_seq), 0) FROM changes") ?? 0)
+        let store = try await onDatabaseThread(name: "synclayer.server.open") {
+            let opened = try StoreOpener.open(path: path, durability: durability, migrations: .server, wallClock: wallClock,
+                                              maxClockDriftMillis: limits.maxClockDriftMillis, readerCount: 2)
+            let head = try wrap { () throws(SQLiteError) in
+                UInt64(bitPattern: try opened.writer.scalarInt("SELECT coalesce(max(server_seq), 0) FROM changes") ?? 0)
+            }
+            opened.writer.resetUsedStatements()
+            return SQLiteServerStorage(
+                serverID: opened.nodeID, path: path, limits: limits,
+                writer: Writer(connection: opened.writer, nodeID: opened.nodeID, wallClock: wallClock, state: opened.state,
+                               notifier: notifier, inlineWhenIdle: durability == .processCrash, name: "synclayer.server"),
+                readers: ReaderPool(connections: opened.readers, name: "synclayer.server"), notifier: notifier, wallClock: wallClock, head: head)
         }
-        opened.writer.resetUsedStatements()
-        let store = ServerStore(
-            serverID: opened.nodeID, path: path, limits: limits,
-            writer: Writer(connection: opened.writer, nodeID: opened.nodeID, wallClock: wallClock, state: opened.state,
-                           notifier: notifier, inlineWhenIdle: durability == .processCrash, name: "synclayer.server"),
-            readers: ReaderPool(connections: opened.readers, name: "synclayer.server"), notifier: notifier, wallClock: wallClock, head: head)
         // Registered first, so the head is current before any other observer (the hub) hears of a commit.
         _ = notifier.observe { [store] event in
             if case .committed(let commit) = event, let last = commit.changes.last?.serverSeq {
                 store.headSeq.store(last, ordering: .releasing)
             }
         }
-        logger.debug("opened server store", metadata: ["synclayer.store.path": "\(path)", "synclayer.server.id": "\(opened.nodeID)"])
+        logger.debug("opened server store", metadata: ["synclayer.store.path": "\(path)", "synclayer.server.id": "\(store.serverID)"])
         return store
     }
 
     /// Finishes queued work and closes the database.
-    public func close() async {
+    package func close() async {
         await writer.close()
         await readers.close()
         notifier.close()
     }
 
     /// The highest server sequence committed.
-    public var head: UInt64 { headSeq.load(ordering: .acquiring) }
+    package var head: UInt64 { headSeq.load(ordering: .acquiring) }
 
     /// Registers `handler` to hear every commit, in commit (server sequence) order, on the writer's
     /// thread: keep it quick. Returns a token for ``removeObserver(_:)``.
-    public func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
+    package func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
         notifier.observe(handler)
     }
 
     /// Stops an observer.
-    public func removeObserver(_ token: UInt64) {
+    package func removeObserver(_ token: UInt64) {
         notifier.remove(token)
     }
 
     /// Validates and commits changes (each once: a duplicate reports its first sequence).
     ///
     /// - Parameter submitter: tags the committed changes for commit observers (0: untagged).
-    public func commit(_ changes: [Change], submitter: UInt64 = 0) async throws -> [ChangeID: CommitOutcome] {
+    package func commit(_ changes: [Change], submitter: UInt64) async throws -> [ChangeID: CommitOutcome] {
         var outcomes: [ChangeID: CommitOutcome] = [:]
         var accepted: [Change] = []
         let now = wallClock.nowMillis()
@@ -107,7 +110,7 @@ public final class ServerStore: Sendable {
     }
 
     /// Stamps and commits writes from clients of the original protocol.
-    public func commitLegacy(_ writes: [LegacyWrite], submitter: UInt64 = 0) async throws -> [SequencedChange] {
+    package func commitLegacy(_ writes: [LegacyWrite], submitter: UInt64) async throws -> [SequencedChange] {
         for write in writes {
             if let problem = Identifiers.problem(withCollection: write.collection) ?? Identifiers.problem(withRecordID: write.recordID) {
                 throw StoreError(.invalidIdentifier, problem)
@@ -137,25 +140,5 @@ public final class ServerStore: Sendable {
             return FrameError(.invalidMessage, "change \(change.id) is stamped \((change.hlc.wallMillis - now) / 1000) s in the future; fix the device's clock")
         }
         return nil
-    }
-}
-
-/// What the server accepts.
-public struct ServerStoreLimits: Sendable, Hashable {
-    /// Largest canonical encoding of one document's fields.
-    public var maxDocumentBytes: Int
-    /// Deepest nesting inside a document.
-    public var maxDocumentDepth: Int
-    /// How far in the future (by the server's clock) a change may be stamped.
-    public var maxFutureMillis: UInt64
-    /// How far ahead a remote clock may move the server's HLC.
-    public var maxClockDriftMillis: UInt64
-
-    public init(maxDocumentBytes: Int = 1 << 20, maxDocumentDepth: Int = 24, maxFutureMillis: UInt64 = 86_400_000,
-                maxClockDriftMillis: UInt64 = 60_000) {
-        self.maxDocumentBytes = maxDocumentBytes
-        self.maxDocumentDepth = maxDocumentDepth
-        self.maxFutureMillis = maxFutureMillis
-        self.maxClockDriftMillis = maxClockDriftMillis
     }
 }

@@ -1,3 +1,5 @@
+import SyncCore
+import SyncStore
 extension Migrations {
     /// The server store's schema.
     static let server = Migrations(list: [

@@ -1,30 +1,11 @@
 import SyncCore
+import SyncStore
 
-/// A page of changes for a pull or a catch-up.
-public struct ChangePage: Sendable, Hashable {
-    /// The changes, in server sequence order.
-    public let changes: [SequencedChange]
-    /// Every change up to this sequence was considered: the reader's cursor may move here.
-    public let cursor: UInt64
-    /// Whether more changes follow.
-    public let more: Bool
-}
-
-/// A document as the original protocol's pull returns it.
-public struct ServerRecord: Sendable, Hashable {
-    public let id: String
-    public let data: JSONObject
-    /// When the server last changed it (ms since the epoch, by the server's clock).
-    public let updatedAt: UInt64
-    /// The server sequence of its last change.
-    public let version: UInt64
-}
-
-extension ServerStore {
+extension SQLiteServerStorage {
     /// Changes after `cursor` and up to `last`, in the given collections (all when `nil`), skipping
     /// those `vector` already covers; at most `limit` returned, at most `limit * 4` scanned per call.
-    public func changes(after cursor: UInt64, through last: UInt64 = .max, collections: Set<String>?,
-                        skipping vector: VersionVector = VersionVector(), limit: Int = 500) async throws -> ChangePage {
+    package func changes(after cursor: UInt64, through last: UInt64, collections: Set<String>?,
+                        skipping vector: VersionVector, limit: Int) async throws -> ChangePage {
         let collectionList = collections.map { JSONValue.array($0.sorted().map { .string($0) }).canonicalString }
         return try await readers.read { connection in
             let statement = try connection.statement(static: """
@@ -69,31 +50,31 @@ extension ServerStore {
 
     /// Per origin, the highest sequence held without a gap, as of the last commit, without reading
     /// the database: a change numbered at or below it is one the server holds already.
-    public var heldVector: VersionVector { writer.heldVector }
+    package var heldVector: VersionVector { writer.heldVector }
 
     /// The server's version vector.
-    public func vector() async throws -> VersionVector {
+    package func vector() async throws -> VersionVector {
         try await readers.read { try DocumentTable.vector($0) }
     }
 
     /// A document, or `nil`.
-    public func get(collection: String, id: String) async throws -> Document? {
+    package func get(collection: String, id: String) async throws -> Document? {
         try await readers.read { try DocumentTable.get($0, collection: collection, id: id) }
     }
 
     /// The collection's document count and content digest.
-    public func digest(collection: String) async throws -> CollectionDigest {
+    package func digest(collection: String) async throws -> CollectionDigest {
         try await readers.read { try DocumentTable.digest($0, collection: collection) }
     }
 
     /// The collections holding at least one document.
-    public func collections() async throws -> [String] {
+    package func collections() async throws -> [String] {
         try await readers.read { try DocumentTable.collections($0) }
     }
 
     /// Documents changed after `since` (server time, ms), oldest change first, for the original
     /// protocol's pull; deleted documents are not included (that protocol has no tombstones).
-    public func records(collection: String, since: UInt64, limit: Int, offset: Int) async throws -> [ServerRecord] {
+    package func records(collection: String, since: UInt64, limit: Int, offset: Int) async throws -> [ServerRecord] {
         try await readers.read { connection in
             let statement = try connection.statement(static: """
                 SELECT id, body, updated_at, updated_seq FROM documents
@@ -113,7 +94,7 @@ extension ServerStore {
     }
 
     /// How many changes the server holds.
-    public func changeCount() async throws -> Int {
+    package func changeCount() async throws -> Int {
         try await readers.read { Int(try $0.scalarInt("SELECT count(*) FROM changes") ?? 0) }
     }
 }

@@ -1,2 +1,0 @@
-@_exported import SyncCore
-@_exported import SyncStore
