@@ -1,10 +1,12 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 let log: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
 let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
+/// Our own targets build with warnings as errors (ignored when this package is someone's dependency).
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
 let package = Package(
     name: "synclayer",
@@ -33,14 +35,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // `swift package generate-documentation` (scripts/docs): the DocC catalogs of SyncLayer and SyncServer.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CAvahi", providers: [.apt(["libavahi-client-dev"])]),
-        .target(name: "SyncDiscovery", dependencies: ["CAvahi", log]),
-        .executableTarget(name: "AvahiProbe", dependencies: ["SyncDiscovery"]),
-        .target(name: "SyncCore", dependencies: [crypto]),
-        .target(name: "SyncStore", dependencies: ["SyncCore", "CSQLite", log]),
+        .target(name: "SyncDiscovery", dependencies: ["CAvahi", log], swiftSettings: strict),
+        .executableTarget(name: "AvahiProbe", dependencies: ["SyncDiscovery"], swiftSettings: strict),
+        .target(name: "SyncCore", dependencies: [crypto], swiftSettings: strict),
+        .target(name: "SyncStore", dependencies: ["SyncCore", "CSQLite", log], swiftSettings: strict),
         .target(name: "SyncLayer", dependencies: [
             "SyncCore", "SyncStore", "SyncDiscovery", crypto, log, lifecycle, httpClient,
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -51,7 +55,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ]),
+        ], swiftSettings: strict),
         .target(name: "SyncServer", dependencies: [
             "SyncCore", "SyncStore", crypto, log, lifecycle,
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -61,14 +65,14 @@ let package = Package(
             .product(name: "WSCore", package: "swift-websocket"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ]),
+        ], swiftSettings: strict),
         .executableTarget(name: "SyncLayerCLI", dependencies: [
             "SyncCore", "SyncStore", "SyncLayer", "SyncServer", "SyncDiscovery", log, lifecycle, httpClient,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        ], swiftSettings: strict),
         .target(name: "SyncTesting", dependencies: [
             "SyncCore", "SyncStore", "SyncLayer", "SyncServer", log, lifecycle,
             .product(name: "WSClient", package: "swift-websocket"),
@@ -76,9 +80,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
-        ]),
-        .target(name: "BenchmarkSupport", path: "Benchmarks/BenchmarkSupport"),
-        .executableTarget(name: "StoreBenchmark", dependencies: ["SyncCore", "SyncLayer", "CSQLite", "BenchmarkSupport"], path: "Benchmarks/StoreBenchmark"),
+        ], swiftSettings: strict),
+        .target(name: "BenchmarkSupport", path: "Benchmarks/BenchmarkSupport", swiftSettings: strict),
+        .executableTarget(name: "StoreBenchmark", dependencies: ["SyncCore", "SyncLayer", "CSQLite", "BenchmarkSupport"], path: "Benchmarks/StoreBenchmark", swiftSettings: strict),
         .executableTarget(name: "SyncBenchmark", dependencies: [
             "SyncCore", "SyncStore", "SyncLayer", "SyncServer", "SyncTesting", "BenchmarkSupport", log, lifecycle, httpClient,
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -88,21 +92,21 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
-        ], path: "Benchmarks/SyncBenchmark", exclude: ["broadcast_server.py"]),
-        .testTarget(name: "SyncDiscoveryTests", dependencies: ["SyncDiscovery", "CAvahi", log]),
-        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTesting"]),
-        .testTarget(name: "SyncStoreTests", dependencies: ["SyncCore", "SyncStore", "SyncTesting"]),
-        .testTarget(name: "SyncLayerTests", dependencies: ["SyncCore", "SyncStore", "SyncLayer", "SyncTesting"]),
-        .testTarget(name: "CLITests", dependencies: ["SyncCore", "SyncLayer", "SyncTesting"]),
+        ], path: "Benchmarks/SyncBenchmark", exclude: ["broadcast_server.py"], swiftSettings: strict),
+        .testTarget(name: "SyncDiscoveryTests", dependencies: ["SyncDiscovery", "CAvahi", log], swiftSettings: strict),
+        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTesting"], swiftSettings: strict),
+        .testTarget(name: "SyncStoreTests", dependencies: ["SyncCore", "SyncStore", "SyncTesting"], swiftSettings: strict),
+        .testTarget(name: "SyncLayerTests", dependencies: ["SyncCore", "SyncStore", "SyncLayer", "SyncTesting"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["SyncCore", "SyncLayer", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncIntegrationTests", dependencies: [
             "SyncCore", "SyncStore", "SyncLayer", "SyncServer", "SyncTesting", httpClient,
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ]),
+        ], swiftSettings: strict),
         .testTarget(name: "SyncServerTests", dependencies: [
             "SyncCore", "SyncStore", "SyncServer", "SyncTesting", httpClient,
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        ], swiftSettings: strict),
     ]
 )

@@ -58,7 +58,6 @@ enum MeshBenchmark {
                 do {
                     try await waitForLinks(joiner.node, to: [anchor.node.nodeID])
                     times.append(now() - start)
-
                 } catch {
                     await joiner.stop()
                     throw error

@@ -100,7 +100,7 @@ package func waitForCommits(observe: (@escaping @Sendable (StoreEvent) -> Void) 
 
 private func waitFor(_ commits: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation, timeout: Duration,
                      _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
-    return try await withThrowingTaskGroup(of: Bool.self) { group in
+    try await withThrowingTaskGroup(of: Bool.self) { group in
         group.addTask {
             if try await condition() { return true }
             for await _ in commits {

@@ -39,9 +39,10 @@ import SyncCore
     }
 
     @Test func deletesReachANodeThatOnlyPolls() async throws {
-        try await withCluster(nodes: 2, realtime: [true, false], configure: { index, configuration in
+        let configure: @Sendable (Int, inout SyncConfiguration) -> Void = { index, configuration in
             if index == 1 { configuration.syncInterval = .milliseconds(200) }
-        }) { _, nodes, _ in
+        }
+        try await withCluster(nodes: 2, realtime: [true, false], configure: configure) { _, nodes, _ in
             await nodes[0].waitUntilConnected()
             let writer = nodes[0].node.collection("todos"), poller = nodes[1].node.collection("todos")
             try await writer.save(["text": "Temporary"], id: "gone")

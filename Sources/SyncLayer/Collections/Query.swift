@@ -8,11 +8,6 @@ public struct Query: Sendable {
     /// The query as a value.
     package private(set) var spec: DocumentQuery
 
-    init(node: SyncNode, spec: DocumentQuery) {
-        self.node = node
-        self.spec = spec
-    }
-
     /// Adds a condition.
     public func `where`(_ field: String, _ op: FilterOperator) -> Query {
         var copy = self

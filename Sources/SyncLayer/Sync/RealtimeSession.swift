@@ -236,7 +236,6 @@ final class RealtimeSession: Sendable {
         try? await outbound.close(.goingAway, reason: "no answer to pings")
         throw LinkDead()
     }
-
 }
 
 extension Duration {
