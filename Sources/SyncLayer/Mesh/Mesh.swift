@@ -18,12 +18,10 @@ import SyncStore
 /// (the server delivers it to both), and only while it has crossed fewer than `hopLimit` links.
 final class Mesh: Sendable {
     struct State {
-        var links: [UInt64: MeshLink] = [:]
-        var byPeer: [NodeID: MeshLink] = [:]
+        var table = LinkTable()
         var uplink = false
-        var nextLinkID: UInt64 = 1
         var port = 0
-        var discovery = "off"
+        var discovery = DiscoveryState.off
         /// Discovered peers: where to dial them.
         var discovered: [NodeID: String] = [:]
         /// Static peers' node ids, once a link told us.
@@ -43,6 +41,7 @@ final class Mesh: Sendable {
     let logger: Logger
     let state = Mutex(State())
     let codec = FrameCodec(maxFrameBytes: 8 << 20, maxDepth: 32, maxBatchCount: 10_000)
+    let relayPolicy: RelayPolicy
     /// Wakes the dialers when a link ends or a peer is found.
     let dialWakeup = Wakeup()
     let listening = Promise<Int>()
@@ -52,6 +51,7 @@ final class Mesh: Sendable {
         self.configuration = configuration
         self.nodeID = engine.nodeID
         self.logger = logger
+        relayPolicy = RelayPolicy(hopLimit: configuration.hopLimit)
     }
 
     /// Makes the engine pass every new change (local, or from the server) to the mesh.
@@ -65,30 +65,27 @@ final class Mesh: Sendable {
 
     var status: MeshStatus {
         state.withLock { state in
-            let peers = state.byPeer.values.compactMap { link -> PeerStatus? in
+            let peers = state.table.byPeer.values.compactMap { link -> PeerStatus? in
                 guard let peer = link.peer else { return nil }
                 return PeerStatus(nodeID: peer.nodeID, uplink: peer.uplink, address: link.address, direction: link.direction, since: peer.since)
             }.sorted { $0.nodeID < $1.nodeID }
-            return MeshStatus(port: state.port, teamID: configuration.teamID, uplink: state.uplink, discovery: state.discovery, peers: peers)
+            return MeshStatus(port: state.port, teamID: configuration.teamID, uplink: state.uplink, discovery: state.discovery.description, peers: peers)
         }
     }
 
     var hasUplink: Bool { state.withLock { $0.uplink } }
 
-    func isLinked(_ peer: NodeID) -> Bool { state.withLock { $0.byPeer[peer] != nil } }
+    func isLinked(_ peer: NodeID) -> Bool { state.withLock { $0.table.byPeer[peer] != nil } }
 
-    var linkCount: Int { state.withLock { $0.links.count } }
+    var linkCount: Int { state.withLock { $0.table.links.count } }
 
     // MARK: Links
 
     /// A new connection, before its handshake.
     func openLink(direction: PeerStatus.Direction, address: String) -> MeshLink? {
         state.withLock { state in
-            guard state.links.count < configuration.maxLinks + 2 else { return nil }
-            defer { state.nextLinkID += 1 }
-            let link = MeshLink(id: state.nextLinkID, direction: direction, address: address, queueLimit: configuration.linkQueueLimit)
-            state.links[link.id] = link
-            return link
+            state.table.open(direction: direction, address: address, limit: configuration.maxLinks + 2,
+                             queueLimit: configuration.linkQueueLimit, heldBackGrace: configuration.gatewayGrace)
         }
     }
 
@@ -128,7 +125,7 @@ final class Mesh: Sendable {
         guard shouldRelay(to: link) else { return }
         let missing = try await engine.changes(missingFrom: hello.vector, limit: 1_000_000)
             .filter { engine.syncedCollections.contains($0.change.collection) }
-        relay(missing, to: link, peerUplink: hello.uplink, hops: 1, sentTo: [])
+        relay(missing, to: link, hops: 1, sentTo: [])
     }
 
     /// What a peer knows the server committed (a gateway hears the server's acks): changes of
@@ -154,46 +151,29 @@ final class Mesh: Sendable {
         guard batch.hops <= configuration.hopLimit else { return }
         let applied = try await engine.applyFromPeer(batch.changes, peer: peer)
         guard !applied.isEmpty else { return }
-        if hasUplink { engine.sendToServer(applied.filter { !$0.acknowledged }.map(\.change)) }
+        engine.sendToServer(engine.uploadPolicy.fromPeer(applied, ownUplink: hasUplink))
         forward(applied, hops: batch.hops + 1, except: Set(batch.sentTo).union([peer]))
     }
 
-    /// Registers a link under its peer's id; a second link to the same peer keeps the one opened by
-    /// the smaller node id (both sides decide alike), and the cap counts registered links.
+    /// Registers a link under its peer's id (the rules are ``LinkTable``'s).
     private func register(_ link: MeshLink, peer: NodeID) throws {
-        let dropped: MeshLink? = try state.withLock { state in
-            if let existing = state.byPeer[peer], existing.id != link.id {
-                let smaller = min(nodeID, peer)
-                func dialer(_ candidate: MeshLink) -> NodeID { candidate.direction == .outbound ? nodeID : peer }
-                if dialer(existing) == smaller || dialer(link) != smaller {
-                    throw Refusal(description: "already linked to \(peer)")
-                }
-                state.byPeer[peer] = link
-                return existing
-            }
-            guard state.byPeer.count < configuration.maxLinks else {
-                throw Refusal(description: "this node has its maximum of \(configuration.maxLinks) links")
-            }
-            state.byPeer[peer] = link
-            return nil
+        let registration = state.withLock { $0.table.register(link, peer: peer, ownID: nodeID, maxLinks: configuration.maxLinks) }
+        switch registration {
+        case .registered: break
+        case .replaced(let dropped): dropped.finish()
+        case .refused(let reason): throw Refusal(description: reason)
         }
-        dropped?.finish()
     }
 
     /// Closes every link (the node stops).
     func closeAllLinks() {
-        let links = state.withLock { Array($0.links.values) }
+        let links = state.withLock { Array($0.table.links.values) }
         for link in links { link.finish() }
     }
 
     /// The connection ended.
     func closeLink(_ link: MeshLink) {
-        let lost: NodeID? = state.withLock { state in
-            state.links[link.id] = nil
-            guard let peer = link.peer?.nodeID, state.byPeer[peer]?.id == link.id else { return nil }
-            state.byPeer[peer] = nil
-            return peer
-        }
+        let lost = state.withLock { $0.table.close(link) }
         link.finish()
         if let lost {
             logger.info("peer link closed", metadata: ["synclayer.peer": "\(lost)"])
@@ -204,65 +184,49 @@ final class Mesh: Sendable {
 
     // MARK: Relay
 
+    /// What the relay rule knows of a link's peer; `nil` before its `peerHello`.
+    private func policyPeer(_ link: MeshLink) -> RelayPolicy.Peer? {
+        link.peer.map { RelayPolicy.Peer(nodeID: $0.nodeID, uplink: $0.uplink, vector: $0.vector) }
+    }
+
     /// Whether changes go over this link: not when both ends reach the server.
     func shouldRelay(to link: MeshLink) -> Bool {
         guard let peer = link.peer else { return false }
-        return !(hasUplink && peer.uplink)
+        return RelayPolicy.relays(ownUplink: hasUplink, peerUplink: peer.uplink)
     }
 
     /// Passes changes new to this node on to the peers the relay rule selects.
     func forward(_ changes: [RemoteChange], hops: Int, except: Set<NodeID>) {
-        guard !changes.isEmpty, hops <= configuration.hopLimit else { return }
-        let targets: [MeshLink] = state.withLock { state in
-            state.byPeer.values.filter { link in
-                guard let peer = link.peer, !except.contains(peer.nodeID) else { return false }
-                return !(state.uplink && peer.uplink)
-            }
-        }
-        guard !targets.isEmpty else { return }
-        let sentTo = targets.compactMap { $0.peer?.nodeID }
-        for link in targets {
-            guard let peer = link.peer else { continue }
-            let fresh = changes.filter { $0.change.id.seq > peer.vector[$0.change.id.origin] }
-            relay(fresh, to: link, peerUplink: peer.uplink, hops: hops, sentTo: sentTo)
-        }
-    }
-
-    /// Sends `changes` to a peer the relay rule selected; when this node is the peer's way to the
-    /// server, what the server already holds waits a moment (``relayLater``).
-    private func relay(_ changes: [RemoteChange], to link: MeshLink, peerUplink: Bool, hops: Int, sentTo: [NodeID]) {
-        if hasUplink && !peerUplink {
-            send(changes.filter { !$0.acknowledged }, to: link, hops: hops, sentTo: sentTo)
-            relayLater(changes.filter(\.acknowledged), to: link, hops: hops, sentTo: sentTo)
-        } else {
-            send(changes, to: link, hops: hops, sentTo: sentTo)
-        }
-    }
-
-    /// Changes the server holds, for a peer that does not reach it: sent after `gatewayGrace`, and
-    /// only if the peer still does not reach the server by then (with what its latest `peerHello`
-    /// says it holds left out). After a heal every node reconnects at once, and a peer's uplink flag
-    /// turns true only once its own link is up: relayed at once, the server's catch-up went over
-    /// the mesh to nodes that were about to receive it from the server (19 copies per change, nearly
-    /// all already held, in the 20-node heal benchmark). A peer cut off for good gets them one grace
-    /// later; any it misses meanwhile it gets from the periodic exchange of vectors.
-    private func relayLater(_ changes: [RemoteChange], to link: MeshLink, hops: Int, sentTo: [NodeID]) {
         guard !changes.isEmpty else { return }
-        let first = link.heldBack.withLock { pending in
-            defer { pending.append(contentsOf: changes) }
-            return pending.isEmpty
+        let (links, ownUplink) = state.withLock { (Array($0.table.byPeer.values), $0.uplink) }
+        let peers = links.compactMap(policyPeer)
+        let targets = relayPolicy.targets(peers, ownUplink: ownUplink, hops: hops, except: except)
+        guard !targets.isEmpty else { return }
+        let sentTo = targets.map(\.nodeID)
+        let selected = Set(sentTo)
+        for link in links {
+            guard let peer = policyPeer(link), selected.contains(peer.nodeID) else { continue }
+            carryOut(relayPolicy.plan(changes, for: peer, ownUplink: ownUplink), on: link, hops: hops, sentTo: sentTo)
         }
-        guard first else { return }
-        let grace = configuration.gatewayGrace
-        Task { [weak self] in
-            try? await Task.sleep(for: grace)
-            let pending = link.heldBack.withLock { pending in
-                defer { pending.removeAll() }
-                return pending
-            }
-            guard let self, self.shouldRelay(to: link), let peer = link.peer else { return }
-            self.send(pending.filter { $0.change.id.seq > peer.vector[$0.change.id.origin] }, to: link, hops: hops, sentTo: sentTo)
-        }
+    }
+
+    /// Sends a peer what it lacks, right after its `peerHello` (by the same rule).
+    private func relay(_ changes: [RemoteChange], to link: MeshLink, hops: Int, sentTo: [NodeID]) {
+        guard let peer = policyPeer(link) else { return }
+        carryOut(relayPolicy.plan(changes, for: peer, ownUplink: hasUplink), on: link, hops: hops, sentTo: sentTo)
+    }
+
+    private func carryOut(_ plan: RelayPolicy.Plan, on link: MeshLink, hops: Int, sentTo: [NodeID]) {
+        send(plan.now, to: link, hops: hops, sentTo: sentTo)
+        link.holdBack(plan.heldBack)
+    }
+
+    /// Held-back changes whose grace passed: sent if the relay rule still allows, and only what the
+    /// peer's latest `peerHello` says it lacks. A peer that misses some meanwhile gets them from the
+    /// periodic exchange of vectors.
+    func releaseHeldBack(_ changes: [RemoteChange], to link: MeshLink) {
+        guard let peer = policyPeer(link) else { return }
+        send(relayPolicy.release(changes, to: peer, ownUplink: hasUplink), to: link, hops: 1, sentTo: [])
     }
 
     private func send(_ changes: [RemoteChange], to link: MeshLink, hops: Int, sentTo: [NodeID]) {
@@ -284,7 +248,7 @@ final class Mesh: Sendable {
         let links: [MeshLink]? = state.withLock { state in
             guard state.uplink != uplink else { return nil }
             state.uplink = uplink
-            return state.byPeer.values.map { $0 }
+            return Array(state.table.byPeer.values)
         }
         guard let links else { return }
         let avahi = state.withLock { $0.avahi }
@@ -307,7 +271,7 @@ final class Mesh: Sendable {
 
     /// Sends every linked peer this node's state, so gaps left by a lost frame are filled.
     func broadcastState() async {
-        let links = state.withLock { Array($0.byPeer.values) }
+        let links = state.withLock { Array($0.table.byPeer.values) }
         guard !links.isEmpty, let hello = try? await ownHello(wantsReply: false) else { return }
         for link in links { link.send(.peerHello(hello)) }
     }

@@ -21,14 +21,17 @@ final class MeshLink: Sendable {
     let queue: AsyncStream<Frame>
     private let continuation: AsyncStream<Frame>.Continuation
     private let peerState = Mutex<Peer?>(nil)
-    /// Changes from the server held back for this peer (see `Mesh.relayLater`).
-    let heldBack = Mutex<[RemoteChange]>([])
+    /// Changes the server holds, held back for this peer (``RelayPolicy``); the session releases
+    /// them when due (``heldBackChanged`` wakes it when the first of a run is held).
+    let heldBack: Mutex<HeldBackRelays>
+    let heldBackChanged = Wakeup()
     /// Changes in frames queued and not yet written.
     private let queued: QueuedChanges
     /// Fulfilled when the peer let more than `queueLimit` changes pile up (the link then ends).
     let overflow = Promise<Void>()
 
-    init(id: UInt64, direction: PeerStatus.Direction, address: String, queueLimit: Int) {
+    init(id: UInt64, direction: PeerStatus.Direction, address: String, queueLimit: Int, heldBackGrace: Duration) {
+        heldBack = Mutex(HeldBackRelays(grace: heldBackGrace))
         self.id = id
         self.direction = direction
         self.address = address
@@ -67,6 +70,16 @@ final class MeshLink: Sendable {
     private static func changeCount(_ frame: Frame) -> Int {
         if case .relay(let batch) = frame { return batch.changes.count }
         return 0
+    }
+
+    /// Holds changes back for this peer until their grace has passed.
+    func holdBack(_ changes: [RemoteChange]) {
+        guard !changes.isEmpty else { return }
+        let first = heldBack.withLock { held in
+            defer { held.hold(changes, now: monotonicNanos()) }
+            return held.due == nil
+        }
+        if first { heldBackChanged.signal() }
     }
 
     /// Ends the outbound queue: the session closes the link once the queue drained.

@@ -51,15 +51,11 @@ struct MeshSession {
             group.addTask { try await readLoop(inbound, outbound, keepAlive: keepAlive) }
             group.addTask { try await writeLoop(outbound) }
             group.addTask { try await heartbeatLoop(keepAlive: keepAlive) }
+            group.addTask { try await heldBackLoop() }
             group.addTask {
                 // A peer that stopped reading: end the link now (the writer may be blocked on it).
                 guard await link.overflow.value != nil else { return }
                 throw Mesh.Refusal(description: "peer too slow: more than \(mesh.configuration.linkQueueLimit) changes waiting for it")
-            }
-            group.addTask {
-                // Reading does not end on cancellation: close the socket when the node stops.
-                try? await Task.sleep(for: .seconds(Int64.max / 2))
-                throw CancellationError()
             }
             do {
                 try await group.next()
@@ -144,6 +140,23 @@ struct MeshSession {
             }
         }
         throw Mesh.Refusal(description: "link replaced or closed by this node")
+    }
+
+    /// Releases changes held back for the peer when their grace has passed (``RelayPolicy``).
+    /// Ends only by cancellation (the session ending).
+    private func heldBackLoop() async throws {
+        while true {
+            guard let due = link.heldBack.withLock({ $0.due }) else {
+                await link.heldBackChanged.wait(timeout: .seconds(3600))
+                try Task.checkCancellation()
+                continue
+            }
+            let now = monotonicNanos()
+            if due > now { try await Task.sleep(for: .nanoseconds(Int64(due - now))) }
+            if let released = link.heldBack.withLock({ $0.takeDue(now: monotonicNanos()) }) {
+                mesh.releaseHeldBack(released, to: link)
+            }
+        }
     }
 
     private func heartbeatLoop(keepAlive: Locked<KeepAlive>) async throws {

@@ -13,7 +13,7 @@ extension SyncNode {
         let mesh = self.mesh
         guard link != nil || poller != nil || mesh != nil else {
             // Nothing to sync with: stay up (a service that returns ends its group) until stopped.
-            await cancelWhenGracefulShutdown { try? await Task.sleep(for: .seconds(Int64.max / 2)) }
+            try? await gracefulShutdown()
             return
         }
         let states = linkStatesBroadcaster

@@ -86,7 +86,7 @@ final class Poller: Sendable {
 
     private func push() async throws {
         while true {
-            let outbox = try await engine.outbox(limit: 500)
+            let outbox = engine.uploadPolicy.overREST(try await engine.outbox(limit: 500))
             guard !outbox.isEmpty else { return }
             let signer = engine.signer
             let push = PushRequest(changes: outbox.map { signer.signingOwn($0) })

@@ -10,9 +10,6 @@ import NIOSSL
 import WSClient
 import SyncCore
 
-/// A connection did not complete its WebSocket upgrade in time.
-struct HandshakeTimeout: Error {}
-
 /// The realtime WebSocket link to the server: connects, runs a ``RealtimeSession``, and reconnects
 /// by the ``RealtimeLinkStateMachine``'s rules until the node stops or `disconnect()` is called.
 final class RealtimeLink: Sendable {
@@ -92,9 +89,8 @@ final class RealtimeLink: Sendable {
             headers[.authorization] = "Bearer \(token)"
         }
         let connected = Locked(false)
-        let upgraded = Locked(false)
         do {
-            try await open(target, headers: headers, upgraded: upgraded, connected: connected)
+            try await open(target, headers: headers, connected: connected)
         } catch {
             if error is NIOSSLError {
                 // Retrying will not help until the certificate or the node's trust changes: say so.
@@ -112,35 +108,28 @@ final class RealtimeLink: Sendable {
         }
     }
 
-    /// Opens the WebSocket and runs one session on it until it ends.
-    ///
-    /// The connection runs in its own task, which this one's cancellation does not reach: cancelling
-    /// swift-websocket's connect half-way leaves its socket open (a server then waits on it). On
-    /// cancellation the link instead marks the attempt abandoned and closes the session; a connect
-    /// still under way returns as soon as it completes.
-    private func open(_ target: String, headers: HTTPFields, upgraded: Locked<Bool>, connected: Locked<Bool>) async throws {
-        var clientLogger = logger
-        clientLogger.logLevel = max(logger.logLevel, .warning)
+    /// Opens the WebSocket and runs one session on it until it ends (``WebSocketDial``: on
+    /// cancellation, or when the server accepted TCP but never answered the upgrade (a partition can
+    /// swallow even that) within two ping intervals, at least 5 s, the link stops waiting and the
+    /// connection ends on its own).
+    private func open(_ target: String, headers: HTTPFields, connected: Locked<Bool>) async throws {
+        var clientLoggerLogger = logger
+        clientLoggerLogger.logLevel = max(logger.logLevel, .warning)
+        let clientLogger = clientLoggerLogger
         let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger)
-        let abandoned = Locked(false)
-        // Cancelling the connection's task once upgraded closes its input (swift-websocket's
-        // handler does so), which ends the session's reader.
-        let cancelConnection = Locked<(@Sendable () -> Void)?>(nil)
-        let abort: @Sendable () -> Void = { cancelConnection.withLock { $0 }?() }
-        let connection = Task {
+        let dial = WebSocketDial()
+        try await dial.run(upgradeDeadline: max(configuration.pingInterval * 2, .seconds(5))) {
             try await WebSocketClient.connect(
                 url: target,
                 configuration: .init(maxFrameSize: 8 << 20, additionalHeaders: headers, closeTimeout: .seconds(1), autoPing: .disabled),
-                tlsConfiguration: tls,
+                tlsConfiguration: self.tls,
                 logger: clientLogger
             ) { inbound, outbound, _ in
-                upgraded.withLock { $0 = true }
-                guard !abandoned.withLock({ $0 }) else { return }
-                let close: @Sendable () async -> Void = { try? await outbound.close(.normalClosure, reason: "disconnect") }
-                self.closeCurrent.withLock { $0 = close }
-                // A stop may have come between the check above and here.
-                if abandoned.withLock({ $0 }) { return }
-                try await session.run(inbound: inbound, outbound: outbound, abort: abort) { peer in
+                // Cancelling the connection's task once upgraded closes its input (swift-websocket's
+                // handler does so), which ends the session's reader.
+                guard dial.upgraded(closeSession: { dial.abort() }) else { return }
+                self.closeCurrent.withLock { $0 = { try? await outbound.close(.normalClosure, reason: "disconnect") } }
+                try await session.run(inbound: inbound, outbound: outbound, abort: { dial.abort() }) { peer in
                     connected.withLock { $0 = true }
                     self.machine.withLock { $0.handshakeCompleted() }
                     self.publish()
@@ -148,33 +137,9 @@ final class RealtimeLink: Sendable {
                     if case .legacy = peer { metadata["protocol"] = "original" }
                     self.engine.emit(.realtimeConnected, metadata: metadata)
                     self.engine.emit(.connectivityChanged, metadata: ["realtime": true])
-                    // No poll here: the session itself sends the outbox (ours only; other origins after
-                    // the gateway grace) and receives the catch-up. A poll pushed the whole outbox a
-                    // second time over REST. Against a backend of the original protocol the session
-                    // asks for the poll itself.
+                    // No poll here: the session itself sends the outbox and receives the catch-up.
+                    // Against a backend of the original protocol the session asks for the poll itself.
                 }
-            }
-        }
-        cancelConnection.withLock { $0 = { connection.cancel() } }
-        try await withTaskCancellationHandler {
-            // Stop waiting on cancellation, or when the server accepted TCP but never answered the
-            // upgrade (a partition can swallow even that) within two ping intervals, at least 5 s:
-            // the connect finishes (or fails) on its own, and sees it was abandoned.
-            do {
-                _ = try await awaitDetached(connection, abandonAfter: max(configuration.pingInterval * 2, .seconds(5)),
-                                            stalled: HandshakeTimeout()) {
-                    !upgraded.withLock { $0 }
-                }
-            } catch {
-                abandoned.withLock { $0 = true }
-                throw error
-            }
-        } onCancel: {
-            abandoned.withLock { $0 = true }
-            let close = closeCurrent.withLock { $0 }
-            Task {
-                await close?()
-                if upgraded.withLock({ $0 }) { abort() }
             }
         }
     }

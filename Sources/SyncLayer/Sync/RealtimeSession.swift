@@ -56,29 +56,30 @@ final class RealtimeSession: Sendable {
             try await outbound.write(.text(codec.encodeString(.subscribe(collection: collection))))
         }
         let keepAlive = Locked(KeepAlive(interval: configuration.pingInterval, now: monotonicNanos()))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.readLoop(inbound, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake) }
-            group.addTask { try await self.keepAliveLoop(outbound, keepAlive: keepAlive) }
-            group.addTask { try await self.sendLoop(outbound, local: local) }
-            group.addTask { try await self.gatewayLoop(outbound) }
-            group.addTask {
-                // Reading the socket does not end on cancellation: when the session is cancelled
-                // (the node stops), close the connection, which ends the read.
-                try? await Task.sleep(for: .seconds(Int64.max / 2))
-                try? await outbound.close(.goingAway, reason: "the node is stopping")
-                throw CancellationError()
-            }
-            // The first loop to end ends the session; the reader ends when the input is closed.
+        try await withThrowingTaskGroup(of: Loop.self) { group in
+            group.addTask { try await self.readLoop(inbound, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake); return .reader }
+            group.addTask { try await self.keepAliveLoop(outbound, keepAlive: keepAlive); return .keepAlive }
+            group.addTask { try await self.sendLoop(outbound, local: local); return .sender }
+            group.addTask { try await self.gatewayLoop(outbound); return .gateway }
+            // Any loop but the gateway's ends the session. Cancellation (the node stops) ends the
+            // sender and the keep-alive; the reader ends only when the input is closed (abort).
             do {
-                try await group.next()
+                while let ended = try await group.next(), ended == .gateway {}
             } catch {
                 group.cancelAll()
+                if Task.isCancelled { try? await outbound.close(.goingAway, reason: "the node is stopping") }
                 abort()
                 throw error
             }
             group.cancelAll()
+            if Task.isCancelled { try? await outbound.close(.goingAway, reason: "the node is stopping") }
             abort()
         }
+    }
+
+    /// The session's concurrent loops.
+    private enum Loop {
+        case reader, keepAlive, sender, gateway
     }
 
     // MARK: Inbound
@@ -147,14 +148,8 @@ final class RealtimeSession: Sendable {
     private func sendLoop(_ outbound: WebSocketOutboundWriter, local: AsyncStream<[Change]>) async throws {
         guard let peer = await handshake.value else { return }
         if case .ours(_, let vector) = peer {
-            var pending = try await engine.outboxForServer(vector: vector, limit: 100_000)
-            if configuration.mesh != nil {
-                // Changes of other origins came over the mesh: their own nodes, or the gateway that
-                // reconnects first, upload them. Ours go now; the rest after a grace period, if the
-                // server has not sent them back by then (see gatewayLoop).
-                pending = pending.filter { $0.id.origin == engine.nodeID }
-            }
-            try await send(pending, outbound)
+            // Ours now; other origins' (a mesh node's) after the gateway's wait (gatewayLoop).
+            try await send(engine.uploadPolicy.atHandshake(try await engine.outboxForServer(vector: vector, limit: 100_000)), outbound)
         } else {
             engine.pollNow.signal()
         }
@@ -188,35 +183,31 @@ final class RealtimeSession: Sendable {
     }
 
     /// On a mesh node, uploads what is still waiting of other origins once the server has stopped
-    /// delivering them: this node is then their gateway. Their own nodes may be reconnecting at the
-    /// same moment (after a heal everyone is), and the server tells this node what it receives from
-    /// them (change frames or `held` ranges), which takes them out of the outbox. So the node waits
-    /// a grace period, and another each time the count of other origins' changes went down meanwhile
-    /// (at most 10 times), and uploads when a grace passes with no progress. Never ends by itself
-    /// (the first loop to end ends the session).
+    /// delivering them: this node is then their gateway (the rule and its waits are
+    /// ``UploadPolicy/Gateway``). Returns when the gateway's job is done.
     private func gatewayLoop(_ outbound: WebSocketOutboundWriter) async throws {
-        if let mesh = configuration.mesh, case .ours(_, let vector)? = await handshake.value {
-            let ownID = engine.nodeID
-            func othersWaiting() async throws -> [Change] {
-                try await engine.outboxForServer(vector: vector, limit: 100_000).filter { $0.id.origin != ownID }
-            }
-            var waiting = try await othersWaiting().count
-            var extensions = 0
-            while true {
-                try await Task.sleep(for: mesh.gatewayGrace)
+        guard configuration.mesh != nil, case .ours(_, let vector)? = await handshake.value else { return }
+        let policy = engine.uploadPolicy
+        func othersWaiting() async throws -> [Change] {
+            policy.foreign(try await engine.outboxForServer(vector: vector, limit: 100_000))
+        }
+        var gateway = policy.gateway(waiting: try await othersWaiting().count, now: monotonicNanos())
+        var decision = gateway.first
+        while true {
+            switch decision {
+            case .done:
+                return
+            case .wait(let until):
+                let now = monotonicNanos()
+                if until > now { try await Task.sleep(for: .nanoseconds(Int64(until - now))) }
+                decision = gateway.next(foreignWaiting: try await othersWaiting().count, now: monotonicNanos())
+            case .upload:
                 let foreign = try await othersWaiting()
-                if foreign.isEmpty { break }
-                if foreign.count < waiting && extensions < 10 {
-                    waiting = foreign.count
-                    extensions += 1
-                    continue
-                }
                 logger.info("uploading changes of other nodes as their gateway", metadata: ["synclayer.changes": "\(foreign.count)"])
                 try await send(foreign, outbound)
-                break
+                return
             }
         }
-        try await Task.sleep(for: .seconds(Int64.max / 2))
     }
 
     // MARK: Keep-alive
@@ -235,11 +226,5 @@ final class RealtimeSession: Sendable {
         logger.info("the realtime link is silent for two ping intervals: closing it")
         try? await outbound.close(.goingAway, reason: "no answer to pings")
         throw LinkDead()
-    }
-}
-
-extension Duration {
-    var nanosecondsValue: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

@@ -31,6 +31,8 @@ final class SyncEngine: Sendable {
     private let dialectState = Locked<BackendDialect>(.unknown)
     /// Which collections sync with the server and the mesh.
     let syncedCollections: Set<String>
+    /// Who uploads what, and when.
+    let uploadPolicy: UploadPolicy
     /// Where new changes go to be passed to LAN peers (set by the mesh, when the node runs one):
     /// each change with whether the server is known to hold it.
     let meshForward = Locked<(@Sendable ([RemoteChange]) -> Void)?>(nil)
@@ -39,6 +41,8 @@ final class SyncEngine: Sendable {
         self.store = store
         self.configuration = configuration
         syncedCollections = Set(configuration.collections)
+        uploadPolicy = UploadPolicy(ownID: store.nodeID, mesh: configuration.mesh != nil,
+                                    gatewayGrace: configuration.mesh?.gatewayGrace ?? .seconds(1))
         self.hub = hub
         self.metrics = metrics
         self.wallClock = wallClock

@@ -1,0 +1,99 @@
+import SyncCore
+import SyncStore
+
+/// The relay rule of the LAN mesh, as a pure type: which peers a change goes to, what each of them
+/// gets at once, and what waits. ``Mesh`` carries its decisions out; `RelayPolicyTests` checks them
+/// table by table.
+///
+/// - A change new to this node goes to every linked peer except the one it came from and those the
+///   sender already sent it to (the batch's `sentTo`), and only while it has crossed at most
+///   `hopLimit` links.
+/// - Nothing goes over a link whose two ends both reach the server: the server delivers to both.
+/// - A peer gets only what its last `peerHello` says it lacks (by its version vector).
+/// - When this node is the peer's way to the server (this node has an uplink, the peer does not),
+///   what the server already holds is held back for `gatewayGrace` (``HeldBackRelays``): after a
+///   heal every node reconnects at once, and such changes would cross the mesh to nodes about to
+///   receive them from the server. Changes the server does not hold yet go at once.
+struct RelayPolicy: Sendable {
+    /// What the policy knows of a linked peer.
+    struct Peer: Sendable, Hashable {
+        var nodeID: NodeID
+        var uplink: Bool
+        var vector: VersionVector
+    }
+
+    /// What one peer gets of a batch.
+    struct Plan: Sendable, Equatable {
+        /// Sent now.
+        var now: [RemoteChange] = []
+        /// Held back for ``RelayPolicy/gatewayGrace``, then sent if the peer still lacks an uplink.
+        var heldBack: [RemoteChange] = []
+    }
+
+    /// How many links a change may cross.
+    var hopLimit: Int
+
+    /// Whether changes go over a link at all: not when both ends reach the server.
+    static func relays(ownUplink: Bool, peerUplink: Bool) -> Bool {
+        !(ownUplink && peerUplink)
+    }
+
+    /// The peers a batch that has crossed `hops` links goes to.
+    func targets(_ peers: [Peer], ownUplink: Bool, hops: Int, except: Set<NodeID>) -> [Peer] {
+        guard hops <= hopLimit else { return [] }
+        return peers.filter { !except.contains($0.nodeID) && Self.relays(ownUplink: ownUplink, peerUplink: $0.uplink) }
+    }
+
+    /// What `peer` gets of `changes`: only what it lacks, and what the server holds held back when
+    /// this node is its gateway.
+    func plan(_ changes: [RemoteChange], for peer: Peer, ownUplink: Bool) -> Plan {
+        guard Self.relays(ownUplink: ownUplink, peerUplink: peer.uplink) else { return Plan() }
+        let lacking = Self.lacking(changes, by: peer)
+        guard ownUplink && !peer.uplink else { return Plan(now: lacking) }
+        return Plan(now: lacking.filter { !$0.acknowledged }, heldBack: lacking.filter(\.acknowledged))
+    }
+
+    /// What is due of the held-back changes, given what the peer says now: nothing once it reaches
+    /// the server (or this node does not), else what it still lacks.
+    func release(_ heldBack: [RemoteChange], to peer: Peer, ownUplink: Bool) -> [RemoteChange] {
+        guard Self.relays(ownUplink: ownUplink, peerUplink: peer.uplink) else { return [] }
+        return Self.lacking(heldBack, by: peer)
+    }
+
+    /// The changes `peer`'s vector does not cover.
+    static func lacking(_ changes: [RemoteChange], by peer: Peer) -> [RemoteChange] {
+        changes.filter { $0.change.id.seq > peer.vector[$0.change.id.origin] }
+    }
+}
+
+/// Changes held back for one peer (see ``RelayPolicy``), with when they fall due. Time is a
+/// monotonic reading in nanoseconds, passed in, so the rule is tested without waiting.
+struct HeldBackRelays: Sendable {
+    /// How long a change is held back.
+    let grace: Duration
+    private(set) var pending: [RemoteChange] = []
+    /// When the held-back changes fall due; `nil` when none are held.
+    private(set) var due: UInt64?
+
+    init(grace: Duration) {
+        self.grace = grace
+    }
+
+    /// Holds `changes` back. The first of a run sets the deadline; later ones join it, so a steady
+    /// stream is released once per grace, not never.
+    mutating func hold(_ changes: [RemoteChange], now: UInt64) {
+        guard !changes.isEmpty else { return }
+        if due == nil { due = now + UInt64(max(0, grace.nanosecondsValue)) }
+        pending.append(contentsOf: changes)
+    }
+
+    /// The held-back changes, when they are due at `now` (and forgets them); `nil` before.
+    mutating func takeDue(now: UInt64) -> [RemoteChange]? {
+        guard let due, now >= due else { return nil }
+        defer {
+            pending = []
+            self.due = nil
+        }
+        return pending
+    }
+}
