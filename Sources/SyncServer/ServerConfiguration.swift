@@ -18,6 +18,12 @@ public struct ServerConfiguration: Sendable {
     /// loopback or behind a TLS-terminating proxy.
     public var tls: ServerTLS?
 
+    /// Creates the configuration of a server that stores in the SQLite file at `databasePath` and
+    /// listens on `host`:`port`.
+    ///
+    /// The other settings start at their defaults: durability `.processCrash`, the open
+    /// ``TokenAuthority`` (every client may read and write every collection), the default
+    /// ``ServerLimits``, and no TLS. The database file is created, if missing, when the server starts.
     public init(databasePath: String, host: String = "127.0.0.1", port: Int = 8080) {
         self.databasePath = databasePath
         self.host = host
@@ -51,5 +57,11 @@ public struct ServerLimits: Sendable, Hashable {
     /// Which changes need their origin's signature (``SignaturePolicy``).
     public var signatures = SignaturePolicy.required
 
+    /// Creates the default limits; set the properties you want to change afterwards.
+    ///
+    /// The defaults: messages up to 1 MiB holding at most 1000 changes; 2000 frames a second per
+    /// connection, with bursts of 4000; a connection dropped past 10 000 queued frames or 100 invalid
+    /// ones, after 10 s without authenticating, or after 90 s of WebSocket silence or 30 s of HTTP
+    /// idleness; signatures ``SignaturePolicy/required``; and the default ``ServerStorageLimits``.
     public init() {}
 }

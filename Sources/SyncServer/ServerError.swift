@@ -11,7 +11,10 @@ public struct ServerError: Error, Hashable, Sendable, CustomStringConvertible {
         public var description: String { base.rawValue }
     }
 
+    /// What kind of failure this is: a wrong setting or file (``Code/configuration``), or a server
+    /// that could not start (``Code/startup``). Match on this, not on ``message``.
     public let code: Code
+    /// What failed and why, for a person: the setting or file at fault and the underlying error.
     public let message: String
 
     init(_ code: Code, _ message: String) {

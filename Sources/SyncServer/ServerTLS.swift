@@ -12,6 +12,10 @@ public struct ServerTLS: Sendable, Hashable {
     /// PEM file of the certificate's private key.
     public var privateKeyPath: String
 
+    /// Creates the TLS setting from the paths of the PEM certificate chain and of its private key.
+    ///
+    /// The files are read when the server starts, not here: one that cannot be read, or holds no
+    /// certificate or key, makes ``SyncServer/run()`` throw a ``ServerError`` naming it.
     public init(certificateChainPath: String, privateKeyPath: String) {
         self.certificateChainPath = certificateChainPath
         self.privateKeyPath = privateKeyPath

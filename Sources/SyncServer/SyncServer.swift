@@ -28,6 +28,13 @@ public final class SyncServer: Service, Sendable {
     private let ready: AsyncStream<Int>
     private let readyContinuation: AsyncStream<Int>.Continuation
 
+    /// Creates a server with `configuration` that logs to `logger`; nothing is opened or bound until
+    /// ``run()``.
+    ///
+    /// Run it in a `ServiceGroup`, or call ``run()``, and wait for ``waitUntilRunning()`` to learn its
+    /// port. If the database or the TLS files cannot be opened, ``run()`` throws a ``ServerError``; if
+    /// the server cannot listen (the port is taken, say), ``run()`` logs the error and returns, and
+    /// ``waitUntilRunning()`` returns `nil`.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "synclayer.server")) {
         self.configuration = configuration
         self.logger = logger

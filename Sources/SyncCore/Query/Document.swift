@@ -5,6 +5,11 @@ public struct Document: Hashable, Sendable, Identifiable {
     /// The fields.
     public let data: JSONObject
 
+    /// Creates a document from its record id and its fields.
+    ///
+    /// Nothing is checked here; the id and the fields are checked when the document is written, and a
+    /// write with an invalid one fails. `data` holds the fields without the id: an `"id"` field in it is
+    /// an ordinary field, which ``dataWithID`` overrides with the record id.
     public init(id: String, data: JSONObject) {
         self.id = id
         self.data = data

@@ -57,6 +57,10 @@ public struct Identified<Value: Sendable>: Sendable, Identifiable {
     /// The decoded document.
     public let value: Value
 
+    /// Pairs `value` with the id of the record it was decoded from.
+    ///
+    /// ``TypedCollection`` creates these for its reads; create one yourself only to stand in for a read
+    /// result (in a test, say). Nothing is checked or stored.
     public init(id: String, value: Value) {
         self.id = id
         self.value = value

@@ -6,6 +6,11 @@ public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvert
     /// What is wrong with it and what would be right.
     public let message: String
 
+    /// Creates the error for `field`, named as ``SyncConfiguration/validate()`` names fields
+    /// (`"mesh.port"`, `"collections[2]"`), with `message` saying what is wrong and what would be right.
+    ///
+    /// ``SyncConfiguration/validate()`` creates these; create one yourself to report a fault found by
+    /// checks of your own in the same form.
     public init(field: String, message: String) {
         self.field = field
         self.message = message

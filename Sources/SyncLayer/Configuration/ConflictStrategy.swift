@@ -28,6 +28,10 @@ public struct ConflictResolver: Sendable {
         /// When the remote change was made (ms since the epoch, by HLC).
         public let remoteTime: UInt64
 
+        /// Creates a resolver's input from both versions of the document and the times of their changes
+        /// (milliseconds since the epoch, by hybrid logical clock).
+        ///
+        /// The node builds the input when a conflict occurs; create one yourself to test a resolver.
         public init(local: JSONObject, remote: JSONObject, localTime: UInt64, remoteTime: UInt64) {
             self.local = local
             self.remote = remote
@@ -39,6 +43,14 @@ public struct ConflictResolver: Sendable {
     /// The merge; must be pure (same input, same output) so every node resolving the same conflict agrees.
     public let resolve: @Sendable (Input) -> JSONObject
 
+    /// Creates a resolver from a merge function that returns the fields of the merged document.
+    ///
+    /// `resolve` must be pure: the same input gives the same output, with no clock, randomness or other
+    /// state, because every node that meets the conflict resolves it on its own and they must agree. The
+    /// node calls it when ``SyncConfiguration/conflictStrategy`` is ``ConflictStrategy/custom`` and this
+    /// resolver is ``SyncConfiguration/customConflictResolver`` (``SyncConfiguration/validate()`` refuses
+    /// either without the other), and writes its result as a new change unless the document already
+    /// holds it.
     public init(_ resolve: @escaping @Sendable (Input) -> JSONObject) {
         self.resolve = resolve
     }

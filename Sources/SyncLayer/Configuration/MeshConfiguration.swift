@@ -32,6 +32,12 @@ public struct MeshConfiguration: Sendable, Hashable {
     /// The DNS-SD instance name to ask for (Avahi may rename it); defaults to `synclayer-<node id prefix>`.
     public var instanceName: String?
 
+    /// Creates the mesh configuration of a node in team `teamID` that listens for peers on `host`:`port`,
+    /// links to `staticPeers`, and, when `discovery` is on, finds peers through Avahi.
+    ///
+    /// The other settings start at their defaults; ``teamSecret`` is `nil`, so links are unencrypted
+    /// until you set it. Nothing is checked here: ``SyncConfiguration/validate()``, which
+    /// ``SyncNode/open(_:logger:)`` calls, checks the mesh's fields with the rest.
     public init(teamID: String, host: String = "0.0.0.0", port: Int = 0, staticPeers: [String] = [], discovery: Bool = true) {
         self.teamID = teamID
         self.host = host

@@ -25,6 +25,11 @@ public struct SyncEvent: Sendable, Hashable {
     /// When, in milliseconds since the epoch.
     public let time: UInt64
 
+    /// Creates an event of `kind` that happened at `time` (milliseconds since the epoch), with the
+    /// collection, record, error and details it concerns.
+    ///
+    /// A node creates its own events and delivers them through ``SyncNode/events()``; create one yourself
+    /// only to feed code that consumes events (in a test, say).
     public init(_ kind: Kind, collection: String? = nil, recordID: String? = nil, error: String? = nil,
                 metadata: JSONObject = [:], time: UInt64) {
         self.kind = kind

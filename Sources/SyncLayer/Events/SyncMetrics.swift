@@ -40,6 +40,10 @@ public struct SyncMetrics: Sendable, Hashable {
     /// When the last sync round finished (ms since the epoch).
     public var lastSyncTime: UInt64?
 
+    /// Creates an empty snapshot: every count zero, no errors and no last sync time.
+    ///
+    /// A node's figures come from ``SyncNode/metrics()``. An empty snapshot reports a ``successRate`` of 1
+    /// and an ``averageSyncMillis`` of 0.
     public init() {}
 
     /// Finished rounds over attempted rounds (1 when none).

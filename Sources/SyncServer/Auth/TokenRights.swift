@@ -21,6 +21,11 @@ public struct TokenRights: Sendable, Hashable {
     /// Collections the token may write.
     public let write: Collections
 
+    /// Creates the rights of one token: its `name`, and the collections it may `read` and `write`.
+    ///
+    /// `name` appears in logs and as `metadata.userId`, never the token; the token is the key under which
+    /// these rights go into ``TokenAuthority/init(tokens:)``. Reading and writing are checked separately:
+    /// the right to write a collection does not include the right to read it.
     public init(name: String, read: Collections, write: Collections) {
         self.name = name
         self.read = read
