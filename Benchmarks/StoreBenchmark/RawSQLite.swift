@@ -42,6 +42,25 @@ final class RawSQLite {
         }
     }
 
+    /// One durable transaction per insert; returns each one's duration in seconds.
+    func insertEachTimed(ids: [String], body: String) -> [Double] {
+        let insert = prepare("INSERT INTO documents(collection, id, body) VALUES ('items', ?1, ?2)")
+        defer { sqlite3_finalize(insert) }
+        var latencies: [Double] = []
+        latencies.reserveCapacity(ids.count)
+        for id in ids {
+            let started = now()
+            exec("BEGIN IMMEDIATE")
+            sqlite3_bind_text(insert, 1, id, -1, csqlite_transient())
+            sqlite3_bind_text(insert, 2, body, -1, csqlite_transient())
+            precondition(sqlite3_step(insert) == SQLITE_DONE)
+            sqlite3_reset(insert)
+            exec("COMMIT")
+            latencies.append(now() - started)
+        }
+        return latencies
+    }
+
     /// All inserts in one transaction.
     func insertBatch(ids: [String], body: String) {
         let insert = prepare("INSERT INTO documents(collection, id, body) VALUES ('batch', ?1, ?2)")
