@@ -7,8 +7,8 @@ struct SyncLayerCommand: AsyncParsableCommand {
         commandName: "synclayer",
         abstract: "An offline-first sync node, its server, and tools to inspect a node's data.",
         discussion: """
-            Documents are JSON objects in named collections. Commands that take --data PATH work
-            directly on a node's SQLite database (the node need not run); the file is created if
+            Documents are JSON objects in named collections. Commands that take --data PATH work \
+            directly on a node's SQLite database (the node need not run); the file is created if \
             missing. Output is JSON.
 
             Examples:

@@ -19,9 +19,9 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run a server and a team of nodes on a LAN mesh; cut the server off, write everywhere, reconcile.",
         discussion: """
-            Everything runs on loopback in a temporary folder that is removed afterwards. The nodes find
-            each other through Avahi when a daemon is reachable (scripts/demo runs one confined to lo in
-            a private network namespace); otherwise they link as static peers, and the demo says so.
+            Everything runs on loopback in a temporary folder that is removed afterwards. The nodes find \
+            each other through Avahi when a daemon is reachable (scripts/demo runs one confined to lo in \
+            a private network namespace); otherwise they link as static peers, and the demo says so. \
             Exits non-zero if the nodes do not converge to the server's state.
             """)
 

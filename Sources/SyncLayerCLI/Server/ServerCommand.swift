@@ -10,11 +10,11 @@ struct ServerCommand: AsyncParsableCommand {
         commandName: "server",
         abstract: "Run the SyncLayer server: REST under /sync and WebSocket at /ws, on one port.",
         discussion: """
-            Stores everything in one SQLite file. Without --tokens every client may read and write every
+            Stores everything in one SQLite file. Without --tokens every client may read and write every \
             collection (fine on loopback, not elsewhere). A token file looks like:
               {"tokens": {"<token>": {"name": "field-team", "read": ["*"], "write": ["todos", "notes"]}}}
-            With --tls-cert and --tls-key (PEM files) it speaks only HTTPS and WSS. Prints
-            'listening on http://HOST:PORT' (or https://) once it accepts connections; SIGTERM or SIGINT
+            With --tls-cert and --tls-key (PEM files) it speaks only HTTPS and WSS. Prints \
+            'listening on http://HOST:PORT' (or https://) once it accepts connections; SIGTERM or SIGINT \
             shut it down gracefully (in-flight commits finish, the database is closed).
             """)
 

@@ -7,7 +7,7 @@ struct QueryCommand: AsyncParsableCommand {
         commandName: "query",
         abstract: "Print the documents matching conditions, as a JSON array of {\"id\", \"data\"}.",
         discussion: """
-            Conditions are 'FIELD OP VALUE'; all must hold. FIELD is a dot path ('address.city');
+            Conditions are 'FIELD OP VALUE'; all must hold. FIELD is a dot path ('address.city'); \
             'id' means the record id. OP is one of:
               == != < <= > >= startsWith endsWith contains arrayContains arrayContainsAny in notIn isNull
             VALUE is JSON ('"open"', '3', 'true', '["a","b"]') or a bare word (a string).
