@@ -3,7 +3,7 @@ import Foundation
 /// A WebSocket client on a bare POSIX socket with a small receive buffer: it reads only when asked.
 /// For tests that must control reading (a subscriber that never reads), or must see exactly what
 /// the server sent before closing (swift-websocket's client can miss frames that follow the upgrade
-/// response at once: seen as a rare hang in AuthTests). Its calls block, so each runs on a thread of
+/// response at once). Its calls block, so each runs on a thread of
 /// its own, never on the Swift concurrency pool (whose few threads the in-process server needs).
 ///
 /// `@unchecked Sendable`: its only state is the socket's descriptor, which POSIX calls may use from

@@ -4,14 +4,14 @@ import Testing
 
 @Suite struct LinkTableTests {
     func open(_ table: inout LinkTable, _ direction: PeerStatus.Direction) -> MeshLink {
-        table.open(direction: direction, address: "127.0.0.1", limit: 10, queueLimit: 100, heldBackGrace: .seconds(1))!
+        table.open(direction: direction, address: "127.0.0.1", limit: 10, queueLimit: 100, deferGrace: .seconds(1))!
     }
 
     @Test func connectionsInHandshakeAreCapped() {
         var table = LinkTable()
-        let result1 = table.open(direction: .inbound, address: "a", limit: 1, queueLimit: 1, heldBackGrace: .seconds(1))
+        let result1 = table.open(direction: .inbound, address: "a", limit: 1, queueLimit: 1, deferGrace: .seconds(1))
         #expect(result1 != nil)
-        let result2 = table.open(direction: .inbound, address: "b", limit: 1, queueLimit: 1, heldBackGrace: .seconds(1))
+        let result2 = table.open(direction: .inbound, address: "b", limit: 1, queueLimit: 1, deferGrace: .seconds(1))
         #expect(result2 == nil)
     }
 

@@ -38,30 +38,30 @@ import Testing
         let changes = [policyChange("x", 1), policyChange("x", 2), policyChange("y", 1)]
         let plan = policy.plan(changes, for: peer("a", holds: ["x": 1]), ownUplink: false)
         #expect(plan.now == [policyChange("x", 2), policyChange("y", 1)])
-        #expect(plan.heldBack.isEmpty)
+        #expect(plan.deferred.isEmpty)
     }
 
-    @Test func aGatewayHoldsBackWhatTheServerHoldsAndSendsTheRestAtOnce() {
+    @Test func aGatewayDefersWhatTheServerHoldsAndSendsTheRestAtOnce() {
         let changes = [policyChange("x", 1, acknowledged: true), policyChange("x", 2)]
         let plan = policy.plan(changes, for: peer("a"), ownUplink: true)
         #expect(plan.now == [policyChange("x", 2)])
-        #expect(plan.heldBack == [policyChange("x", 1, acknowledged: true)])
+        #expect(plan.deferred == [policyChange("x", 1, acknowledged: true)])
         // Without an uplink this node is nobody's gateway: everything goes at once.
         #expect(policy.plan(changes, for: peer("a"), ownUplink: false).now == changes)
     }
 
-    @Test func heldBackChangesAreReleasedOnlyToAPeerStillWithoutUplinkAndOnlyWhatItLacks() {
+    @Test func deferredChangesAreReleasedOnlyToAPeerStillWithoutUplinkAndOnlyWhatItLacks() {
         let held = [policyChange("x", 1, acknowledged: true), policyChange("x", 2, acknowledged: true)]
         #expect(policy.release(held, to: peer("a", holds: ["x": 1]), ownUplink: true) == [held[1]])
         #expect(policy.release(held, to: peer("a", uplink: true), ownUplink: true).isEmpty)
     }
 
-    @Test func heldBackRelaysFallDueOneGraceAfterTheFirstOfARun() {
-        var held = HeldBackRelays(grace: .seconds(1))
+    @Test func deferredRelaysFallDueOneGraceAfterTheFirstOfARun() {
+        var held = DeferredRelays(grace: .seconds(1))
         let result1 = held.takeDue(now: seconds(100))
         #expect(result1 == nil)
-        held.hold([policyChange("x", 1, acknowledged: true)], now: seconds(10))
-        held.hold([policyChange("x", 2, acknowledged: true)], now: seconds(10.5))
+        held.add([policyChange("x", 1, acknowledged: true)], now: seconds(10))
+        held.add([policyChange("x", 2, acknowledged: true)], now: seconds(10.5))
         #expect(held.due == seconds(11))
         let result2 = held.takeDue(now: seconds(10.9))
         #expect(result2 == nil)
@@ -70,7 +70,7 @@ import Testing
         #expect(held.due == nil)
         let result4 = held.takeDue(now: seconds(20))
         #expect(result4 == nil)
-        held.hold([], now: seconds(30))
+        held.add([], now: seconds(30))
         #expect(held.due == nil, "holding nothing sets no deadline")
     }
 }

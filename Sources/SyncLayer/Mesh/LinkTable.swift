@@ -33,10 +33,10 @@ struct LinkTable {
     }
 
     /// A new connection, before its handshake; `nil` when `limit` connections are open already.
-    mutating func open(direction: PeerStatus.Direction, address: String, limit: Int, queueLimit: Int, heldBackGrace: Duration) -> MeshLink? {
+    mutating func open(direction: PeerStatus.Direction, address: String, limit: Int, queueLimit: Int, deferGrace: Duration) -> MeshLink? {
         guard links.count < limit else { return nil }
         defer { nextLinkID += 1 }
-        let link = MeshLink(id: nextLinkID, direction: direction, address: address, queueLimit: queueLimit, heldBackGrace: heldBackGrace)
+        let link = MeshLink(id: nextLinkID, direction: direction, address: address, queueLimit: queueLimit, deferGrace: deferGrace)
         links[link.id] = link
         return link
     }

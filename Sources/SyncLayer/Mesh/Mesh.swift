@@ -85,7 +85,7 @@ final class Mesh: Sendable {
     func openLink(direction: PeerStatus.Direction, address: String) -> MeshLink? {
         state.withLock { state in
             state.table.open(direction: direction, address: address, limit: configuration.maxLinks + 2,
-                             queueLimit: configuration.linkQueueLimit, heldBackGrace: configuration.gatewayGrace)
+                             queueLimit: configuration.linkQueueLimit, deferGrace: configuration.gatewayGrace)
         }
     }
 
@@ -218,13 +218,13 @@ final class Mesh: Sendable {
 
     private func carryOut(_ plan: RelayPolicy.Plan, on link: MeshLink, hops: Int, sentTo: [NodeID]) {
         send(plan.now, to: link, hops: hops, sentTo: sentTo)
-        link.holdBack(plan.heldBack)
+        link.deferRelay(plan.deferred)
     }
 
-    /// Held-back changes whose grace passed: sent if the relay rule still allows, and only what the
+    /// Deferred changes whose grace passed: sent if the relay rule still allows, and only what the
     /// peer's latest `peerHello` says it lacks. A peer that misses some meanwhile gets them from the
     /// periodic exchange of vectors.
-    func releaseHeldBack(_ changes: [RemoteChange], to link: MeshLink) {
+    func releaseDeferred(_ changes: [RemoteChange], to link: MeshLink) {
         guard let peer = policyPeer(link) else { return }
         send(relayPolicy.release(changes, to: peer, ownUplink: hasUplink), to: link, hops: 1, sentTo: [])
     }

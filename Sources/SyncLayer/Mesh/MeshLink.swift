@@ -21,17 +21,17 @@ final class MeshLink: Sendable {
     let queue: AsyncStream<Frame>
     private let continuation: AsyncStream<Frame>.Continuation
     private let peerState = Mutex<Peer?>(nil)
-    /// Changes the server holds, held back for this peer (``RelayPolicy``); the session releases
-    /// them when due (``heldBackChanged`` wakes it when the first of a run is held).
-    let heldBack: Mutex<HeldBackRelays>
-    let heldBackChanged = Wakeup()
+    /// Changes the server holds, deferred for this peer (``RelayPolicy``); the session releases
+    /// them when due (``deferredChanged`` wakes it when the first of a run is held).
+    let deferred: Mutex<DeferredRelays>
+    let deferredChanged = Wakeup()
     /// Changes in frames queued and not yet written.
     private let queued: QueuedChanges
     /// Fulfilled when the peer let more than `queueLimit` changes pile up (the link then ends).
     let overflow = Promise<Void>()
 
-    init(id: UInt64, direction: PeerStatus.Direction, address: String, queueLimit: Int, heldBackGrace: Duration) {
-        heldBack = Mutex(HeldBackRelays(grace: heldBackGrace))
+    init(id: UInt64, direction: PeerStatus.Direction, address: String, queueLimit: Int, deferGrace: Duration) {
+        deferred = Mutex(DeferredRelays(grace: deferGrace))
         self.id = id
         self.direction = direction
         self.address = address
@@ -72,14 +72,14 @@ final class MeshLink: Sendable {
         return 0
     }
 
-    /// Holds changes back for this peer until their grace has passed.
-    func holdBack(_ changes: [RemoteChange]) {
+    /// Defers changes for this peer until their grace has passed.
+    func deferRelay(_ changes: [RemoteChange]) {
         guard !changes.isEmpty else { return }
-        let first = heldBack.withLock { held in
-            defer { held.hold(changes, now: monotonicNanos()) }
+        let first = deferred.withLock { held in
+            defer { held.add(changes, now: monotonicNanos()) }
             return held.due == nil
         }
-        if first { heldBackChanged.signal() }
+        if first { deferredChanged.signal() }
     }
 
     /// Ends the outbound queue: the session closes the link once the queue drained.

@@ -12,9 +12,8 @@ import SyncStore
 /// (``MeshCipher``): one binary message per frame. Without one, frames are JSON text messages.
 ///
 /// The dialing side speaks first; the accepting side sends nothing until the dialer's first message
-/// has arrived. swift-websocket's client (the dialer's) can miss frames that arrive right after
-/// the upgrade response, and then reads nothing more: seen with a server that spoke at once
-/// (AuthTests), and a dial stalled so would only be given up after two heartbeats.
+/// has arrived: swift-websocket's client (the dialer's) can miss frames that arrive right after the
+/// upgrade response, and then reads nothing more.
 struct MeshSession {
     let mesh: Mesh
     let link: MeshLink
@@ -51,7 +50,7 @@ struct MeshSession {
             group.addTask { try await readLoop(inbound, outbound, keepAlive: keepAlive) }
             group.addTask { try await writeLoop(outbound) }
             group.addTask { try await heartbeatLoop(keepAlive: keepAlive) }
-            group.addTask { try await heldBackLoop() }
+            group.addTask { try await deferredRelayLoop() }
             group.addTask {
                 // A peer that stopped reading: end the link now (the writer may be blocked on it).
                 guard await link.overflow.value != nil else { return }
@@ -142,19 +141,19 @@ struct MeshSession {
         throw Mesh.Refusal(description: "link replaced or closed by this node")
     }
 
-    /// Releases changes held back for the peer when their grace has passed (``RelayPolicy``).
+    /// Releases changes deferred for the peer when their grace has passed (``RelayPolicy``).
     /// Ends only by cancellation (the session ending).
-    private func heldBackLoop() async throws {
+    private func deferredRelayLoop() async throws {
         while true {
-            guard let due = link.heldBack.withLock({ $0.due }) else {
-                await link.heldBackChanged.wait(timeout: .seconds(3600))
+            guard let due = link.deferred.withLock({ $0.due }) else {
+                await link.deferredChanged.wait(timeout: .seconds(3600))
                 try Task.checkCancellation()
                 continue
             }
             let now = monotonicNanos()
             if due > now { try await Task.sleep(for: .nanoseconds(Int64(due - now))) }
-            if let released = link.heldBack.withLock({ $0.takeDue(now: monotonicNanos()) }) {
-                mesh.releaseHeldBack(released, to: link)
+            if let released = link.deferred.withLock({ $0.takeDue(now: monotonicNanos()) }) {
+                mesh.releaseDeferred(released, to: link)
             }
         }
     }

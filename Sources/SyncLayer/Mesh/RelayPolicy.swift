@@ -11,7 +11,7 @@ import SyncStore
 /// - Nothing goes over a link whose two ends both reach the server: the server delivers to both.
 /// - A peer gets only what its last `peerHello` says it lacks (by its version vector).
 /// - When this node is the peer's way to the server (this node has an uplink, the peer does not),
-///   what the server already holds is held back for `gatewayGrace` (``HeldBackRelays``): after a
+///   what the server already holds is deferred for `gatewayGrace` (``DeferredRelays``): after a
 ///   heal every node reconnects at once, and such changes would cross the mesh to nodes about to
 ///   receive them from the server. Changes the server does not hold yet go at once.
 struct RelayPolicy: Sendable {
@@ -26,8 +26,8 @@ struct RelayPolicy: Sendable {
     struct Plan: Sendable, Equatable {
         /// Sent now.
         var now: [RemoteChange] = []
-        /// Held back for ``RelayPolicy/gatewayGrace``, then sent if the peer still lacks an uplink.
-        var heldBack: [RemoteChange] = []
+        /// Deferred for ``RelayPolicy/gatewayGrace``, then sent if the peer still lacks an uplink.
+        var deferred: [RemoteChange] = []
     }
 
     /// How many links a change may cross.
@@ -44,20 +44,20 @@ struct RelayPolicy: Sendable {
         return peers.filter { !except.contains($0.nodeID) && Self.relays(ownUplink: ownUplink, peerUplink: $0.uplink) }
     }
 
-    /// What `peer` gets of `changes`: only what it lacks, and what the server holds held back when
+    /// What `peer` gets of `changes`: only what it lacks, and what the server holds deferred when
     /// this node is its gateway.
     func plan(_ changes: [RemoteChange], for peer: Peer, ownUplink: Bool) -> Plan {
         guard Self.relays(ownUplink: ownUplink, peerUplink: peer.uplink) else { return Plan() }
         let lacking = Self.lacking(changes, by: peer)
         guard ownUplink && !peer.uplink else { return Plan(now: lacking) }
-        return Plan(now: lacking.filter { !$0.acknowledged }, heldBack: lacking.filter(\.acknowledged))
+        return Plan(now: lacking.filter { !$0.acknowledged }, deferred: lacking.filter(\.acknowledged))
     }
 
-    /// What is due of the held-back changes, given what the peer says now: nothing once it reaches
+    /// What is due of the deferred changes, given what the peer says now: nothing once it reaches
     /// the server (or this node does not), else what it still lacks.
-    func release(_ heldBack: [RemoteChange], to peer: Peer, ownUplink: Bool) -> [RemoteChange] {
+    func release(_ deferred: [RemoteChange], to peer: Peer, ownUplink: Bool) -> [RemoteChange] {
         guard Self.relays(ownUplink: ownUplink, peerUplink: peer.uplink) else { return [] }
-        return Self.lacking(heldBack, by: peer)
+        return Self.lacking(deferred, by: peer)
     }
 
     /// The changes `peer`'s vector does not cover.
@@ -66,28 +66,28 @@ struct RelayPolicy: Sendable {
     }
 }
 
-/// Changes held back for one peer (see ``RelayPolicy``), with when they fall due. Time is a
+/// Changes deferred for one peer (see ``RelayPolicy``), with when they fall due. Time is a
 /// monotonic reading in nanoseconds, passed in, so the rule is tested without waiting.
-struct HeldBackRelays: Sendable {
-    /// How long a change is held back.
+struct DeferredRelays: Sendable {
+    /// How long a change is deferred.
     let grace: Duration
     private(set) var pending: [RemoteChange] = []
-    /// When the held-back changes fall due; `nil` when none are held.
+    /// When the deferred changes fall due; `nil` when none are deferred.
     private(set) var due: UInt64?
 
     init(grace: Duration) {
         self.grace = grace
     }
 
-    /// Holds `changes` back. The first of a run sets the deadline; later ones join it, so a steady
+    /// Defers `changes`. The first of a run sets the deadline; later ones join it, so a steady
     /// stream is released once per grace, not never.
-    mutating func hold(_ changes: [RemoteChange], now: UInt64) {
+    mutating func add(_ changes: [RemoteChange], now: UInt64) {
         guard !changes.isEmpty else { return }
         if due == nil { due = now + UInt64(max(0, grace.nanosecondsValue)) }
         pending.append(contentsOf: changes)
     }
 
-    /// The held-back changes, when they are due at `now` (and forgets them); `nil` before.
+    /// The deferred changes, when they are due at `now` (and forgets them); `nil` before.
     mutating func takeDue(now: UInt64) -> [RemoteChange]? {
         guard let due, now >= due else { return nil }
         defer {
