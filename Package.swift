@@ -54,6 +54,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: strict),
         .target(name: "SyncServer", dependencies: [
@@ -96,7 +97,11 @@ let package = Package(
         .testTarget(name: "SyncDiscoveryTests", dependencies: ["SyncDiscovery", "CAvahi", log], swiftSettings: strict),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncCore", "SyncStore", "SyncTesting"], swiftSettings: strict),
-        .testTarget(name: "SyncLayerTests", dependencies: ["SyncCore", "SyncStore", "SyncLayer", "SyncTesting"], swiftSettings: strict),
+        .testTarget(name: "SyncLayerTests", dependencies: [
+            "SyncCore", "SyncStore", "SyncLayer", "SyncTesting", log,
+            .product(name: "WSCore", package: "swift-websocket"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["SyncCore", "SyncLayer", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncIntegrationTests", dependencies: [
             "SyncCore", "SyncStore", "SyncLayer", "SyncServer", "SyncTesting", httpClient,

@@ -102,7 +102,7 @@ extension Mesh {
                     }
                     linked.withLock { $0 = link }
                     // Cancelling the connection's task once upgraded closes its input.
-                    try await MeshSession(mesh: self, link: link, abort: { dial.abort() }).run(inbound: inbound, outbound: outbound)
+                    try await MeshSession(mesh: self, link: link, abort: { dial.abort() }).run(connection: WebSocketChannel(inbound: inbound, outbound: outbound))
                 }
             }
         } catch {

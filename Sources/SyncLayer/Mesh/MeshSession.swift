@@ -35,7 +35,7 @@ struct MeshSession {
         exchange = mesh.configuration.teamSecret.map { MeshKeyExchange(secret: $0, teamID: mesh.configuration.teamID) }
     }
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+    func run(connection: some MessageChannel) async throws {
         defer {
             channel.abandon()
             peerSpoke.abandon()
@@ -43,12 +43,12 @@ struct MeshSession {
             mesh.closeLink(link)
         }
         // The accepting side sends its key exchange when the dialer's arrives (readLoop).
-        if let exchange, link.direction == .outbound { try await outbound.write(.binary(ByteBuffer(bytes: exchange.keyMessage))) }
+        if let exchange, link.direction == .outbound { try await connection.write(.binary(ByteBuffer(bytes: exchange.keyMessage))) }
         link.send(.peerHello(try await mesh.ownHello(wantsReply: false)))
         let keepAlive = Locked(KeepAlive(interval: mesh.configuration.heartbeatInterval, now: monotonicNanos()))
         await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await readLoop(inbound, outbound, keepAlive: keepAlive) }
-            group.addTask { try await writeLoop(outbound) }
+            group.addTask { try await readLoop(connection, keepAlive: keepAlive) }
+            group.addTask { try await writeLoop(connection) }
             group.addTask { try await heartbeatLoop(keepAlive: keepAlive) }
             group.addTask { try await deferredRelayLoop() }
             group.addTask {
@@ -59,7 +59,7 @@ struct MeshSession {
             do {
                 try await group.next()
                 group.cancelAll()
-                try? await outbound.close(.normalClosure, reason: nil)
+                try? await connection.close(.normalClosure, reason: nil)
             } catch let refusal as Mesh.Refusal where link.overflowed {
                 // Nothing more can be written to it, not even a close frame: drop the connection.
                 mesh.engine.metrics.update { $0.slowPeersDropped += 1 }
@@ -68,17 +68,17 @@ struct MeshSession {
             } catch let refusal as Mesh.Refusal {
                 mesh.logger.debug("mesh link closed", metadata: ["synclayer.reason": "\(refusal)", "synclayer.peer.address": "\(link.address)"])
                 group.cancelAll()
-                try? await outbound.close(.policyViolation, reason: String(refusal.description.prefix(100)))
+                try? await connection.close(.policyViolation, reason: String(refusal.description.prefix(100)))
             } catch {
                 group.cancelAll()
-                try? await outbound.close(.goingAway, reason: nil)
+                try? await connection.close(.goingAway, reason: nil)
             }
             abort()
         }
     }
 
-    private func readLoop(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, keepAlive: Locked<KeepAlive>) async throws {
-        for try await message in inbound.messages(maxSize: 8 << 20) {
+    private func readLoop(_ connection: some MessageChannel, keepAlive: Locked<KeepAlive>) async throws {
+        for try await message in connection.messages(maxSize: 8 << 20) {
             keepAlive.withLock { $0.received(at: monotonicNanos()) }
             let frame: Frame
             do {
@@ -88,7 +88,7 @@ struct MeshSession {
                     }
                     guard let cipher = channel.current else {
                         let opened = try exchange.channel(peerKeyMessage: Array(buffer.readableBytesView))
-                        if link.direction == .inbound { try await outbound.write(.binary(ByteBuffer(bytes: exchange.keyMessage))) }
+                        if link.direction == .inbound { try await connection.write(.binary(ByteBuffer(bytes: exchange.keyMessage))) }
                         channel.fulfill(opened)
                         continue
                     }
@@ -122,19 +122,19 @@ struct MeshSession {
     }
 
     /// Writes queued frames in order; ends (closing the link) when the mesh finishes the queue.
-    private func writeLoop(_ outbound: WebSocketOutboundWriter) async throws {
+    private func writeLoop(_ connection: some MessageChannel) async throws {
         if link.direction == .inbound, exchange == nil {
             guard await peerSpoke.value != nil else { return }
         }
         if exchange != nil {
             guard let cipher = await channel.value else { return }
             for await frame in link.queue {
-                try await outbound.write(.binary(ByteBuffer(bytes: cipher.seal(mesh.codec.encode(frame)))))
+                try await connection.write(.binary(ByteBuffer(bytes: cipher.seal(mesh.codec.encode(frame)))))
                 link.wrote(frame)
             }
         } else {
             for await frame in link.queue {
-                try await outbound.write(.text(mesh.codec.encodeString(frame)))
+                try await connection.write(.text(mesh.codec.encodeString(frame)))
                 link.wrote(frame)
             }
         }

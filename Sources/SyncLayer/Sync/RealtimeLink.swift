@@ -129,7 +129,7 @@ final class RealtimeLink: Sendable {
                 // handler does so), which ends the session's reader.
                 guard dial.upgraded(closeSession: { dial.abort() }) else { return }
                 self.closeCurrent.withLock { $0 = { try? await outbound.close(.normalClosure, reason: "disconnect") } }
-                try await session.run(inbound: inbound, outbound: outbound, abort: { dial.abort() }) { peer in
+                try await session.run(channel: WebSocketChannel(inbound: inbound, outbound: outbound), abort: { dial.abort() }) { peer in
                     connected.withLock { $0 = true }
                     self.machine.withLock { $0.handshakeCompleted() }
                     self.publish()

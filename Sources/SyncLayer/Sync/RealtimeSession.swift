@@ -39,7 +39,7 @@ final class RealtimeSession: Sendable {
     ///
     /// `abort` closes the connection's input: reading a socket ends on neither cancellation nor a
     /// close frame the other side never answers, so a session that ends calls it to stop its reader.
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, abort: @escaping @Sendable () -> Void = {},
+    func run(channel: some MessageChannel, abort: @escaping @Sendable () -> Void = {},
              onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
         let local = engine.attachLiveSession()
         defer {
@@ -51,28 +51,28 @@ final class RealtimeSession: Sendable {
         let hello = Hello(nodeID: engine.nodeID, vector: try await engine.vector(),
                           cursor: position.server == nil ? nil : position.cursor, cursorOwner: position.server,
                           time: sentAt, collections: configuration.collections)
-        try await outbound.write(.text(codec.encodeString(.hello(hello))))
+        try await channel.write(.text(codec.encodeString(.hello(hello))))
         for collection in configuration.collections {
-            try await outbound.write(.text(codec.encodeString(.subscribe(collection: collection))))
+            try await channel.write(.text(codec.encodeString(.subscribe(collection: collection))))
         }
         let keepAlive = Locked(KeepAlive(interval: configuration.pingInterval, now: monotonicNanos()))
         try await withThrowingTaskGroup(of: Loop.self) { group in
-            group.addTask { try await self.readLoop(inbound, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake); return .reader }
-            group.addTask { try await self.keepAliveLoop(outbound, keepAlive: keepAlive); return .keepAlive }
-            group.addTask { try await self.sendLoop(outbound, local: local); return .sender }
-            group.addTask { try await self.gatewayLoop(outbound); return .gateway }
+            group.addTask { try await self.readLoop(channel, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake); return .reader }
+            group.addTask { try await self.keepAliveLoop(channel, keepAlive: keepAlive); return .keepAlive }
+            group.addTask { try await self.sendLoop(channel, local: local); return .sender }
+            group.addTask { try await self.gatewayLoop(channel); return .gateway }
             // Any loop but the gateway's ends the session. Cancellation (the node stops) ends the
             // sender and the keep-alive; the reader ends only when the input is closed (abort).
             do {
                 while let ended = try await group.next(), ended == .gateway {}
             } catch {
                 group.cancelAll()
-                if Task.isCancelled { try? await outbound.close(.goingAway, reason: "the node is stopping") }
+                if Task.isCancelled { try? await channel.close(.goingAway, reason: "the node is stopping") }
                 abort()
                 throw error
             }
             group.cancelAll()
-            if Task.isCancelled { try? await outbound.close(.goingAway, reason: "the node is stopping") }
+            if Task.isCancelled { try? await channel.close(.goingAway, reason: "the node is stopping") }
             abort()
         }
     }
@@ -84,10 +84,10 @@ final class RealtimeSession: Sendable {
 
     // MARK: Inbound
 
-    private func readLoop(_ inbound: WebSocketInboundStream, keepAlive: Locked<KeepAlive>, helloSentAt: UInt64,
+    private func readLoop(_ channel: some MessageChannel, keepAlive: Locked<KeepAlive>, helloSentAt: UInt64,
                           onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
         var server: NodeID?
-        for try await message in inbound.messages(maxSize: 8 << 20) {
+        for try await message in channel.messages(maxSize: 8 << 20) {
             keepAlive.withLock { $0.received(at: monotonicNanos()) }
             let frame: Frame
             do {
@@ -145,11 +145,11 @@ final class RealtimeSession: Sendable {
 
     // MARK: Outbound
 
-    private func sendLoop(_ outbound: WebSocketOutboundWriter, local: AsyncStream<[Change]>) async throws {
+    private func sendLoop(_ channel: some MessageChannel, local: AsyncStream<[Change]>) async throws {
         guard let peer = await handshake.value else { return }
         if case .ours(_, let vector) = peer {
             // Ours now; other origins' (a mesh node's) after the gateway's wait (gatewayLoop).
-            try await send(engine.uploadPolicy.atHandshake(try await engine.outboxForServer(vector: vector, limit: 100_000)), outbound)
+            try await send(engine.uploadPolicy.atHandshake(try await engine.outboxForServer(vector: vector, limit: 100_000)), channel)
         } else {
             engine.pollNow.signal()
         }
@@ -161,31 +161,31 @@ final class RealtimeSession: Sendable {
                 engine.pollNow.signal()
                 continue
             }
-            try await send(changes, outbound)
+            try await send(changes, channel)
         }
     }
 
     /// Sends changes to the server: one as a `change` frame (the original protocol's), more in
     /// `changes` batches of at most 500.
-    private func send(_ unsigned: [Change], _ outbound: WebSocketOutboundWriter) async throws {
+    private func send(_ unsigned: [Change], _ channel: some MessageChannel) async throws {
         let signer = engine.signer
         let changes = unsigned.map(signer.signingOwn)
         if changes.count == 1, let change = changes.first {
-            try await outbound.write(.text(codec.encodeString(.change(ChangeMessage(change)))))
+            try await channel.write(.text(codec.encodeString(.change(ChangeMessage(change)))))
             return
         }
         var pending = changes[...]
         while !pending.isEmpty {
             let batch = pending.prefix(500)
             pending.removeFirst(batch.count)
-            try await outbound.write(.text(codec.encodeString(.changes(ChangeBatch(changes: batch.map { ChangeMessage($0) })))))
+            try await channel.write(.text(codec.encodeString(.changes(ChangeBatch(changes: batch.map { ChangeMessage($0) })))))
         }
     }
 
     /// On a mesh node, uploads what is still waiting of other origins once the server has stopped
     /// delivering them: this node is then their gateway (the rule and its waits are
     /// ``UploadPolicy/Gateway``). Returns when the gateway's job is done.
-    private func gatewayLoop(_ outbound: WebSocketOutboundWriter) async throws {
+    private func gatewayLoop(_ channel: some MessageChannel) async throws {
         guard configuration.mesh != nil, case .ours(_, let vector)? = await handshake.value else { return }
         let policy = engine.uploadPolicy
         func othersWaiting() async throws -> [Change] {
@@ -204,7 +204,7 @@ final class RealtimeSession: Sendable {
             case .upload:
                 let foreign = try await othersWaiting()
                 logger.info("uploading changes of other nodes as their gateway", metadata: ["synclayer.changes": "\(foreign.count)"])
-                try await send(foreign, outbound)
+                try await send(foreign, channel)
                 return
             }
         }
@@ -212,7 +212,7 @@ final class RealtimeSession: Sendable {
 
     // MARK: Keep-alive
 
-    private func keepAliveLoop(_ outbound: WebSocketOutboundWriter, keepAlive: Locked<KeepAlive>) async throws {
+    private func keepAliveLoop(_ channel: some MessageChannel, keepAlive: Locked<KeepAlive>) async throws {
         // A server of ours answers hello at once; only a backend of the original protocol stays silent.
         try await keepAlive.run(
             handshakeDeadline: monotonicNanos() + UInt64(max(configuration.pingInterval * 2, .seconds(5)).nanosecondsValue),
@@ -222,9 +222,9 @@ final class RealtimeSession: Sendable {
                 engine.learnDialect(.helloUnanswered)
                 handshake.fulfill(.legacy)
             },
-            ping: { try await outbound.write(.text(codec.encodeString(.ping(time: engine.wallClock.nowMillis())))) })
+            ping: { try await channel.write(.text(codec.encodeString(.ping(time: engine.wallClock.nowMillis())))) })
         logger.info("the realtime link is silent for two ping intervals: closing it")
-        try? await outbound.close(.goingAway, reason: "no answer to pings")
+        try? await channel.close(.goingAway, reason: "no answer to pings")
         throw LinkDead()
     }
 }
