@@ -4,13 +4,13 @@ extension Mesh {
     /// Runs the mesh until the task is cancelled: the peer listener, discovery (advertise, browse,
     /// resolve), the dialers (discovered and static peers), the uplink watcher and the periodic
     /// state exchange.
-    func run(uplinkStates: AsyncStream<Bool>) async {
+    func run(uplinkStates: some AsyncSequence<Bool, Never> & Sendable) async {
         // Sessions do not end on cancellation by themselves (reading a socket does not): when the
         // node stops, every link is closed, so the listener can finish.
         await withTaskCancellationHandler { await runServices(uplinkStates: uplinkStates) } onCancel: { closeAllLinks() }
     }
 
-    private func runServices(uplinkStates: AsyncStream<Bool>) async {
+    private func runServices(uplinkStates: some AsyncSequence<Bool, Never> & Sendable) async {
         await withDiscardingTaskGroup { group in
             group.addTask {
                 do {

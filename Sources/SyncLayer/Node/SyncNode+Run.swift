@@ -21,16 +21,7 @@ extension SyncNode {
             await withDiscardingTaskGroup { group in
                 if let link { group.addTask { await link.run() } }
                 if let poller { group.addTask { await poller.run(linkIsUp: { states.current == .connected }) } }
-                if let mesh {
-                    let uplink = AsyncStream<Bool> { continuation in
-                        let task = Task {
-                            for await state in states.stream() { continuation.yield(state == .connected) }
-                            continuation.finish()
-                        }
-                        continuation.onTermination = { _ in task.cancel() }
-                    }
-                    group.addTask { await mesh.run(uplinkStates: uplink) }
-                }
+                if let mesh { group.addTask { await mesh.run(uplinkStates: states.stream().map { $0 == .connected }) } }
             }
         }
     }
