@@ -2,8 +2,8 @@ import SyncCore
 import SyncStore
 
 /// A change of `origin` numbered `seq`, as the policies see it.
-func policyChange(_ origin: String, _ seq: UInt64, acknowledged: Bool = false) -> RemoteChange {
-    RemoteChange(Change(id: ChangeID(origin: NodeID(origin)!, seq: seq), hlc: HLCTimestamp(wallMillis: 1_000 + seq), collection: "c",
+func policyChange(_ origin: String, _ seq: UInt64, acknowledged: Bool = false) -> ChangeInTransit {
+    ChangeInTransit(Change(id: ChangeID(origin: NodeID(origin)!, seq: seq), hlc: HLCTimestamp(wallMillis: 1_000 + seq), collection: "c",
                         recordID: "r\(seq)", kind: .insert, fields: ["v": .int(Int64(seq))]),
                  acknowledged: acknowledged)
 }

@@ -29,7 +29,7 @@ import SyncStore
             try await node.collection("other").save(["x": 1])
             let remote = Change(id: ChangeID(origin: NodeID("peer")!, seq: 1), hlc: HLCTimestamp(wallMillis: 1), collection: "todos",
                                 recordID: "r", kind: .insert, fields: ["from": "peer"])
-            _ = try await node.store.applyRemote([RemoteChange(remote, acknowledged: true)])
+            _ = try await node.store.applyRemote([ChangeInTransit(remote, acknowledged: true)])
             let next = try await updates.next()
             #expect(next == [Document(id: "r", data: ["from": "peer"])])
         }

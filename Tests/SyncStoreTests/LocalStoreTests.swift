@@ -60,15 +60,15 @@ import Testing
             let two = remoteChange("peer", 2, at: 2_000, .update, ["w": 2])
             let one = remoteChange("peer", 1, at: 1_000, .insert, ["v": 1])
             let peer = NodeID("peer")!
-            let first = try await store.applyRemote([RemoteChange(two, acknowledged: false)])
+            let first = try await store.applyRemote([ChangeInTransit(two, acknowledged: false)])
             #expect(first.outcomes == [.applied(visibleChange: true)])
             let gapped = try await store.vector()
             #expect(gapped[peer] == 0, "seq 1 is missing, so nothing is contiguous yet")
-            let second = try await store.applyRemote([RemoteChange(one, acknowledged: false)])
+            let second = try await store.applyRemote([ChangeInTransit(one, acknowledged: false)])
             #expect(second.outcomes == [.applied(visibleChange: true)])
             let filled = try await store.vector()
             #expect(filled[peer] == 2)
-            let again = try await store.applyRemote([RemoteChange(one, acknowledged: false)])
+            let again = try await store.applyRemote([ChangeInTransit(one, acknowledged: false)])
             #expect(again.outcomes == [.duplicate])
             let merged = try await store.get(collection: "items", id: "r")
             #expect(merged?.data == ["v": 1, "w": 2], "\(String(describing: merged))")
@@ -80,19 +80,19 @@ import Testing
             let own = try await store.put(collection: "items", id: "a", fields: [:])
             let relayed = remoteChange("peer", 1, at: 1_000)
             let fromServer = remoteChange("other", 1, at: 1_000, record: "s")
-            _ = try await store.applyRemote([RemoteChange(relayed, acknowledged: false), RemoteChange(fromServer, acknowledged: true, serverSeq: 4)])
+            _ = try await store.applyRemote([ChangeInTransit(relayed, acknowledged: false), ChangeInTransit(fromServer, acknowledged: true, serverSeq: 4)])
             #expect(Set(try await store.outbox()) == [own, relayed])
             try await store.acknowledge([own.id: 5])
             #expect(try await store.outbox() == [relayed])
             // The same relayed change now arrives from the server: it leaves the outbox.
-            _ = try await store.applyRemote([RemoteChange(relayed, acknowledged: true, serverSeq: 6)])
+            _ = try await store.applyRemote([ChangeInTransit(relayed, acknowledged: true, serverSeq: 6)])
             #expect(try await store.outboxCount() == 0)
         }
     }
 
     @Test func cursorMovesInTheSameTransactionAsTheData() async throws {
         try await withStore { store, _ async throws in
-            _ = try await store.applyRemote([RemoteChange(remoteChange("o", 1, at: 1), acknowledged: true, serverSeq: 9)], cursor: ("server", 9))
+            _ = try await store.applyRemote([ChangeInTransit(remoteChange("o", 1, at: 1), acknowledged: true, serverSeq: 9)], cursor: ("server", 9))
             #expect(try await store.cursor("server") == 9)
             // A cursor never goes back.
             _ = try await store.applyRemote([], cursor: ("server", 3))
@@ -101,7 +101,7 @@ import Testing
             let bad = Change(id: ChangeID(origin: NodeID("o")!, seq: 2), hlc: HLCTimestamp(wallMillis: 2), collection: "bad name!",
                              recordID: "r", kind: .insert, fields: [:])
             await #expect(throws: StoreError.self) {
-                try await store.applyRemote([RemoteChange(bad, acknowledged: true)], cursor: ("server", 20))
+                try await store.applyRemote([ChangeInTransit(bad, acknowledged: true)], cursor: ("server", 20))
             }
             #expect(try await store.cursor("server") == 9)
         }
@@ -109,7 +109,7 @@ import Testing
 
     @Test func changesMissingFromAVectorAreExactlyTheOnesTheOtherLacks() async throws {
         try await withStore { store, _ async throws in
-            for seq in 1...5 { _ = try await store.applyRemote([RemoteChange(remoteChange("p", UInt64(seq), at: UInt64(seq), record: "r\(seq)"), acknowledged: false)]) }
+            for seq in 1...5 { _ = try await store.applyRemote([ChangeInTransit(remoteChange("p", UInt64(seq), at: UInt64(seq), record: "r\(seq)"), acknowledged: false)]) }
             _ = try await store.put(collection: "items", id: "mine", fields: [:])
             let missing = try await store.changes(missingFrom: VersionVector([NodeID("p")!: 3]))
             #expect(missing.map(\.id.description).sorted() == ["\(store.nodeID):1", "p:4", "p:5"].sorted())
@@ -120,7 +120,7 @@ import Testing
         let clock = ManualWallClock()
         try await withStore(wallClock: clock) { store, _ async throws in
             let anHourAhead = clock.nowMillis() + 3_600_000
-            _ = try await store.applyRemote([RemoteChange(remoteChange("fast", 1, at: anHourAhead, .insert, ["v": "fast"]), acknowledged: true)])
+            _ = try await store.applyRemote([ChangeInTransit(remoteChange("fast", 1, at: anHourAhead, .insert, ["v": "fast"]), acknowledged: true)])
             let edit = try await store.update(collection: "items", id: "r", fields: ["v": "edited"])
             #expect(try await store.get(collection: "items", id: "r")?.data["v"] == "edited")
             // The drift bound kept the node's own clock near real time; only this document's stamp moved.
@@ -155,7 +155,7 @@ import Testing
                     var remaining = order[...]
                     while !remaining.isEmpty {
                         let take = Int.random(in: 1...max(1, remaining.count), using: &rng)
-                        _ = try await store.applyRemote(remaining.prefix(take).map { RemoteChange($0, acknowledged: false) })
+                        _ = try await store.applyRemote(remaining.prefix(take).map { ChangeInTransit($0, acknowledged: false) })
                         remaining = remaining.dropFirst(take)
                     }
                     return try await store.digest(collection: "items").digest

@@ -196,7 +196,7 @@ final class Mesh: Sendable {
     }
 
     /// Passes changes new to this node on to the peers the relay rule selects.
-    func forward(_ changes: [RemoteChange], hops: Int, except: Set<NodeID>) {
+    func forward(_ changes: [ChangeInTransit], hops: Int, except: Set<NodeID>) {
         guard !changes.isEmpty else { return }
         let (links, ownUplink) = state.withLock { (Array($0.table.byPeer.values), $0.uplink) }
         let peers = links.compactMap(policyPeer)
@@ -211,7 +211,7 @@ final class Mesh: Sendable {
     }
 
     /// Sends a peer what it lacks, right after its `peerHello` (by the same rule).
-    private func relay(_ changes: [RemoteChange], to link: MeshLink, hops: Int, sentTo: [NodeID]) {
+    private func relay(_ changes: [ChangeInTransit], to link: MeshLink, hops: Int, sentTo: [NodeID]) {
         guard let peer = policyPeer(link) else { return }
         carryOut(relayPolicy.plan(changes, for: peer, ownUplink: hasUplink), on: link, hops: hops, sentTo: sentTo)
     }
@@ -224,12 +224,12 @@ final class Mesh: Sendable {
     /// Deferred changes whose grace passed: sent if the relay rule still allows, and only what the
     /// peer's latest `peerHello` says it lacks. A peer that misses some meanwhile gets them from the
     /// periodic exchange of vectors.
-    func releaseDeferred(_ changes: [RemoteChange], to link: MeshLink) {
+    func releaseDeferred(_ changes: [ChangeInTransit], to link: MeshLink) {
         guard let peer = policyPeer(link) else { return }
         send(relayPolicy.release(changes, to: peer, ownUplink: hasUplink), to: link, hops: 1, sentTo: [])
     }
 
-    private func send(_ changes: [RemoteChange], to link: MeshLink, hops: Int, sentTo: [NodeID]) {
+    private func send(_ changes: [ChangeInTransit], to link: MeshLink, hops: Int, sentTo: [NodeID]) {
         guard !changes.isEmpty else { return }
         for start in stride(from: 0, to: changes.count, by: 500) {
             let slice = changes[start..<min(changes.count, start + 500)]

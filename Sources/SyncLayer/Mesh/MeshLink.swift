@@ -26,7 +26,7 @@ final class MeshLink: Sendable {
     let deferred: Mutex<DeferredRelays>
     let deferredChanged = Wakeup()
     /// Changes in frames queued and not yet written.
-    private let queued: QueuedChanges
+    private let queued: OutboundQueueBound
     /// Fulfilled when the peer let more than `queueLimit` changes pile up (the link then ends).
     let overflow = Promise<Void>()
 
@@ -35,7 +35,7 @@ final class MeshLink: Sendable {
         self.id = id
         self.direction = direction
         self.address = address
-        queued = QueuedChanges(limit: queueLimit)
+        queued = OutboundQueueBound(limit: queueLimit)
         (queue, continuation) = AsyncStream.makeStream(of: Frame.self)
     }
 
@@ -73,7 +73,7 @@ final class MeshLink: Sendable {
     }
 
     /// Defers changes for this peer until their grace has passed.
-    func deferRelay(_ changes: [RemoteChange]) {
+    func deferRelay(_ changes: [ChangeInTransit]) {
         guard !changes.isEmpty else { return }
         let first = deferred.withLock { held in
             defer { held.add(changes, now: monotonicNanos()) }

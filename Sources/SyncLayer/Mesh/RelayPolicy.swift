@@ -25,9 +25,9 @@ struct RelayPolicy: Sendable {
     /// What one peer gets of a batch.
     struct Plan: Sendable, Equatable {
         /// Sent now.
-        var now: [RemoteChange] = []
+        var now: [ChangeInTransit] = []
         /// Deferred for ``RelayPolicy/gatewayGrace``, then sent if the peer still lacks an uplink.
-        var deferred: [RemoteChange] = []
+        var deferred: [ChangeInTransit] = []
     }
 
     /// How many links a change may cross.
@@ -46,7 +46,7 @@ struct RelayPolicy: Sendable {
 
     /// What `peer` gets of `changes`: only what it lacks, and what the server holds deferred when
     /// this node is its gateway.
-    func plan(_ changes: [RemoteChange], for peer: Peer, ownUplink: Bool) -> Plan {
+    func plan(_ changes: [ChangeInTransit], for peer: Peer, ownUplink: Bool) -> Plan {
         guard Self.relays(ownUplink: ownUplink, peerUplink: peer.uplink) else { return Plan() }
         let lacking = Self.lacking(changes, by: peer)
         guard ownUplink && !peer.uplink else { return Plan(now: lacking) }
@@ -55,13 +55,13 @@ struct RelayPolicy: Sendable {
 
     /// What is due of the deferred changes, given what the peer says now: nothing once it reaches
     /// the server (or this node does not), else what it still lacks.
-    func release(_ deferred: [RemoteChange], to peer: Peer, ownUplink: Bool) -> [RemoteChange] {
+    func release(_ deferred: [ChangeInTransit], to peer: Peer, ownUplink: Bool) -> [ChangeInTransit] {
         guard Self.relays(ownUplink: ownUplink, peerUplink: peer.uplink) else { return [] }
         return Self.lacking(deferred, by: peer)
     }
 
     /// The changes `peer`'s vector does not cover.
-    static func lacking(_ changes: [RemoteChange], by peer: Peer) -> [RemoteChange] {
+    static func lacking(_ changes: [ChangeInTransit], by peer: Peer) -> [ChangeInTransit] {
         changes.filter { $0.change.id.seq > peer.vector[$0.change.id.origin] }
     }
 }
@@ -71,7 +71,7 @@ struct RelayPolicy: Sendable {
 struct DeferredRelays: Sendable {
     /// How long a change is deferred.
     let grace: Duration
-    private(set) var pending: [RemoteChange] = []
+    private(set) var pending: [ChangeInTransit] = []
     /// When the deferred changes fall due; `nil` when none are deferred.
     private(set) var due: UInt64?
 
@@ -81,14 +81,14 @@ struct DeferredRelays: Sendable {
 
     /// Defers `changes`. The first of a run sets the deadline; later ones join it, so a steady
     /// stream is released once per grace, not never.
-    mutating func add(_ changes: [RemoteChange], now: UInt64) {
+    mutating func add(_ changes: [ChangeInTransit], now: UInt64) {
         guard !changes.isEmpty else { return }
         if due == nil { due = now + UInt64(max(0, grace.nanosecondsValue)) }
         pending.append(contentsOf: changes)
     }
 
     /// The deferred changes, when they are due at `now` (and forgets them); `nil` before.
-    mutating func takeDue(now: UInt64) -> [RemoteChange]? {
+    mutating func takeDue(now: UInt64) -> [ChangeInTransit]? {
         guard let due, now >= due else { return nil }
         defer {
             pending = []

@@ -35,7 +35,7 @@ final class SyncEngine: Sendable {
     let uploadPolicy: UploadPolicy
     /// Where new changes go to be passed to LAN peers (set by the mesh, when the node runs one):
     /// each change with whether the server is known to hold it.
-    let meshForward = Locked<(@Sendable ([RemoteChange]) -> Void)?>(nil)
+    let meshForward = Locked<(@Sendable ([ChangeInTransit]) -> Void)?>(nil)
 
     init(store: LocalStore, configuration: SyncConfiguration, hub: EventHub, metrics: MetricsRecorder, wallClock: SystemWallClock, logger: Logger) {
         self.store = store
@@ -87,7 +87,7 @@ final class SyncEngine: Sendable {
         let synced = changes.filter { syncedCollections.contains($0.collection) }
         guard !synced.isEmpty else { return }
         sendToServer(synced)
-        meshForward.withLock { $0 }?(synced.map { RemoteChange($0, acknowledged: false) })
+        meshForward.withLock { $0 }?(synced.map { ChangeInTransit($0, acknowledged: false) })
     }
 
     /// Sends changes to the server over the live link, if one is up (local changes, or a gateway
@@ -101,15 +101,15 @@ final class SyncEngine: Sendable {
     ///
     /// Only what its origin signed is applied (and so ever passed on): a peer, whether it made a
     /// change up, altered one on the way, or relays from one that did, cannot put it in a store.
-    func applyFromPeer(_ messages: [ChangeMessage], peer: NodeID) async throws -> [RemoteChange] {
-        var remote: [RemoteChange] = []
+    func applyFromPeer(_ messages: [ChangeMessage], peer: NodeID) async throws -> [ChangeInTransit] {
+        var remote: [ChangeInTransit] = []
         remote.reserveCapacity(messages.count)
         let held = store.heldVector
         for message in messages {
             guard let change = message.change, syncedCollections.contains(change.collection) else { continue }
             switch ChangeSigner.verify(change, holding: held) {
             case .valid, .held:
-                remote.append(RemoteChange(change, acknowledged: message.isAcknowledged))
+                remote.append(ChangeInTransit(change, acknowledged: message.isAcknowledged))
                 continue
             case .unsigned:
                 logger.warning("refused an unsigned change from a peer", metadata: ["synclayer.peer": "\(peer)", "synclayer.change": "\(change.id)"])
@@ -123,7 +123,7 @@ final class SyncEngine: Sendable {
         // Merged by the per-field last-writer-wins rule; conflict strategies that need the server's
         // word (serverWins, custom) apply when the server's copy arrives.
         let result = try await store.applyRemote(remote)
-        var applied: [RemoteChange] = []
+        var applied: [ChangeInTransit] = []
         var duplicates = 0
         for (index, outcome) in result.outcomes.enumerated() {
             switch outcome {
@@ -168,11 +168,11 @@ final class SyncEngine: Sendable {
     /// `server` (a backend of the original protocol) there is no cursor, and frames without our
     /// change ids merge by their timestamps.
     func applyFromServer(_ changes: [ChangeMessage], cursor: UInt64?, server: NodeID?, realtime: Bool) async throws {
-        var remote: [RemoteChange] = []
+        var remote: [ChangeInTransit] = []
         var legacy: [LegacyChange] = []
         for message in changes {
             if let change = message.change {
-                remote.append(RemoteChange(change, acknowledged: true, serverSeq: message.serverSeq))
+                remote.append(ChangeInTransit(change, acknowledged: true, serverSeq: message.serverSeq))
             } else {
                 legacy.append(legacyChange(message))
             }
@@ -181,7 +181,7 @@ final class SyncEngine: Sendable {
         if !legacy.isEmpty { try await store.applyLegacy(legacy) }
         let result = try await store.applyRemote(remote, cursor: position.flatMap { value in server.map { (SyncStateKey.serverCursor($0), value) } })
         var applied = 0, duplicates = 0
-        var fresh: [RemoteChange] = []
+        var fresh: [ChangeInTransit] = []
         for (index, outcome) in result.outcomes.enumerated() {
             switch outcome {
             case .applied:
@@ -312,7 +312,7 @@ extension SyncEngine {
     }
 
     /// The changes a peer whose vector is `vector` lacks, each with whether the server holds it.
-    func changes(missingFrom vector: VersionVector, limit: Int) async throws -> [RemoteChange] {
+    func changes(missingFrom vector: VersionVector, limit: Int) async throws -> [ChangeInTransit] {
         try await store.changesWithAcknowledgement(missingFrom: vector, limit: limit)
     }
 

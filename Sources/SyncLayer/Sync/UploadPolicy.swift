@@ -37,7 +37,7 @@ struct UploadPolicy: Sendable {
     }
 
     /// What of the changes a peer relayed goes to the server now.
-    func fromPeer(_ applied: [RemoteChange], ownUplink: Bool) -> [Change] {
+    func fromPeer(_ applied: [ChangeInTransit], ownUplink: Bool) -> [Change] {
         ownUplink ? applied.filter { !$0.acknowledged }.map(\.change) : []
     }
 

@@ -32,10 +32,10 @@ final class OutboundQueue: Sendable {
     let continuation: AsyncStream<OutboundItem>.Continuation
     /// Changes in queued `commit` items: the hub admits a commit's count when it queues it, the
     /// connection releases it when it takes the item.
-    let queued: QueuedChanges
+    let queued: OutboundQueueBound
 
     init(continuation: AsyncStream<OutboundItem>.Continuation, limit: Int) {
         self.continuation = continuation
-        queued = QueuedChanges(limit: limit)
+        queued = OutboundQueueBound(limit: limit)
     }
 }

@@ -1,7 +1,8 @@
 import SyncCore
 
-/// A change received from elsewhere, with what is known about it.
-package struct RemoteChange: Hashable, Sendable {
+/// A change on its way between stores (from the server, from a peer, or this node's own passed to
+/// its peers), with what is known of the server holding it.
+package struct ChangeInTransit: Hashable, Sendable {
     /// The change.
     package let change: Change
     /// Whether the server is known to have committed it (it came from the server).
@@ -21,7 +22,7 @@ extension LocalStore {
     /// transaction, so a cursor never runs ahead of the data it covers. Reports remote changes that
     /// met this node's pending changes on the same fields.
     @discardableResult
-    package func applyRemote(_ changes: [RemoteChange], cursor: (name: String, value: UInt64)? = nil) async throws -> RemoteApplyResult {
+    package func applyRemote(_ changes: [ChangeInTransit], cursor: (name: String, value: UInt64)? = nil) async throws -> RemoteApplyResult {
         for remote in changes {
             try validate(collection: remote.change.collection, id: remote.change.recordID)
             if case .failure(let problem) = DocumentRules.encode(remote.change.fields, maxDepth: limits.maxDocumentDepth) {
@@ -149,12 +150,12 @@ extension LocalStore {
 
     /// The changes this store holds that `other` lacks, each with whether the server is known to
     /// hold it (for a LAN peer, which then need not upload it).
-    package func changesWithAcknowledgement(missingFrom other: VersionVector, limit: Int = 10_000) async throws -> [RemoteChange] {
+    package func changesWithAcknowledgement(missingFrom other: VersionVector, limit: Int = 10_000) async throws -> [ChangeInTransit] {
         let mine = try await vector()
         let ranges = mine.missing(from: other)
         guard !ranges.isEmpty else { return [] }
         return try await readers.read { connection in
-            var result: [RemoteChange] = []
+            var result: [ChangeInTransit] = []
             let statement = try connection.statement("""
                 SELECT origin, seq, hlc, collection, record_id, kind, fields, sig, acked FROM changes
                 WHERE origin = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4
@@ -187,11 +188,11 @@ extension LocalStore {
     }
 
     /// Reads change rows whose column 8 is the `acked` flag, each with that flag.
-    static func readAcknowledgedChanges(_ statement: SQLiteStatement) throws -> [RemoteChange] {
-        var result: [RemoteChange] = []
+    static func readAcknowledgedChanges(_ statement: SQLiteStatement) throws -> [ChangeInTransit] {
+        var result: [ChangeInTransit] = []
         let parser = JSONParser()
         while try statement.step() {
-            result.append(RemoteChange(try readChange(statement, parser), acknowledged: statement.int64(8) == 1))
+            result.append(ChangeInTransit(try readChange(statement, parser), acknowledged: statement.int64(8) == 1))
         }
         return result
     }

@@ -4,7 +4,7 @@ import Synchronization
 /// that bounds it: past `limit` the queue's reader is too slow and is dropped (it catches up by
 /// cursor or version vector when it comes back), so a reader that never reads cannot pin in memory
 /// everything sent to it meanwhile. Counted in changes, not queue items: one item may hold a batch.
-package final class QueuedChanges: Sendable {
+package final class OutboundQueueBound: Sendable {
     package let limit: Int
     private let count = Atomic<Int>(0)
 
