@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncCore", "SyncStore", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncLayerTests", dependencies: [
-            "SyncCore", "SyncStore", "SyncLayer", "SyncTesting", log,
+            "SyncCore", "SyncStore", "SyncDiscovery", "SyncLayer", "SyncTesting", log,
             .product(name: "WSCore", package: "swift-websocket"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ], swiftSettings: strict),

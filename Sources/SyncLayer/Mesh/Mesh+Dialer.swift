@@ -44,10 +44,10 @@ extension Mesh {
         }
     }
 
-    /// Dials `target` until it is gone, backing off after failures (200 ms doubling to 5 s, back to
-    /// 200 ms after a link that lasted 10 s or when `retry` is signalled: see `retryDialsNow`).
+    /// Dials `target` until it is gone, backing off after failures (``DialBackoff``; `retry` is
+    /// signalled by `retryDialsNow`).
     private func dialLoop(_ target: DialTarget, retry: Wakeup) async {
-        var backoff = Duration.milliseconds(200)
+        var backoff = DialBackoff()
         let heartbeat = configuration.heartbeatInterval
         if let peer = target.peer, peer < nodeID {
             // The smaller node id's link is the one both sides keep; give it a short head start.
@@ -73,9 +73,9 @@ extension Mesh {
             let started = ContinuousClock.now
             let linked = await dial(url)
             if let linked, target.url != nil { state.withLock { $0.staticPeerIDs[url] = linked } }
-            backoff = ContinuousClock.now - started > .seconds(10) ? .milliseconds(200) : min(backoff * 2, .seconds(5))
+            let wait = backoff.attemptEnded(after: ContinuousClock.now - started)
             let jitter = Duration.milliseconds(Int.random(in: 0...100))
-            if await retry.wait(timeout: backoff + jitter) { backoff = .milliseconds(200) }
+            if await retry.wait(timeout: wait + jitter) { backoff.reset() }
         }
     }
 

@@ -44,15 +44,22 @@ extension Mesh {
         }
     }
 
+    /// Where to dial a peer discovery found: its node id and `ws://ADDRESS:PORT/mesh` by resolved
+    /// address (an IPv6 address in brackets); `nil` for another team, this node itself, or a TXT
+    /// record whose node id is not valid.
+    static func dialTarget(for found: DiscoveredPeer, team: String, ownID: NodeID) -> (NodeID, String)? {
+        guard found.teamID == team, let peer = NodeID(found.nodeID), peer != ownID else { return nil }
+        let host = found.address.contains(":") ? "[\(found.address)]" : found.address
+        return (peer, "ws://\(host):\(found.port)/mesh")
+    }
+
     private func handle(_ event: DiscoveryEvent) {
         switch event {
         case .published(let name):
             // Already `running` since the daemon answered (see runDiscovery).
             logger.info("advertised on the LAN", metadata: ["synclayer.mesh.name": "\(name)"])
         case .peerFound(let found):
-            guard found.teamID == configuration.teamID, let peer = NodeID(found.nodeID), peer != nodeID else { return }
-            let host = found.address.contains(":") ? "[\(found.address)]" : found.address
-            let url = "ws://\(host):\(found.port)/mesh"
+            guard let (peer, url) = Self.dialTarget(for: found, team: configuration.teamID, ownID: nodeID) else { return }
             let isNew = state.withLock { state in
                 defer { state.discovered[peer] = url }
                 return state.discovered[peer] == nil
