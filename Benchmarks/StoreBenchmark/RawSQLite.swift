@@ -28,22 +28,9 @@ final class RawSQLite {
         return statement!
     }
 
-    /// One durable transaction per insert.
-    func insertEach(ids: [String], body: String) {
-        let insert = prepare("INSERT INTO documents(collection, id, body) VALUES ('items', ?1, ?2)")
-        defer { sqlite3_finalize(insert) }
-        for id in ids {
-            exec("BEGIN IMMEDIATE")
-            sqlite3_bind_text(insert, 1, id, -1, csqlite_transient())
-            sqlite3_bind_text(insert, 2, body, -1, csqlite_transient())
-            precondition(sqlite3_step(insert) == SQLITE_DONE)
-            sqlite3_reset(insert)
-            exec("COMMIT")
-        }
-    }
-
     /// One durable transaction per insert; returns each one's duration in seconds.
-    func insertEachTimed(ids: [String], body: String) -> [Double] {
+    @discardableResult
+    func insertEach(ids: [String], body: String) -> [Double] {
         let insert = prepare("INSERT INTO documents(collection, id, body) VALUES ('items', ?1, ?2)")
         defer { sqlite3_finalize(insert) }
         var latencies: [Double] = []

@@ -129,7 +129,7 @@ struct StoreBenchmark {
         let (rawLatencies, rawProbe) = try await withProbe {
             let raw = RawSQLite(path: "\(directory)/raw-checkpoints.sqlite", synchronous: "NORMAL")
             raw.exec("PRAGMA wal_autocheckpoint = 8192")
-            return raw.insertEachTimed(ids: (0..<count).map { "c\($0)" }, body: body)
+            return raw.insertEach(ids: (0..<count).map { "c\($0)" }, body: body)
         }
         let node = try await openNode("\(directory)/node-checkpoints.sqlite", .processCrash)
         let items = node.collection("items")

@@ -6,11 +6,6 @@ import Testing
 import WSCore
 
 @Suite struct MeshSessionTests {
-    func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -> Frame {
-        let message = try #require(await frames.next(), "the session wrote nothing more")
-        return try FrameCodec().decode(message)
-    }
-
     @Test func anInboundLinkWaitsForThePeerThenRegistersItAndAppliesOnlySignedRelays() async throws {
         try await withTemporaryDirectory(prefix: "mesh-session") { directory in
             var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])

@@ -34,13 +34,13 @@ final class InMemoryMessageChannel: MessageChannel {
     func endInput() { incomingContinuation.finish() }
 }
 
-@Suite struct RealtimeSessionTests {
-    /// Reads the session's next frame.
-    func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -> Frame {
-        let message = try #require(await frames.next(), "the session wrote nothing more")
-        return try FrameCodec().decode(message)
-    }
+/// The next frame a session wrote to an ``InMemoryMessageChannel``.
+func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -> Frame {
+    let message = try #require(await frames.next(), "the session wrote nothing more")
+    return try FrameCodec().decode(message)
+}
 
+@Suite struct RealtimeSessionTests {
     @Test func aSessionSaysHelloSendsItsOutboxAppliesTheServersChangesAndLetsAckedChangesGo() async throws {
         try await withTemporaryDirectory(prefix: "session") { directory in
             let configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), baseURL: "http://127.0.0.1:9", collections: ["todos"])

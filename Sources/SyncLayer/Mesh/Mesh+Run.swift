@@ -1,4 +1,5 @@
 import SyncCore
+import SyncStore
 
 extension Mesh {
     /// Runs the mesh until the task is cancelled: the peer listener, discovery (advertise, browse,
@@ -11,7 +12,20 @@ extension Mesh {
     }
 
     private func runServices(uplinkStates: some AsyncSequence<Bool, Never> & Sendable) async {
+        // New changes (local commits, changes from the server) reach the mesh through a stream: the
+        // engine hears local commits on the store's writer thread, which must not wait for the
+        // relay (signing, one queue per link). Before the mesh runs there are no links to relay
+        // to; a peer that links later gets what it lacks by its vector.
+        let (newChanges, continuation) = AsyncStream.makeStream(of: [ChangeInTransit].self)
+        engine.meshForward.withLock { $0 = { continuation.yield($0) } }
+        defer {
+            engine.meshForward.withLock { $0 = nil }
+            continuation.finish()
+        }
         await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await changes in newChanges { self.forward(changes, hops: 1, except: []) }
+            }
             group.addTask {
                 do {
                     try await self.runListener()

@@ -54,13 +54,6 @@ final class Mesh: Sendable {
         relayPolicy = RelayPolicy(hopLimit: configuration.hopLimit)
     }
 
-    /// Makes the engine pass every new change (local, or from the server) to the mesh.
-    func attach() {
-        engine.meshForward.withLock { forward in
-            forward = { [weak self] changes in self?.forward(changes, hops: 1, except: []) }
-        }
-    }
-
     // MARK: Status
 
     var status: MeshStatus {
@@ -199,14 +192,15 @@ final class Mesh: Sendable {
     func forward(_ changes: [ChangeInTransit], hops: Int, except: Set<NodeID>) {
         guard !changes.isEmpty else { return }
         let (links, ownUplink) = state.withLock { (Array($0.table.byPeer.values), $0.uplink) }
-        let peers = links.compactMap(policyPeer)
-        let targets = relayPolicy.targets(peers, ownUplink: ownUplink, hops: hops, except: except)
+        let linked = links.compactMap { link in policyPeer(link).map { (link: link, peer: $0) } }
+        let targets = Set(relayPolicy.targets(linked.map(\.peer), ownUplink: ownUplink, hops: hops, except: except).map(\.nodeID))
         guard !targets.isEmpty else { return }
-        let sentTo = targets.map(\.nodeID)
-        let selected = Set(sentTo)
-        for link in links {
-            guard let peer = policyPeer(link), selected.contains(peer.nodeID) else { continue }
-            carryOut(relayPolicy.plan(changes, for: peer, ownUplink: ownUplink), on: link, hops: hops, sentTo: sentTo)
+        let sentTo = Array(targets)
+        // This node's own changes are signed here, once, not once per link (`send` leaves signed ones alone).
+        let signer = engine.signer
+        let signed = changes.map { ChangeInTransit(signer.signingOwn($0.change), acknowledged: $0.acknowledged, serverSeq: $0.serverSeq) }
+        for (link, peer) in linked where targets.contains(peer.nodeID) {
+            carryOut(relayPolicy.plan(signed, for: peer, ownUplink: ownUplink), on: link, hops: hops, sentTo: sentTo)
         }
     }
 
@@ -231,9 +225,9 @@ final class Mesh: Sendable {
 
     private func send(_ changes: [ChangeInTransit], to link: MeshLink, hops: Int, sentTo: [NodeID]) {
         guard !changes.isEmpty else { return }
+        let signer = engine.signer
         for start in stride(from: 0, to: changes.count, by: 500) {
             let slice = changes[start..<min(changes.count, start + 500)]
-            let signer = engine.signer
             link.send(.relay(RelayBatch(changes: slice.map { ChangeMessage(relaying: signer.signingOwn($0.change), acknowledged: $0.acknowledged) },
                                         hops: hops, sentTo: sentTo)))
         }

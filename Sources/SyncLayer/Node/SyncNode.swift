@@ -52,7 +52,6 @@ public final class SyncNode: Service, Sendable {
         }
         let engine = self.engine
         mesh = configuration.mesh.map { Mesh(engine: engine, configuration: $0, logger: logger) }
-        mesh?.attach()
         // Every local write reaches sync through its commit: no write API has to remember to tell the engine.
         // The store forgets its observers when it closes.
         _ = store.observeCommits { [engine] event in

@@ -33,8 +33,9 @@ final class SyncEngine: Sendable {
     let syncedCollections: Set<String>
     /// Who uploads what, and when.
     let uploadPolicy: UploadPolicy
-    /// Where new changes go to be passed to LAN peers (set by the mesh, when the node runs one):
-    /// each change with whether the server is known to hold it.
+    /// Where new changes go to be passed to LAN peers (set by the mesh while it runs; it must return
+    /// at once, as it is called on the store's writer thread), each change with whether the server
+    /// is known to hold it.
     let meshForward = Locked<(@Sendable ([ChangeInTransit]) -> Void)?>(nil)
 
     init(store: LocalStore, configuration: SyncConfiguration, hub: EventHub, metrics: MetricsRecorder, wallClock: SystemWallClock, logger: Logger) {
@@ -244,7 +245,7 @@ final class SyncEngine: Sendable {
 
     /// The outbox, minus what the server already holds (acknowledged here at once: an ack lost in a crash).
     func outboxForServer(vector: VersionVector, limit: Int) async throws -> [Change] {
-        let outbox = try await store.outbox(limit: limit).filter { syncedCollections.contains($0.collection) }
+        let outbox = try await self.outbox(limit: limit)
         let covered = outbox.filter { $0.id.seq <= vector[$0.id.origin] }
         if !covered.isEmpty {
             try await store.acknowledge(Dictionary(uniqueKeysWithValues: covered.map { ($0.id, UInt64(0)) }))
