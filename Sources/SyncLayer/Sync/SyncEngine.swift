@@ -53,11 +53,8 @@ final class SyncEngine: Sendable {
 
     // MARK: Dialect
 
-    /// Which protocol the backend speaks, as far as the node knows.
-    var dialect: BackendDialect { dialectState.withLock { $0 } }
-
     /// Whether the backend is known to speak only the original protocol.
-    var speaksOriginalProtocol: Bool { dialect == .original }
+    var speaksOriginalProtocol: Bool { dialectState.withLock { $0 } == .original }
 
     /// A transport saw `evidence` of the backend's dialect.
     func learnDialect(_ evidence: DialectEvidence) {
