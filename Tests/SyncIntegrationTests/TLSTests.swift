@@ -34,16 +34,18 @@ import SyncCore
             }
             await writer.waitUntilConnected()
             let secret = "blood type AB- for bed \(UUID().uuidString)"
-            _ = try await writer.node.collection("patients").save(["note": .string(secret)], id: "p1")
+            // Long enough that no run of ciphertext matches it by chance (a 3-byte needle did, once).
+            let recordID = "patient-\(UUID().uuidString)"
+            _ = try await writer.node.collection("patients").save(["note": .string(secret)], id: recordID)
             #expect(try await server.waitUntil { try await server.store.changes(after: 0, collections: ["patients"]).changes.count == 1 })
             #expect(await reader.node.syncNow(), "the polling node pulls over HTTPS")
-            #expect(try await reader.node.collection("patients").get("p1")?["note"] == .string(secret))
+            #expect(try await reader.node.collection("patients").get(recordID)?["note"] == .string(secret))
 
             let recorded = proxy.recorded
             #expect(recorded.count > 1_000, "the proxy saw the traffic (\(recorded.count) bytes)")
             // Every connection opens with a TLS handshake record (content type 22, version 3.x).
             #expect(recorded.starts(with: [0x16, 0x03]))
-            for clear in [secret, "patients", "p1\"", "Upgrade: websocket", "/sync/"] {
+            for clear in [secret, "patients", recordID, "Upgrade: websocket", "/sync/"] {
                 #expect(recorded.firstRange(of: Array(clear.utf8)) == nil, "\"\(clear)\" crossed the wire in clear")
             }
             await reader.stop()
