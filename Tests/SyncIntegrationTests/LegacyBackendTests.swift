@@ -9,7 +9,11 @@ import SyncCore
     /// A node of `backend` (database `name`.sqlite in `directory`) polling every `interval`,
     /// started; a realtime one also linked (the backend refuses hello with INVALID_MESSAGE, so it
     /// speaks the original protocol).
-    func node(_ name: String, of backend: LegacyBackend, in directory: TemporaryDirectory, interval: Duration,
+    /// The shape of the original SDK's sample servers: REST routes, `subscribed` confirmations, and
+    /// `error INVALID_MESSAGE` for what it does not know (our `hello`).
+    static let sampleServer = DocumentedBackend.Shape(confirmsSubscriptions: true, rest: true, refusesUnknownTypes: true)
+
+    func node(_ name: String, of backend: DocumentedBackend, in directory: TemporaryDirectory, interval: Duration,
               realtime: Bool = true) async throws -> TestNode {
         let node = try await TestNode.start(path: directory.file("\(name).sqlite"), baseURL: "http://127.0.0.1:\(backend.port)",
                                             realtime: realtime) { $0.syncInterval = interval }
@@ -19,7 +23,7 @@ import SyncCore
 
     @Test func nodesSyncThroughABackendOfTheOriginalProtocol() async throws {
         try await withTemporaryDirectory(prefix: "legacy") { directory in
-            let backend = try await LegacyBackend.start()
+            let backend = try await DocumentedBackend.start(Self.sampleServer)
             let a = try await node("a", of: backend, in: directory, interval: .milliseconds(300))
             let b = try await node("b", of: backend, in: directory, interval: .milliseconds(300))
 
@@ -56,7 +60,7 @@ import SyncCore
     /// up and no other change comes to ask for a poll: the outbox drains.
     @Test func aFailedPushIsRetriedWithoutAnotherChange() async throws {
         try await withTemporaryDirectory(prefix: "legacy-retry") { directory in
-            let backend = try await LegacyBackend.start()
+            let backend = try await DocumentedBackend.start(Self.sampleServer)
             let a = try await node("a", of: backend, in: directory, interval: .milliseconds(200))
             let failures = a.node.events()
             // More failures than the polls the save itself asks for (it asks more than once).
@@ -76,7 +80,7 @@ import SyncCore
     /// reaches it by the pull it makes on the poll interval while linked.
     @Test func aMissedBroadcastArrivesByPull() async throws {
         try await withTemporaryDirectory(prefix: "legacy-missed") { directory in
-            let backend = try await LegacyBackend.start()
+            let backend = try await DocumentedBackend.start(Self.sampleServer)
             let a = try await node("a", of: backend, in: directory, interval: .milliseconds(200))
             let b = try await node("b", of: backend, in: directory, interval: .milliseconds(200))
             backend.silenceNextBroadcasts(1)

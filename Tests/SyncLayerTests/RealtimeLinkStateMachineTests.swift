@@ -81,6 +81,24 @@ import SyncCore
         #expect(keepAlive.tick(at: 60 * second) == .dead, "nothing received for two intervals, though TCP never closed")
     }
 
+    @Test func withUnansweredPingsALinkIsDeadTwoIntervalsAfterTheFirstPingNothingAnswered() {
+        var keepAlive = KeepAlive(interval: .seconds(30), now: 0, rule: .unansweredPings)
+        keepAlive.answersPings = true
+        keepAlive.pinged(at: 1 * second)  // the probe's ping, right after hello
+        keepAlive.received(at: 2 * second)  // answered
+        #expect(keepAlive.tick(at: 30 * second) == .ping)
+        #expect(keepAlive.tick(at: 60 * second) == .ping, "one interval unanswered is not two")
+        #expect(keepAlive.tick(at: 89 * second) == .none)
+        #expect(keepAlive.tick(at: 90 * second) == .dead)
+    }
+
+    @Test func aBackendThatNeverAnsweredAPingIsNotDeadForItsSilence() {
+        var keepAlive = KeepAlive(interval: .seconds(30), now: 0, rule: .unansweredPings)
+        for t in stride(from: UInt64(30), through: 600, by: 30) {
+            #expect(keepAlive.tick(at: t * second) == .ping)
+        }
+    }
+
     @Test func anyFrameReceivedKeepsTheLinkAlive() {
         var keepAlive = KeepAlive(interval: .seconds(30), now: 0)
         for t in stride(from: UInt64(10), through: 300, by: 10) {

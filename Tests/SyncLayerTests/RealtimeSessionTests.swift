@@ -55,10 +55,12 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             }
             var frames = channel.written.makeAsyncIterator()
 
-            // The node speaks first: hello with its vector, then a subscription per collection.
+            // The node speaks first: hello with its vector, a ping (which a backend of the original
+            // protocol answers at once), then a subscription per collection.
             guard case .hello(let hello) = try await next(&frames) else { Issue.record("no hello first"); return }
             #expect(hello.nodeID == node.nodeID)
             #expect(hello.vector[node.nodeID] == 1)
+            guard case .ping = try await next(&frames) else { Issue.record("no ping after hello"); return }
             guard case .subscribe(let collection) = try await next(&frames) else { Issue.record("no subscribe"); return }
             #expect(collection == "todos")
 
@@ -92,6 +94,155 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
 
             running.cancel()
             _ = try? await running.value
+        }
+    }
+}
+
+/// A realtime session against backends of the original protocol, played in memory: how it tells
+/// them from a server of ours, what it writes to them, and when a change leaves the outbox.
+@Suite struct OriginalDialectSessionTests {
+    /// A node with one change in its outbox and a session on an in-memory connection.
+    struct Setup {
+        let node: SyncNode
+        let session: RealtimeSession
+        let channel = InMemoryMessageChannel()
+        let handshakes = Locked(0)
+        let ended = Locked(false)
+        let running: Task<Void, any Error>
+
+        init(directory: TemporaryDirectory, pingInterval: Duration = .seconds(30), probeWait: Duration = .seconds(3),
+             token: String? = nil) async throws {
+            var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])
+            configuration.websocketURL = "ws://127.0.0.1:9/ws"
+            configuration.authToken = token
+            configuration.pingInterval = pingInterval
+            node = try await SyncNode.open(configuration)
+            try await node.collection("todos").save(["text": "written offline", "done": false], id: "mine")
+            session = RealtimeSession(engine: node.engine, configuration: configuration, logger: Logger(label: "test"), probeWait: probeWait)
+            let (session, channel, handshakes, ended) = (session, channel, handshakes, ended)
+            running = Task {
+                defer { ended.withLock { $0 = true } }
+                try await session.run(channel: channel, abort: { channel.endInput() }) { _ in handshakes.withLock { $0 += 1 } }
+            }
+        }
+
+        func stop() async {
+            running.cancel()
+            _ = try? await running.value
+            await node.close()
+        }
+    }
+
+    /// Reads frames until one that is not a ping, counting the pings passed over.
+    func nextBesidesPings(_ frames: inout AsyncStream<WebSocketMessage>.Iterator, pings: inout Int) async throws -> Frame {
+        while true {
+            let frame = try await next(&frames)
+            guard case .ping = frame else { return frame }
+            pings += 1
+        }
+    }
+
+    @Test func aPongBeforeAnyHelloMeansTheOriginalProtocolAndConfirmsWhatWasWrittenBeforeItsPing() async throws {
+        try await withTemporaryDirectory(prefix: "original-pong") { directory in
+            let setup = try await Setup(directory: directory)
+            var frames = setup.channel.written.makeAsyncIterator()
+            guard case .hello = try await next(&frames), case .ping = try await next(&frames), case .subscribe = try await next(&frames) else {
+                Issue.record("not hello, ping, subscribe"); return
+            }
+            // The backend answers the ping: that is enough to tell, long before any deadline.
+            setup.channel.deliver(.pong(time: nil))
+            // The outbox goes out as the original frame (the whole document of a save), then a ping.
+            guard case .change(let sent) = try await next(&frames) else { Issue.record("the outbox was not sent"); return }
+            #expect(sent.kind == .insert && sent.recordID == "mine" && sent.data == ["text": "written offline", "done": false])
+            guard case .ping = try await next(&frames) else { Issue.record("no ping after the write"); return }
+            #expect(setup.handshakes.withLock { $0 } == 1, "connected as soon as the dialect is known")
+            #expect(setup.node.engine.speaksOriginalProtocol)
+            #expect(try await setup.node.store.outboxCount() == 1, "nothing confirms the write yet")
+            // An update is sent with its changed fields only.
+            try await setup.node.collection("todos").update("mine", ["done": true])
+            guard case .change(let update) = try await next(&frames) else { Issue.record("the update was not sent"); return }
+            #expect(update.kind == .update && update.data == ["done": true])
+            // The pong to the ping after the first write confirms it; the update waits for the next pong.
+            setup.channel.deliver(.pong(time: nil))
+            let confirmed = try await waitUntil(setup.node, timeout: .seconds(10)) { try await setup.node.store.outboxCount() == 1 }
+            #expect(confirmed)
+            setup.channel.deliver(.pong(time: nil))
+            #expect(try await waitUntil(setup.node, timeout: .seconds(10)) { try await setup.node.store.outboxCount() == 0 })
+            await setup.stop()
+        }
+    }
+
+    @Test func aBackendThatAnswersNothingIsTakenForTheOriginalAfterTheProbeAndNeverDeclaredDeadForItsSilence() async throws {
+        try await withTemporaryDirectory(prefix: "original-silent") { directory in
+            let setup = try await Setup(directory: directory, pingInterval: .milliseconds(100), probeWait: .milliseconds(300))
+            var frames = setup.channel.written.makeAsyncIterator()
+            var pings = 0
+            guard case .hello = try await nextBesidesPings(&frames, pings: &pings), case .subscribe = try await nextBesidesPings(&frames, pings: &pings),
+                  case .change(let sent) = try await nextBesidesPings(&frames, pings: &pings) else {
+                Issue.record("the outbox was not sent after the probe's wait"); return
+            }
+            #expect(sent.recordID == "mine")
+            #expect(setup.handshakes.withLock { $0 } == 1)
+            // No pong ever: the write is confirmed by the connection staying open two ping intervals
+            // and a half (the WebSocket's own pings would have closed it otherwise).
+            #expect(try await waitUntil(setup.node, timeout: .seconds(10)) { try await setup.node.store.outboxCount() == 0 })
+            // Silent through many ping intervals, and still not declared dead.
+            pings = 0
+            while pings < 8 {
+                if case .ping = try await next(&frames) { pings += 1 }
+            }
+            #expect(!setup.ended.withLock { $0 }, "a backend that never answered a ping is not dead for its silence")
+            await setup.stop()
+        }
+    }
+
+    @Test func aBackendThatAnswersPingsIsDeadAfterTwoIntervalsOfUnansweredOnes() async throws {
+        try await withTemporaryDirectory(prefix: "original-dead") { directory in
+            let setup = try await Setup(directory: directory, pingInterval: .milliseconds(100))
+            var frames = setup.channel.written.makeAsyncIterator()
+            guard case .hello = try await next(&frames), case .ping = try await next(&frames) else { Issue.record("no hello, ping"); return }
+            setup.channel.deliver(.pong(time: nil))
+            // Then silence: the session ends by itself (LinkDead), and closes the connection.
+            await #expect(throws: RealtimeSession.LinkDead.self) { try await setup.running.value }
+            await setup.node.close()
+        }
+    }
+
+    @Test func aLateHelloEndsTheSessionSoTheNextSpeaksOurProtocol() async throws {
+        try await withTemporaryDirectory(prefix: "original-late") { directory in
+            let setup = try await Setup(directory: directory)
+            var frames = setup.channel.written.makeAsyncIterator()
+            guard case .hello = try await next(&frames) else { Issue.record("no hello"); return }
+            setup.channel.deliver(.subscribed(collection: "todos"))
+            _ = try await next(&frames)
+            let server = ChangeSigner()
+            setup.channel.deliver(.hello(Hello(nodeID: server.nodeID, vector: VersionVector(), cursor: 0, time: nil, collections: ["todos"])))
+            await #expect(throws: RealtimeSession.DialectCorrected.self) { try await setup.running.value }
+            #expect(!setup.node.engine.speaksOriginalProtocol)
+            await setup.node.close()
+        }
+    }
+
+    @Test func aBackendAskingForAuthGetsAnAuthFrameThenTheSubscriptionsAgain() async throws {
+        try await withTemporaryDirectory(prefix: "original-auth") { directory in
+            let setup = try await Setup(directory: directory, token: "s3cret")
+            var frames = setup.channel.written.makeAsyncIterator()
+            var pings = 0
+            guard case .hello = try await nextBesidesPings(&frames, pings: &pings), case .subscribe = try await nextBesidesPings(&frames, pings: &pings) else {
+                Issue.record("no hello, subscribe"); return
+            }
+            setup.channel.deliver(.error(FrameError(.unauthorized, "authenticate first")))
+            guard case .auth(let token) = try await nextBesidesPings(&frames, pings: &pings) else { Issue.record("no auth frame"); return }
+            #expect(token == "s3cret")
+            #expect(setup.handshakes.withLock { $0 } == 0, "not connected before authenticated")
+            setup.channel.deliver(.authenticated)
+            guard case .subscribe(let collection) = try await nextBesidesPings(&frames, pings: &pings) else { Issue.record("no subscribe again"); return }
+            #expect(collection == "todos")
+            guard case .change(let sent) = try await nextBesidesPings(&frames, pings: &pings) else { Issue.record("no outbox"); return }
+            #expect(sent.recordID == "mine")
+            #expect(setup.handshakes.withLock { $0 } == 1)
+            #expect(setup.node.engine.originalBackend.wantsAuthFirst, "the next connection authenticates first")
+            await setup.stop()
         }
     }
 }

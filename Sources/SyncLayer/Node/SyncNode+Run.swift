@@ -44,6 +44,13 @@ extension SyncNode {
     }
 
     /// The realtime link's state.
+    /// What the node knows of its backend, for `synclayer status`: its protocol (`synclayer`,
+    /// `original` or `unknown`) and, for one of the original protocol, whether its REST routes answer
+    /// (`nil` until a poll tried them).
+    package var backendStatus: (protocol: String, rest: Bool?) {
+        (engine.dialectName, engine.speaksOriginalProtocol ? engine.originalBackend.rest : nil)
+    }
+
     public var linkState: LinkState {
         linkStatesBroadcaster.current
     }

@@ -12,7 +12,7 @@ enum BackendDialect: Sendable, Equatable {
     static func after(_ evidence: DialectEvidence) -> BackendDialect {
         switch evidence {
         case .helloAnswered, .pullAnswered: return .synclayer
-        case .helloRefused, .helloUnanswered, .pullNotOurs: return .original
+        case .helloRefused, .helloUnanswered, .answeredOtherwise, .pullNotOurs: return .original
         }
     }
 }
@@ -23,10 +23,22 @@ enum DialectEvidence: String, Sendable {
     case helloAnswered
     /// The backend refused `hello` as an invalid message.
     case helloRefused
-    /// The backend never answered `hello` within the handshake deadline.
+    /// The backend sent nothing at all within the probe's wait (``DialectProbe``).
     case helloUnanswered
+    /// The backend's first frame was not `hello` (a `pong`, a `subscribed`, a broadcast).
+    case answeredOtherwise
     /// `POST /sync/_pull` answered with a server id.
     case pullAnswered
     /// `POST /sync/_pull` answered, but not as our server does.
     case pullNotOurs
+}
+
+/// What the node learned of a backend of the original protocol, beyond its dialect.
+struct OriginalBackendFacts: Sendable, Equatable {
+    /// Whether its REST routes (`/sync/{collection}`) answer: `nil` until a poll tried them. Without
+    /// them the node syncs over the WebSocket alone, and a change leaves the outbox by the rules of
+    /// ``OriginalDelivery``; with them, when a REST write is answered 2xx.
+    var rest: Bool?
+    /// Whether it asked for an `auth` frame before anything else.
+    var wantsAuthFirst = false
 }

@@ -1,8 +1,16 @@
 import SyncCore
 import SyncStore
+
 /// Dead-link detection as a pure state machine: ping every `interval`; any frame received counts as
-/// life; a link that has received nothing for two intervals is dead, even if TCP never noticed.
-/// Times are monotonic nanoseconds given by the caller.
+/// life. Times are monotonic nanoseconds given by the caller. When a link is dead depends on the
+/// ``Rule``:
+/// - ``Rule/silence`` (mesh links, where both sides send heartbeats): nothing received for two
+///   intervals, even if TCP never noticed.
+/// - ``Rule/unansweredPings`` (the realtime link): two intervals in which a ping was sent and nothing
+///   came back, counted from the first unanswered ping, and only once the other side has shown it
+///   answers pings (``answersPings``). A backend of the original protocol that never answers `ping`
+///   is not declared dead by its silence; the WebSocket's own ping frames, which every WebSocket
+///   library answers, watch that link instead (``RealtimeLink``).
 struct KeepAlive: Sendable {
     enum Decision: Equatable, Sendable {
         case none
@@ -10,12 +18,25 @@ struct KeepAlive: Sendable {
         case dead
     }
 
+    /// What counts as a dead link.
+    enum Rule: Sendable {
+        case silence
+        case unansweredPings
+    }
+
     let interval: UInt64
+    let rule: Rule
     private(set) var lastReceived: UInt64
     private(set) var lastPing: UInt64
+    /// The first ping sent since something was last received.
+    private(set) var firstUnansweredPing: UInt64?
+    /// Whether the other side answers pings, so that its silence means something
+    /// (``Rule/unansweredPings`` only).
+    var answersPings = false
 
-    init(interval: Duration, now: UInt64) {
+    init(interval: Duration, now: UInt64, rule: Rule = .silence) {
         self.interval = UInt64(max(1, interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000))
+        self.rule = rule
         self.lastReceived = now
         self.lastPing = now
     }
@@ -23,21 +44,38 @@ struct KeepAlive: Sendable {
     /// A frame arrived.
     mutating func received(at now: UInt64) {
         lastReceived = max(lastReceived, now)
+        firstUnansweredPing = nil
+    }
+
+    /// A ping was sent outside ``tick(at:)`` (the realtime session's probe, or one after a write).
+    mutating func pinged(at now: UInt64) {
+        if firstUnansweredPing == nil { firstUnansweredPing = now }
     }
 
     /// What to do at `now`.
     mutating func tick(at now: UInt64) -> Decision {
-        if now >= lastReceived + 2 * interval { return .dead }
+        if let deadline = deadAt, now >= deadline { return .dead }
         if now >= lastPing + interval {
             lastPing = now
+            pinged(at: now)
             return .ping
         }
         return .none
     }
 
+    /// When the link will be dead if nothing arrives, if ever.
+    private var deadAt: UInt64? {
+        switch rule {
+        case .silence: return lastReceived + 2 * interval
+        case .unansweredPings:
+            guard answersPings, let first = firstUnansweredPing else { return nil }
+            return first + 2 * interval
+        }
+    }
+
     /// When ``tick(at:)`` next has something to do.
     var nextDeadline: UInt64 {
-        min(lastPing + interval, lastReceived + 2 * interval)
+        min(lastPing + interval, deadAt ?? .max)
     }
 }
 

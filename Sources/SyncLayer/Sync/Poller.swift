@@ -60,8 +60,15 @@ final class Poller: Sendable {
                 try await pull()
             }
             if engine.speaksOriginalProtocol {
-                try await legacyPull()
-                try await legacyPush()
+                do {
+                    try await legacyPull()
+                    try await legacyPush()
+                    engine.noteREST(available: true, reason: "")
+                } catch let absent as RESTAbsent {
+                    // A backend with a WebSocket only: the realtime session syncs on its own.
+                    engine.noteREST(available: false, reason: absent.reason)
+                    throw absent
+                }
             } else {
                 try await push()
             }
@@ -72,6 +79,10 @@ final class Poller: Sendable {
                 $0.lastSyncTime = finished
             }
             engine.emit(.syncCompleted, metadata: ["durationMs": .int(Int64(clamping: finished &- started))])
+            return true
+        } catch is RESTAbsent {
+            // Not a failure: the backend has a WebSocket only, and the realtime session syncs over it
+            // (said once, by noteREST). Tried again on the interval, in case REST appears.
             return true
         } catch {
             engine.metrics.update { $0.failedSyncs += 1 }
@@ -138,13 +149,13 @@ final class Poller: Sendable {
             let status: Int
             switch change.kind {
             case .insert:
-                status = try await request(.POST, "/sync/\(collection)",
+                status = try await legacyRequest(.POST, "/sync/\(collection)",
                                            body: ["recordId": .string(change.recordID), "data": .object(change.fields), "timestamp": timestamp]).0
             case .update:
-                status = try await request(.PATCH, "/sync/\(collection)/\(record)",
+                status = try await legacyRequest(.PATCH, "/sync/\(collection)/\(record)",
                                            body: ["delta": .object(change.fields), "baseVersion": 0, "timestamp": timestamp]).0
             case .delete:
-                status = try await request(.DELETE, "/sync/\(collection)/\(record)", body: nil).0
+                status = try await legacyRequest(.DELETE, "/sync/\(collection)/\(record)", body: nil).0
             }
             guard (200..<300).contains(status) else { throw PollError(status: status, reply: nil) }
             settled[change.id] = 0
@@ -159,7 +170,7 @@ final class Poller: Sendable {
             var newest = since
             while true {
                 let query = "since=\(ISO8601.string(fromMillis: since))&limit=100&offset=\(offset)"
-                let (status, reply) = try await request(.GET, "/sync/\(collection)?\(query)", body: nil)
+                let (status, reply) = try await legacyRequest(.GET, "/sync/\(collection)?\(query)", body: nil)
                 guard status == 200, let records = reply?["records"]?.arrayValue else { throw PollError(status: status, reply: reply) }
                 var messages: [ChangeMessage] = []
                 for record in records {
@@ -178,6 +189,19 @@ final class Poller: Sendable {
 
     // MARK: HTTP
 
+    /// A request of the original protocol's REST routes, where a backend without them answers with
+    /// a status that says so or not at all: that throws ``RESTAbsent``.
+    private func legacyRequest(_ method: HTTPMethod, _ path: String, body: JSONObject?) async throws -> (Int, JSONObject?) {
+        let answer: (Int, JSONObject?)
+        do {
+            answer = try await request(method, path, body: body)
+        } catch {
+            throw RESTAbsent(reason: "\(error)")
+        }
+        if [404, 405, 426, 501].contains(answer.0) { throw RESTAbsent(reason: "HTTP \(answer.0)") }
+        return answer
+    }
+
     private func request(_ method: HTTPMethod, _ path: String, body: JSONObject?) async throws -> (Int, JSONObject?) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
@@ -189,6 +213,13 @@ final class Poller: Sendable {
         let json = try? JSONParser(limits: .init(maxBytes: 64 << 20, maxDepth: 48)).parseObject(bytes.readableBytesView)
         return (Int(response.status.code), json)
     }
+}
+
+/// The backend's REST routes of the original protocol are not there: refused, reset, or answered
+/// 404, 405, 426 or 501.
+struct RESTAbsent: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { "no REST routes: \(reason)" }
 }
 
 /// A poll got an answer it could not use.

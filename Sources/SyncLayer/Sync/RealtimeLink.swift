@@ -121,7 +121,11 @@ final class RealtimeLink: Sendable {
         try await dial.run(upgradeDeadline: max(configuration.pingInterval * 2, .seconds(5))) {
             try await WebSocketClient.connect(
                 url: target,
-                configuration: .init(maxFrameSize: 8 << 20, additionalHeaders: headers, closeTimeout: .seconds(1), autoPing: .disabled),
+                configuration: .init(maxFrameSize: 8 << 20, additionalHeaders: headers, closeTimeout: .seconds(1),
+                                      // WebSocket pings, which every WebSocket library answers: they watch a link
+                                      // to a backend that never answers our `ping` (KeepAlive), and confirm
+                                      // what such a backend has read (OriginalDelivery).
+                                      autoPing: .enabled(timePeriod: self.configuration.pingInterval)),
                 tlsConfiguration: self.tls,
                 logger: clientLogger
             ) { inbound, outbound, _ in

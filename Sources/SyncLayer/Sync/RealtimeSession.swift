@@ -8,9 +8,14 @@ import WSCore
 import SyncCore
 import SyncStore
 
-/// One realtime connection from handshake to end: `hello` and subscriptions first, then, at the same
-/// time, the inbound frames applied in order, the outbox and new local changes sent, and pings with
-/// dead-link detection. Ends when the server closes, the link goes silent, or the node stops.
+/// One realtime connection from handshake to end: `hello`, a `ping` and subscriptions first, then,
+/// at the same time, the inbound frames applied in order, the outbox and new local changes sent, and
+/// pings with dead-link detection. Ends when the server closes, the link goes silent, or the node
+/// stops.
+///
+/// Which protocol the backend speaks is decided by its first frame (``DialectProbe``). With a
+/// backend of the original protocol the session sends each change as that protocol's frame and,
+/// when the backend has no REST routes, decides when it counts as delivered (``OriginalDelivery``).
 final class RealtimeSession: Sendable {
     /// What the handshake found.
     enum Peer: Sendable {
@@ -23,16 +28,32 @@ final class RealtimeSession: Sendable {
     /// Why a session ended.
     struct LinkDead: Error {}
 
+    /// The session took the backend for one of the original protocol, and it answered `hello` after
+    /// all: the next session starts in our dialect.
+    struct DialectCorrected: Error {}
+
     let engine: SyncEngine
     let configuration: SyncConfiguration
     let logger: Logger
     let handshake = Promise<Peer>()
+    /// How long a backend that sends nothing at all is given before it is taken for one of the
+    /// original protocol.
+    let probeWait: Duration
     private let codec = FrameCodec(maxFrameBytes: 8 << 20, maxDepth: 32, maxBatchCount: 10_000)
+    private let probe: Locked<DialectProbe>
+    private let delivery: Locked<OriginalDelivery>
+    /// Changes an original backend refused (rate limit, server error), to write again.
+    private let retry = Locked<[Change]>([])
+    private let retryWakeup = Wakeup()
 
-    init(engine: SyncEngine, configuration: SyncConfiguration, logger: Logger) {
+    init(engine: SyncEngine, configuration: SyncConfiguration, logger: Logger, probeWait: Duration = .seconds(3)) {
         self.engine = engine
         self.configuration = configuration
         self.logger = logger
+        self.probeWait = probeWait
+        probe = Locked(DialectProbe(deadline: monotonicNanos() + UInt64(probeWait.nanosecondsValue)))
+        // Two intervals of the WebSocket's own pings, and half of one for scheduling (OriginalDelivery).
+        delivery = Locked(OriginalDelivery(settle: configuration.pingInterval * 2 + configuration.pingInterval / 2))
     }
 
     /// Runs the session on an open WebSocket; `onHandshake` is called once the link is usable.
@@ -48,23 +69,34 @@ final class RealtimeSession: Sendable {
         }
         let position = try await engine.serverPosition()
         let sentAt = engine.wallClock.nowMillis()
+        let keepAlive = Locked(KeepAlive(interval: configuration.pingInterval, now: monotonicNanos(), rule: .unansweredPings))
+        if engine.originalBackend.wantsAuthFirst, let token = configuration.authToken {
+            try await channel.write(.text(codec.encodeString(.auth(token: token))))
+        }
         let hello = Hello(nodeID: engine.nodeID, vector: try await engine.vector(),
                           cursor: position.server == nil ? nil : position.cursor, cursorOwner: position.server,
                           time: sentAt, collections: configuration.collections)
         try await channel.write(.text(codec.encodeString(.hello(hello))))
-        for collection in configuration.collections {
-            try await channel.write(.text(codec.encodeString(.subscribe(collection: collection))))
-        }
-        let keepAlive = Locked(KeepAlive(interval: configuration.pingInterval, now: monotonicNanos()))
+        // A backend of the original protocol answers this ping at once, and so tells what it is.
+        try await ping(channel, keepAlive: keepAlive)
+        try await subscribe(channel)
         try await withThrowingTaskGroup(of: Loop.self) { group in
-            group.addTask { try await self.readLoop(channel, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake); return .reader }
-            group.addTask { try await self.keepAliveLoop(channel, keepAlive: keepAlive); return .keepAlive }
-            group.addTask { try await self.sendLoop(channel, local: local); return .sender }
+            group.addTask {
+                try await self.readLoop(channel, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake)
+                return .reader
+            }
+            group.addTask {
+                try await self.keepAliveLoop(channel, keepAlive: keepAlive, onHandshake: onHandshake)
+                return .keepAlive
+            }
+            group.addTask { try await self.sendLoop(channel, local: local, keepAlive: keepAlive); return .sender }
             group.addTask { try await self.gatewayLoop(channel); return .gateway }
-            // Any loop but the gateway's ends the session. Cancellation (the node stops) ends the
-            // sender and the keep-alive; the reader ends only when the input is closed (abort).
+            group.addTask { try await self.deliveryLoop(channel, keepAlive: keepAlive); return .delivery }
+            // Any loop but the gateway's and the delivery's ends the session. Cancellation (the node
+            // stops) ends the sender and the keep-alive; the reader ends only when the input is
+            // closed (abort).
             do {
-                while let ended = try await group.next(), ended == .gateway {}
+                while let ended = try await group.next(), ended == .gateway || ended == .delivery {}
             } catch {
                 group.cancelAll()
                 if Task.isCancelled { try? await channel.close(.goingAway, reason: "the node is stopping") }
@@ -79,7 +111,52 @@ final class RealtimeSession: Sendable {
 
     /// The session's concurrent loops.
     private enum Loop {
-        case reader, keepAlive, sender, gateway
+        case reader, keepAlive, sender, gateway, delivery
+    }
+
+    private func subscribe(_ channel: some MessageChannel) async throws {
+        for collection in configuration.collections {
+            try await channel.write(.text(codec.encodeString(.subscribe(collection: collection))))
+        }
+    }
+
+    private func ping(_ channel: some MessageChannel, keepAlive: Locked<KeepAlive>) async throws {
+        delivery.withLock { $0.pingSent() }
+        keepAlive.withLock { $0.pinged(at: monotonicNanos()) }
+        try await channel.write(.text(codec.encodeString(.ping(time: engine.wallClock.nowMillis()))))
+    }
+
+    /// The handshake is done: the link is usable.
+    private func completeHandshake(_ peer: Peer, _ onHandshake: @Sendable (Peer) -> Void) {
+        guard handshake.current == nil else { return }
+        handshake.fulfill(peer)
+        onHandshake(peer)
+    }
+
+    /// The probe took the backend for one of the original protocol.
+    private func decidedOriginal(_ verdict: DialectProbe.Verdict, _ channel: some MessageChannel,
+                                 onHandshake: @Sendable (Peer) -> Void) async throws {
+        switch verdict {
+        case .ours:
+            return
+        case .original(let evidence):
+            engine.learnDialect(evidence)
+            completeHandshake(.legacy, onHandshake)
+        case .originalWantingAuth:
+            // Not learnt as the original protocol yet: a server of ours refusing a token says the
+            // same (and closes). `authenticated` decides.
+            engine.noteWantsAuthFirst()
+            guard let token = configuration.authToken else {
+                let message = "the backend asks for authentication and the node has no authToken"
+                logger.warning("\(message)")
+                engine.emit(.error, error: message)
+                completeHandshake(.legacy, onHandshake)
+                return
+            }
+            // The handshake completes when `authenticated` comes; what was sent before was refused.
+            logger.info("the backend asks for an auth frame first: sending one")
+            try await channel.write(.text(codec.encodeString(.auth(token: token))))
+        }
     }
 
     // MARK: Inbound
@@ -95,7 +172,20 @@ final class RealtimeSession: Sendable {
             } catch {
                 engine.metrics.update { $0.framesRejected += 1 }
                 logger.debug("dropped a bad frame from the server", metadata: ["synclayer.error": "\(error)"])
+                if case .decided(let verdict) = probe.withLock({ $0.received(nil) }) {
+                    try await decidedOriginal(verdict, channel, onHandshake: onHandshake)
+                }
                 continue
+            }
+            switch probe.withLock({ $0.received(frame) }) {
+            case .none, .decided(.ours):
+                break
+            case .decided(let verdict):
+                try await decidedOriginal(verdict, channel, onHandshake: onHandshake)
+            case .wasOurs:
+                logger.info("the backend answered hello late: it is a SyncLayer server; reconnecting in its protocol")
+                engine.learnDialect(.helloAnswered)
+                throw DialectCorrected()
             }
             switch frame {
             case .hello(let hello):
@@ -107,21 +197,20 @@ final class RealtimeSession: Sendable {
                 try await engine.rememberServer(hello.nodeID)
                 let peer = Peer.ours(server: hello.nodeID, vector: hello.vector)
                 engine.learnDialect(.helloAnswered)
-                handshake.fulfill(peer)
-                onHandshake(peer)
-            case .error(let error):
-                if handshake.current == nil, error.code == .invalidMessage {
-                    // A backend of the original protocol refused our hello: speak its protocol.
-                    engine.learnDialect(.helloRefused)
-                    handshake.fulfill(.legacy)
-                    onHandshake(.legacy)
-                } else if error.code == .authFailed {
-                    engine.emit(.error, error: error.description)
-                    throw error
-                } else {
-                    engine.metrics.recordError(error.description)
-                    engine.emit(.error, error: error.description)
+                keepAlive.withLock { $0.answersPings = true }
+                completeHandshake(peer, onHandshake)
+            case .authenticated:
+                if handshake.current == nil, probe.withLock({ $0.verdict }) == .originalWantingAuth {
+                    // Subscriptions sent before authenticating were refused: again, now.
+                    engine.learnDialect(.answeredOtherwise)
+                    try await subscribe(channel)
+                    completeHandshake(.legacy, onHandshake)
                 }
+            case .pong:
+                keepAlive.withLock { $0.answersPings = true }
+                if engine.speaksOriginalProtocol { try await confirm(delivery.withLock { $0.pongReceived() }) }
+            case .error(let error):
+                try await received(error)
             case .change(let message):
                 // From our server, or relayed as it was sent by a node of ours through a legacy backend.
                 try await engine.applyFromServer([message], cursor: message.serverSeq, server: server, realtime: true)
@@ -137,31 +226,92 @@ final class RealtimeSession: Sendable {
                 }
                 try await engine.applyLegacy(messages, realtime: true)
                 engine.emit(.realtimeSync, collection: collection, metadata: ["records": .int(Int64(records.count))])
-            case .pong, .subscribed, .unsubscribed, .authenticated, .ping, .subscribe, .unsubscribe, .auth, .peerHello, .relay:
+            case .subscribed, .unsubscribed, .ping, .subscribe, .unsubscribe, .auth, .peerHello, .relay:
                 break
             }
         }
     }
 
+    /// An `error` frame from the backend.
+    private func received(_ error: FrameError) async throws {
+        engine.metrics.recordError(error.description)
+        engine.emit(.error, error: error.description)
+        switch error.code {
+        case .rateLimitExceeded where engine.speaksOriginalProtocol, .serverError where engine.speaksOriginalProtocol:
+            // What the backend has not confirmed may be among what it refused: write it again soon.
+            let refused = delivery.withLock { $0.refused() }
+            guard !refused.isEmpty else { return }
+            retry.withLock { $0.append(contentsOf: refused) }
+            retryWakeup.signal()
+        default:
+            logger.debug("the backend sent an error", metadata: ["synclayer.error": "\(error)"])
+        }
+    }
+
     // MARK: Outbound
 
-    private func sendLoop(_ channel: some MessageChannel, local: AsyncStream<[Change]>) async throws {
+    private func sendLoop(_ channel: some MessageChannel, local: AsyncStream<[Change]>, keepAlive: Locked<KeepAlive>) async throws {
         guard let peer = await handshake.value else { return }
         if case .ours(_, let vector) = peer {
             // Ours now; other origins' (a mesh node's) after the gateway's wait (gatewayLoop).
             try await send(engine.uploadPolicy.atHandshake(try await engine.outboxForServer(vector: vector, limit: 100_000)), channel)
-        } else {
-            engine.pollNow.signal()
+            for await changes in local {
+                try await send(changes, channel)
+            }
+            return
         }
+        // A backend of the original protocol: each change as its frame, what is still pending
+        // (written before, unconfirmed) first; frames are idempotent by record id. Over REST as
+        // well when the backend has it (the poller, now), where a 2xx confirms the change.
+        try await sendOriginal(try await engine.outbox(limit: 100_000), channel, keepAlive: keepAlive)
         for await changes in local {
-            if case .legacy = peer {
-                // A backend of the original protocol stores what arrives last and answers nothing on
-                // the WebSocket: send each change once, over REST (the poller, now), where a 2xx is
-                // the acknowledgement. The WebSocket only receives.
-                engine.pollNow.signal()
+            try await sendOriginal(changes, channel, keepAlive: keepAlive)
+        }
+    }
+
+    /// Writes changes to a backend of the original protocol, then a ping whose pong confirms them.
+    private func sendOriginal(_ unsigned: [Change], _ channel: some MessageChannel, keepAlive: Locked<KeepAlive>) async throws {
+        guard !unsigned.isEmpty else { return }
+        let signer = engine.signer
+        for change in unsigned {
+            try await channel.write(.text(codec.encodeString(.change(ChangeMessage(signer.signingOwn(change))))))
+        }
+        let rest = engine.originalBackend.rest
+        if rest != false { engine.pollNow.signal() }
+        guard rest != true else { return }
+        let wantsPing = delivery.withLock { delivery in
+            delivery.wrote(unsigned, at: monotonicNanos())
+            return delivery.wantsPing
+        }
+        if wantsPing { try await ping(channel, keepAlive: keepAlive) }
+    }
+
+    /// Changes an original backend has read (``OriginalDelivery``) leave the outbox, unless its REST
+    /// routes answer: then a 2xx there confirms them.
+    private func confirm(_ changes: [Change]) async throws {
+        guard !changes.isEmpty, engine.originalBackend.rest != true else { return }
+        try await engine.acknowledge(Ack(committed: Dictionary(changes.map { ($0.id, UInt64(0)) }) { first, _ in first }), server: nil)
+    }
+
+    /// With a backend of the original protocol: confirms what the connection has stayed open long
+    /// enough to confirm, and writes again what the backend refused (after a second).
+    private func deliveryLoop(_ channel: some MessageChannel, keepAlive: Locked<KeepAlive>) async throws {
+        guard case .legacy? = await handshake.value else { return }
+        while true {
+            let now = monotonicNanos()
+            try await confirm(delivery.withLock { $0.tick(at: now) })
+            let again = retry.withLock { pending -> [Change] in
+                defer { pending = [] }
+                return pending
+            }
+            if !again.isEmpty {
+                try await Task.sleep(for: .seconds(1))
+                try await sendOriginal(again, channel, keepAlive: keepAlive)
                 continue
             }
-            try await send(changes, channel)
+            let next = delivery.withLock { $0.nextDeadline } ?? now + UInt64(configuration.pingInterval.nanosecondsValue)
+            _ = await retryWakeup.wait(timeout: .nanoseconds(Int64(next > now ? next - now : 1_000_000)))
+            try Task.checkCancellation()
         }
     }
 
@@ -212,18 +362,21 @@ final class RealtimeSession: Sendable {
 
     // MARK: Keep-alive
 
-    private func keepAliveLoop(_ channel: some MessageChannel, keepAlive: Locked<KeepAlive>) async throws {
-        // A server of ours answers hello at once; only a backend of the original protocol stays silent.
+    private func keepAliveLoop(_ channel: some MessageChannel, keepAlive: Locked<KeepAlive>,
+                               onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
         try await keepAlive.run(
-            handshakeDeadline: monotonicNanos() + UInt64(max(configuration.pingInterval * 2, .seconds(5)).nanosecondsValue),
-            handshakeDone: { handshake.current != nil },
+            handshakeDeadline: probe.withLock { $0.deadline },
+            handshakeDone: { probe.withLock { $0.verdict != nil } },
             handshakeExpired: {
-                // No answer to hello: a backend of the original protocol that ignores unknown frames.
-                engine.learnDialect(.helloUnanswered)
-                handshake.fulfill(.legacy)
+                // Nothing at all came back (not even a pong): a backend of the original protocol that
+                // ignores unknown frames and pings.
+                if case .decided(let verdict) = probe.withLock({ $0.tick(at: monotonicNanos()) }), case .original(let evidence) = verdict {
+                    engine.learnDialect(evidence)
+                    completeHandshake(.legacy, onHandshake)
+                }
             },
-            ping: { try await channel.write(.text(codec.encodeString(.ping(time: engine.wallClock.nowMillis())))) })
-        logger.info("the realtime link is silent for two ping intervals: closing it")
+            ping: { try await ping(channel, keepAlive: keepAlive) })
+        logger.info("the realtime link answered no ping for two ping intervals: closing it")
         try? await channel.close(.goingAway, reason: "no answer to pings")
         throw LinkDead()
     }

@@ -29,6 +29,8 @@ final class SyncEngine: Sendable {
     /// Which protocol the backend speaks: learned from the realtime handshake or from a pull, used
     /// by both transports. Changed only through ``learnDialect(_:)``.
     private let dialectState = Locked<BackendDialect>(.unknown)
+    /// What the node learned of a backend of the original protocol (reset when it turns out to be ours).
+    private let originalFacts: Locked<OriginalBackendFacts>
     /// Which collections sync with the server and the mesh.
     let syncedCollections: Set<String>
     /// Who uploads what, and when.
@@ -41,6 +43,7 @@ final class SyncEngine: Sendable {
     init(store: LocalStore, configuration: SyncConfiguration, hub: EventHub, metrics: MetricsRecorder, wallClock: SystemWallClock, logger: Logger) {
         self.store = store
         self.configuration = configuration
+        originalFacts = Locked(OriginalBackendFacts(rest: configuration.baseURL == nil ? false : nil))
         syncedCollections = Set(configuration.collections)
         uploadPolicy = UploadPolicy(ownID: store.nodeID, mesh: configuration.mesh != nil,
                                     gatewayGrace: configuration.mesh?.gatewayGrace ?? .seconds(1))
@@ -67,6 +70,43 @@ final class SyncEngine: Sendable {
             logger.info("the backend speaks only the original protocol; syncing by timestamps",
                         metadata: ["synclayer.dialect.evidence": "\(evidence.rawValue)"])
         }
+        if dialect == .synclayer {
+            let rest: Bool? = configuration.baseURL == nil ? false : nil
+            originalFacts.withLock { $0 = OriginalBackendFacts(rest: rest) }
+        }
+    }
+
+    /// The backend's dialect as `synclayer status` names it.
+    var dialectName: String {
+        switch dialectState.withLock({ $0 }) {
+        case .unknown: return "unknown"
+        case .synclayer: return "synclayer"
+        case .original: return "original"
+        }
+    }
+
+    /// What the node learned of a backend of the original protocol.
+    var originalBackend: OriginalBackendFacts { originalFacts.withLock { $0 } }
+
+    /// A poll found the backend's REST routes answering (`available`) or not (`reason`: the status or
+    /// the connection error). Logged when it changes, so a backend without REST is said once.
+    func noteREST(available: Bool, reason: String) {
+        let previous = originalFacts.withLock { facts in
+            defer { facts.rest = available }
+            return facts.rest
+        }
+        guard previous != available else { return }
+        if available {
+            if previous == false { logger.info("the backend's REST routes answer again: writes are confirmed over REST") }
+        } else {
+            logger.notice("the backend has no REST routes (\(reason)): syncing over the WebSocket alone",
+                          metadata: ["synclayer.rest": "\(configuration.baseURL ?? "none")"])
+        }
+    }
+
+    /// The backend asked for an `auth` frame first: connections start with one from now on.
+    func noteWantsAuthFirst() {
+        originalFacts.withLock { $0.wantsAuthFirst = true }
     }
 
     // MARK: Local changes

@@ -27,6 +27,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The server's base URL, e.g. http://127.0.0.1:8080.", valueName: "url"))
     var server: String?
 
+    @Option(help: ArgumentHelp("The realtime WebSocket URL when it is not the server's /ws (a backend of the original protocol on another host), e.g. ws://127.0.0.1:3000/ws.", valueName: "url"))
+    var websocketURL: String?
+
     @Option(help: "Bearer token for the server.")
     var token: String?
 
@@ -90,7 +93,8 @@ struct NodeCommand: AsyncParsableCommand {
     func run() async throws {
         var configuration = SyncConfiguration(databasePath: data, baseURL: server, authToken: token,
                                               collections: collections.split(separator: ",").map { $0.trimmed })
-        configuration.enableRealtimeSync = server != nil && !noRealtime
+        configuration.websocketURL = websocketURL
+        configuration.enableRealtimeSync = (server != nil || websocketURL != nil) && !noRealtime
         configuration.trustedCertificatesPath = serverCA
         configuration.syncInterval = .milliseconds(Int64(syncInterval * 1000))
         configuration.pingInterval = .milliseconds(Int64(pingInterval * 1000))

@@ -37,7 +37,14 @@ enum NodeStatus {
                 }),
             ]
         }
+        let backend = node.backendStatus
+        var backendReport: JSONObject = ["protocol": .string(backend.protocol)]
+        if backend.protocol == "original" {
+            backendReport["rest"] = backend.rest.map { .bool($0) } ?? .null
+            backendReport["transport"] = backend.rest == false ? "websocket only" : "websocket and rest"
+        }
         return [
+            "backend": .object(backendReport),
             "mesh": mesh,
             "nodeId": .string(node.nodeID.rawValue),
             "link": .string(node.linkState.rawValue),

@@ -142,6 +142,10 @@ final class ServerConnection: Sendable {
     private func handle(_ frame: Frame, rights: TokenRights) async {
         switch frame {
         case .hello(let hello):
+            // `hello` is always the first frame answering a node's `hello`: that is how a node tells
+            // our server from a backend of the original protocol (Docs/Protocol.md).
+            let vector = (try? await store.vector()) ?? VersionVector()
+            reply(.hello(Hello(nodeID: store.serverID, vector: vector, cursor: store.head, time: Self.wallMillis())))
             var readable: [String] = []
             for collection in hello.collections {
                 if rights.read.contains(collection) {
@@ -150,8 +154,6 @@ final class ServerConnection: Sendable {
                     reply(.error(FrameError(.unauthorized, "no right to read \"\(collection)\"")))
                 }
             }
-            let vector = (try? await store.vector()) ?? VersionVector()
-            reply(.hello(Hello(nodeID: store.serverID, vector: vector, cursor: store.head, time: Self.wallMillis())))
             // A cursor is only meaningful to the server that issued it; vectors keep a restart from 0 cheap.
             let cursor = hello.cursorOwner == store.serverID ? (hello.cursor ?? 0) : 0
             queue.yield(.catchUp(cursor: cursor, vector: hello.vector, collections: readable))
