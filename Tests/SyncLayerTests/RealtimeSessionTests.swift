@@ -196,6 +196,36 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
         }
     }
 
+    @Test func aChangeUnconfirmedWhenTheConnectionDropsIsSentAgainOnTheNext() async throws {
+        try await withTemporaryDirectory(prefix: "original-resend") { directory in
+            let setup = try await Setup(directory: directory)
+            var frames = setup.channel.written.makeAsyncIterator()
+            guard case .hello = try await next(&frames), case .ping = try await next(&frames) else { Issue.record("no hello, ping"); return }
+            setup.channel.deliver(.pong(time: nil))
+            var pings = 0
+            guard case .subscribe = try await nextBesidesPings(&frames, pings: &pings),
+                  case .change = try await nextBesidesPings(&frames, pings: &pings) else { Issue.record("no write"); return }
+            // The backend restarts before answering the ping after the write: the connection ends.
+            setup.channel.endInput()
+            _ = try? await setup.running.value
+            #expect(try await setup.node.store.outboxCount() == 1, "unconfirmed: still in the outbox")
+            // The next connection sends it again.
+            let channel = InMemoryMessageChannel()
+            let session = RealtimeSession(engine: setup.node.engine, configuration: setup.session.configuration, logger: Logger(label: "test"))
+            let running = Task { try await session.run(channel: channel, abort: { channel.endInput() }) { _ in } }
+            var again = channel.written.makeAsyncIterator()
+            guard case .hello = try await next(&again), case .ping = try await next(&again) else { Issue.record("no hello, ping"); return }
+            channel.deliver(.pong(time: nil))
+            pings = 0
+            guard case .subscribe = try await nextBesidesPings(&again, pings: &pings),
+                  case .change(let resent) = try await nextBesidesPings(&again, pings: &pings) else { Issue.record("not sent again"); return }
+            #expect(resent.recordID == "mine" && resent.data == ["text": "written offline", "done": false])
+            running.cancel()
+            _ = try? await running.value
+            await setup.node.close()
+        }
+    }
+
     @Test func aBackendThatAnswersPingsIsDeadAfterTwoIntervalsOfUnansweredOnes() async throws {
         try await withTemporaryDirectory(prefix: "original-dead") { directory in
             let setup = try await Setup(directory: directory, pingInterval: .milliseconds(100))

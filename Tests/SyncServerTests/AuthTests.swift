@@ -49,6 +49,23 @@ import Testing
         }
     }
 
+    /// A node tells our server from a backend of the original protocol by the first frame back
+    /// (Docs/Protocol.md): `hello` comes first even when the hello names a collection it may not read.
+    @Test func helloIsAnsweredFirstEvenWithACollectionTheTokenCannotRead() async throws {
+        try await withServer(authority: authority) { server, _ in
+            let reader = try await RawWebSocket.connect(server.webSocketURL + "?token=reader-token-1")
+            var incoming = reader.messages.makeAsyncIterator()
+            let hello = FrameCodec().encodeString(.hello(Hello(nodeID: ChangeSigner().nodeID, vector: VersionVector(), cursor: nil,
+                                                               time: nil, collections: ["secrets", "todos"])))
+            try await reader.send(hello)
+            try await reader.send(#"{"type":"ping"}"#)
+            let first = parse(await incoming.next())
+            #expect(first?["type"] == "hello")
+            #expect(parse(await incoming.next())?["code"] == "UNAUTHORIZED", "then the refusal of \"secrets\"")
+            await reader.close()
+        }
+    }
+
     @Test func rightsLimitReadsAndWritesPerCollection() async throws {
         try await withServer(authority: authority) { server, _ in
             let reader = try await RawWebSocket.connect(server.webSocketURL + "?token=reader-token-1")
