@@ -43,7 +43,6 @@ extension SyncNode {
         linkStatesBroadcaster.stream()
     }
 
-    /// The realtime link's state.
     /// What the node knows of its backend, for `synclayer status`: its protocol (`synclayer`,
     /// `original` or `unknown`) and, for one of the original protocol, whether its REST routes answer
     /// (`nil` until a poll tried them).
@@ -51,6 +50,7 @@ extension SyncNode {
         (engine.dialectName, engine.speaksOriginalProtocol ? engine.originalBackend.rest : nil)
     }
 
+    /// The realtime link's state.
     public var linkState: LinkState {
         linkStatesBroadcaster.current
     }

@@ -96,13 +96,14 @@ final class RealtimeLink: Sendable {
                 // Retrying will not help until the certificate or the node's trust changes: say so.
                 logger.warning("TLS with the server failed (is its certificate signed by what trustedCertificatesPath names?)",
                                metadata: ["synclayer.error": "\(error)"])
-            } else {
+            } else if !(error is CancellationError) {
                 logger.debug("realtime connection ended", metadata: ["synclayer.error": "\(error)"])
             }
             if !connected.withLock({ $0 }) { engine.metrics.recordError("realtime connect: \(error)") }
         }
         closeCurrent.withLock { $0 = nil }
         if connected.withLock({ $0 }) {
+            if !Task.isCancelled, wanted.withLock({ $0 }) { logger.info("realtime link lost; reconnecting") }
             engine.emit(.realtimeDisconnected)
             engine.emit(.connectivityChanged, metadata: ["realtime": false])
         }
@@ -139,6 +140,8 @@ final class RealtimeLink: Sendable {
                     self.publish()
                     var metadata: JSONObject = ["collections": .array(self.configuration.collections.map { .string($0) })]
                     if case .legacy = peer { metadata["protocol"] = "original" }
+                    self.logger.info("realtime link connected", metadata: ["synclayer.url": "\(self.url)",
+                                                                           "synclayer.protocol": "\(self.engine.dialectName)"])
                     self.engine.emit(.realtimeConnected, metadata: metadata)
                     self.engine.emit(.connectivityChanged, metadata: ["realtime": true])
                     // No poll here: the session itself sends the outbox and receives the catch-up.

@@ -207,16 +207,16 @@ final class SyncEngine: Sendable {
     /// change ids merge by their timestamps.
     func applyFromServer(_ changes: [ChangeMessage], cursor: UInt64?, server: NodeID?, realtime: Bool) async throws {
         var remote: [ChangeInTransit] = []
-        var legacy: [LegacyChange] = []
+        var legacy: [ChangeMessage] = []
         for message in changes {
             if let change = message.change {
                 remote.append(ChangeInTransit(change, acknowledged: true, serverSeq: message.serverSeq))
             } else {
-                legacy.append(legacyChange(message))
+                legacy.append(message)
             }
         }
         let position = server == nil ? nil : (cursor ?? changes.compactMap(\.serverSeq).max())
-        if !legacy.isEmpty { try await store.applyLegacy(legacy) }
+        if !legacy.isEmpty { try await applyLegacy(legacy, realtime: realtime) }
         let result = try await store.applyRemote(remote, cursor: position.flatMap { value in server.map { (SyncStateKey.serverCursor($0), value) } })
         var applied = 0, duplicates = 0
         var fresh: [ChangeInTransit] = []

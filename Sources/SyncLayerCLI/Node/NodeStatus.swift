@@ -41,7 +41,11 @@ enum NodeStatus {
         var backendReport: JSONObject = ["protocol": .string(backend.protocol)]
         if backend.protocol == "original" {
             backendReport["rest"] = backend.rest.map { .bool($0) } ?? .null
-            backendReport["transport"] = backend.rest == false ? "websocket only" : "websocket and rest"
+            backendReport["transport"] = switch backend.rest {
+            case false?: "websocket only"
+            case true?: "websocket and rest"
+            case nil: "websocket (rest not tried yet)"
+            }
         }
         return [
             "backend": .object(backendReport),

@@ -22,7 +22,12 @@ struct StatusCommand: AsyncParsableCommand {
         print("node        \(report["nodeId"]?.stringValue ?? "?")")
         if let link = report["link"]?.stringValue { print("link        \(link)") }
         if let server = report["server"]?.stringValue { print("server      \(server) (cursor \(report["serverCursor"]?.intValue ?? 0))") }
-        print("outbox      \(report["outbox"]?.intValue ?? 0) change(s) not acknowledged by a server")
+        if let backend = report["backend"]?.objectValue, let name = backend["protocol"]?.stringValue, name != "unknown" {
+            let transport = backend["transport"]?.stringValue.map { ", \($0)" } ?? ""
+            print("backend     \(name == "original" ? "original protocol" : "SyncLayer server")\(transport)")
+        }
+        let delivered = report["backend"]?["protocol"]?.stringValue == "original" ? "confirmed delivered" : "acknowledged"
+        print("outbox      \(report["outbox"]?.intValue ?? 0) change(s) not yet \(delivered) by the backend")
         if let mesh = report["mesh"]?.objectValue {
             print("mesh        team \(mesh["team"]?.stringValue ?? "?"), port \(mesh["port"]?.intValue ?? 0), uplink \(mesh["uplink"]?.boolValue == true ? "yes" : "no"), discovery \(mesh["discovery"]?.stringValue ?? "?")")
             for peer in mesh["peers"]?.arrayValue ?? [] {
