@@ -104,7 +104,10 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["SyncCore", "SyncLayer", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncIntegrationTests", dependencies: [
-            "SyncCore", "SyncStore", "SyncLayer", "SyncServer", "SyncTesting", httpClient,
+            "SyncCore", "SyncStore", "SyncLayer", "SyncServer", "SyncTesting", httpClient, log,
+            // DocumentedBackend: a backend of the original protocol, written from its documents.
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: strict),
