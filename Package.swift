@@ -21,6 +21,13 @@ let package = Package(
         .executable(name: "store-benchmark", targets: ["StoreBenchmark"]),
         .executable(name: "sync-benchmark", targets: ["SyncBenchmark"]),
     ],
+    // PostgreSQL as the server's store (postgres-nio, which imports Foundation): on by default, so
+    // `swift build` and the tests have it; scripts/build-release turns it off, so the shipped node
+    // binary keeps its no-Foundation build (Docs/Operations.md).
+    traits: [
+        .trait(name: "PostgreSQL", description: "The server can keep its data in PostgreSQL (synclayer server --data postgres://…)."),
+        .default(enabledTraits: ["PostgreSQL"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -35,6 +42,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // `swift package generate-documentation` (scripts/docs): the DocC catalogs of SyncLayer and SyncServer.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -66,6 +74,7 @@ let package = Package(
             .product(name: "WSCore", package: "swift-websocket"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
         ], swiftSettings: strict),
         .executableTarget(name: "SyncLayerCLI", dependencies: [
             "SyncCore", "SyncStore", "SyncLayer", "SyncServer", "SyncDiscovery", log, lifecycle, httpClient,
@@ -76,6 +85,7 @@ let package = Package(
         ], swiftSettings: strict),
         .target(name: "SyncTesting", dependencies: [
             "SyncCore", "SyncStore", "SyncLayer", "SyncServer", log, lifecycle,
+            .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
             .product(name: "WSClient", package: "swift-websocket"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

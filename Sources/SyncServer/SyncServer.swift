@@ -67,8 +67,8 @@ public final class SyncServer: Service, Sendable {
         let tls = try configuration.tls?.makeConfiguration()
         let store: any ServerStorage
         do {
-            store = try await SQLiteServerStorage.open(path: configuration.databasePath, durability: configuration.durability,
-                                               limits: configuration.limits.store, logger: logger)
+            store = try await openStorage(configuration.databasePath, durability: configuration.durability,
+                                          limits: configuration.limits.store, logger: logger)
         } catch {
             throw ServerError(.startup, "cannot open the database \(configuration.databasePath): \(error)")
         }

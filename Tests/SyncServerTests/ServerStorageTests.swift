@@ -4,17 +4,35 @@ import SyncStore
 import SyncTesting
 import Testing
 
+/// The rules every server store keeps (``ServerStorage``), for each store: SQLite, and PostgreSQL
+/// when the run has a cluster (scripts/test always does, through scripts/with-postgres).
 @Suite struct ServerStorageTests {
     func change(_ origin: String, _ seq: UInt64, _ record: String = "r") -> Change {
         Change(id: ChangeID(origin: NodeID(origin)!, seq: seq), hlc: HLCTimestamp(wallMillis: 1_000 + seq), collection: "items",
                recordID: record, kind: .insert, fields: ["v": .int(Int64(seq))])
     }
 
+    /// Opens a store of `kind` for one test, and closes it.
+    func withStore(_ kind: TestStoreKind, _ body: (any ServerStorage) async throws -> Void) async throws {
+        try await withTemporaryDirectory(prefix: "server-store") { directory in
+            try await kind.withLocation(in: directory) { location in
+                let store = try await openStorage(location)
+                do {
+                    try await body(store)
+                } catch {
+                    await store.close()
+                    throw error
+                }
+                await store.close()
+            }
+        }
+    }
+
     /// The hub decides what a catch-up covers by the head: when any observer hears of a commit, the
     /// head must already include it (observers run in registration order; the head's is first).
-    @Test func theHeadIsCurrentWhenObserversHearOfACommit() async throws {
-        try await withTemporaryDirectory(prefix: "server-store") { directory in
-            let store = try await SQLiteServerStorage.open(path: directory.file("server.sqlite"))
+    @Test(arguments: TestStoreKind.available)
+    func theHeadIsCurrentWhenObserversHearOfACommit(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
             let stale = Locked(0)
             var tokens: [UInt64] = []
             for _ in 0..<32 {
@@ -26,14 +44,14 @@ import Testing
             }
             for seq in 1...50 { _ = try await store.commit([change("a", UInt64(seq), "r\(seq)")]) }
             #expect(stale.withLock { $0 } == 0)
+            #expect(store.head == 50)
             for token in tokens { store.removeObserver(token) }
-            await store.close()
         }
     }
 
-    @Test func eachChangeIsKeptOnceInServerOrder() async throws {
-        try await withTemporaryDirectory(prefix: "server-store") { directory in
-            let store = try await SQLiteServerStorage.open(path: directory.file("server.sqlite"))
+    @Test(arguments: TestStoreKind.available)
+    func eachChangeIsKeptOnceInServerOrder(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
             let first = try await store.commit([change("a", 1), change("b", 1)])
             let again = try await store.commit([change("a", 1)])
             #expect(first[ChangeID("a:1")!] == .committed(serverSeq: 1, duplicate: false))
@@ -46,7 +64,93 @@ import Testing
             #expect(error.code == .invalidMessage)
             let page = try await store.changes(after: 0, collections: ["items"], skipping: VersionVector([NodeID("a")!: 1]))
             #expect(page.changes.map(\.change.id.description) == ["b:1"] && page.cursor == 2 && !page.more)
-            await store.close()
+        }
+    }
+
+    /// The same changes, in any order and with repeats, leave every store with the same documents,
+    /// vector and digest: a PostgreSQL server and a SQLite one are interchangeable to nodes.
+    @Test func everyStoreMergesTheSameChangesToTheSameDigest() async throws {
+        var random = SplitMix64(seed: 15)
+        let origins = ["aaaa", "bbbb", "cccc"]
+        var changes: [Change] = []
+        var next: [String: UInt64] = [:]
+        for step in 0..<120 {
+            let origin = origins[Int(random.next() % 3)]
+            let seq = next[origin, default: 0] + 1
+            next[origin] = seq
+            let record = "r\(random.next() % 12)"
+            let kind: Change.Kind = random.next() % 7 == 0 ? .delete : (random.next() % 2 == 0 ? .insert : .update)
+            let fields: JSONObject = kind == .delete ? [:] : ["n": .int(Int64(step)), "k\(random.next() % 3)": .string("s\(step)")]
+            changes.append(Change(id: ChangeID(origin: NodeID(origin)!, seq: seq), hlc: HLCTimestamp(wallMillis: 1_000 + random.next() % 500),
+                                  collection: "items", recordID: record, kind: kind, fields: fields))
+        }
+        var results: [(TestStoreKind, CollectionDigest, VersionVector, Document?)] = []
+        for kind in TestStoreKind.available {
+            try await withStore(kind) { store in
+                // In batches, shuffled differently per store, each batch sent twice.
+                var shuffled = changes
+                var order = SplitMix64(seed: UInt64(kind == .sqlite ? 1 : 2))
+                for index in shuffled.indices.reversed() where index > 0 { shuffled.swapAt(index, Int(order.next() % UInt64(index + 1))) }
+                var rest = shuffled[...]
+                while !rest.isEmpty {
+                    let batch = Array(rest.prefix(7))
+                    rest.removeFirst(batch.count)
+                    _ = try await store.commit(batch)
+                    _ = try await store.commit(batch)
+                }
+                #expect(try await store.changeCount() == changes.count)
+                results.append((kind, try await store.digest(collection: "items"), try await store.vector(), try await store.get(collection: "items", id: "r1")))
+            }
+        }
+        for (kind, digest, vector, document) in results.dropFirst() {
+            #expect(digest == results[0].1, "\(kind) digest equals SQLite's")
+            #expect(vector == results[0].2, "\(kind) vector equals SQLite's")
+            #expect(document == results[0].3, "\(kind) document equals SQLite's")
+        }
+    }
+
+    /// Server sequences are dense and visible in commit order, across instances: two stores on one
+    /// PostgreSQL database, eight writers between them, and a reader paging by cursor that must
+    /// never see a number before the one after its cursor.
+    @Test func noHoleIsSeenByAReaderRacingEightWritersOnTwoInstances() async throws {
+        guard TestStoreKind.available.contains(.postgres) else { return }
+        try await TestPostgres.withDatabase { url in
+            let first = try await openStorage(url), second = try await openStorage(url)
+            #expect(first.serverID == second.serverID, "one cluster id for every instance")
+            let perWriter = 40
+            let holes = Locked(0)
+            let seen = Locked(0)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<8 {
+                    let store = writer % 2 == 0 ? first : second
+                    group.addTask {
+                        let origin = String(repeating: String(UnicodeScalar(UInt8(97 + writer))), count: 4)
+                        for seq in 1...perWriter {
+                            _ = try await store.commit([change(origin, UInt64(seq), "w\(writer)-\(seq)")])
+                        }
+                    }
+                }
+                group.addTask {
+                    var cursor: UInt64 = 0
+                    var rounds = 0
+                    while cursor < UInt64(8 * perWriter), rounds < 100_000 {
+                        rounds += 1
+                        let page = try await second.changes(after: cursor, collections: nil)
+                        for (offset, sequenced) in page.changes.enumerated() where sequenced.serverSeq != cursor + UInt64(offset) + 1 {
+                            holes.withLock { $0 += 1 }
+                        }
+                        seen.withLock { $0 += page.changes.count }
+                        cursor = page.cursor
+                        if page.changes.isEmpty { await Task.yield() }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(holes.withLock { $0 } == 0)
+            #expect(seen.withLock { $0 } == 8 * perWriter, "the reader saw every change once")
+            #expect(try await first.changeCount() == 8 * perWriter)
+            await first.close()
+            await second.close()
         }
     }
 }

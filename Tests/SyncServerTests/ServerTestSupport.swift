@@ -6,20 +6,34 @@ import SyncCore
 import SyncServer
 import SyncTesting
 
-/// Runs `body` against a fresh server in a temporary folder.
+/// Runs `body` against a fresh server in a temporary folder, once per server store the run has
+/// (SQLite, and PostgreSQL under scripts/with-postgres: the server's suite runs against both).
 func withServer<T>(authority: TokenAuthority = .open, limits: ServerLimits = ServerLimits(),
                    _ body: (TestServer, TemporaryDirectory) async throws -> T) async throws -> T {
-    try await withTemporaryDirectory(prefix: "server") { directory in
-        let server = try await TestServer.start(databasePath: directory.file("server.sqlite"), authority: authority, limits: limits)
-        do {
-            let result = try await body(server, directory)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
+    var result: T?
+    for kind in TestStoreKind.available {
+        result = try await withTemporaryDirectory(prefix: "server") { directory in
+            try await kind.withLocation(in: directory) { location in
+                let server = try await TestServer.start(databasePath: location, authority: authority, limits: limits)
+                do {
+                    let result = try await body(server, directory)
+                    await server.stop()
+                    return result
+                } catch {
+                    await server.stop()
+                    throw StoreKindFailure(kind: kind, error: error)
+                }
+            }
         }
     }
+    return result!
+}
+
+/// A test failed against one kind of server store: says which.
+struct StoreKindFailure: Error, CustomStringConvertible {
+    let kind: TestStoreKind
+    let error: any Error
+    var description: String { "with the \(kind.rawValue) store: \(error)" }
 }
 
 /// A plain HTTP request; returns the status and the body parsed as JSON (or `nil`).

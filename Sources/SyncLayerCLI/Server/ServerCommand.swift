@@ -24,7 +24,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Port to bind (0 picks a free one).")
     var port = 8080
 
-    @Option(help: ArgumentHelp("The server's SQLite database file.", valueName: "path"))
+    @Option(help: ArgumentHelp("Where the server keeps its data: a SQLite database file (the embedded default), or a PostgreSQL URL, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE or postgres://USER@/DATABASE?host=/SOCKET/DIR (in builds with PostgreSQL support: `swift build`, not scripts/build-release).", valueName: "path-or-url"))
     var data: String
 
     @Option(help: ArgumentHelp("A JSON file of bearer tokens and their rights.", valueName: "file"))

@@ -87,16 +87,9 @@ package final class SQLiteServerStorage: ServerStorage {
     ///
     /// - Parameter submitter: tags the committed changes for commit observers (0: untagged).
     package func commit(_ changes: [Change], submitter: UInt64) async throws -> [ChangeID: CommitOutcome] {
-        var outcomes: [ChangeID: CommitOutcome] = [:]
-        var accepted: [Change] = []
-        let now = wallClock.nowMillis()
-        for change in changes {
-            if let problem = problem(with: change, now: now) {
-                outcomes[change.id] = .rejected(problem)
-            } else {
-                accepted.append(change)
-            }
-        }
+        let screened = limits.screen(changes, now: wallClock.nowMillis())
+        let accepted = screened.accepted
+        var outcomes = screened.refused
         guard !accepted.isEmpty else { return outcomes }
         let batch = accepted
         let committed = try await writer.write { context in
@@ -111,34 +104,10 @@ package final class SQLiteServerStorage: ServerStorage {
 
     /// Stamps and commits writes from clients of the original protocol.
     package func commitLegacy(_ writes: [LegacyWrite], submitter: UInt64) async throws -> [SequencedChange] {
-        for write in writes {
-            if let problem = Identifiers.problem(withCollection: write.collection) ?? Identifiers.problem(withRecordID: write.recordID) {
-                throw StoreError(.invalidIdentifier, problem)
-            }
-            if case .failure(let problem) = DocumentRules.encode(write.fields, maxDepth: limits.maxDocumentDepth) {
-                throw StoreError(.invalidDocument, problem.message)
-            }
-        }
+        for write in writes { try limits.check(write) }
         return try await writer.write { context in
             context.submitter = submitter
             return try writes.map { try context.commitLegacy($0) }
         }
-    }
-
-    /// Why a change cannot be accepted, or `nil`.
-    func problem(with change: Change, now: UInt64) -> FrameError? {
-        if let problem = Identifiers.problem(withCollection: change.collection) ?? Identifiers.problem(withRecordID: change.recordID) {
-            return FrameError(.invalidMessage, problem)
-        }
-        switch DocumentRules.encode(change.fields, maxDepth: limits.maxDocumentDepth) {
-        case .failure(let problem): return FrameError(.invalidMessage, problem.message)
-        case .success(let body) where body.count > limits.maxDocumentBytes:
-            return FrameError(.tooLarge, "document of \(body.count) bytes exceeds the limit of \(limits.maxDocumentBytes)")
-        default: break
-        }
-        if change.hlc.wallMillis > now + limits.maxFutureMillis {
-            return FrameError(.invalidMessage, "change \(change.id) is stamped \((change.hlc.wallMillis - now) / 1000) s in the future; fix the device's clock")
-        }
-        return nil
     }
 }

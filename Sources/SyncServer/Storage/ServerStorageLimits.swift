@@ -1,3 +1,6 @@
+import SyncCore
+import SyncStore
+
 /// What the server accepts.
 public struct ServerStorageLimits: Sendable, Hashable {
     /// Largest canonical encoding of one document's fields.
@@ -22,5 +25,49 @@ public struct ServerStorageLimits: Sendable, Hashable {
         self.maxDocumentDepth = maxDocumentDepth
         self.maxFutureMillis = maxFutureMillis
         self.maxClockDriftMillis = maxClockDriftMillis
+    }
+}
+
+extension ServerStorageLimits {
+    /// Why a change cannot be accepted at `now` (the server's clock), or `nil`. Every store checks
+    /// the same way.
+    package func problem(with change: Change, now: UInt64) -> FrameError? {
+        if let problem = Identifiers.problem(withCollection: change.collection) ?? Identifiers.problem(withRecordID: change.recordID) {
+            return FrameError(.invalidMessage, problem)
+        }
+        switch DocumentRules.encode(change.fields, maxDepth: maxDocumentDepth) {
+        case .failure(let problem): return FrameError(.invalidMessage, problem.message)
+        case .success(let body) where body.count > maxDocumentBytes:
+            return FrameError(.tooLarge, "document of \(body.count) bytes exceeds the limit of \(maxDocumentBytes)")
+        default: break
+        }
+        if change.hlc.wallMillis > now + maxFutureMillis {
+            return FrameError(.invalidMessage, "change \(change.id) is stamped \((change.hlc.wallMillis - now) / 1000) s in the future; fix the device's clock")
+        }
+        return nil
+    }
+
+    /// Splits submitted changes into those to commit and the refusals (``problem(with:now:)``).
+    package func screen(_ changes: [Change], now: UInt64) -> (accepted: [Change], refused: [ChangeID: CommitOutcome]) {
+        var refused: [ChangeID: CommitOutcome] = [:]
+        var accepted: [Change] = []
+        for change in changes {
+            if let problem = problem(with: change, now: now) {
+                refused[change.id] = .rejected(problem)
+            } else {
+                accepted.append(change)
+            }
+        }
+        return (accepted, refused)
+    }
+
+    /// Throws when a write of the original protocol cannot be accepted.
+    package func check(_ write: LegacyWrite) throws {
+        if let problem = Identifiers.problem(withCollection: write.collection) ?? Identifiers.problem(withRecordID: write.recordID) {
+            throw StoreError(.invalidIdentifier, problem)
+        }
+        if case .failure(let problem) = DocumentRules.encode(write.fields, maxDepth: maxDocumentDepth) {
+            throw StoreError(.invalidDocument, problem.message)
+        }
     }
 }

@@ -13,6 +13,14 @@ package struct CommittedChange: Sendable, Hashable {
     package let visibleChange: Bool
     /// Who submitted it, as the writer's caller said (the server tags each connection's writes); 0 if unsaid.
     package let submitter: UInt64
+
+    package init(change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool, submitter: UInt64) {
+        self.change = change
+        self.serverSeq = serverSeq
+        self.isLocal = isLocal
+        self.visibleChange = visibleChange
+        self.submitter = submitter
+    }
 }
 
 /// What one commit wrote.
@@ -21,6 +29,11 @@ package struct StoreCommit: Sendable, Hashable {
     package let collections: Set<String>
     /// The new changes, in the order they were applied (server sequence order in the server's store).
     package let changes: [CommittedChange]
+
+    package init(collections: Set<String>, changes: [CommittedChange]) {
+        self.collections = collections
+        self.changes = changes
+    }
 }
 
 /// What an observer of the store hears.

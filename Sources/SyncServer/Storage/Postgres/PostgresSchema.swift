@@ -1,0 +1,135 @@
+#if PostgreSQL
+import Logging
+import PostgresNIO
+import SyncCore
+import SyncStore
+
+/// The PostgreSQL tables, their versions, and what a store reads from them when it opens.
+///
+/// The same tables as the SQLite server store (`ServerMigrations.swift`), with `COLLATE "C"` on every
+/// key that is ordered or compared (so digests, which list documents in id order, equal SQLite's
+/// byte order) and canonical JSON kept as `text` (never `jsonb`, which reorders keys). Plus
+/// `synclayer_head`, the one row every write transaction locks (`PostgresServerStorage`).
+enum PostgresSchema {
+    /// Each version's statements, applied in order, each version once, recorded in
+    /// `synclayer_meta.schema_version`.
+    static let versions: [String] = [
+        """
+        CREATE TABLE documents(
+            collection text COLLATE "C" NOT NULL,
+            id text COLLATE "C" NOT NULL,
+            body text NOT NULL,
+            clocks text NOT NULL,
+            visible boolean NOT NULL,
+            updated_seq bigint NOT NULL DEFAULT 0,
+            updated_at bigint NOT NULL DEFAULT 0,
+            PRIMARY KEY(collection, id)
+        );
+        CREATE INDEX documents_updated ON documents(collection, updated_seq);
+        CREATE TABLE changes(
+            server_seq bigint PRIMARY KEY,
+            origin text COLLATE "C" NOT NULL,
+            seq bigint NOT NULL,
+            hlc bigint NOT NULL,
+            collection text COLLATE "C" NOT NULL,
+            record_id text COLLATE "C" NOT NULL,
+            kind smallint NOT NULL,
+            fields text NOT NULL,
+            received_at bigint NOT NULL,
+            sig text,
+            UNIQUE(origin, seq)
+        );
+        CREATE TABLE origins(origin text COLLATE "C" PRIMARY KEY, contiguous bigint NOT NULL, max_hlc bigint NOT NULL DEFAULT 0);
+        CREATE TABLE synclayer_head(id smallint PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL);
+        INSERT INTO synclayer_head(id, seq) VALUES (1, 0);
+        """,
+    ]
+
+    struct Opened {
+        let serverID: NodeID
+        let signer: ChangeSigner
+        let head: UInt64
+        let vector: VersionVector
+        let clock: HybridLogicalClock
+    }
+
+    /// Brings the schema to the newest version (one instance at a time: an advisory lock), makes the
+    /// cluster's identity if it has none, and reads what a store starts from.
+    static func open(_ client: PostgresClient, wallClock: any WallClock, limits: ServerStorageLimits, logger: Logger,
+                     location: PostgresLocation) async throws -> Opened {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(7213001)", logger: logger)
+            try await connection.query("CREATE TABLE IF NOT EXISTS synclayer_meta(key text COLLATE \"C\" PRIMARY KEY, value text NOT NULL)",
+                                       logger: logger)
+            let version = Int(try await meta("schema_version", connection, logger) ?? "0") ?? 0
+            guard version <= versions.count else {
+                throw PostgresStorageError("the database at \(location) has schema version \(version); this server knows up to \(versions.count): "
+                    + "upgrade the server")
+            }
+            for (index, statements) in versions.enumerated() where index >= version {
+                for statement in statements.split(separator: ";").map({ $0.trimmingCharacters() }) where !statement.isEmpty {
+                    try await connection.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
+                }
+                try await setMeta("schema_version", String(index + 1), connection, logger)
+            }
+            if version < versions.count {
+                logger.info("PostgreSQL schema migrated", metadata: ["synclayer.schema.from": "\(version)", "synclayer.schema.to": "\(versions.count)"])
+            }
+            // The cluster's identity, shared by every instance: the server id and its signing key.
+            let signer: ChangeSigner
+            if let text = try await meta("signing_key", connection, logger), let bytes = Base64.decode(text),
+               let key = ChangeSigner(rawRepresentation: bytes) {
+                signer = key
+            } else {
+                signer = ChangeSigner()
+                try await setMeta("signing_key", Base64.encode(signer.rawRepresentation), connection, logger)
+            }
+            let serverID: NodeID
+            if let text = try await meta("server_id", connection, logger), let id = NodeID(text) {
+                serverID = id
+            } else {
+                serverID = signer.nodeID
+                try await setMeta("server_id", serverID.rawValue, connection, logger)
+            }
+            var head: UInt64 = 0
+            for try await seq in try await connection.query("SELECT seq FROM synclayer_head WHERE id = 1", logger: logger).decode(Int64.self) {
+                head = UInt64(bitPattern: seq)
+            }
+            var vector = VersionVector()
+            var maxHLC: UInt64 = 0
+            for try await (origin, contiguous, hlc) in try await connection.query("SELECT origin, contiguous, max_hlc FROM origins", logger: logger)
+                .decode((String, Int64, Int64).self) {
+                if let origin = NodeID(origin) { vector[origin] = UInt64(bitPattern: contiguous) }
+                maxHLC = max(maxHLC, UInt64(bitPattern: hlc))
+            }
+            var clock = HybridLogicalClock(maxDriftMillis: limits.maxClockDriftMillis)
+            _ = clock.observe(HLCTimestamp(rawValue: maxHLC), physicalMillis: wallClock.nowMillis())
+            return Opened(serverID: serverID, signer: signer, head: head, vector: vector, clock: clock)
+        }
+    }
+
+    static func meta(_ key: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> String? {
+        var found: String?
+        for try await value in try await connection.query("SELECT value FROM synclayer_meta WHERE key = \(key)", logger: logger).decode(String.self) {
+            found = value
+        }
+        return found
+    }
+
+    static func setMeta(_ key: String, _ value: String, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        try await connection.query("""
+            INSERT INTO synclayer_meta(key, value) VALUES (\(key), \(value)) ON CONFLICT (key) DO UPDATE SET value = excluded.value
+            """, logger: logger)
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and newlines.
+    fileprivate func trimmingCharacters() -> Substring {
+        var text = self
+        while let first = text.first, first.isWhitespace { text.removeFirst() }
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return text
+    }
+}
+#endif

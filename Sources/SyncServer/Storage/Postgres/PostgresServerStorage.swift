@@ -1,0 +1,234 @@
+#if PostgreSQL
+import Logging
+import PostgresNIO
+import SyncCore
+import SyncStore
+import Synchronization
+
+/// The server's store on PostgreSQL: the same rules as ``SQLiteServerStorage`` (``ServerStorage``),
+/// the same tables and canonical text, so digests compare byte for byte with a SQLite server's.
+///
+/// **Ordering.** A server sequence is not taken from a PostgreSQL sequence (numbers taken at insert
+/// commit out of order, and a reader paging by cursor would skip a late one for good). Every write
+/// transaction locks the one row of `synclayer_head`, numbers its changes from it, moves it and
+/// commits; PostgreSQL makes a commit visible before it releases its locks, so the numbers any reader
+/// sees are always exactly 1…head, whatever instance wrote them (`Docs/Architecture.md`).
+///
+/// **Commits** run one at a time per store (``PostgresWriter``), so commit observers hear each
+/// commit once, in sequence order, after it is durable.
+package final class PostgresServerStorage: ServerStorage {
+    package let serverID: NodeID
+    package let limits: ServerStorageLimits
+    /// Where the database is, as given (password removed).
+    package let location: String
+    let client: PostgresClient
+    private let clientTask: Task<Void, Never>
+    let writer: PostgresWriter
+    let notifier: CommitNotifier
+    let logger: Logger
+    private let headSeq: Atomic<UInt64>
+
+    private init(serverID: NodeID, limits: ServerStorageLimits, location: String, client: PostgresClient, clientTask: Task<Void, Never>,
+                 writer: PostgresWriter, notifier: CommitNotifier, logger: Logger, head: UInt64) {
+        self.serverID = serverID
+        self.limits = limits
+        self.location = location
+        self.client = client
+        self.clientTask = clientTask
+        self.writer = writer
+        self.notifier = notifier
+        self.logger = logger
+        self.headSeq = Atomic(head)
+    }
+
+    /// Connects to the database at `url` (``PostgresLocation``), creates or upgrades its tables, and
+    /// reads the cluster's identity (made by the first server to open it).
+    ///
+    /// - Throws: ``PostgresStorageError`` when the database cannot be reached or its schema is newer
+    ///   than this server knows.
+    package static func open(url: String, wallClock: any WallClock = SystemWallClock(), limits: ServerStorageLimits = ServerStorageLimits(),
+                            logger: Logger = Logger(label: "synclayer.server.store")) async throws -> PostgresServerStorage {
+        let location = try PostgresLocation(url)
+        // The pool's own reports (each failed connection attempt) only as warnings.
+        var poolLogger = logger
+        poolLogger.logLevel = max(logger.logLevel, .warning)
+        let client = PostgresClient(configuration: location.configuration, backgroundLogger: poolLogger)
+        let clientTask = Task { await client.run() }
+        do {
+            // The pool retries a database it cannot reach for as long as it is asked to: at start, a
+            // clear error after 10 s is better.
+            let opened = try await withThrowingTaskGroup(of: PostgresSchema.Opened?.self) { group in
+                group.addTask { try await PostgresSchema.open(client, wallClock: wallClock, limits: limits, logger: logger, location: location) }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(10))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let opened = try await group.next() ?? nil else {
+                    throw PostgresStorageError("cannot reach PostgreSQL at \(location) within 10 s (is it running, and is the URL right?)")
+                }
+                return opened
+            }
+            let notifier = CommitNotifier()
+            let writer = PostgresWriter(client: client, serverID: opened.serverID, signer: opened.signer, clock: opened.clock,
+                                        held: opened.vector, wallClock: wallClock, notifier: notifier, logger: logger)
+            let store = PostgresServerStorage(serverID: opened.serverID, limits: limits, location: location.description, client: client,
+                                              clientTask: clientTask, writer: writer, notifier: notifier, logger: logger, head: opened.head)
+            // Registered first, so the head is current before any other observer (the hub) hears of a commit.
+            _ = notifier.observe { [store] event in
+                if case .committed(let commit) = event, let last = commit.changes.last?.serverSeq {
+                    store.headSeq.store(last, ordering: .releasing)
+                }
+            }
+            logger.debug("opened server store", metadata: ["synclayer.store.url": "\(location)", "synclayer.server.id": "\(opened.serverID)"])
+            return store
+        } catch {
+            clientTask.cancel()
+            if error is PostgresStorageError { throw error }
+            throw PostgresStorageError("cannot use PostgreSQL at \(location): \(String(reflecting: error))")
+        }
+    }
+
+    package func close() async {
+        await writer.close()
+        clientTask.cancel()
+        _ = await clientTask.value
+        notifier.close()
+    }
+
+    package var head: UInt64 { headSeq.load(ordering: .acquiring) }
+
+    package var heldVector: VersionVector { writer.heldVector }
+
+    package func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
+        notifier.observe(handler)
+    }
+
+    package func removeObserver(_ token: UInt64) {
+        notifier.remove(token)
+    }
+
+    package func commit(_ changes: [Change], submitter: UInt64) async throws -> [ChangeID: CommitOutcome] {
+        let screened = limits.screen(changes, now: writer.wallClock.nowMillis())
+        let accepted = screened.accepted
+        var outcomes = screened.refused
+        guard !accepted.isEmpty else { return outcomes }
+        for (id, outcome) in try await writer.commit(accepted, submitter: submitter) { outcomes[id] = outcome }
+        return outcomes
+    }
+
+    package func commitLegacy(_ writes: [LegacyWrite], submitter: UInt64) async throws -> [SequencedChange] {
+        for write in writes { try limits.check(write) }
+        return try await writer.commitLegacy(writes, submitter: submitter)
+    }
+
+    // MARK: Reads
+
+    package func changes(after cursor: UInt64, through last: UInt64, collections: Set<String>?,
+                         skipping vector: VersionVector, limit: Int) async throws -> ChangePage {
+        let names = collections.map { Array($0) }
+        let upper = Int64(clamping: last)
+        let rows = try await client.query("""
+            SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
+            WHERE server_seq > \(Int64(bitPattern: cursor)) AND server_seq <= \(upper)
+              AND (\(names)::text[] IS NULL OR collection = ANY(\(names)::text[]))
+            ORDER BY server_seq LIMIT \(Int64(limit * 4 + 1))
+            """, logger: logger)
+        var result: [SequencedChange] = []
+        var scanned = cursor
+        var more = false
+        let parser = JSONParser()
+        for try await (serverSeq, origin, seq, hlc, collection, recordID, kind, fields, sig)
+            in rows.decode((Int64, String, Int64, Int64, String, String, Int16, String, String?).self) {
+            // Every row is read (a row sequence left half-read would hold the connection).
+            if more { continue }
+            if result.count == limit {
+                more = true
+                continue
+            }
+            guard let origin = NodeID(origin), let kind = ChangeKindCode.kind(Int64(kind)) else {
+                throw StoreError(.corrupted, "unreadable row in the server's change log")
+            }
+            scanned = UInt64(bitPattern: serverSeq)
+            if UInt64(bitPattern: seq) <= vector[origin] { continue }
+            let change = Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: seq)), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: hlc)),
+                                collection: collection, recordID: recordID, kind: kind, fields: try parser.parseObject(Array(fields.utf8)),
+                                signature: sig.map { ChangeSignature(wireText: $0) })
+            result.append(SequencedChange(change: change, serverSeq: UInt64(bitPattern: serverSeq)))
+        }
+        if !more, result.count < limit, scanned > cursor {
+            let beyond = try await client.query(
+                "SELECT 1 FROM changes WHERE server_seq > \(Int64(bitPattern: scanned)) AND server_seq <= \(upper) LIMIT 1", logger: logger)
+            for try await _ in beyond { more = true }
+        }
+        return ChangePage(changes: result, cursor: scanned, more: more)
+    }
+
+    package func vector() async throws -> VersionVector {
+        var vector = VersionVector()
+        for try await (origin, contiguous) in try await client.query("SELECT origin, contiguous FROM origins", logger: logger)
+            .decode((String, Int64).self) {
+            if let origin = NodeID(origin) { vector[origin] = UInt64(bitPattern: contiguous) }
+        }
+        return vector
+    }
+
+    package func get(collection: String, id: String) async throws -> Document? {
+        let rows = try await client.query("SELECT body FROM documents WHERE collection = \(collection) AND id = \(id) AND visible", logger: logger)
+        var document: Document?
+        for try await body in rows.decode(String.self) {
+            document = Document(id: id, data: try JSONParser().parseObject(Array(body.utf8)))
+        }
+        return document
+    }
+
+    package func digest(collection: String) async throws -> CollectionDigest {
+        var digest = ContentDigest()
+        let rows = try await client.query("SELECT id, body FROM documents WHERE collection = \(collection) AND visible ORDER BY id", logger: logger)
+        for try await (id, body) in rows.decode((String, String).self) {
+            digest.add(id: id, canonicalBody: Array(body.utf8))
+        }
+        return CollectionDigest(collection: collection, count: digest.count, digest: digest.finalize())
+    }
+
+    package func collections() async throws -> [String] {
+        var names: [String] = []
+        for try await name in try await client.query("SELECT DISTINCT collection FROM documents WHERE visible ORDER BY collection", logger: logger)
+            .decode(String.self) {
+            names.append(name)
+        }
+        return names
+    }
+
+    package func records(collection: String, since: UInt64, limit: Int, offset: Int) async throws -> [ServerRecord] {
+        let rows = try await client.query("""
+            SELECT id, body, updated_at, updated_seq FROM documents
+            WHERE collection = \(collection) AND visible AND updated_at > \(Int64(bitPattern: since))
+            ORDER BY updated_seq LIMIT \(Int64(limit)) OFFSET \(Int64(offset))
+            """, logger: logger)
+        var records: [ServerRecord] = []
+        for try await (id, body, updatedAt, updatedSeq) in rows.decode((String, String, Int64, Int64).self) {
+            records.append(ServerRecord(id: id, data: try JSONParser().parseObject(Array(body.utf8)), updatedAt: UInt64(bitPattern: updatedAt),
+                                        version: UInt64(bitPattern: updatedSeq)))
+        }
+        return records
+    }
+
+    package func changeCount() async throws -> Int {
+        var count = 0
+        for try await value in try await client.query("SELECT count(*) FROM changes", logger: logger).decode(Int64.self) {
+            count = Int(value)
+        }
+        return count
+    }
+}
+
+/// PostgreSQL could not be used as the server's store: a clear reason, for the operator.
+package struct PostgresStorageError: Error, CustomStringConvertible {
+    package let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+#endif
