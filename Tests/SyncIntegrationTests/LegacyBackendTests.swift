@@ -41,7 +41,7 @@ import SyncCore
             try await a.node.collection("todos").delete("t2")
             #expect(try await firstMatch(b.node.collection("todos").watch()) { !$0.contains { $0.id == "t2" } } != nil)
 
-            // The outbox drains through the original REST routes (the backend acknowledges nothing else).
+            // The outbox drains: the backend's pongs confirm what went over the WebSocket.
             let drained = try await waitUntil(anyCommitIn: [.node(a.node), .node(b.node)]) {
                 let pendingA = try await a.node.store.outboxCount(), pendingB = try await b.node.store.outboxCount()
                 return pendingA == 0 && pendingB == 0
@@ -56,12 +56,13 @@ import SyncCore
         }
     }
 
-    /// A push the backend fails (503) is retried on the poll interval although the realtime link is
-    /// up and no other change comes to ask for a poll: the outbox drains.
+    /// A REST push the backend fails (503) is retried on the poll interval although no other change
+    /// comes to ask for a poll: the outbox drains.
     @Test func aFailedPushIsRetriedWithoutAnotherChange() async throws {
         try await withTemporaryDirectory(prefix: "legacy-retry") { directory in
             let backend = try await DocumentedBackend.start(Self.sampleServer)
-            let a = try await node("a", of: backend, in: directory, interval: .milliseconds(200))
+            // Polling only: with a realtime link the WebSocket carries the write (and its pong confirms it).
+            let a = try await node("a", of: backend, in: directory, interval: .milliseconds(200), realtime: false)
             let failures = a.node.events()
             // More failures than the polls the save itself asks for (it asks more than once).
             backend.failNextWrites(5)

@@ -55,14 +55,14 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             }
             var frames = channel.written.makeAsyncIterator()
 
-            // The node speaks first: hello with its vector, a ping (which a backend of the original
-            // protocol answers at once), then a subscription per collection.
+            // The node speaks first: hello with its vector, a subscription per collection, then a ping
+            // (which a backend of the original protocol answers at once, after the subscriptions).
             guard case .hello(let hello) = try await next(&frames) else { Issue.record("no hello first"); return }
             #expect(hello.nodeID == node.nodeID)
             #expect(hello.vector[node.nodeID] == 1)
-            guard case .ping = try await next(&frames) else { Issue.record("no ping after hello"); return }
             guard case .subscribe(let collection) = try await next(&frames) else { Issue.record("no subscribe"); return }
             #expect(collection == "todos")
+            guard case .ping = try await next(&frames) else { Issue.record("no ping after the subscriptions"); return }
 
             // The server answers; the node sends its outbox.
             let server = ChangeSigner()
@@ -146,8 +146,8 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
         try await withTemporaryDirectory(prefix: "original-pong") { directory in
             let setup = try await Setup(directory: directory)
             var frames = setup.channel.written.makeAsyncIterator()
-            guard case .hello = try await next(&frames), case .ping = try await next(&frames), case .subscribe = try await next(&frames) else {
-                Issue.record("not hello, ping, subscribe"); return
+            guard case .hello = try await next(&frames), case .subscribe = try await next(&frames), case .ping = try await next(&frames) else {
+                Issue.record("not hello, subscribe, ping"); return
             }
             // The backend answers the ping: that is enough to tell, long before any deadline.
             setup.channel.deliver(.pong(time: nil))
@@ -200,11 +200,12 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
         try await withTemporaryDirectory(prefix: "original-resend") { directory in
             let setup = try await Setup(directory: directory)
             var frames = setup.channel.written.makeAsyncIterator()
-            guard case .hello = try await next(&frames), case .ping = try await next(&frames) else { Issue.record("no hello, ping"); return }
+            guard case .hello = try await next(&frames), case .subscribe = try await next(&frames), case .ping = try await next(&frames) else {
+                Issue.record("no hello, subscribe, ping"); return
+            }
             setup.channel.deliver(.pong(time: nil))
             var pings = 0
-            guard case .subscribe = try await nextBesidesPings(&frames, pings: &pings),
-                  case .change = try await nextBesidesPings(&frames, pings: &pings) else { Issue.record("no write"); return }
+            guard case .change = try await nextBesidesPings(&frames, pings: &pings) else { Issue.record("no write"); return }
             // The backend restarts before answering the ping after the write: the connection ends.
             setup.channel.endInput()
             _ = try? await setup.running.value
@@ -214,11 +215,12 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             let session = RealtimeSession(engine: setup.node.engine, configuration: setup.session.configuration, logger: Logger(label: "test"))
             let running = Task { try await session.run(channel: channel, abort: { channel.endInput() }) { _ in } }
             var again = channel.written.makeAsyncIterator()
-            guard case .hello = try await next(&again), case .ping = try await next(&again) else { Issue.record("no hello, ping"); return }
+            guard case .hello = try await next(&again), case .subscribe = try await next(&again), case .ping = try await next(&again) else {
+                Issue.record("no hello, subscribe, ping"); return
+            }
             channel.deliver(.pong(time: nil))
             pings = 0
-            guard case .subscribe = try await nextBesidesPings(&again, pings: &pings),
-                  case .change(let resent) = try await nextBesidesPings(&again, pings: &pings) else { Issue.record("not sent again"); return }
+            guard case .change(let resent) = try await nextBesidesPings(&again, pings: &pings) else { Issue.record("not sent again"); return }
             #expect(resent.recordID == "mine" && resent.data == ["text": "written offline", "done": false])
             running.cancel()
             _ = try? await running.value
@@ -230,7 +232,9 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
         try await withTemporaryDirectory(prefix: "original-dead") { directory in
             let setup = try await Setup(directory: directory, pingInterval: .milliseconds(100))
             var frames = setup.channel.written.makeAsyncIterator()
-            guard case .hello = try await next(&frames), case .ping = try await next(&frames) else { Issue.record("no hello, ping"); return }
+            guard case .hello = try await next(&frames), case .subscribe = try await next(&frames), case .ping = try await next(&frames) else {
+                Issue.record("no hello, subscribe, ping"); return
+            }
             setup.channel.deliver(.pong(time: nil))
             // Then silence: the session ends by itself (LinkDead), and closes the connection.
             await #expect(throws: RealtimeSession.LinkDead.self) { try await setup.running.value }
@@ -273,6 +277,37 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             #expect(setup.handshakes.withLock { $0 } == 1)
             #expect(setup.node.engine.originalBackend.wantsAuthFirst, "the next connection authenticates first")
             await setup.stop()
+        }
+    }
+}
+
+/// What a node writes again to a backend of the original protocol for pending changes: each
+/// record's state now, never an old write that would undo a newer one.
+@Suite struct OriginalWritesTests {
+    @Test func pendingChangesAreWrittenAsEachRecordsStateNow() async throws {
+        try await withTemporaryDirectory(prefix: "original-writes") { directory in
+            let node = try await SyncNode.open(SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"]))
+            let todos = node.collection("todos")
+            try await todos.save(["text": "Milk", "done": false], id: "saved")
+            try await todos.update("saved", ["done": true])
+            try await todos.save(["text": "Gone"], id: "deleted")
+            try await todos.delete("deleted")
+            // A record written elsewhere, then updated here twice: only updates are pending for it.
+            try await node.engine.applyLegacy([ChangeMessage(kind: .insert, collection: "todos", recordID: "theirs", data: ["a": 1, "b": 1],
+                                                             timestamp: nil, metadata: [:])], realtime: false)
+            try await todos.update("theirs", ["a": 2])
+            try await todos.update("theirs", ["a": 3])
+            // And a newer write from elsewhere lands on "saved" while its changes are pending.
+            let later = ISO8601.string(fromMillis: node.engine.wallClock.nowMillis() + 60_000)
+            try await node.engine.applyLegacy([ChangeMessage(kind: .update, collection: "todos", recordID: "saved", data: ["text": "Oat milk"],
+                                                             timestamp: later, metadata: [:])], realtime: false)
+            let writes = try await node.engine.originalWrites(for: node.engine.outbox(limit: 100))
+            #expect(writes.map(\.recordID) == ["saved", "deleted", "theirs"])
+            #expect(writes[0].kind == .insert && writes[0].fields == ["text": "Oat milk", "done": true], "the newer write is kept, not undone")
+            #expect(writes[0].covers.count == 2)
+            #expect(writes[1].kind == .delete)
+            #expect(writes[2].kind == .update && writes[2].fields == ["a": 3], "only the fields the pending updates wrote")
+            await node.close()
         }
     }
 }

@@ -36,9 +36,14 @@ enum DialectEvidence: String, Sendable {
 /// What the node learned of a backend of the original protocol, beyond its dialect.
 struct OriginalBackendFacts: Sendable, Equatable {
     /// Whether its REST routes (`/sync/{collection}`) answer: `nil` until a poll tried them. Without
-    /// them the node syncs over the WebSocket alone, and a change leaves the outbox by the rules of
-    /// ``OriginalDelivery``; with them, when a REST write is answered 2xx.
+    /// them the node syncs over the WebSocket alone; with them, REST carries what the WebSocket could
+    /// not confirm (``OriginalDelivery``), and the pulls.
     var rest: Bool?
     /// Whether it asked for an `auth` frame before anything else.
     var wantsAuthFirst = false
+    /// Whether `POST /sync/_pull` was answered, but not as our server answers it. Until then the
+    /// poller asks it first even when the WebSocket took the backend for one of the original
+    /// protocol: a server of ours that was slow to answer `hello` says so there, before any write of
+    /// the original protocol goes to it over REST.
+    var pullRefused = false
 }

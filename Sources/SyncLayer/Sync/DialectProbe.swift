@@ -66,6 +66,11 @@ struct DialectProbe: Sendable {
         return .decided(decided)
     }
 
+    /// A backend that wanted `auth` accepted it: from now on it is one of the original protocol.
+    mutating func authenticated() {
+        if verdict == .originalWantingAuth { verdict = .original(.answeredOtherwise) }
+    }
+
     /// Time passed: at the deadline, silence decides.
     mutating func tick(at now: UInt64) -> Step {
         guard verdict == nil, now >= deadline else { return .none }

@@ -1,10 +1,10 @@
 import SyncCore
 import SyncStore
 
-/// When a change written on the WebSocket to a backend of the original protocol counts as delivered,
-/// for a backend without REST routes (that protocol has no acknowledgement; with REST, a 2xx on the
-/// REST write is the acknowledgement and this is not used). Pure: times are monotonic nanoseconds
-/// given by the caller. The rules, also in `Docs/Protocol.md`:
+/// When a change written on the WebSocket to a backend of the original protocol counts as delivered
+/// (that protocol has no acknowledgement; while the session has a change in flight, the poller does
+/// not also write it over REST). Pure: times are monotonic nanoseconds given by the caller. The
+/// rules, also in `Docs/Protocol.md`:
 ///
 /// - **A `pong` that answers a `ping` sent after the change.** Backends answer a connection's frames
 ///   in order, so the backend has read it. Pongs carry no id: the k-th pong is taken to answer the

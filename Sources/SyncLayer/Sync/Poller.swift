@@ -58,17 +58,22 @@ final class Poller: Sendable {
             // still pending, which is what conflict strategies act on.
             if !engine.speaksOriginalProtocol {
                 try await pull()
+            } else if !engine.originalBackend.pullRefused {
+                // Taken for the original protocol by the WebSocket: ask our route first (a slow server of
+                // ours answers it). No answer at all means no REST on that host.
+                do {
+                    try await pull()
+                } catch let error as PollError {
+                    throw error
+                } catch {
+                    throw RESTAbsent(reason: "\(error)")
+                }
             }
             if engine.speaksOriginalProtocol {
-                do {
-                    try await legacyPull()
-                    try await legacyPush()
-                    engine.noteREST(available: true, reason: "")
-                } catch let absent as RESTAbsent {
-                    // A backend with a WebSocket only: the realtime session syncs on its own.
-                    engine.noteREST(available: false, reason: absent.reason)
-                    throw absent
-                }
+                // A backend with a WebSocket only throws RESTAbsent here: the session syncs on its own.
+                try await legacyPull()
+                try await legacyPush()
+                engine.noteREST(available: true, reason: "")
             } else {
                 try await push()
             }
@@ -80,7 +85,8 @@ final class Poller: Sendable {
             }
             engine.emit(.syncCompleted, metadata: ["durationMs": .int(Int64(clamping: finished &- started))])
             return true
-        } catch is RESTAbsent {
+        } catch let absent as RESTAbsent {
+            engine.noteREST(available: false, reason: absent.reason)
             // Not a failure: the backend has a WebSocket only, and the realtime session syncs over it
             // (said once, by noteREST). Tried again on the interval, in case REST appears.
             return true
@@ -139,28 +145,42 @@ final class Poller: Sendable {
 
     // MARK: The original protocol
 
+    /// Writes the outbox through the original protocol's REST routes: per record, its current state
+    /// (``SyncEngine/originalWrites(for:)``); a 2xx confirms the changes it stands for. Changes a
+    /// realtime session has in flight are left to it.
     private func legacyPush() async throws {
-        let outbox = try await engine.outbox(limit: 500)
+        // What a realtime session has in flight goes by the WebSocket alone (OriginalDelivery).
+        let outbox = engine.notInFlightOverWebSocket(try await engine.outbox(limit: 500))
         var settled: [ChangeID: UInt64] = [:]
-        for change in outbox {
-            let timestamp = JSONValue.string(ISO8601.string(fromMillis: change.hlc.wallMillis))
-            let collection = PercentEncoding.encode(change.collection)
-            let record = PercentEncoding.encode(change.recordID)
+        do {
+            try await push(engine.originalWrites(for: outbox), settled: &settled)
+        } catch {
+            // What was confirmed before the failure leaves the outbox all the same.
+            if !settled.isEmpty { try await engine.acknowledge(Ack(committed: settled), server: nil) }
+            throw error
+        }
+        try await engine.acknowledge(Ack(committed: settled), server: nil)
+    }
+
+    private func push(_ writes: [OriginalWrite], settled: inout [ChangeID: UInt64]) async throws {
+        for write in writes {
+            let timestamp = JSONValue.string(ISO8601.string(fromMillis: write.millis))
+            let collection = PercentEncoding.encode(write.collection)
+            let record = PercentEncoding.encode(write.recordID)
             let status: Int
-            switch change.kind {
+            switch write.kind {
             case .insert:
                 status = try await legacyRequest(.POST, "/sync/\(collection)",
-                                           body: ["recordId": .string(change.recordID), "data": .object(change.fields), "timestamp": timestamp]).0
+                                                 body: ["recordId": .string(write.recordID), "data": .object(write.fields), "timestamp": timestamp]).0
             case .update:
                 status = try await legacyRequest(.PATCH, "/sync/\(collection)/\(record)",
-                                           body: ["delta": .object(change.fields), "baseVersion": 0, "timestamp": timestamp]).0
+                                                 body: ["delta": .object(write.fields), "baseVersion": 0, "timestamp": timestamp]).0
             case .delete:
                 status = try await legacyRequest(.DELETE, "/sync/\(collection)/\(record)", body: nil).0
             }
             guard (200..<300).contains(status) else { throw PollError(status: status, reply: nil) }
-            settled[change.id] = 0
+            for change in write.covers { settled[change.id] = 0 }
         }
-        try await engine.acknowledge(Ack(committed: settled), server: nil)
     }
 
     private func legacyPull() async throws {

@@ -45,8 +45,10 @@ final class RealtimeSession: Sendable {
     /// Changes an original backend refused (rate limit, server error), to write again.
     private let retry = Locked<[Change]>([])
     private let retryWakeup = Wakeup()
+    /// The session ended: no handshake completes any more.
+    private let ended = Locked(false)
 
-    init(engine: SyncEngine, configuration: SyncConfiguration, logger: Logger, probeWait: Duration = .seconds(3)) {
+    init(engine: SyncEngine, configuration: SyncConfiguration, logger: Logger, probeWait: Duration = .seconds(5)) {
         self.engine = engine
         self.configuration = configuration
         self.logger = logger
@@ -65,6 +67,9 @@ final class RealtimeSession: Sendable {
         let local = engine.attachLiveSession()
         defer {
             engine.detachLiveSession()
+            // Unconfirmed: the poller may write them over REST, and the next session sends them again.
+            engine.clearInFlightOverWebSocket()
+            ended.withLock { $0 = true }
             handshake.abandon()
         }
         let position = try await engine.serverPosition()
@@ -77,9 +82,10 @@ final class RealtimeSession: Sendable {
                           cursor: position.server == nil ? nil : position.cursor, cursorOwner: position.server,
                           time: sentAt, collections: configuration.collections)
         try await channel.write(.text(codec.encodeString(.hello(hello))))
-        // A backend of the original protocol answers this ping at once, and so tells what it is.
-        try await ping(channel, keepAlive: keepAlive)
         try await subscribe(channel)
+        // A backend of the original protocol answers this ping at once, and so tells what it is; as
+        // it answers a connection's frames in order, its pong also says the subscriptions are in.
+        try await ping(channel, keepAlive: keepAlive)
         try await withThrowingTaskGroup(of: Loop.self) { group in
             group.addTask {
                 try await self.readLoop(channel, keepAlive: keepAlive, helloSentAt: sentAt, onHandshake: onHandshake)
@@ -128,20 +134,37 @@ final class RealtimeSession: Sendable {
 
     /// The handshake is done: the link is usable.
     private func completeHandshake(_ peer: Peer, _ onHandshake: @Sendable (Peer) -> Void) {
-        guard handshake.current == nil else { return }
-        handshake.fulfill(peer)
-        onHandshake(peer)
+        let first = ended.withLock { ended in
+            guard !ended, handshake.current == nil else { return false }
+            handshake.fulfill(peer)
+            return true
+        }
+        if first { onHandshake(peer) }
+    }
+
+    /// A backend of the original protocol is usable once it has handled the subscriptions: at the
+    /// pong to the ping sent after them, or after the probe's wait if no pong comes.
+    private func completeOriginalHandshake(by frame: Frame?, _ onHandshake: @escaping @Sendable (Peer) -> Void) {
+        if case .pong? = frame {
+            completeHandshake(.legacy, onHandshake)
+            return
+        }
+        let wait = probeWait
+        Task {
+            try? await Task.sleep(for: wait)
+            self.completeHandshake(.legacy, onHandshake)
+        }
     }
 
     /// The probe took the backend for one of the original protocol.
-    private func decidedOriginal(_ verdict: DialectProbe.Verdict, _ channel: some MessageChannel,
-                                 onHandshake: @Sendable (Peer) -> Void) async throws {
+    private func decidedOriginal(_ verdict: DialectProbe.Verdict, by frame: Frame?, _ channel: some MessageChannel,
+                                 onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
         switch verdict {
         case .ours:
             return
         case .original(let evidence):
             engine.learnDialect(evidence)
-            completeHandshake(.legacy, onHandshake)
+            completeOriginalHandshake(by: frame, onHandshake)
         case .originalWantingAuth:
             // Not learnt as the original protocol yet: a server of ours refusing a token says the
             // same (and closes). `authenticated` decides.
@@ -173,7 +196,7 @@ final class RealtimeSession: Sendable {
                 engine.metrics.update { $0.framesRejected += 1 }
                 logger.debug("dropped a bad frame from the server", metadata: ["synclayer.error": "\(error)"])
                 if case .decided(let verdict) = probe.withLock({ $0.received(nil) }) {
-                    try await decidedOriginal(verdict, channel, onHandshake: onHandshake)
+                    try await decidedOriginal(verdict, by: nil, channel, onHandshake: onHandshake)
                 }
                 continue
             }
@@ -181,7 +204,7 @@ final class RealtimeSession: Sendable {
             case .none, .decided(.ours):
                 break
             case .decided(let verdict):
-                try await decidedOriginal(verdict, channel, onHandshake: onHandshake)
+                try await decidedOriginal(verdict, by: frame, channel, onHandshake: onHandshake)
             case .wasOurs:
                 logger.info("the backend answered hello late: it is a SyncLayer server; reconnecting in its protocol")
                 engine.learnDialect(.helloAnswered)
@@ -201,13 +224,19 @@ final class RealtimeSession: Sendable {
                 completeHandshake(peer, onHandshake)
             case .authenticated:
                 if handshake.current == nil, probe.withLock({ $0.verdict }) == .originalWantingAuth {
-                    // Subscriptions sent before authenticating were refused: again, now.
+                    // Subscriptions sent before authenticating were refused: again, now, then a ping
+                    // whose pong says they are in.
                     engine.learnDialect(.answeredOtherwise)
+                    probe.withLock { $0.authenticated() }
                     try await subscribe(channel)
-                    completeHandshake(.legacy, onHandshake)
+                    try await ping(channel, keepAlive: keepAlive)
+                    completeOriginalHandshake(by: nil, onHandshake)
                 }
             case .pong:
                 keepAlive.withLock { $0.answersPings = true }
+                // The pong to the ping after the subscriptions: a backend of the original protocol
+                // (authenticated, if it asked) has them.
+                if case .original? = probe.withLock({ $0.verdict }) { completeHandshake(.legacy, onHandshake) }
                 if engine.speaksOriginalProtocol { try await confirm(delivery.withLock { $0.pongReceived() }) }
             case .error(let error):
                 try await received(error)
@@ -260,25 +289,40 @@ final class RealtimeSession: Sendable {
             }
             return
         }
-        // A backend of the original protocol: each change as its frame, what is still pending
-        // (written before, unconfirmed) first; frames are idempotent by record id. Over REST as
-        // well when the backend has it (the poller, now), where a 2xx confirms the change.
-        try await sendOriginal(try await engine.outbox(limit: 100_000), channel, keepAlive: keepAlive)
+        // A backend of the original protocol: what is still pending first (each record's state now),
+        // then each new change as its frame. A change goes one way at a time: the poller writes over
+        // REST only what no session has in flight.
+        try await resendOriginal(try await engine.outbox(limit: 100_000), channel, keepAlive: keepAlive)
         for await changes in local {
             try await sendOriginal(changes, channel, keepAlive: keepAlive)
         }
     }
 
-    /// Writes changes to a backend of the original protocol, then a ping whose pong confirms them.
+    /// Writes new local changes to a backend of the original protocol, each as its frame (with our
+    /// change id, clock and signature in `metadata`), then a ping whose pong confirms them.
     private func sendOriginal(_ unsigned: [Change], _ channel: some MessageChannel, keepAlive: Locked<KeepAlive>) async throws {
         guard !unsigned.isEmpty else { return }
         let signer = engine.signer
         for change in unsigned {
             try await channel.write(.text(codec.encodeString(.change(ChangeMessage(signer.signingOwn(change))))))
         }
-        let rest = engine.originalBackend.rest
-        if rest != false { engine.pollNow.signal() }
-        guard rest != true else { return }
+        try await wroteOriginal(unsigned, channel, keepAlive: keepAlive)
+    }
+
+    /// Writes pending changes again (on connecting, or after a refusal): per record, its state here
+    /// now (``SyncEngine/originalWrites(for:)``), never an old write that would undo a newer one.
+    private func resendOriginal(_ pending: [Change], _ channel: some MessageChannel, keepAlive: Locked<KeepAlive>) async throws {
+        guard !pending.isEmpty else { return }
+        for write in try await engine.originalWrites(for: pending) {
+            try await channel.write(.text(codec.encodeString(.change(write.message))))
+        }
+        try await wroteOriginal(pending, channel, keepAlive: keepAlive)
+    }
+
+    /// After a write: in flight until confirmed (the poller leaves it alone meanwhile), and a ping
+    /// whose pong confirms it.
+    private func wroteOriginal(_ unsigned: [Change], _ channel: some MessageChannel, keepAlive: Locked<KeepAlive>) async throws {
+        engine.setInFlightOverWebSocket(unsigned.map(\.id), true)
         let wantsPing = delivery.withLock { delivery in
             delivery.wrote(unsigned, at: monotonicNanos())
             return delivery.wantsPing
@@ -286,11 +330,11 @@ final class RealtimeSession: Sendable {
         if wantsPing { try await ping(channel, keepAlive: keepAlive) }
     }
 
-    /// Changes an original backend has read (``OriginalDelivery``) leave the outbox, unless its REST
-    /// routes answer: then a 2xx there confirms them.
+    /// Changes an original backend has read (``OriginalDelivery``) leave the outbox.
     private func confirm(_ changes: [Change]) async throws {
-        guard !changes.isEmpty, engine.originalBackend.rest != true else { return }
+        guard !changes.isEmpty else { return }
         try await engine.acknowledge(Ack(committed: Dictionary(changes.map { ($0.id, UInt64(0)) }) { first, _ in first }), server: nil)
+        engine.setInFlightOverWebSocket(changes.map(\.id), false)
     }
 
     /// With a backend of the original protocol: confirms what the connection has stayed open long
@@ -306,7 +350,7 @@ final class RealtimeSession: Sendable {
             }
             if !again.isEmpty {
                 try await Task.sleep(for: .seconds(1))
-                try await sendOriginal(again, channel, keepAlive: keepAlive)
+                try await resendOriginal(again, channel, keepAlive: keepAlive)
                 continue
             }
             let next = delivery.withLock { $0.nextDeadline } ?? now + UInt64(configuration.pingInterval.nanosecondsValue)

@@ -29,6 +29,10 @@ final class SyncEngine: Sendable {
     /// Which protocol the backend speaks: learned from the realtime handshake or from a pull, used
     /// by both transports. Changed only through ``learnDialect(_:)``.
     private let dialectState = Locked<BackendDialect>(.unknown)
+    /// Changes a realtime session has written to a backend of the original protocol and not yet seen
+    /// confirmed: the poller leaves them out of its REST writes, so that a change goes one way at a
+    /// time (a second copy arriving later could undo another node's newer write).
+    private let inFlightOverWebSocket = Locked<Set<ChangeID>>([])
     /// What the node learned of a backend of the original protocol (reset when it turns out to be ours).
     private let originalFacts: Locked<OriginalBackendFacts>
     /// Which collections sync with the server and the mesh.
@@ -70,6 +74,7 @@ final class SyncEngine: Sendable {
             logger.info("the backend speaks only the original protocol; syncing by timestamps",
                         metadata: ["synclayer.dialect.evidence": "\(evidence.rawValue)"])
         }
+        if evidence == .pullNotOurs { originalFacts.withLock { $0.pullRefused = true } }
         if dialect == .synclayer {
             let rest: Bool? = configuration.baseURL == nil ? false : nil
             originalFacts.withLock { $0 = OriginalBackendFacts(rest: rest) }
@@ -102,6 +107,25 @@ final class SyncEngine: Sendable {
             logger.notice("the backend has no REST routes (\(reason)): syncing over the WebSocket alone",
                           metadata: ["synclayer.rest": "\(configuration.baseURL ?? "none")"])
         }
+    }
+
+    /// The realtime session wrote these to a backend of the original protocol (`true`), or they are
+    /// confirmed or the session ended (`false`).
+    func setInFlightOverWebSocket(_ ids: [ChangeID], _ inFlight: Bool) {
+        inFlightOverWebSocket.withLock { set in
+            if inFlight { set.formUnion(ids) } else { set.subtract(ids) }
+        }
+    }
+
+    /// The session ended: nothing is in flight over the WebSocket any more.
+    func clearInFlightOverWebSocket() {
+        inFlightOverWebSocket.withLock { $0.removeAll() }
+    }
+
+    /// What the poller may write over REST of `outbox`: what no session has in flight.
+    func notInFlightOverWebSocket(_ outbox: [Change]) -> [Change] {
+        let inFlight = inFlightOverWebSocket.withLock { $0 }
+        return inFlight.isEmpty ? outbox : outbox.filter { !inFlight.contains($0.id) }
     }
 
     /// The backend asked for an `auth` frame first: connections start with one from now on.
@@ -370,6 +394,44 @@ extension SyncEngine {
         try await store.applyLegacy([], cursor: (SyncStateKey.legacyCursor(collection: collection), millis))
     }
 
+    /// What to write to a backend of the original protocol for changes that are still pending (sent
+    /// before, unconfirmed, or never sent): per record, its state here now, which already merges
+    /// whatever newer arrived since. Such a backend keeps what arrives last, so sending an old change
+    /// again would undo a newer write it had stored; the current state never goes back in time.
+    /// A record whose pending changes are all updates gets an `update` of those fields; one deleted
+    /// here, a `delete`; any other, an `insert` of the whole document. Records keep the order of
+    /// their first pending change.
+    func originalWrites(for pending: [Change]) async throws -> [OriginalWrite] {
+        var order: [String] = []
+        var byRecord: [String: [Change]] = [:]
+        for change in pending {
+            let key = change.collection + "\u{0}" + change.recordID
+            if byRecord[key] == nil { order.append(key) }
+            byRecord[key, default: []].append(change)
+        }
+        var writes: [OriginalWrite] = []
+        for key in order {
+            guard let changes = byRecord[key], let last = changes.last else { continue }
+            let millis = changes.map(\.hlc.wallMillis).max() ?? last.hlc.wallMillis
+            guard let current = try await store.get(collection: last.collection, id: last.recordID) else {
+                writes.append(OriginalWrite(kind: .delete, collection: last.collection, recordID: last.recordID, fields: [:], millis: millis, covers: changes))
+                continue
+            }
+            if changes.allSatisfy({ $0.kind == .update }) {
+                var fields: JSONObject = [:]
+                for change in changes {
+                    for (name, value) in change.fields { fields[name] = current.data[name] ?? value }
+                }
+                writes.append(OriginalWrite(kind: .update, collection: last.collection, recordID: last.recordID, fields: fields, millis: millis,
+                                            covers: changes))
+            } else {
+                writes.append(OriginalWrite(kind: .insert, collection: last.collection, recordID: last.recordID, fields: current.data, millis: millis,
+                                            covers: changes))
+            }
+        }
+        return writes
+    }
+
     /// Writes a conflict resolution as a local change (which syncs like any other).
     func perform(_ resolution: Resolution, collection: String, id: String) async throws -> Change? {
         switch resolution {
@@ -377,5 +439,24 @@ extension SyncEngine {
         case .update(let fields): return try await store.update(collection: collection, id: id, fields: fields)
         case .delete: return try await store.delete(collection: collection, id: id)
         }
+    }
+}
+
+/// One write to a backend of the original protocol standing for pending changes of one record
+/// (``SyncEngine/originalWrites(for:)``).
+struct OriginalWrite: Sendable {
+    let kind: Change.Kind
+    let collection: String
+    let recordID: String
+    let fields: JSONObject
+    /// The newest of the covered changes' times (ms), sent as the write's timestamp.
+    let millis: UInt64
+    /// The changes it stands for: confirmed together.
+    let covers: [Change]
+
+    /// The documented frame: `insert` with the whole document, `update` with the fields, `delete`.
+    var message: ChangeMessage {
+        ChangeMessage(kind: kind, collection: collection, recordID: recordID, data: kind == .delete ? nil : fields,
+                      timestamp: ISO8601.string(fromMillis: millis), metadata: [:])
     }
 }

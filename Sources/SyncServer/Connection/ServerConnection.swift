@@ -144,8 +144,9 @@ final class ServerConnection: Sendable {
         case .hello(let hello):
             // `hello` is always the first frame answering a node's `hello`: that is how a node tells
             // our server from a backend of the original protocol (Docs/Protocol.md).
-            let vector = (try? await store.vector()) ?? VersionVector()
-            reply(.hello(Hello(nodeID: store.serverID, vector: vector, cursor: store.head, time: Self.wallMillis())))
+            // The held vector, not a database read: a hello answered at once is what keeps a busy
+            // server from being taken for a silent backend of the original protocol.
+            reply(.hello(Hello(nodeID: store.serverID, vector: store.heldVector, cursor: store.head, time: Self.wallMillis())))
             var readable: [String] = []
             for collection in hello.collections {
                 if rights.read.contains(collection) {

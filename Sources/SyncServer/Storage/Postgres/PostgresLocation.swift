@@ -8,6 +8,8 @@ import SyncCore
 ///   directory, as with libpq, and the socket is `.s.PGSQL.PORT` in it).
 package struct PostgresLocation: CustomStringConvertible {
     package let configuration: PostgresClient.Configuration
+    /// The same, for one connection of its own (the commit listener's).
+    let connectionConfiguration: PostgresConnection.Configuration
     /// The URL without its password.
     package let description: String
 
@@ -60,12 +62,17 @@ package struct PostgresLocation: CustomStringConvertible {
             throw PostgresStorageError("no database or user in \(url) (postgres://USER@HOST:PORT/DATABASE)")
         }
         var configuration: PostgresClient.Configuration
+        var connectionConfiguration: PostgresConnection.Configuration
         if host.hasPrefix("/") {
             configuration = .init(unixSocketPath: "\(host)/.s.PGSQL.\(port)", username: username, password: password, database: database)
+            connectionConfiguration = .init(unixSocketPath: "\(host)/.s.PGSQL.\(port)", username: username, password: password, database: database)
         } else {
             guard !host.isEmpty else { throw PostgresStorageError("no host in \(url) (for a unix socket: ?host=/socket/directory)") }
             configuration = .init(host: host, port: port, username: username, password: password, database: database, tls: .disable)
+            connectionConfiguration = .init(host: host, port: port, username: username, password: password, database: database, tls: .disable)
         }
+        connectionConfiguration.options.connectTimeout = .seconds(5)
+        self.connectionConfiguration = connectionConfiguration
         // An instance cut off from the database must not hold a connection (and the head's lock) for
         // TCP's two hours: connect within 5 s, and let the pool check idle connections.
         configuration.options.connectTimeout = .seconds(5)

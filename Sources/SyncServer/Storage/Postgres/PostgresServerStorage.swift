@@ -27,6 +27,10 @@ package final class PostgresServerStorage: ServerStorage {
     let notifier: CommitNotifier
     let logger: Logger
     private let headSeq: Atomic<UInt64>
+    /// The task hearing other instances' commits.
+    private let listener = Locked<Task<Void, Never>?>(nil)
+    /// Its connection, while it has one.
+    private let listening = Locked<PostgresConnection?>(nil)
 
     private init(serverID: NodeID, limits: ServerStorageLimits, location: String, client: PostgresClient, clientTask: Task<Void, Never>,
                  writer: PostgresWriter, notifier: CommitNotifier, logger: Logger, head: UInt64) {
@@ -71,7 +75,7 @@ package final class PostgresServerStorage: ServerStorage {
             }
             let notifier = CommitNotifier()
             let writer = PostgresWriter(client: client, serverID: opened.serverID, signer: opened.signer, clock: opened.clock,
-                                        held: opened.vector, wallClock: wallClock, notifier: notifier, logger: logger)
+                                        held: opened.vector, head: opened.head, wallClock: wallClock, notifier: notifier, logger: logger)
             let store = PostgresServerStorage(serverID: opened.serverID, limits: limits, location: location.description, client: client,
                                               clientTask: clientTask, writer: writer, notifier: notifier, logger: logger, head: opened.head)
             // Registered first, so the head is current before any other observer (the hub) hears of a commit.
@@ -80,6 +84,7 @@ package final class PostgresServerStorage: ServerStorage {
                     store.headSeq.store(last, ordering: .releasing)
                 }
             }
+            store.startListening(location)
             logger.debug("opened server store", metadata: ["synclayer.store.url": "\(location)", "synclayer.server.id": "\(opened.serverID)"])
             return store
         } catch {
@@ -89,7 +94,53 @@ package final class PostgresServerStorage: ServerStorage {
         }
     }
 
+    /// Hears other instances' commits: LISTEN as the doorbell (each write transaction notifies at
+    /// commit), the table as the truth (``PostgresWriter/catchUp(local:)`` reads from this instance's
+    /// own position), and a read every second as the safety net (a notification lost while the
+    /// listening connection was down).
+    private func startListening(_ location: PostgresLocation) {
+        let writer = self.writer, logger = self.logger, listening = self.listening
+        let task = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        do {
+                            let connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration, id: 1,
+                                                                                  logger: logger)
+                            listening.withLock { $0 = connection }
+                            defer { Task { try? await connection.close() } }
+                            try await connection.listen(on: "synclayer_commits") { notifications in
+                                // Listening now: whatever committed before is in the table.
+                                try await writer.catchUp()
+                                for try await _ in notifications { try await writer.catchUp() }
+                            }
+                        } catch {
+                            if Task.isCancelled { return }
+                            logger.debug("the commit listener's connection ended; reconnecting", metadata: ["synclayer.error": "\(error)"])
+                        }
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        if Task.isCancelled { return }
+                        do { try await writer.catchUp() } catch {
+                            logger.debug("the periodic read of commits failed", metadata: ["synclayer.error": "\(error)"])
+                        }
+                    }
+                }
+            }
+        }
+        listener.withLock { $0 = task }
+    }
+
     package func close() async {
+        let task = listener.withLock { $0 }
+        task?.cancel()
+        // Reading notifications ends when the connection does.
+        try? await listening.withLock { $0 }?.close()
+        await task?.value
         await writer.close()
         clientTask.cancel()
         _ = await clientTask.value

@@ -24,9 +24,13 @@ actor PostgresWriter {
     private var clock: HybridLogicalClock
     private let held: Mutex<VersionVector>
     private var closed = false
+    /// The highest server sequence this instance's observers have heard of: every commit up to it,
+    /// of any instance, was published here once, in order.
+    private var published: UInt64
 
     init(client: PostgresClient, serverID: NodeID, signer: ChangeSigner, clock: HybridLogicalClock, held: VersionVector,
-         wallClock: any WallClock, notifier: CommitNotifier, logger: Logger) {
+         head: UInt64, wallClock: any WallClock, notifier: CommitNotifier, logger: Logger) {
+        self.published = head
         self.client = client
         self.serverID = serverID
         self.signer = signer
@@ -88,10 +92,66 @@ actor PostgresWriter {
         held.withLock { vector in
             for (origin, seq) in written.vector { vector[origin] = max(vector[origin], seq) }
         }
-        if !written.committed.isEmpty {
-            notifier.publish(StoreCommit(collections: written.collections, changes: written.committed))
+        if let first = written.committed.first?.serverSeq, let last = written.committed.last?.serverSeq {
+            if first == published + 1 {
+                // Nothing of another instance came between: publish as committed.
+                notifier.publish(StoreCommit(collections: written.collections, changes: written.committed))
+                published = last
+            } else {
+                // Other instances committed since this one last published: read those from the table
+                // first, in order, then these (with their submitter, for the acknowledgements).
+                let local = Dictionary(written.committed.map { ($0.serverSeq ?? 0, $0) }) { first, _ in first }
+                do {
+                    try await catchUp(local: local)
+                } catch {
+                    // Committed, but not published here yet: the next catch-up (a notification, or the
+                    // periodic read) publishes it from the table, without its submitter's tag (the
+                    // client resends and is answered as a duplicate).
+                    logger.warning("could not read other instances' commits; retrying", metadata: ["synclayer.error": "\(error)"])
+                }
+            }
         }
         return result
+    }
+
+    /// Publishes, in order, every commit in the table above what this instance published (other
+    /// instances' commits, heard of by LISTEN or the periodic read); `local` holds this instance's
+    /// own, as committed.
+    func catchUp(local: [UInt64: CommittedChange] = [:]) async throws {
+        guard !closed else { return }
+        let parser = JSONParser()
+        while true {
+            var changes: [CommittedChange] = []
+            var collections: Set<String> = []
+            let rows = try await client.query("""
+                SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
+                WHERE server_seq > \(Int64(bitPattern: published)) ORDER BY server_seq LIMIT 1000
+                """, logger: logger)
+            for try await (serverSeq, origin, seq, hlc, collection, recordID, kind, fields, sig)
+                in rows.decode((Int64, String, Int64, Int64, String, String, Int16, String, String?).self) {
+                let number = UInt64(bitPattern: serverSeq)
+                collections.insert(collection)
+                if let own = local[number] {
+                    changes.append(own)
+                    continue
+                }
+                guard let origin = NodeID(origin), let kind = ChangeKindCode.kind(Int64(kind)) else {
+                    throw StoreError(.corrupted, "unreadable row in the server's change log")
+                }
+                let change = Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: seq)), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: hlc)),
+                                    collection: collection, recordID: recordID, kind: kind, fields: try parser.parseObject(Array(fields.utf8)),
+                                    signature: sig.map { ChangeSignature(wireText: $0) })
+                changes.append(CommittedChange(change: change, serverSeq: number, isLocal: false, visibleChange: true, submitter: 0))
+            }
+            guard let last = changes.last?.serverSeq else { return }
+            // Dense by the head's lock: anything else is a corrupted table, not a race.
+            guard changes.first?.serverSeq == published + 1, last == published + UInt64(changes.count) else {
+                throw StoreError(.corrupted, "a hole in the server's change log above \(published)")
+            }
+            notifier.publish(StoreCommit(collections: collections, changes: changes))
+            published = last
+            if changes.count < 1000 { return }
+        }
     }
 }
 
