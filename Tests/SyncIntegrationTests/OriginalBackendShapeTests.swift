@@ -36,8 +36,8 @@ import Testing
         return try await TestNode.start(path: directory.file("\(name).sqlite"), baseURL: baseURL) { configuration in
             configuration.websocketURL = backend.webSocketURL
             configuration.enableRealtimeSync = true
-            // Short for the test (a backend without pong confirms writes after 2.5 intervals), long
-            // enough that a loaded machine does not miss a WebSocket pong within one.
+            // Short for the test; a backend without pong confirms writes after 2.5 WebSocket ping
+            // periods (at least 3 s each).
             configuration.pingInterval = .seconds(1)
             configuration.syncInterval = .milliseconds(500)
             configuration.authToken = backend.shape.authToken
@@ -76,7 +76,7 @@ import Testing
             #expect(crossed, "each node's save reached the other through the backend's broadcast")
             try await todosB.update("t1", ["done": true])
             try await todosA.delete("t2")
-            let converged = try await waitUntil(anyCommitIn: [.node(a.node), .node(b.node)], timeout: .seconds(20)) {
+            let converged = try await waitUntil(anyCommitIn: [.node(a.node), .node(b.node)], timeout: .seconds(40)) {
                 let outboxA = try await a.node.store.outboxCount(), outboxB = try await b.node.store.outboxCount()
                 let digestA = try await todosA.digest(), digestB = try await todosB.digest()
                 return outboxA == 0 && outboxB == 0 && digestA == digestB && digestA.count == 1

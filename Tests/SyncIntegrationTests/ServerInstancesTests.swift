@@ -55,4 +55,43 @@ import Testing
             }
         }
     }
+
+    /// A node whose instance stops moves to the other at once, keeps its cursor, and loses and
+    /// duplicates nothing.
+    @Test func aNodeMovesToTheOtherInstanceWhenItsOwnStops() async throws {
+        guard TestStoreKind.available.contains(.postgres) else { return }
+        try await withTemporaryDirectory(prefix: "failover") { directory in
+            try await TestPostgres.withDatabase { url in
+                let a = try await TestServer.start(databasePath: url)
+                let b = try await TestServer.start(databasePath: url)
+                let node = try await TestNode.start(path: directory.file("node.sqlite"), baseURL: a.baseURL) { configuration in
+                    configuration.otherServerURLs = [b.baseURL]
+                    configuration.websocketReconnectDelay = .seconds(5)
+                }
+                await node.waitUntilConnected()
+                let todos = node.node.collection("todos")
+                for step in 0..<5 { try await todos.save(["n": .int(Int64(step))], id: "before-\(step)") }
+                let store = try #require(b.server.store)
+                #expect(try await waitUntil(node.node, timeout: .seconds(20)) { try await node.node.store.outboxCount() == 0 })
+                let lost = node.node.linkStates()
+                await a.stop()
+                let clock = ContinuousClock(), stopped = clock.now
+                // Down, then up again: on B, without waiting the 5 s reconnection delay.
+                var sawDown = false
+                for await state in lost {
+                    if state != .connected { sawDown = true }
+                    if sawDown, state == .connected { break }
+                }
+                let moved = clock.now - stopped
+                #expect(moved < .seconds(5), "moved at once, not after the reconnection delay (took \(moved))")
+                for step in 0..<5 { try await todos.save(["n": .int(Int64(step))], id: "after-\(step)") }
+                let settled = try await waitUntil(node.node, timeout: .seconds(20)) { try await node.node.store.outboxCount() == 0 }
+                #expect(settled)
+                #expect(try await store.changeCount() == 10, "every change held once")
+                #expect(try await store.digest(collection: "todos") == node.node.store.digest(collection: "todos"))
+                await node.stop()
+                await b.stop()
+            }
+        }
+    }
 }

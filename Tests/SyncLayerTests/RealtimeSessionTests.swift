@@ -183,9 +183,9 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             }
             #expect(sent.recordID == "mine")
             #expect(setup.handshakes.withLock { $0 } == 1)
-            // No pong ever: the write is confirmed by the connection staying open two ping intervals
-            // and a half (the WebSocket's own pings would have closed it otherwise).
-            #expect(try await waitUntil(setup.node, timeout: .seconds(10)) { try await setup.node.store.outboxCount() == 0 })
+            // No pong ever: the write is confirmed by the connection staying open two WebSocket ping
+            // periods and a half (7.5 s: those pings would have closed it otherwise).
+            #expect(try await waitUntil(setup.node, timeout: .seconds(30)) { try await setup.node.store.outboxCount() == 0 })
             // Silent through many ping intervals, and still not declared dead.
             pings = 0
             while pings < 8 {

@@ -15,8 +15,17 @@ extension SyncConfiguration {
         if let baseURL {
             try Self.checkURL(baseURL, field: "baseURL", schemes: ["http", "https"])
         }
+        for (index, url) in otherServerURLs.enumerated() {
+            try Self.checkURL(url, field: "otherServerURLs[\(index)]", schemes: ["http", "https"])
+        }
+        if !otherServerURLs.isEmpty, baseURL == nil {
+            throw ConfigurationError(field: "otherServerURLs", message: "other instances are set but baseURL, the first one, is not")
+        }
         if let websocketURL {
             try Self.checkURL(websocketURL, field: "websocketURL", schemes: ["ws", "wss"])
+            if !otherServerURLs.isEmpty {
+                throw ConfigurationError(field: "websocketURL", message: "with otherServerURLs each instance's WebSocket URL is its base URL's /ws: leave websocketURL unset")
+            }
         }
         if let authToken, authToken.isEmpty || authToken.contains(where: { $0.isWhitespace || $0.isNewline }) {
             throw ConfigurationError(field: "authToken", message: "must be non-empty and hold no white space")
@@ -72,7 +81,12 @@ extension SyncConfiguration {
     /// The WebSocket URL the realtime link uses: ``websocketURL``, or ``baseURL`` with `ws`/`wss` and `/ws`.
     public var effectiveWebSocketURL: String? {
         if let websocketURL { return websocketURL }
-        guard let baseURL, var components = URLComponents(string: baseURL) else { return nil }
+        return baseURL.flatMap(Self.webSocketURL(forBase:))
+    }
+
+    /// A server's WebSocket URL from its base URL: `ws`/`wss` and `/ws`.
+    static func webSocketURL(forBase baseURL: String) -> String? {
+        guard var components = URLComponents(string: baseURL) else { return nil }
         components.scheme = components.scheme == "https" ? "wss" : "ws"
         components.path = (components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path) + "/ws"
         return components.string

@@ -41,6 +41,10 @@ public struct SyncConfiguration: Sendable {
     public var pingInterval: Duration = .seconds(30)
     /// The LAN mesh: `nil` (the default) keeps the node off the mesh.
     public var mesh: MeshConfiguration?
+    /// Other instances of the same server (several instances on one database: one server id), as
+    /// base URLs like ``baseURL``. When the instance in use refuses, resets or stops answering, the
+    /// realtime link and polling move to the next one, at once, and keep the node's cursor.
+    public var otherServerURLs: [String] = []
     /// A PEM file of the certificates that may sign the server's TLS certificate (a team's own
     /// authority, or the server's self-signed certificate), used instead of the system's roots;
     /// `nil` trusts the system's roots. Only used with `https://` and `wss://` URLs.

@@ -7,8 +7,8 @@ extension SyncNode {
     /// the LAN mesh (when configured). A node with none of these waits until stopped.
     public func run() async throws {
         let link = self.link
-        let poller = configuration.baseURL.flatMap { url in
-            configuration.enableAutoSync || link == nil ? Poller(engine: engine, configuration: configuration, baseURL: url, client: httpClient, logger: logger) : nil
+        let poller = configuration.baseURL.flatMap { _ in
+            configuration.enableAutoSync || link == nil ? Poller(engine: engine, configuration: configuration, client: httpClient, logger: logger) : nil
         }
         let mesh = self.mesh
         guard link != nil || poller != nil || mesh != nil else {
@@ -68,7 +68,7 @@ extension SyncNode {
     /// Pushes the outbox and pulls from the server now, over HTTP; `false` when it failed.
     @discardableResult
     public func syncNow() async -> Bool {
-        guard let url = configuration.baseURL else { return false }
-        return await Poller(engine: engine, configuration: configuration, baseURL: url, client: httpClient, logger: logger).pollOnce()
+        guard configuration.baseURL != nil else { return false }
+        return await Poller(engine: engine, configuration: configuration, client: httpClient, logger: logger).pollOnce()
     }
 }

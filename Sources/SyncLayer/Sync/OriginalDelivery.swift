@@ -10,9 +10,9 @@ import SyncStore
 ///   in order, so the backend has read it. Pongs carry no id: the k-th pong is taken to answer the
 ///   k-th ping, which confirms too little, never too much, if the backend skips some.
 /// - **The connection still open `settle` after the change was written.** The realtime link sends
-///   WebSocket ping frames every ping interval and closes the connection when one goes unanswered
-///   for an interval; every WebSocket library answers them, and it answers in stream order. So with
-///   `settle` = two ping intervals and a margin, a connection still open then has had a ping sent
+///   WebSocket ping frames every period (``RealtimeLink/webSocketPingPeriod(_:)``) and closes the
+///   connection when one goes unanswered for a period; every WebSocket library answers them, and it
+///   answers in stream order. So with `settle` = two periods and a margin, a connection still open then has had a ping sent
 ///   after the change answered: the backend's WebSocket read the change.
 /// - **An `error` RATE_LIMIT_EXCEEDED or SERVER_ERROR** takes back everything not yet confirmed, to
 ///   be written again.

@@ -16,15 +16,13 @@ import SyncCore
 final class Poller: Sendable {
     let engine: SyncEngine
     let configuration: SyncConfiguration
-    let baseURL: String
     let logger: Logger
     let client: HTTPClient
 
-    init(engine: SyncEngine, configuration: SyncConfiguration, baseURL: String, client: HTTPClient, logger: Logger) {
+    init(engine: SyncEngine, configuration: SyncConfiguration, client: HTTPClient, logger: Logger) {
         self.engine = engine
         self.client = client
         self.configuration = configuration
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.logger = logger
     }
 
@@ -223,7 +221,18 @@ final class Poller: Sendable {
     }
 
     private func request(_ method: HTTPMethod, _ path: String, body: JSONObject?) async throws -> (Int, JSONObject?) {
-        var request = HTTPClientRequest(url: baseURL + path)
+        guard let baseURL = engine.servers.current else { throw PollError(status: 0, reply: nil) }
+        do {
+            return try await send(method, to: baseURL + path, body: body)
+        } catch {
+            // Refused, reset or timed out: the next instance, if there is one, for the next request.
+            engine.servers.failed(baseURL)
+            throw error
+        }
+    }
+
+    private func send(_ method: HTTPMethod, to url: String, body: JSONObject?) async throws -> (Int, JSONObject?) {
+        var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Content-Type", value: "application/json")
         if let token = configuration.authToken { request.headers.add(name: "Authorization", value: "Bearer \(token)") }

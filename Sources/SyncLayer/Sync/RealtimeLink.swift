@@ -41,12 +41,21 @@ final class RealtimeLink: Sendable {
     /// Runs until the task is cancelled.
     func run() async {
         var action = machine.withLock { $0.start() }
+        // With several instances, moving to the next one does not wait: each is tried once at once,
+        // then the state machine's back-off applies (a handshake gives the tries back).
+        let servers = engine.servers
+        var immediateTries = servers.urls.count - 1
         while !Task.isCancelled {
             switch action {
             case .connect:
                 publish()
-                await connectOnce()
+                let (moved, connected) = await connectOnce()
+                if connected { immediateTries = servers.urls.count - 1 }
                 action = machine.withLock { $0.connectionEnded(random: Double.random(in: 0..<1)) }
+                if moved, immediateTries > 0, case .wait = action {
+                    immediateTries -= 1
+                    action = machine.withLock { $0.waitElapsed() }
+                }
             case .wait(let delay):
                 publish()
                 await wakeup.wait(timeout: delay)
@@ -59,6 +68,12 @@ final class RealtimeLink: Sendable {
         }
         await closeCurrent.withLock { $0 }?()
         states.set(.disconnected)
+    }
+
+    /// How often the link sends WebSocket ping frames: the ping interval, but at least 3 s, so a
+    /// loaded machine (or a test's short interval) does not lose a healthy link to one late pong.
+    static func webSocketPingPeriod(_ configuration: SyncConfiguration) -> Duration {
+        max(configuration.pingInterval, .seconds(3))
     }
 
     /// Asks for the link (after `disconnect()`).
@@ -80,8 +95,11 @@ final class RealtimeLink: Sendable {
         states.set(machine.withLock { $0.state })
     }
 
-    private func connectOnce() async {
-        var target = url
+    /// One connection to the instance in use; returns whether the node moved to another instance
+    /// after it (it failed), and whether it got connected.
+    private func connectOnce() async -> (moved: Bool, connected: Bool) {
+        let base = engine.servers.current
+        var target = configuration.websocketURL ?? base.flatMap(SyncConfiguration.webSocketURL(forBase:)) ?? url
         var headers = HTTPFields()
         if let token = configuration.authToken {
             let encoded = PercentEncoding.encode(token)
@@ -102,11 +120,15 @@ final class RealtimeLink: Sendable {
             if !connected.withLock({ $0 }) { engine.metrics.recordError("realtime connect: \(error)") }
         }
         closeCurrent.withLock { $0 = nil }
-        if connected.withLock({ $0 }) {
+        let wasConnected = connected.withLock { $0 }
+        if wasConnected {
             if !Task.isCancelled, wanted.withLock({ $0 }) { logger.info("realtime link lost; reconnecting") }
             engine.emit(.realtimeDisconnected)
             engine.emit(.connectivityChanged, metadata: ["realtime": false])
         }
+        // Refused, reset, closed or silent: the next instance, if there is one (not when the node stops).
+        guard !Task.isCancelled, wanted.withLock({ $0 }), let base else { return (false, wasConnected) }
+        return (engine.servers.failed(base), wasConnected)
     }
 
     /// Opens the WebSocket and runs one session on it until it ends (``WebSocketDial``: on
@@ -126,7 +148,7 @@ final class RealtimeLink: Sendable {
                                       // WebSocket pings, which every WebSocket library answers: they watch a link
                                       // to a backend that never answers our `ping` (KeepAlive), and confirm
                                       // what such a backend has read (OriginalDelivery).
-                                      autoPing: .enabled(timePeriod: self.configuration.pingInterval)),
+                                      autoPing: .enabled(timePeriod: Self.webSocketPingPeriod(self.configuration))),
                 tlsConfiguration: self.tls,
                 logger: clientLogger
             ) { inbound, outbound, _ in
@@ -140,7 +162,7 @@ final class RealtimeLink: Sendable {
                     self.publish()
                     var metadata: JSONObject = ["collections": .array(self.configuration.collections.map { .string($0) })]
                     if case .legacy = peer { metadata["protocol"] = "original" }
-                    self.logger.info("realtime link connected", metadata: ["synclayer.url": "\(self.url)",
+                    self.logger.info("realtime link connected", metadata: ["synclayer.url": "\(target)",
                                                                            "synclayer.protocol": "\(self.engine.dialectName)"])
                     self.engine.emit(.realtimeConnected, metadata: metadata)
                     self.engine.emit(.connectivityChanged, metadata: ["realtime": true])

@@ -54,8 +54,9 @@ final class RealtimeSession: Sendable {
         self.logger = logger
         self.probeWait = probeWait
         probe = Locked(DialectProbe(deadline: monotonicNanos() + UInt64(probeWait.nanosecondsValue)))
-        // Two intervals of the WebSocket's own pings, and half of one for scheduling (OriginalDelivery).
-        delivery = Locked(OriginalDelivery(settle: configuration.pingInterval * 2 + configuration.pingInterval / 2))
+        // Two periods of the WebSocket's own pings, and half of one for scheduling (OriginalDelivery).
+        let period = RealtimeLink.webSocketPingPeriod(configuration)
+        delivery = Locked(OriginalDelivery(settle: period * 2 + period / 2))
     }
 
     /// Runs the session on an open WebSocket; `onHandshake` is called once the link is usable.

@@ -39,6 +39,8 @@ final class SyncEngine: Sendable {
     let syncedCollections: Set<String>
     /// Who uploads what, and when.
     let uploadPolicy: UploadPolicy
+    /// Which instance of the server the transports talk to.
+    let servers: ServerChoice
     /// Where new changes go to be passed to LAN peers (set by the mesh while it runs; it must return
     /// at once, as it is called on the store's writer thread), each change with whether the server
     /// is known to hold it.
@@ -55,6 +57,7 @@ final class SyncEngine: Sendable {
         self.metrics = metrics
         self.wallClock = wallClock
         self.logger = logger
+        servers = ServerChoice(configuration: configuration, logger: logger)
     }
 
 

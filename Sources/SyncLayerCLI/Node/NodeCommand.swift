@@ -24,7 +24,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The node's SQLite database file (created if missing).", valueName: "path"))
     var data: String
 
-    @Option(help: ArgumentHelp("The server's base URL, e.g. http://127.0.0.1:8080.", valueName: "url"))
+    @Option(help: ArgumentHelp("The server's base URL, e.g. http://127.0.0.1:8080; several instances of one server (on one PostgreSQL database) comma-separated, tried in turn when the one in use fails.", valueName: "urls"))
     var server: String?
 
     @Option(help: ArgumentHelp("The realtime WebSocket URL when it is not the server's /ws (a backend of the original protocol on another host), e.g. ws://127.0.0.1:3000/ws.", valueName: "url"))
@@ -91,8 +91,10 @@ struct NodeCommand: AsyncParsableCommand {
     var clockOffset: Double = 0
 
     func run() async throws {
-        var configuration = SyncConfiguration(databasePath: data, baseURL: server, authToken: token,
+        let servers = server.map { $0.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty } } ?? []
+        var configuration = SyncConfiguration(databasePath: data, baseURL: servers.first, authToken: token,
                                               collections: collections.split(separator: ",").map { $0.trimmed })
+        configuration.otherServerURLs = Array(servers.dropFirst())
         configuration.websocketURL = websocketURL
         configuration.enableRealtimeSync = (server != nil || websocketURL != nil) && !noRealtime
         configuration.trustedCertificatesPath = serverCA
