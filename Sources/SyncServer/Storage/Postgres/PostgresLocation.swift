@@ -77,6 +77,9 @@ package struct PostgresLocation: CustomStringConvertible {
         // TCP's two hours: connect within 5 s, and let the pool check idle connections.
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.maximumConnections = 8
+        // Bounded waits: a commit queued behind the head's lock of an instance that hangs fails after
+        // 10 s (no ack: the node sends again), and a transaction left open is ended by the database.
+        configuration.options.additionalStartupParameters = [("lock_timeout", "10s"), ("idle_in_transaction_session_timeout", "30s")]
         self.configuration = configuration
         let shownUser = password == nil ? username : "\(username):***"
         description = host.hasPrefix("/") ? "postgres://\(shownUser)@/\(database)?host=\(host)" : "postgres://\(shownUser)@\(host):\(port)/\(database)"

@@ -65,92 +65,123 @@ actor PostgresWriter {
     }
 
     /// Runs `body` in a transaction holding the head's lock, then publishes what it committed.
+    ///
+    /// The actor is reentrant at every `await`: a catch-up may run while a transaction commits, and
+    /// two catch-ups may read at once. So what a commit wrote is recorded (``ownUnpublished``) before
+    /// `COMMIT`, and every publication checks ``published`` again after its last `await`: each
+    /// commit of any instance is published once, in order, and this instance's own with their
+    /// submitter, whoever publishes them.
     private func transaction<Result: Sendable>(submitter: UInt64,
                                                _ body: (inout PostgresWriteTransaction) async throws -> Result) async throws -> Result {
         guard !closed else { throw StoreError(.closed, "the server's store is closed") }
         let startClock = clock
-        let (result, written, endClock) = try await client.withConnection { connection in
-            try await connection.withTransaction(logger: logger) { connection in
-                var head: Int64 = 0
-                for try await seq in try await connection.query("SELECT seq FROM synclayer_head WHERE id = 1 FOR UPDATE", logger: logger)
-                    .decode(Int64.self) {
-                    head = seq
+        nextToken += 1
+        let token = nextToken
+        let outcome: (Result, PostgresWrittenChanges, HybridLogicalClock)
+        do {
+            outcome = try await client.withConnection { connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    var head: Int64 = 0
+                    for try await seq in try await connection.query("SELECT seq FROM synclayer_head WHERE id = 1 FOR UPDATE", logger: logger)
+                        .decode(Int64.self) {
+                        head = seq
+                    }
+                    var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
+                                                               clock: startClock, wallClock: wallClock, head: UInt64(bitPattern: head),
+                                                               submitter: submitter)
+                    let result = try await body(&transaction)
+                    if transaction.head != UInt64(bitPattern: head) {
+                        try await connection.query("UPDATE synclayer_head SET seq = \(Int64(bitPattern: transaction.head)) WHERE id = 1", logger: logger)
+                        // The doorbell for other instances; the table stays the truth.
+                        try await connection.query("SELECT pg_notify('synclayer_commits', \(String(transaction.head)))", logger: logger)
+                    }
+                    await self.recordOwn(transaction.written.committed, token: token)
+                    return (result, transaction.written, transaction.clock)
                 }
-                var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
-                                                           clock: startClock, wallClock: wallClock, head: UInt64(bitPattern: head),
-                                                           submitter: submitter)
-                let result = try await body(&transaction)
-                if transaction.head != UInt64(bitPattern: head) {
-                    try await connection.query("UPDATE synclayer_head SET seq = \(Int64(bitPattern: transaction.head)) WHERE id = 1", logger: logger)
-                    // The doorbell for other instances; the table stays the truth.
-                    try await connection.query("SELECT pg_notify('synclayer_commits', \(String(transaction.head)))", logger: logger)
-                }
-                return (result, transaction.written, transaction.clock)
             }
+        } catch {
+            // Not committed, or not known to be: these numbers may be given again by the next commit.
+            // If it did commit, a catch-up publishes it from the table, untagged (the client gets no
+            // ack, sends again, and is answered as a duplicate).
+            ownUnpublished = ownUnpublished.filter { $0.value.token != token }
+            throw error
         }
+        let (result, written, endClock) = outcome
+        for (number, own) in ownUnpublished where own.token == token { ownUnpublished[number]?.committed = true }
         clock = endClock
         held.withLock { vector in
             for (origin, seq) in written.vector { vector[origin] = max(vector[origin], seq) }
         }
-        if let first = written.committed.first?.serverSeq, let last = written.committed.last?.serverSeq {
-            if first == published + 1 {
-                // Nothing of another instance came between: publish as committed.
-                notifier.publish(StoreCommit(collections: written.collections, changes: written.committed))
-                published = last
-            } else {
-                // Other instances committed since this one last published: read those from the table
-                // first, in order, then these (with their submitter, for the acknowledgements).
-                let local = Dictionary(written.committed.map { ($0.serverSeq ?? 0, $0) }) { first, _ in first }
-                do {
-                    try await catchUp(local: local)
-                } catch {
-                    // Committed, but not published here yet: the next catch-up (a notification, or the
-                    // periodic read) publishes it from the table, without its submitter's tag (the
-                    // client resends and is answered as a duplicate).
-                    logger.warning("could not read other instances' commits; retrying", metadata: ["synclayer.error": "\(error)"])
-                }
+        publishOwnRun()
+        if ownUnpublished.values.contains(where: { $0.token == token }) {
+            // Other instances committed since this one last published: read those from the table
+            // first, in order, then these.
+            do {
+                try await catchUp()
+            } catch {
+                logger.warning("could not read other instances' commits; retrying", metadata: ["synclayer.error": "\(error)"])
             }
         }
         return result
     }
 
+    /// This instance's commits, recorded just before `COMMIT` (`committed` once it returned), until
+    /// published: a catch-up that finds one in the table publishes it with its submitter.
+    private var ownUnpublished: [UInt64: (token: UInt64, change: CommittedChange, committed: Bool)] = [:]
+    private var nextToken: UInt64 = 0
+
+    private func recordOwn(_ committed: [CommittedChange], token: UInt64) async {
+        for change in committed { ownUnpublished[change.serverSeq ?? 0] = (token, change, false) }
+    }
+
+    /// Publishes this instance's own commits that come next after ``published``, if any (only
+    /// those whose `COMMIT` returned: one still committing may yet fail).
+    private func publishOwnRun() {
+        var changes: [CommittedChange] = []
+        while let own = ownUnpublished[published + 1], own.committed {
+            ownUnpublished[published + 1] = nil
+            changes.append(own.change)
+            published += 1
+        }
+        if !changes.isEmpty { notifier.publish(StoreCommit(collections: Set(changes.map(\.change.collection)), changes: changes)) }
+    }
+
     /// Publishes, in order, every commit in the table above what this instance published (other
-    /// instances' commits, heard of by LISTEN or the periodic read); `local` holds this instance's
-    /// own, as committed.
-    func catchUp(local: [UInt64: CommittedChange] = [:]) async throws {
+    /// instances' commits, heard of by LISTEN or the periodic read, and its own, with their tags).
+    func catchUp() async throws {
         guard !closed else { return }
         let parser = JSONParser()
         while true {
-            var changes: [CommittedChange] = []
-            var collections: Set<String> = []
-            let rows = try await client.query("""
+            var rows: [CommittedChange] = []
+            let result = try await client.query("""
                 SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
                 WHERE server_seq > \(Int64(bitPattern: published)) ORDER BY server_seq LIMIT 1000
                 """, logger: logger)
             for try await (serverSeq, origin, seq, hlc, collection, recordID, kind, fields, sig)
-                in rows.decode((Int64, String, Int64, Int64, String, String, Int16, String, String?).self) {
-                let number = UInt64(bitPattern: serverSeq)
-                collections.insert(collection)
-                if let own = local[number] {
-                    changes.append(own)
-                    continue
-                }
+                in result.decode((Int64, String, Int64, Int64, String, String, Int16, String, String?).self) {
                 guard let origin = NodeID(origin), let kind = ChangeKindCode.kind(Int64(kind)) else {
                     throw StoreError(.corrupted, "unreadable row in the server's change log")
                 }
                 let change = Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: seq)), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: hlc)),
                                     collection: collection, recordID: recordID, kind: kind, fields: try parser.parseObject(Array(fields.utf8)),
                                     signature: sig.map { ChangeSignature(wireText: $0) })
-                changes.append(CommittedChange(change: change, serverSeq: number, isLocal: false, visibleChange: true, submitter: 0))
+                rows.append(CommittedChange(change: change, serverSeq: UInt64(bitPattern: serverSeq), isLocal: false, visibleChange: true,
+                                            submitter: 0))
             }
-            guard let last = changes.last?.serverSeq else { return }
-            // Dense by the head's lock: anything else is a corrupted table, not a race.
-            guard changes.first?.serverSeq == published + 1, last == published + UInt64(changes.count) else {
-                throw StoreError(.corrupted, "a hole in the server's change log above \(published)")
+            // No `await` from here to the publication: `published` may have moved while reading
+            // (another catch-up, a commit of this instance), so rows it covers are skipped.
+            var changes: [CommittedChange] = []
+            for row in rows {
+                let number = row.serverSeq ?? 0
+                if number <= published { continue }
+                // Numbers are dense by the head's lock; a gap here is a row not visible to this read yet.
+                guard number == published + 1 else { break }
+                changes.append(ownUnpublished.removeValue(forKey: number)?.change ?? row)
+                published = number
             }
-            notifier.publish(StoreCommit(collections: collections, changes: changes))
-            published = last
-            if changes.count < 1000 { return }
+            if !changes.isEmpty { notifier.publish(StoreCommit(collections: Set(changes.map(\.change.collection)), changes: changes)) }
+            publishOwnRun()
+            if rows.count < 1000 { return }
         }
     }
 }
