@@ -1,6 +1,6 @@
 /// Which protocol the backend speaks, as far as the node knows. The sync engine owns the one
 /// value; the realtime session and the poller report what they saw (``DialectEvidence``).
-enum BackendDialect: Sendable, Equatable {
+enum BackendDialect: String, Sendable, Equatable {
     /// No handshake or pull has told yet.
     case unknown
     /// A SyncLayer server: `hello`, change ids, acknowledgements, version vectors.

@@ -143,20 +143,6 @@ final class RealtimeSession: Sendable {
         if first { onHandshake(peer) }
     }
 
-    /// A backend of the original protocol is usable once it has handled the subscriptions: at the
-    /// pong to the ping sent after them, or after the probe's wait if no pong comes.
-    private func completeOriginalHandshake(by frame: Frame?, _ onHandshake: @escaping @Sendable (Peer) -> Void) {
-        if case .pong? = frame {
-            completeHandshake(.legacy, onHandshake)
-            return
-        }
-        let wait = probeWait
-        Task {
-            try? await Task.sleep(for: wait)
-            self.completeHandshake(.legacy, onHandshake)
-        }
-    }
-
     /// The probe took the backend for one of the original protocol.
     private func decidedOriginal(_ verdict: DialectProbe.Verdict, by frame: Frame?, _ channel: some MessageChannel,
                                  onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
@@ -165,7 +151,9 @@ final class RealtimeSession: Sendable {
             return
         case .original(let evidence):
             engine.learnDialect(evidence)
-            completeOriginalHandshake(by: frame, onHandshake)
+            // Usable once it has the subscriptions: at the pong to the ping sent after them (or at the
+            // probe's deadline, keepAliveLoop).
+            if case .pong? = frame { completeHandshake(.legacy, onHandshake) }
         case .originalWantingAuth:
             // Not learnt as the original protocol yet: a server of ours refusing a token says the
             // same (and closes). `authenticated` decides.
@@ -231,7 +219,6 @@ final class RealtimeSession: Sendable {
                     probe.withLock { $0.authenticated() }
                     try await subscribe(channel)
                     try await ping(channel, keepAlive: keepAlive)
-                    completeOriginalHandshake(by: nil, onHandshake)
                 }
             case .pong:
                 keepAlive.withLock { $0.answersPings = true }
@@ -411,14 +398,15 @@ final class RealtimeSession: Sendable {
                                onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
         try await keepAlive.run(
             handshakeDeadline: probe.withLock { $0.deadline },
-            handshakeDone: { probe.withLock { $0.verdict != nil } },
+            handshakeDone: { handshake.current != nil },
             handshakeExpired: {
                 // Nothing at all came back (not even a pong): a backend of the original protocol that
-                // ignores unknown frames and pings.
-                if case .decided(let verdict) = probe.withLock({ $0.tick(at: monotonicNanos()) }), case .original(let evidence) = verdict {
+                // ignores unknown frames and pings. One taken for the original protocol by another
+                // frame, that never answers the ping after the subscriptions, is usable now too.
+                if case .decided(.original(let evidence)) = probe.withLock({ $0.tick(at: monotonicNanos()) }) {
                     engine.learnDialect(evidence)
-                    completeHandshake(.legacy, onHandshake)
                 }
+                if case .original? = probe.withLock({ $0.verdict }) { completeHandshake(.legacy, onHandshake) }
             },
             ping: { try await ping(channel, keepAlive: keepAlive) })
         logger.info("the realtime link answered no ping for two ping intervals: closing it")

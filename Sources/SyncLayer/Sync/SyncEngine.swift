@@ -35,6 +35,8 @@ final class SyncEngine: Sendable {
     private let inFlightOverWebSocket = Locked<Set<ChangeID>>([])
     /// What the node learned of a backend of the original protocol (reset when it turns out to be ours).
     private let originalFacts: Locked<OriginalBackendFacts>
+    /// What the node knows of a backend it has learnt nothing of.
+    private let unlearntFacts: OriginalBackendFacts
     /// Which collections sync with the server and the mesh.
     let syncedCollections: Set<String>
     /// Who uploads what, and when.
@@ -49,7 +51,9 @@ final class SyncEngine: Sendable {
     init(store: LocalStore, configuration: SyncConfiguration, hub: EventHub, metrics: MetricsRecorder, wallClock: SystemWallClock, logger: Logger) {
         self.store = store
         self.configuration = configuration
-        originalFacts = Locked(OriginalBackendFacts(rest: configuration.baseURL == nil ? false : nil))
+        // Without a base URL there is no REST to try.
+        unlearntFacts = OriginalBackendFacts(rest: configuration.baseURL == nil ? false : nil)
+        originalFacts = Locked(unlearntFacts)
         syncedCollections = Set(configuration.collections)
         uploadPolicy = UploadPolicy(ownID: store.nodeID, mesh: configuration.mesh != nil,
                                     gatewayGrace: configuration.mesh?.gatewayGrace ?? .seconds(1))
@@ -78,20 +82,11 @@ final class SyncEngine: Sendable {
                         metadata: ["synclayer.dialect.evidence": "\(evidence.rawValue)"])
         }
         if evidence == .pullNotOurs { originalFacts.withLock { $0.pullRefused = true } }
-        if dialect == .synclayer {
-            let rest: Bool? = configuration.baseURL == nil ? false : nil
-            originalFacts.withLock { $0 = OriginalBackendFacts(rest: rest) }
-        }
+        if dialect == .synclayer { originalFacts.withLock { [unlearntFacts] in $0 = unlearntFacts } }
     }
 
     /// The backend's dialect as `synclayer status` names it.
-    var dialectName: String {
-        switch dialectState.withLock({ $0 }) {
-        case .unknown: return "unknown"
-        case .synclayer: return "synclayer"
-        case .original: return "original"
-        }
-    }
+    var dialectName: String { dialectState.withLock { $0 }.rawValue }
 
     /// What the node learned of a backend of the original protocol.
     var originalBackend: OriginalBackendFacts { originalFacts.withLock { $0 } }

@@ -133,3 +133,33 @@ extension Substring {
     }
 }
 #endif
+
+#if PostgreSQL
+/// A row of `changes` as every reader selects it:
+/// `server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig`.
+struct PostgresChangeRow {
+    typealias Columns = (Int64, String, Int64, Int64, String, String, Int16, String, String?)
+
+    let serverSeq: UInt64
+    let origin: NodeID
+    let seq: UInt64
+    private let columns: Columns
+
+    init(_ columns: Columns) throws {
+        guard let origin = NodeID(columns.1), ChangeKindCode.kind(Int64(columns.6)) != nil else {
+            throw StoreError(.corrupted, "unreadable row in the server's change log")
+        }
+        self.serverSeq = UInt64(bitPattern: columns.0)
+        self.origin = origin
+        self.seq = UInt64(bitPattern: columns.2)
+        self.columns = columns
+    }
+
+    /// The change, its fields parsed (done only for rows that are used).
+    func change(_ parser: JSONParser) throws -> Change {
+        Change(id: ChangeID(origin: origin, seq: seq), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: columns.3)), collection: columns.4,
+               recordID: columns.5, kind: ChangeKindCode.kind(Int64(columns.6)) ?? .insert, fields: try parser.parseObject(Array(columns.7.utf8)),
+               signature: columns.8.map { ChangeSignature(wireText: $0) })
+    }
+}
+#endif

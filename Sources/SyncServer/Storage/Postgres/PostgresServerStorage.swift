@@ -189,23 +189,17 @@ package final class PostgresServerStorage: ServerStorage {
         var scanned = cursor
         var more = false
         let parser = JSONParser()
-        for try await (serverSeq, origin, seq, hlc, collection, recordID, kind, fields, sig)
-            in rows.decode((Int64, String, Int64, Int64, String, String, Int16, String, String?).self) {
+        for try await columns in rows.decode(PostgresChangeRow.Columns.self) {
             // Every row is read (a row sequence left half-read would hold the connection).
             if more { continue }
             if result.count == limit {
                 more = true
                 continue
             }
-            guard let origin = NodeID(origin), let kind = ChangeKindCode.kind(Int64(kind)) else {
-                throw StoreError(.corrupted, "unreadable row in the server's change log")
-            }
-            scanned = UInt64(bitPattern: serverSeq)
-            if UInt64(bitPattern: seq) <= vector[origin] { continue }
-            let change = Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: seq)), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: hlc)),
-                                collection: collection, recordID: recordID, kind: kind, fields: try parser.parseObject(Array(fields.utf8)),
-                                signature: sig.map { ChangeSignature(wireText: $0) })
-            result.append(SequencedChange(change: change, serverSeq: UInt64(bitPattern: serverSeq)))
+            let row = try PostgresChangeRow(columns)
+            scanned = row.serverSeq
+            if row.seq <= vector[row.origin] { continue }
+            result.append(SequencedChange(change: try row.change(parser), serverSeq: row.serverSeq))
         }
         if !more, result.count < limit, scanned > cursor {
             let beyond = try await client.query(

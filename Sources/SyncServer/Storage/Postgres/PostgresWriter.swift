@@ -157,15 +157,9 @@ actor PostgresWriter {
                 SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
                 WHERE server_seq > \(Int64(bitPattern: published)) ORDER BY server_seq LIMIT 1000
                 """, logger: logger)
-            for try await (serverSeq, origin, seq, hlc, collection, recordID, kind, fields, sig)
-                in result.decode((Int64, String, Int64, Int64, String, String, Int16, String, String?).self) {
-                guard let origin = NodeID(origin), let kind = ChangeKindCode.kind(Int64(kind)) else {
-                    throw StoreError(.corrupted, "unreadable row in the server's change log")
-                }
-                let change = Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: seq)), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: hlc)),
-                                    collection: collection, recordID: recordID, kind: kind, fields: try parser.parseObject(Array(fields.utf8)),
-                                    signature: sig.map { ChangeSignature(wireText: $0) })
-                rows.append(CommittedChange(change: change, serverSeq: UInt64(bitPattern: serverSeq), isLocal: false, visibleChange: true,
+            for try await columns in result.decode(PostgresChangeRow.Columns.self) {
+                let row = try PostgresChangeRow(columns)
+                rows.append(CommittedChange(change: try row.change(parser), serverSeq: row.serverSeq, isLocal: false, visibleChange: true,
                                             submitter: 0))
             }
             // No `await` from here to the publication: `published` may have moved while reading
