@@ -28,7 +28,8 @@ package final class TestServer: Sendable {
         configuration.limits = limits
         configuration.tls = tls
         var logger = Logger(label: "test.server")
-        logger.logLevel = .warning
+        // SYNCLAYER_TEST_SERVER_LOG=debug (or trace) shows what the test servers do.
+        logger.logLevel = ProcessInfoEnvironment.value("SYNCLAYER_TEST_SERVER_LOG").flatMap(Logger.Level.init(rawValue:)) ?? .warning
         let server = SyncServer(configuration: configuration, logger: logger)
         let services = BackgroundServices([server], logger: logger)
         guard let port = await server.waitUntilRunning() else {

@@ -57,7 +57,10 @@ package final class PostgresServerStorage: ServerStorage {
         var poolLogger = logger
         poolLogger.logLevel = max(logger.logLevel, .warning)
         let client = PostgresClient(configuration: location.configuration, backgroundLogger: poolLogger)
-        let clientTask = Task { await client.run() }
+        // Detached: a task would inherit the caller's graceful-shutdown signal (ServiceLifecycle's task
+        // local), and PostgresClient.run() ends at that signal, taking the pool away from commits still
+        // in flight while the server drains its connections; the pool ends in close(), after them.
+        let clientTask = Task.detached { await client.run() }
         do {
             // The pool retries a database it cannot reach for as long as it is asked to: at start, a
             // clear error after 10 s is better.
@@ -100,7 +103,7 @@ package final class PostgresServerStorage: ServerStorage {
     /// listening connection was down).
     private func startListening(_ location: PostgresLocation) {
         let writer = self.writer, logger = self.logger, listening = self.listening
-        let task = Task {
+        let task = Task.detached {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     while !Task.isCancelled {
