@@ -23,23 +23,7 @@ package enum StoreOpener {
             // A 16 MiB page cache, so a large batch (saveAll) commits without spilling pages mid-transaction.
             try connection.execute("PRAGMA cache_size = -16384")
             try migrations.apply(to: connection)
-            // The signing key, and the node id derived from it. A store made before signing existed
-            // keeps its random id and gets a key now: its signatures do not bind (see Docs/Security.md).
-            let signer: ChangeSigner
-            if let text = try connection.scalarText("SELECT value FROM meta WHERE key = 'signing_key'"),
-               let bytes = Base64.decode(text), let key = ChangeSigner(rawRepresentation: bytes) {
-                signer = key
-            } else {
-                signer = ChangeSigner()
-                try connection.run("INSERT INTO meta(key, value) VALUES ('signing_key', ?1)", .text(Base64.encode(signer.rawRepresentation)))
-            }
-            let nodeID: NodeID
-            if let text = try connection.scalarText("SELECT value FROM meta WHERE key = 'node_id'"), let id = NodeID(text) {
-                nodeID = id
-            } else {
-                nodeID = signer.nodeID
-                try connection.run("INSERT INTO meta(key, value) VALUES ('node_id', ?1)", .text(nodeID.rawValue))
-            }
+            let (signer, nodeID) = try identity(connection)
             var vector = try DocumentTable.vector(connection)
             let ownSeq = UInt64(bitPattern: try connection.scalarInt("SELECT max(seq) FROM changes WHERE origin = ?1", .text(nodeID.rawValue)) ?? 0)
             vector[nodeID] = max(vector[nodeID], ownSeq)
@@ -58,6 +42,27 @@ package enum StoreOpener {
             readers.append(reader)
         }
         return Opened(writer: connection, readers: readers, nodeID: nodeID, state: state)
+    }
+
+    /// The signing key, and the node id derived from it. A store made before signing existed keeps its
+    /// random id and gets a key now: its signatures do not bind (see Docs/Security.md). Two processes
+    /// may open a new file at once (a node starting while `synclayer put` writes to it): under the
+    /// write lock, each offers a key with INSERT OR IGNORE, and both read back the one that won.
+    private static func identity(_ connection: SQLiteConnection) throws(SQLiteError) -> (ChangeSigner, NodeID) {
+        try connection.execute("BEGIN IMMEDIATE")
+        try connection.run("INSERT OR IGNORE INTO meta(key, value) VALUES ('signing_key', ?1)",
+                           .text(Base64.encode(ChangeSigner().rawRepresentation)))
+        guard let text = try connection.scalarText("SELECT value FROM meta WHERE key = 'signing_key'"),
+              let bytes = Base64.decode(text), let signer = ChangeSigner(rawRepresentation: bytes) else {
+            throw SQLiteError(code: 11, message: "the store's signing key is not a key")
+        }
+        try connection.run("INSERT OR IGNORE INTO meta(key, value) VALUES ('node_id', ?1)", .text(signer.nodeID.rawValue))
+        guard let idText = try connection.scalarText("SELECT value FROM meta WHERE key = 'node_id'"), let nodeID = NodeID(idText) else {
+            throw SQLiteError(code: 11, message: "the store's node id is malformed")
+        }
+        connection.resetUsedStatements()
+        try connection.execute("COMMIT")
+        return (signer, nodeID)
     }
 }
 
