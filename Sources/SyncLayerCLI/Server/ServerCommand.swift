@@ -5,12 +5,22 @@ import SyncServer
 import SyncStore
 import SyncCore
 
+/// `synclayer server`: runs the server (`run`, the default) or copies its store (`migrate`).
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
+        abstract: "Run the SyncLayer server (`synclayer server --data …` is `synclayer server run --data …`), or move its data.",
+        subcommands: [ServerRunCommand.self, ServerMigrateCommand.self],
+        defaultSubcommand: ServerRunCommand.self)
+}
+
+struct ServerRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run the SyncLayer server: REST under /sync and WebSocket at /ws, on one port.",
         discussion: """
-            Stores everything in one SQLite file. Without --tokens every client may read and write every \
+            Keeps its data in one SQLite file, or in PostgreSQL, where several instances may share one \
+            database (nodes list them all with `synclayer node --server A,B,C`). Without --tokens every client may read and write every \
             collection (fine on loopback, not elsewhere). A token file looks like:
               {"tokens": {"<token>": {"name": "field-team", "read": ["*"], "write": ["todos", "notes"]}}}
             With --tls-cert and --tls-key (PEM files) it speaks only HTTPS and WSS. Prints \

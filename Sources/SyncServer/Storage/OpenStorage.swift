@@ -8,7 +8,7 @@ import SyncStore
 package func openStorage(_ location: String, durability: Durability = .processCrash, wallClock: any WallClock = SystemWallClock(),
                          limits: ServerStorageLimits = ServerStorageLimits(),
                          logger: Logger = Logger(label: "synclayer.server.store")) async throws -> any ServerStorage {
-    if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
+    if isPostgresLocation(location) {
         #if PostgreSQL
         return try await PostgresServerStorage.open(url: location, wallClock: wallClock, limits: limits, logger: logger)
         #else
@@ -16,4 +16,9 @@ package func openStorage(_ location: String, durability: Durability = .processCr
         #endif
     }
     return try await SQLiteServerStorage.open(path: location, durability: durability, wallClock: wallClock, limits: limits, logger: logger)
+}
+
+/// Whether `location` names a PostgreSQL database (`postgres://` or `postgresql://`) rather than a SQLite file.
+package func isPostgresLocation(_ location: String) -> Bool {
+    location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
 }

@@ -10,7 +10,9 @@ import Synchronization
 /// duplicates by change id, validates every change again, and serves pulls by its own sequence.
 package final class SQLiteServerStorage: ServerStorage {
     /// The server's node id: the origin of the changes it stamps for clients of the original protocol.
-    package let serverID: NodeID
+    package var serverID: NodeID { identity.serverID }
+    /// The server's id and signing key.
+    package let identity: ServerIdentity
     /// The database file.
     package let path: String
     /// Limits on accepted changes.
@@ -22,9 +24,9 @@ package final class SQLiteServerStorage: ServerStorage {
     let wallClock: any WallClock
     private let headSeq: Atomic<UInt64>
 
-    private init(serverID: NodeID, path: String, limits: ServerStorageLimits, writer: Writer, readers: ReaderPool,
+    private init(identity: ServerIdentity, path: String, limits: ServerStorageLimits, writer: Writer, readers: ReaderPool,
                  notifier: CommitNotifier, wallClock: any WallClock, head: UInt64) {
-        self.serverID = serverID
+        self.identity = identity
         self.path = path
         self.limits = limits
         self.writer = writer
@@ -47,7 +49,7 @@ package final class SQLiteServerStorage: ServerStorage {
             }
             opened.writer.resetUsedStatements()
             return SQLiteServerStorage(
-                serverID: opened.nodeID, path: path, limits: limits,
+                identity: ServerIdentity(serverID: opened.nodeID, signer: opened.state.signer), path: path, limits: limits,
                 writer: Writer(connection: opened.writer, nodeID: opened.nodeID, wallClock: wallClock, state: opened.state,
                                notifier: notifier, inlineWhenIdle: durability == .processCrash, name: "synclayer.server"),
                 readers: ReaderPool(connections: opened.readers, name: "synclayer.server"), notifier: notifier, wallClock: wallClock, head: head)

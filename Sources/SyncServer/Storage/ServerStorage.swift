@@ -14,6 +14,8 @@ import SyncStore
 package protocol ServerStorage: Sendable {
     /// The server's node id: the origin of the changes it stamps for clients of the original protocol.
     var serverID: NodeID { get }
+    /// The server's id and the key it signs its own changes with (copied by ``migrateServerStore(from:to:batch:logger:progress:)``).
+    var identity: ServerIdentity { get }
     /// The highest server sequence committed.
     var head: UInt64 { get }
     /// Per origin, the highest sequence held without a gap, as of the last commit (no read).

@@ -17,7 +17,8 @@ import Synchronization
 /// **Commits** run one at a time per store (``PostgresWriter``), so commit observers hear each
 /// commit once, in sequence order, after it is durable.
 package final class PostgresServerStorage: ServerStorage {
-    package let serverID: NodeID
+    package var serverID: NodeID { identity.serverID }
+    package let identity: ServerIdentity
     package let limits: ServerStorageLimits
     /// Where the database is, as given (password removed).
     package let location: String
@@ -32,9 +33,9 @@ package final class PostgresServerStorage: ServerStorage {
     /// Its connection, while it has one.
     private let listening = Locked<PostgresConnection?>(nil)
 
-    private init(serverID: NodeID, limits: ServerStorageLimits, location: String, client: PostgresClient, clientTask: Task<Void, Never>,
+    private init(identity: ServerIdentity, limits: ServerStorageLimits, location: String, client: PostgresClient, clientTask: Task<Void, Never>,
                  writer: PostgresWriter, notifier: CommitNotifier, logger: Logger, head: UInt64) {
-        self.serverID = serverID
+        self.identity = identity
         self.limits = limits
         self.location = location
         self.client = client
@@ -79,7 +80,7 @@ package final class PostgresServerStorage: ServerStorage {
             let notifier = CommitNotifier()
             let writer = PostgresWriter(client: client, serverID: opened.serverID, signer: opened.signer, clock: opened.clock,
                                         held: opened.vector, head: opened.head, wallClock: wallClock, notifier: notifier, logger: logger)
-            let store = PostgresServerStorage(serverID: opened.serverID, limits: limits, location: location.description, client: client,
+            let store = PostgresServerStorage(identity: ServerIdentity(serverID: opened.serverID, signer: opened.signer), limits: limits, location: location.description, client: client,
                                               clientTask: clientTask, writer: writer, notifier: notifier, logger: logger, head: opened.head)
             // Registered first, so the head is current before any other observer (the hub) hears of a commit.
             _ = notifier.observe { [store] event in
