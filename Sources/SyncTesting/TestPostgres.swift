@@ -59,6 +59,61 @@ package enum TestPostgres {
     }
 }
 
+#if PostgreSQL
+extension TestPostgres {
+    /// Runs `body` with a connection of its own to the database at `url`.
+    static func withConnection<T>(_ url: String, _ body: (PostgresConnection, Logger) async throws -> T) async throws -> T {
+        var logger = Logger(label: "test.postgres")
+        logger.logLevel = .critical
+        let connection = try await PostgresConnection.connect(configuration: try PostgresLocation(url).connectionConfiguration, id: 99,
+                                                              logger: logger)
+        do {
+            let result = try await body(connection, logger)
+            try? await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// Ends every other session on the database at `url` (`pg_terminate_backend`), as a PostgreSQL
+    /// restart or a lost connection does to the servers on it; returns how many it ended.
+    package static func terminateSessions(_ url: String) async throws -> Int {
+        try await withConnection(url) { connection, logger in
+            var ended = 0
+            for try await done in try await connection.query("""
+                SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()
+                """, logger: logger).decode(Bool.self) where done {
+                ended += 1
+            }
+            return ended
+        }
+    }
+
+    /// Takes the lock every write transaction needs (the row of `synclayer_head`) on a session of
+    /// its own that then goes silent, as an instance cut off mid-transaction does; PostgreSQL ends
+    /// that session after `idle` (its `idle_in_transaction_session_timeout`), which frees the lock.
+    /// Returns once the lock is held.
+    package static func holdHeadLockSilently(_ url: String, idle: Duration) async throws {
+        var logger = Logger(label: "test.postgres")
+        logger.logLevel = .critical
+        let connection = try await PostgresConnection.connect(configuration: try PostgresLocation(url).connectionConfiguration, id: 98,
+                                                              logger: logger)
+        let millis = idle.components.seconds * 1_000 + idle.components.attoseconds / 1_000_000_000_000_000
+        try await connection.query(PostgresQuery(unsafeSQL: "SET idle_in_transaction_session_timeout = \(millis)"), logger: logger)
+        try await connection.query("BEGIN", logger: logger)
+        try await connection.query("SELECT seq FROM synclayer_head FOR UPDATE", logger: logger)
+        // Left open: the server ends the session, and the connection with it.
+        Task.detached {
+            try? await Task.sleep(for: idle + .seconds(30))
+            try? await connection.close()
+        }
+    }
+}
+#endif
+
 struct TestPostgresError: Error, CustomStringConvertible {
     let description: String
 }

@@ -9,7 +9,7 @@ import SyncCore
 package struct PostgresLocation: CustomStringConvertible {
     package let configuration: PostgresClient.Configuration
     /// The same, for one connection of its own (the commit listener's).
-    let connectionConfiguration: PostgresConnection.Configuration
+    package let connectionConfiguration: PostgresConnection.Configuration
     /// The URL without its password.
     package let description: String
 

@@ -126,11 +126,25 @@ package final class PostgresServerStorage: ServerStorage {
                     }
                 }
                 group.addTask {
+                    var tick = 0
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
                         if Task.isCancelled { return }
                         do { try await writer.catchUp() } catch {
                             logger.debug("the periodic read of commits failed", metadata: ["synclayer.error": "\(error)"])
+                        }
+                        // A listening connection whose peer vanished silently hears nothing and never
+                        // fails: every 5 s it must answer a query within 5 s, or it is closed (and the
+                        // loop above connects again).
+                        tick += 1
+                        if tick % 5 == 0, let connection = listening.withLock({ $0 }) {
+                            do {
+                                try await withWatchdog(connection, limit: .seconds(5)) {
+                                    try await connection.query("SELECT 1", logger: logger)
+                                }
+                            } catch {
+                                logger.debug("the commit listener's connection did not answer", metadata: ["synclayer.error": "\(error)"])
+                            }
                         }
                     }
                 }

@@ -48,6 +48,12 @@ actor PostgresWriter {
         closed = true
     }
 
+    /// How long a write transaction may take, waiting for the head's lock included (the database
+    /// gives up on that lock after `lock_timeout`, 10 s).
+    static let transactionLimit: Duration = .seconds(30)
+    /// How long a read of other instances' commits may take.
+    static let readLimit: Duration = .seconds(10)
+
     func commit(_ changes: [Change], submitter: UInt64) async throws -> [(ChangeID, CommitOutcome)] {
         try await transaction(submitter: submitter) { transaction in
             var outcomes: [(ChangeID, CommitOutcome)] = []
@@ -80,6 +86,7 @@ actor PostgresWriter {
         let outcome: (Result, PostgresWrittenChanges, HybridLogicalClock)
         do {
             outcome = try await client.withConnection { connection in
+                try await withWatchdog(connection, limit: Self.transactionLimit) {
                 try await connection.withTransaction(logger: logger) { connection in
                     var head: Int64 = 0
                     for try await seq in try await connection.query("SELECT seq FROM synclayer_head WHERE id = 1 FOR UPDATE", logger: logger)
@@ -97,6 +104,7 @@ actor PostgresWriter {
                     }
                     await self.recordOwn(transaction.written.committed, token: token)
                     return (result, transaction.written, transaction.clock)
+                }
                 }
             }
         } catch {
@@ -152,15 +160,21 @@ actor PostgresWriter {
         guard !closed else { return }
         let parser = JSONParser()
         while true {
-            var rows: [CommittedChange] = []
-            let result = try await client.query("""
-                SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
-                WHERE server_seq > \(Int64(bitPattern: published)) ORDER BY server_seq LIMIT 1000
-                """, logger: logger)
-            for try await columns in result.decode(PostgresChangeRow.Columns.self) {
-                let row = try PostgresChangeRow(columns)
-                rows.append(CommittedChange(change: try row.change(parser), serverSeq: row.serverSeq, isLocal: false, visibleChange: true,
-                                            submitter: 0))
+            let after = published, logger = self.logger
+            let rows = try await client.withConnection { connection in
+                try await withWatchdog(connection, limit: Self.readLimit) {
+                    var rows: [CommittedChange] = []
+                    let result = try await connection.query("""
+                        SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
+                        WHERE server_seq > \(Int64(bitPattern: after)) ORDER BY server_seq LIMIT 1000
+                        """, logger: logger)
+                    for try await columns in result.decode(PostgresChangeRow.Columns.self) {
+                        let row = try PostgresChangeRow(columns)
+                        rows.append(CommittedChange(change: try row.change(parser), serverSeq: row.serverSeq, isLocal: false,
+                                                    visibleChange: true, submitter: 0))
+                    }
+                    return rows
+                }
             }
             // No `await` from here to the publication: `published` may have moved while reading
             // (another catch-up, a commit of this instance), so rows it covers are skipped.
@@ -178,6 +192,21 @@ actor PostgresWriter {
             if rows.count < 1000 { return }
         }
     }
+}
+
+/// Runs `body` with `connection`, and closes the connection if `body` has not finished within
+/// `limit`. A query sent on a connection whose peer vanished silently (an instance cut off from the
+/// database) otherwise waits until TCP gives up, minutes later, and postgres-nio does not end a
+/// query on cancellation; closing the connection fails the query at once, and the pool replaces it.
+@discardableResult
+func withWatchdog<T>(_ connection: PostgresConnection, limit: Duration, isolation: isolated (any Actor)? = #isolation,
+                     _ body: () async throws -> T) async throws -> T {
+    let watchdog = Task {
+        try await Task.sleep(for: limit)
+        try? await connection.close()
+    }
+    defer { watchdog.cancel() }
+    return try await body()
 }
 
 /// One write transaction of a ``PostgresWriter``, holding the head's lock: the server-side commit
