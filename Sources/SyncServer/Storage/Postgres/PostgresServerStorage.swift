@@ -158,10 +158,14 @@ package final class PostgresServerStorage: ServerStorage {
         task?.cancel()
         // Reading notifications ends when the connection does.
         try? await listening.withLock { $0 }?.close()
-        await task?.value
+        // Bounded: a query the database never answers must not keep the server from stopping.
+        if let task { _ = try? await boundedAwait(.seconds(5), "the commit listener's end") { await task.value } }
         await writer.close()
         clientTask.cancel()
-        _ = await clientTask.value
+        let clientTask = self.clientTask
+        if (try? await boundedAwait(.seconds(5), "the connection pool's end") { await clientTask.value }) == nil {
+            logger.warning("the PostgreSQL connection pool did not close within 5 s; leaving it")
+        }
         notifier.close()
     }
 
@@ -182,19 +186,33 @@ package final class PostgresServerStorage: ServerStorage {
         let accepted = screened.accepted
         var outcomes = screened.refused
         guard !accepted.isEmpty else { return outcomes }
-        for (id, outcome) in try await writer.commit(accepted, submitter: submitter) { outcomes[id] = outcome }
+        let writer = self.writer
+        let committed = try await boundedAwait(Self.operationLimit, "a commit") { try await writer.commit(accepted, submitter: submitter) }
+        for (id, outcome) in committed { outcomes[id] = outcome }
         return outcomes
     }
 
     package func commitLegacy(_ writes: [LegacyWrite], submitter: UInt64) async throws -> [SequencedChange] {
         for write in writes { try limits.check(write) }
-        return try await writer.commitLegacy(writes, submitter: submitter)
+        let writer = self.writer
+        return try await boundedAwait(Self.operationLimit, "a commit") { try await writer.commitLegacy(writes, submitter: submitter) }
     }
+
+    /// The longest a commit or a read for a connection may keep its caller waiting (longer than a
+    /// write transaction's own limit, ``PostgresWriter/transactionLimit``).
+    static let operationLimit: Duration = .seconds(40)
 
     // MARK: Reads
 
     package func changes(after cursor: UInt64, through last: UInt64, collections: Set<String>?,
                          skipping vector: VersionVector, limit: Int) async throws -> ChangePage {
+        try await boundedAwait(Self.operationLimit, "a read of changes") { [self] in
+            try await readChanges(after: cursor, through: last, collections: collections, skipping: vector, limit: limit)
+        }
+    }
+
+    private func readChanges(after cursor: UInt64, through last: UInt64, collections: Set<String>?,
+                             skipping vector: VersionVector, limit: Int) async throws -> ChangePage {
         let names = collections.map { Array($0) }
         let upper = Int64(clamping: last)
         let rows = try await client.query("""
