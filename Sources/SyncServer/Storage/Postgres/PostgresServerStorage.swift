@@ -211,6 +211,30 @@ package final class PostgresServerStorage: ServerStorage {
         }
     }
 
+    package func vector() async throws -> VersionVector {
+        try await boundedAwait(Self.operationLimit, "a read") { [self] in try await readVector() }
+    }
+
+    package func get(collection: String, id: String) async throws -> Document? {
+        try await boundedAwait(Self.operationLimit, "a read") { [self] in try await readGet(collection: collection, id: id) }
+    }
+
+    package func digest(collection: String) async throws -> CollectionDigest {
+        try await boundedAwait(Self.operationLimit, "a read") { [self] in try await readDigest(collection: collection) }
+    }
+
+    package func collections() async throws -> [String] {
+        try await boundedAwait(Self.operationLimit, "a read") { [self] in try await readCollections() }
+    }
+
+    package func records(collection: String, since: UInt64, limit: Int, offset: Int) async throws -> [ServerRecord] {
+        try await boundedAwait(Self.operationLimit, "a read") { [self] in try await readRecords(collection: collection, since: since, limit: limit, offset: offset) }
+    }
+
+    package func changeCount() async throws -> Int {
+        try await boundedAwait(Self.operationLimit, "a read") { [self] in try await readChangeCount() }
+    }
+
     private func readChanges(after cursor: UInt64, through last: UInt64, collections: Set<String>?,
                              skipping vector: VersionVector, limit: Int) async throws -> ChangePage {
         let names = collections.map { Array($0) }
@@ -245,7 +269,7 @@ package final class PostgresServerStorage: ServerStorage {
         return ChangePage(changes: result, cursor: scanned, more: more)
     }
 
-    package func vector() async throws -> VersionVector {
+    private func readVector() async throws -> VersionVector {
         var vector = VersionVector()
         for try await (origin, contiguous) in try await client.query("SELECT origin, contiguous FROM origins", logger: logger)
             .decode((String, Int64).self) {
@@ -254,7 +278,7 @@ package final class PostgresServerStorage: ServerStorage {
         return vector
     }
 
-    package func get(collection: String, id: String) async throws -> Document? {
+    private func readGet(collection: String, id: String) async throws -> Document? {
         let rows = try await client.query("SELECT body FROM documents WHERE collection = \(collection) AND id = \(id) AND visible", logger: logger)
         var document: Document?
         for try await body in rows.decode(String.self) {
@@ -263,7 +287,7 @@ package final class PostgresServerStorage: ServerStorage {
         return document
     }
 
-    package func digest(collection: String) async throws -> CollectionDigest {
+    private func readDigest(collection: String) async throws -> CollectionDigest {
         var digest = ContentDigest()
         let rows = try await client.query("SELECT id, body FROM documents WHERE collection = \(collection) AND visible ORDER BY id", logger: logger)
         for try await (id, body) in rows.decode((String, String).self) {
@@ -272,7 +296,7 @@ package final class PostgresServerStorage: ServerStorage {
         return CollectionDigest(collection: collection, count: digest.count, digest: digest.finalize())
     }
 
-    package func collections() async throws -> [String] {
+    private func readCollections() async throws -> [String] {
         var names: [String] = []
         for try await name in try await client.query("SELECT DISTINCT collection FROM documents WHERE visible ORDER BY collection", logger: logger)
             .decode(String.self) {
@@ -281,7 +305,7 @@ package final class PostgresServerStorage: ServerStorage {
         return names
     }
 
-    package func records(collection: String, since: UInt64, limit: Int, offset: Int) async throws -> [ServerRecord] {
+    private func readRecords(collection: String, since: UInt64, limit: Int, offset: Int) async throws -> [ServerRecord] {
         let rows = try await client.query("""
             SELECT id, body, updated_at, updated_seq FROM documents
             WHERE collection = \(collection) AND visible AND updated_at > \(Int64(bitPattern: since))
@@ -295,7 +319,7 @@ package final class PostgresServerStorage: ServerStorage {
         return records
     }
 
-    package func changeCount() async throws -> Int {
+    private func readChangeCount() async throws -> Int {
         var count = 0
         for try await value in try await client.query("SELECT count(*) FROM changes", logger: logger).decode(Int64.self) {
             count = Int(value)
