@@ -33,6 +33,19 @@ def start_time(pid):
         return None, None
 
 
+
+def stop_processes(procs, first=signal.SIGTERM, grace=5):
+    """Send `first` to those of `procs` still running, wait up to `grace` s, then SIGKILL what is left
+    (by pid, never by name)."""
+    procs = [p for p in procs if p is not None and p.alive()]
+    for p in procs:
+        p.signal(first)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(p.alive() for p in procs):
+        time.sleep(0.1)
+    for p in procs:
+        p.signal(signal.SIGKILL)
+
 class Process:
     """One spawned process: not our child (setsid + nsenter), so liveness is read from /proc."""
 
@@ -144,14 +157,7 @@ class Cluster:
 
     def stop_all(self):
         """TERM everything we started, up to 5 s, then KILL what is left (by pid, never by name)."""
-        procs = [p for p in self.all_processes() if p.alive()]
-        for p in procs:
-            p.signal(signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(p.alive() for p in procs):
-            time.sleep(0.1)
-        for p in procs:
-            p.signal(signal.SIGKILL)
+        stop_processes(self.all_processes())
 
     # --- faults on the wire ------------------------------------------------------------------------
 
@@ -381,11 +387,8 @@ class PgCluster(Cluster):
                 pass
             if self.postmaster.alive():
                 children = [Process(int(p)) for p in os.listdir("/proc") if p.isdigit() and parent(int(p)) == self.postmaster.pid]
-                self.postmaster.signal(signal.SIGQUIT)
-                deadline = time.monotonic() + 5
-                while time.monotonic() < deadline and self.postmaster.alive():
-                    time.sleep(0.1)
-                for p in [self.postmaster, *children]:
+                stop_processes([self.postmaster], first=signal.SIGQUIT)
+                for p in children:
                     p.signal(signal.SIGKILL)
         shutil.rmtree(self.pg_dir, ignore_errors=True)
 
@@ -431,14 +434,8 @@ class PgCluster(Cluster):
         return [p for p in [self.postmaster, *self.instances.values(), *self.procs.values()] if p is not None]
 
     def stop_all(self):
-        procs = [p for p in [*self.instances.values(), *self.procs.values()] if p.alive()]
-        for p in procs:
-            p.signal(signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(p.alive() for p in procs):
-            time.sleep(0.1)
-        for p in procs:
-            p.signal(signal.SIGKILL)
+        """The instances and nodes as in Cluster.stop_all, then PostgreSQL (pg_ctl first)."""
+        stop_processes([*self.instances.values(), *self.procs.values()])
         self.stop_postgres()
 
     # --- reading state -----------------------------------------------------------------------------
