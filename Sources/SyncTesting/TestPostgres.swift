@@ -62,11 +62,16 @@ package enum TestPostgres {
 #if PostgreSQL
 extension TestPostgres {
     /// Runs `body` with a connection of its own to the database at `url`.
-    static func withConnection<T>(_ url: String, _ body: (PostgresConnection, Logger) async throws -> T) async throws -> T {
+    /// A quiet connection of its own to the database at `url`.
+    static func connect(_ url: String) async throws -> (PostgresConnection, Logger) {
         var logger = Logger(label: "test.postgres")
         logger.logLevel = .critical
-        let connection = try await PostgresConnection.connect(configuration: try PostgresLocation(url).connectionConfiguration, id: 99,
-                                                              logger: logger)
+        return (try await PostgresConnection.connect(configuration: try PostgresLocation(url).connectionConfiguration, id: 99, logger: logger),
+                logger)
+    }
+
+    static func withConnection<T>(_ url: String, _ body: (PostgresConnection, Logger) async throws -> T) async throws -> T {
+        let (connection, logger) = try await connect(url)
         do {
             let result = try await body(connection, logger)
             try? await connection.close()
@@ -97,10 +102,7 @@ extension TestPostgres {
     /// that session after `idle` (its `idle_in_transaction_session_timeout`), which frees the lock.
     /// Returns once the lock is held.
     package static func holdHeadLockSilently(_ url: String, idle: Duration) async throws {
-        var logger = Logger(label: "test.postgres")
-        logger.logLevel = .critical
-        let connection = try await PostgresConnection.connect(configuration: try PostgresLocation(url).connectionConfiguration, id: 98,
-                                                              logger: logger)
+        let (connection, logger) = try await connect(url)
         let millis = idle.components.seconds * 1_000 + idle.components.attoseconds / 1_000_000_000_000_000
         try await connection.query(PostgresQuery(unsafeSQL: "SET idle_in_transaction_session_timeout = \(millis)"), logger: logger)
         try await connection.query("BEGIN", logger: logger)

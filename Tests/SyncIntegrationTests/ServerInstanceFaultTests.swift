@@ -23,17 +23,17 @@ import Testing
         }
     }
 
-    /// Waits until every node's outbox is empty and its digest equals the server's at `baseURL`, and
-    /// the server holds `changes` changes; false at the deadline.
-    static func converged(_ nodes: [TestNode], baseURL: String, changes: Int, timeout: Duration = .seconds(90)) async throws -> Bool {
+    /// Waits until every node's outbox is empty and its digest equals that of the server process
+    /// on `port` (``ServerCrashTests/serverDigest(port:)``), which holds `changes` changes; false at
+    /// the deadline. For servers in this process, ``converged(_:_:collection:timeout:also:)``.
+    static func convergedOverHTTP(_ nodes: [TestNode], port: Int, changes: Int, timeout: Duration = .seconds(90)) async throws -> Bool {
         try await waitUntil(anyCommitIn: nodes.map { .node($0.node) }, timeout: timeout) {
-            let (status, json) = try await HTTPHelper.get("\(baseURL)/sync/_digest?collection=todos")
-            guard status == 200, let digest = json?["digest"]?.stringValue, let held = json?["changes"]?.intValue else { return false }
+            guard let remote = try await ServerCrashTests.serverDigest(port: port) else { return false }
             for node in nodes {
                 guard try await node.node.store.outboxCount() == 0,
-                      try await node.node.collection("todos").digest().digest == digest else { return false }
+                      try await node.node.collection("todos").digest().digest == remote.digest else { return false }
             }
-            return Int(held) == changes
+            return remote.changes == changes
         }
     }
 
@@ -83,7 +83,7 @@ import Testing
                 let took = try #require(moved.withLock { $0 })
                 print("failover after SIGKILL of the node's instance: \(took)")
                 #expect(took < .seconds(5), "the node moved to B at once, not after its 5 s reconnection delay (took \(took))")
-                #expect(try await Self.converged(nodes, baseURL: urls[1], changes: 3 * Self.perNode),
+                #expect(try await Self.convergedOverHTTP(nodes, port: ports[1], changes: 3 * Self.perNode),
                         "every node and the database hold each of the \(3 * Self.perNode) changes once")
                 for node in nodes { await node.stop() }
                 b.send(SIGTERM)
@@ -125,7 +125,7 @@ import Testing
                     try await group.waitForAll()
                 }
                 #expect(ended.withLock { $0 } >= 4, "sessions of both instances were ended")
-                #expect(try await Self.converged(nodes, baseURL: a.baseURL, changes: 2 * Self.perNode),
+                #expect(try await converged(a, nodes.map(\.node), timeout: .seconds(90)) { try await a.store.changeCount() == 2 * Self.perNode },
                         "every change held once after the sessions were dropped")
                 #expect(try await b.store.digest(collection: "todos") == a.store.digest(collection: "todos"))
                 for node in nodes { await node.stop() }
@@ -151,11 +151,11 @@ import Testing
                 await node.waitUntilConnected()
                 let todos = node.node.collection("todos")
                 try await todos.save(["n": 0], id: "before")
-                #expect(try await Self.converged([node], baseURL: server.baseURL, changes: 1))
+                #expect(try await converged(server, [node.node]) { try await server.store.changeCount() == 1 })
                 let clock = ContinuousClock(), held = clock.now
                 try await TestPostgres.holdHeadLockSilently(url, idle: .seconds(12))
                 for n in 1...5 { try await todos.save(["n": .int(Int64(n))], id: "during-\(n)") }
-                #expect(try await Self.converged([node], baseURL: server.baseURL, changes: 6, timeout: .seconds(60)),
+                #expect(try await converged(server, [node.node]) { try await server.store.changeCount() == 6 },
                         "the writes made while the lock was held commit, once each, after the holder is gone")
                 let took = clock.now - held
                 print("writes stalled behind a silent lock holder (12 s idle timeout) for \(took)")
