@@ -2,10 +2,6 @@ import Logging
 import SyncCore
 import SyncStore
 
-#if PostgreSQL
-import PostgresNIO
-#endif
-
 /// A server's identity: the id it is known by (nodes keep cursors and vectors against it) and the
 /// key it signs the changes it stamps for clients of the original protocol with.
 package struct ServerIdentity: Sendable {
@@ -123,27 +119,14 @@ private func copy(from: any ServerStorage, to destination: String, batch: Int, l
 
 /// Writes `identity` into the store at `location`, which holds no changes (checked by the caller).
 private func adoptIdentity(_ identity: ServerIdentity, at location: String, logger: Logger) async throws {
-    let key = Base64.encode(identity.signer.rawRepresentation)
     if isPostgresLocation(location) {
         #if PostgreSQL
-        let place = try PostgresLocation(location)
-        let connection = try await PostgresConnection.connect(configuration: place.connectionConfiguration, id: 1, logger: logger)
-        do {
-            try await PostgresSchema.setMeta("signing_key", key, connection, logger)
-            try await PostgresSchema.setMeta("server_id", identity.serverID.rawValue, connection, logger)
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-        try await connection.close()
+        try await PostgresSchema.replaceIdentity(serverID: identity.serverID, signer: identity.signer, at: try PostgresLocation(location),
+                                                 logger: logger)
         #endif
         return
     }
     try await onDatabaseThread(name: "synclayer.server.migrate") {
-        try wrap { () throws(SQLiteError) in
-            let connection = try SQLiteConnection(path: location, create: false)
-            try connection.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('signing_key', ?1), ('node_id', ?2)",
-                               .text(key), .text(identity.serverID.rawValue))
-        }
+        try StoreOpener.replaceIdentity(nodeID: identity.serverID, signer: identity.signer, path: location)
     }
 }

@@ -64,6 +64,16 @@ package enum StoreOpener {
         try connection.execute("COMMIT")
         return (signer, nodeID)
     }
+
+    /// Gives the existing store at `path` another identity: for a copy of a store that must keep
+    /// its original's (`synclayer server migrate`), while the store holds no changes and is closed.
+    package static func replaceIdentity(nodeID: NodeID, signer: ChangeSigner, path: String) throws(StoreError) {
+        try wrap { () throws(SQLiteError) in
+            let connection = try SQLiteConnection(path: path, create: false)
+            try connection.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('signing_key', ?1), ('node_id', ?2)",
+                               .text(Base64.encode(signer.rawRepresentation)), .text(nodeID.rawValue))
+        }
+    }
 }
 
 extension Durability {

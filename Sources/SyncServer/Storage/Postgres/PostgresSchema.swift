@@ -108,6 +108,20 @@ enum PostgresSchema {
         }
     }
 
+    /// Gives the cluster at `location` another identity: for a copy of a store that must keep its
+    /// original's (`synclayer server migrate`), while the database holds no changes and no server runs on it.
+    static func replaceIdentity(serverID: NodeID, signer: ChangeSigner, at location: PostgresLocation, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration, id: 1, logger: logger)
+        do {
+            try await setMeta("signing_key", Base64.encode(signer.rawRepresentation), connection, logger)
+            try await setMeta("server_id", serverID.rawValue, connection, logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+
     static func meta(_ key: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> String? {
         var found: String?
         for try await value in try await connection.query("SELECT value FROM synclayer_meta WHERE key = \(key)", logger: logger).decode(String.self) {
