@@ -109,6 +109,66 @@ import Testing
         }
     }
 
+    /// What committing a batch at once could get wrong, against the SQLite store: a change id twice
+    /// in one batch, a change filling its origin's gap (the vector jumps over the sequences held above
+    /// it, then on to a later change of the same batch), and two changes to one document in one batch.
+    @Test func aBatchCommitsLikeItsChangesOneAtATime() async throws {
+        func write(_ id: String, _ record: String, _ kind: Change.Kind, at millis: UInt64, _ fields: JSONObject = [:]) -> Change {
+            Change(id: ChangeID(id)!, hlc: HLCTimestamp(wallMillis: millis), collection: "items", recordID: record, kind: kind, fields: fields)
+        }
+        let batches = [
+            [write("a:1", "r", .insert, at: 1_001, ["v": 1]), write("a:3", "s", .insert, at: 1_003, ["v": 3]),
+             write("a:4", "t", .insert, at: 1_004, ["v": 4]), write("b:2", "r", .update, at: 1_012, ["w": 2])],
+            [write("a:2", "r", .update, at: 1_002, ["v": 2, "x": "a"]), write("a:2", "r", .update, at: 1_002, ["v": 2, "x": "a"]),
+             write("b:1", "r", .insert, at: 1_011, ["v": 11]), write("a:5", "s", .delete, at: 1_005), write("a:3", "s", .insert, at: 1_003, ["v": 3]),
+             write("c:1", "u", .insert, at: 1_021, ["v": 21]), write("c:2", "u", .update, at: 1_020, ["v": 20, "y": true])],
+        ]
+        struct Result: Equatable {
+            var outcomes: [[ChangeID: CommitOutcome]] = []
+            var heard: [String] = []
+            var vector = VersionVector(), held = VersionVector()
+            var digest: CollectionDigest?
+            var documents: [Document?] = []
+            var records: [String] = []
+            var log: [String] = []
+        }
+        var results: [(TestStoreKind, Result)] = []
+        for kind in TestStoreKind.available {
+            try await withStore(kind) { store in
+                let heard = Locked<[String]>([])
+                let token = store.observeCommits { event in
+                    guard case .committed(let commit) = event else { return }
+                    heard.withLock { $0 += commit.changes.map { "\($0.serverSeq ?? 0) \($0.change.id) visible: \($0.visibleChange)" } }
+                }
+                var result = Result()
+                for batch in batches { result.outcomes.append(try await store.commit(batch)) }
+                store.removeObserver(token)
+                result.heard = heard.withLock { $0 }
+                result.vector = try await store.vector()
+                result.held = store.heldVector
+                result.digest = try await store.digest(collection: "items")
+                for id in ["r", "s", "t", "u"] { result.documents.append(try await store.get(collection: "items", id: id)) }
+                result.records = try await store.records(collection: "items", since: 0, limit: 100, offset: 0)
+                    .map { "\($0.id) \(JSONValue.object($0.data).canonicalString) \($0.version)" }
+                result.log = try await store.changes(after: 0, collections: nil).changes.map { "\($0.serverSeq) \($0.change.id)" }
+                results.append((kind, result))
+            }
+        }
+        let sqlite = results[0].1
+        #expect(sqlite.outcomes[1][ChangeID("a:2")!].map { if case .committed(5, _) = $0 { true } else { false } } == true)
+        #expect(sqlite.outcomes[1][ChangeID("a:3")!] == .committed(serverSeq: 2, duplicate: true))
+        #expect(sqlite.vector == VersionVector([NodeID("a")!: 5, NodeID("b")!: 2, NodeID("c")!: 2]))
+        #expect(sqlite.log.count == 9)
+        for (kind, result) in results.dropFirst() {
+            #expect(result.outcomes == sqlite.outcomes, "\(kind) outcomes equal SQLite's")
+            #expect(result.heard == sqlite.heard, "\(kind) observers hear what SQLite's hear")
+            #expect(result.vector == sqlite.vector && result.held == sqlite.held, "\(kind) vectors equal SQLite's")
+            #expect(result.digest == sqlite.digest && result.documents == sqlite.documents, "\(kind) documents equal SQLite's")
+            #expect(result.records == sqlite.records, "\(kind) records and their versions equal SQLite's")
+            #expect(result.log == sqlite.log, "\(kind) change log equals SQLite's")
+        }
+    }
+
     /// Server sequences are dense and visible in commit order, across instances: two stores on one
     /// PostgreSQL database, eight writers between them, and a reader paging by cursor that must
     /// never see a number before the one after its cursor.

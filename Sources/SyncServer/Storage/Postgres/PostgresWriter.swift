@@ -56,9 +56,7 @@ actor PostgresWriter {
 
     func commit(_ changes: [Change], submitter: UInt64) async throws -> [(ChangeID, CommitOutcome)] {
         try await transaction(submitter: submitter) { transaction in
-            var outcomes: [(ChangeID, CommitOutcome)] = []
-            for change in changes { outcomes.append((change.id, try await transaction.commit(change))) }
-            return outcomes
+            Array(zip(changes.map(\.id), try await transaction.commit(changes)))
         }
     }
 
@@ -98,9 +96,11 @@ actor PostgresWriter {
                                                                submitter: submitter)
                     let result = try await body(&transaction)
                     if transaction.head != UInt64(bitPattern: head) {
-                        try await connection.query("UPDATE synclayer_head SET seq = \(Int64(bitPattern: transaction.head)) WHERE id = 1", logger: logger)
-                        // The doorbell for other instances; the table stays the truth.
-                        try await connection.query("SELECT pg_notify('synclayer_commits', \(String(transaction.head)))", logger: logger)
+                        // The notification is the doorbell for other instances; the table stays the truth.
+                        try await connection.query("""
+                            WITH moved AS (UPDATE synclayer_head SET seq = \(Int64(bitPattern: transaction.head)) WHERE id = 1)
+                            SELECT pg_notify('synclayer_commits', \(String(transaction.head)))
+                            """, logger: logger)
                     }
                     await self.recordOwn(transaction.written.committed, token: token)
                     return (result, transaction.written, transaction.clock)
@@ -210,7 +210,8 @@ func withWatchdog<T>(_ connection: PostgresConnection, limit: Duration, isolatio
 }
 
 /// One write transaction of a ``PostgresWriter``, holding the head's lock: the server-side commit
-/// of ``SQLiteServerStorage`` (`WriteContext+ServerCommit.swift`), statement by statement.
+/// of ``SQLiteServerStorage`` (`WriteContext+ServerCommit.swift`), a batch at a time
+/// (`PostgresWriteTransaction+Batch.swift`).
 struct PostgresWriteTransaction {
     let connection: PostgresConnection
     let logger: Logger
@@ -223,53 +224,6 @@ struct PostgresWriteTransaction {
     let submitter: UInt64
     var written = PostgresWrittenChanges()
 
-    /// Commits one change: once per change id, merged, given the next server sequence.
-    mutating func commit(_ change: Change) async throws -> CommitOutcome {
-        let now = wallClock.nowMillis()
-        let serverSeq = head + 1
-        let fields = JSONValue.object(change.fields).canonicalString
-        let inserted = try await connection.query("""
-            INSERT INTO changes(server_seq, origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
-            VALUES (\(Int64(bitPattern: serverSeq)), \(change.id.origin.rawValue), \(Int64(bitPattern: change.id.seq)),
-                    \(Int64(bitPattern: change.hlc.rawValue)), \(change.collection), \(change.recordID),
-                    \(Int16(ChangeKindCode.code(change.kind))), \(fields), \(Int64(bitPattern: now)), \(change.signature?.wireText))
-            ON CONFLICT (origin, seq) DO NOTHING RETURNING server_seq
-            """, logger: logger)
-        var isNew = false
-        for try await _ in inserted { isNew = true }
-        guard isNew else {
-            var existing: Int64 = 0
-            for try await seq in try await connection.query("""
-                SELECT server_seq FROM changes WHERE origin = \(change.id.origin.rawValue) AND seq = \(Int64(bitPattern: change.id.seq))
-                """, logger: logger).decode(Int64.self) {
-                existing = seq
-            }
-            return .committed(serverSeq: UInt64(bitPattern: existing), duplicate: true)
-        }
-        head = serverSeq
-        _ = clock.observe(change.hlc, physicalMillis: now)
-        var document = try await loadState(collection: change.collection, id: change.recordID) ?? DocumentState()
-        let before = (document.exists, document.body)
-        var visibleChange = false
-        if document.apply(change) {
-            visibleChange = before.0 != document.exists || (document.exists && before.1 != document.body)
-        }
-        var body: [UInt8] = []
-        JSONValue.appendCanonical(object: document.body, to: &body)
-        try await connection.query("""
-            INSERT INTO documents(collection, id, body, clocks, visible, updated_seq, updated_at)
-            VALUES (\(change.collection), \(change.recordID), \(String(decoding: body, as: UTF8.self)), \(document.clocksJSON),
-                    \(document.exists), \(Int64(bitPattern: serverSeq)), \(Int64(bitPattern: now)))
-            ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body, clocks = excluded.clocks, visible = excluded.visible,
-                updated_seq = excluded.updated_seq, updated_at = excluded.updated_at
-            """, logger: logger)
-        try await advanceVector(origin: change.id.origin, seq: change.id.seq, hlc: change.hlc)
-        written.collections.insert(change.collection)
-        written.committed.append(CommittedChange(change: change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange,
-                                                 submitter: submitter))
-        return .committed(serverSeq: serverSeq, duplicate: false)
-    }
-
     /// Stamps a write of the original protocol as a change of the server's own, then commits it.
     mutating func commitLegacy(_ write: LegacyWrite) async throws -> SequencedChange {
         var hlc = clock.now(physicalMillis: wallClock.nowMillis())
@@ -280,7 +234,7 @@ struct PostgresWriteTransaction {
         let seq = try await contiguous(of: serverID) + 1
         let change = signer.signingOwn(Change(id: ChangeID(origin: serverID, seq: seq), hlc: hlc, collection: write.collection,
                                               recordID: write.recordID, kind: write.kind, fields: write.fields))
-        guard case .committed(let serverSeq, false) = try await commit(change) else {
+        guard case .committed(let serverSeq, false)? = try await commit([change]).first else {
             throw StoreError(.corrupted, "the server's own change was refused")
         }
         return SequencedChange(change: change, serverSeq: serverSeq)
@@ -303,26 +257,6 @@ struct PostgresWriteTransaction {
             contiguous = UInt64(bitPattern: seq)
         }
         return contiguous
-    }
-
-    /// Moves the origin's contiguous sequence past `seq` and any run of changes already held above it.
-    private mutating func advanceVector(origin: NodeID, seq: UInt64, hlc: HLCTimestamp) async throws {
-        var contiguous = try await contiguous(of: origin)
-        if seq == contiguous + 1 {
-            contiguous = seq
-            // Every row is read (a row sequence left half-read would hold the connection).
-            var run = true
-            for try await next in try await connection.query("""
-                SELECT seq FROM changes WHERE origin = \(origin.rawValue) AND seq > \(Int64(bitPattern: contiguous)) ORDER BY seq
-                """, logger: logger).decode(Int64.self) {
-                if run, UInt64(bitPattern: next) == contiguous + 1 { contiguous += 1 } else { run = false }
-            }
-            written.vector[origin] = contiguous
-        }
-        try await connection.query("""
-            INSERT INTO origins(origin, contiguous, max_hlc) VALUES (\(origin.rawValue), \(Int64(bitPattern: contiguous)), \(Int64(bitPattern: hlc.rawValue)))
-            ON CONFLICT (origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = greatest(origins.max_hlc, excluded.max_hlc)
-            """, logger: logger)
     }
 }
 
