@@ -103,6 +103,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
+            // Part 10 (several instances on PostgreSQL) and its raw-INSERT baseline.
+            .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
         ], path: "Benchmarks/SyncBenchmark", exclude: ["broadcast_server.py"], swiftSettings: strict),
         .testTarget(name: "SyncDiscoveryTests", dependencies: ["SyncDiscovery", "CAvahi", log], swiftSettings: strict),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTesting"], swiftSettings: strict),

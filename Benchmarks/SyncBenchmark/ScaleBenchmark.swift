@@ -164,38 +164,53 @@ enum ScaleBenchmark {
             // Let the connections settle (their tasks started, buffers allocated) before reading.
             try await Task.sleep(for: .seconds(1))
             guard let connected = ProcessMemory.read(pid) else { throw BenchmarkError("process \(pid) is gone") }
-            let writer = try await BenchSocket.connect(url) { _ in }
-            let latencies = try await withTimeout(300, "fan-out to \(subscribers)") { () -> [Double] in
-                var signals = arrivals.signals.makeAsyncIterator()
-                var latencies: [Double] = []
-                for index in 0..<(warmUp + samples) {
-                    let payload = #"{"type":"insert","collection":"\#(collection)","recordId":"\#(tag)-\#(index)","data":{"n":\#(index),"text":"\#(text)"},"timestamp":"2026-01-01T00:00:00.000Z"}"#
-                    let start = now()
-                    try await writer.send(payload)
-                    while arrivals.total.load(ordering: .relaxed) < subscribers * (index + 1) {
-                        guard await signals.next() != nil else { throw BenchmarkError("arrivals ended") }
-                    }
-                    if index >= warmUp { latencies.append(now() - start) }
-                }
-                return latencies
-            }
-            await writer.close()
+            let latencies = try await timedWrites(url: url, arrivals: arrivals, warmUp: warmUp, samples: samples, tag: tag, text: text)
             guard let after = ProcessMemory.read(pid) else { throw BenchmarkError("process \(pid) is gone") }
-            let total = arrivals.total.load(ordering: .relaxed)
-            guard total == subscribers * (warmUp + samples) else {
-                throw BenchmarkError("\(total) frames arrived, expected \(subscribers * (warmUp + samples)) (a frame too many or missing)")
-            }
             let most = connected.resident >= after.resident ? connected : after
             result = .success(ConnectionFigures(idle: idle.resident, connected: most.resident, peak: after.peak, anonymous: most.anonymous,
                                                 latencies: latencies, connectSeconds: connectSeconds))
         } catch {
             result = .failure(error)
         }
+        await close(sockets, arrivals)
+        return try result.get()
+    }
+
+    /// Ends the count of `arrivals` and closes the subscribers' `sockets`.
+    static func close(_ sockets: [BenchSocket], _ arrivals: Arrivals) async {
         arrivals.finish()
         await withTaskGroup(of: Void.self) { group in
             for socket in sockets { group.addTask { await socket.close() } }
         }
-        return try result.get()
+    }
+
+    /// Sends `warmUp + samples` inserts of the original protocol to `url`, one at a time, each when
+    /// the last reached every subscriber counted by `arrivals`; the seconds each of the last
+    /// `samples` took from its send until the last subscriber had it. Every subscriber must have
+    /// received each write once (`arrivals` counts from 0 here).
+    static func timedWrites(url: String, arrivals: Arrivals, warmUp: Int, samples: Int, tag: String, text: String) async throws -> [Double] {
+        let subscribers = arrivals.subscribers
+        let writer = try await BenchSocket.connect(url) { _ in }
+        let latencies = try await withTimeout(300, "fan-out to \(subscribers)") { () -> [Double] in
+            var signals = arrivals.signals.makeAsyncIterator()
+            var latencies: [Double] = []
+            for index in 0..<(warmUp + samples) {
+                let payload = #"{"type":"insert","collection":"\#(collection)","recordId":"\#(tag)-\#(index)","data":{"n":\#(index),"text":"\#(text)"},"timestamp":"2026-01-01T00:00:00.000Z"}"#
+                let start = now()
+                try await writer.send(payload)
+                while arrivals.total.load(ordering: .relaxed) < subscribers * (index + 1) {
+                    guard await signals.next() != nil else { throw BenchmarkError("arrivals ended") }
+                }
+                if index >= warmUp { latencies.append(now() - start) }
+            }
+            return latencies
+        }
+        await writer.close()
+        let total = arrivals.total.load(ordering: .relaxed)
+        guard total == subscribers * (warmUp + samples) else {
+            throw BenchmarkError("\(total) frames arrived, expected \(subscribers * (warmUp + samples)) (a frame too many or missing)")
+        }
+        return latencies
     }
 
     // MARK: 7. An idle node

@@ -28,8 +28,13 @@ import SyncCore
 /// its memory over the run against its memory idle, and whether every acknowledged change is stored
 /// (`FloodBenchmark`).
 ///
+/// 10. Several `synclayer server` instances on one PostgreSQL database: durable changes per second
+/// through 1 and 3 instances, write to `watch()` across instances, failover after SIGKILL, 3,000
+/// connections (`ClusterBenchmark`); only with `--only cluster`, in a build with the PostgreSQL
+/// trait, under scripts/with-postgres.
+///
 /// `--only latency`, `--only fanout`, `--only fanout-ours` (no Python), `--only mesh`,
-/// `--only scale` or `--only flood` runs one part, for profiling.
+/// `--only scale`, `--only flood` or `--only cluster` runs one part, for profiling.
 @main
 struct SyncBenchmark {
     static func main() async throws {
@@ -121,6 +126,15 @@ struct SyncBenchmark {
         }
         if only == nil || only == "flood" {
             try await FloodBenchmark.run(report: &report, directory: directory, quick: quick)
+        }
+        // Part 10 only on request: it needs a build with the PostgreSQL trait and a durable cluster
+        // (scripts/bench runs it that way, after the rest).
+        if only == "cluster" {
+            #if PostgreSQL
+            try await ClusterBenchmark.run(report: &report, directory: directory, quick: quick, text: text)
+            #else
+            report.note("several instances on PostgreSQL", figures: "not measured", verdict: "NOT MEASURED: this build has no PostgreSQL trait")
+            #endif
         }
         report.print()
     }

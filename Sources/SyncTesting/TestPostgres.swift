@@ -61,16 +61,16 @@ package enum TestPostgres {
 
 #if PostgreSQL
 extension TestPostgres {
-    /// Runs `body` with a connection of its own to the database at `url`.
     /// A quiet connection of its own to the database at `url`.
-    static func connect(_ url: String) async throws -> (PostgresConnection, Logger) {
+    package static func connect(_ url: String) async throws -> (PostgresConnection, Logger) {
         var logger = Logger(label: "test.postgres")
         logger.logLevel = .critical
         return (try await PostgresConnection.connect(configuration: try PostgresLocation(url).connectionConfiguration, id: 99, logger: logger),
                 logger)
     }
 
-    static func withConnection<T>(_ url: String, _ body: (PostgresConnection, Logger) async throws -> T) async throws -> T {
+    /// Runs `body` with a connection of its own to the database at `url`, closed afterwards.
+    package static func withConnection<T>(_ url: String, _ body: (PostgresConnection, Logger) async throws -> T) async throws -> T {
         let (connection, logger) = try await connect(url)
         do {
             let result = try await body(connection, logger)
