@@ -16,7 +16,7 @@ extension PostgresWriteTransaction {
         var serverSeqs = try await serverSeqs(of: changes.map(\.id))
         // A new id repeated in the batch is read for twice: harmless, only its first occurrence is applied.
         let new = changes.filter { serverSeqs[$0.id] == nil }
-        var documents = new.isEmpty ? [:] : try await loadStates(of: new)
+        var documents = new.isEmpty ? [:] : try await loadStates(of: new.map(PostgresDocumentKey.init))
         var origins = new.isEmpty ? [:] : try await loadWatermarks(of: new)
         var rows = PostgresBatchRows()
         var outcomes: [CommitOutcome] = []
@@ -30,7 +30,7 @@ extension PostgresWriteTransaction {
             head = serverSeq
             serverSeqs[change.id] = serverSeq
             _ = clock.observe(change.hlc, physicalMillis: now)
-            let key = PostgresDocumentKey(collection: change.collection, id: change.recordID)
+            let key = PostgresDocumentKey(change)
             var document = documents[key] ?? DocumentState()
             let before = (document.exists, document.body)
             var visibleChange = false
@@ -66,13 +66,13 @@ extension PostgresWriteTransaction {
         return held
     }
 
-    /// The stored state of each document `changes` touch (none for a document never written).
-    private func loadStates(of changes: [Change]) async throws -> [PostgresDocumentKey: DocumentState] {
+    /// The stored state of each of `keys` (none for a document never written).
+    func loadStates(of keys: [PostgresDocumentKey]) async throws -> [PostgresDocumentKey: DocumentState] {
         let parser = JSONParser()
         var states: [PostgresDocumentKey: DocumentState] = [:]
         for try await (collection, id, body, clocks) in try await connection.query("""
             SELECT collection, id, body, clocks FROM documents
-            WHERE (collection, id) IN (SELECT * FROM unnest(\(changes.map(\.collection))::text[], \(changes.map(\.recordID))::text[]))
+            WHERE (collection, id) IN (SELECT * FROM unnest(\(keys.map(\.collection))::text[], \(keys.map(\.id))::text[]))
             """, logger: logger).decode((String, String, String, String).self) {
             states[PostgresDocumentKey(collection: collection, id: id)] = try DocumentState(body: try parser.parseObject(Array(body.utf8)),
                                                                                             clocksJSON: clocks)
@@ -140,6 +140,16 @@ extension PostgresWriteTransaction {
 struct PostgresDocumentKey: Hashable {
     let collection: String
     let id: String
+
+    init(collection: String, id: String) {
+        self.collection = collection
+        self.id = id
+    }
+
+    /// The document `change` is a change of.
+    init(_ change: Change) {
+        self.init(collection: change.collection, id: change.recordID)
+    }
 }
 
 /// An origin's watermark while a batch is committed: what ``PostgresWriteTransaction`` writes to
@@ -165,18 +175,21 @@ struct PostgresWatermark {
 }
 
 /// The rows a batch inserts into `changes`, column by column, and the documents it touched, in the
-/// order first touched, with the server sequence and time of the last change to each.
-struct PostgresBatchRows {
-    var serverSeqs: [Int64] = [], origins: [String] = [], seqs: [Int64] = [], hlcs: [Int64] = []
-    var collections: [String] = [], recordIDs: [String] = [], kinds: [Int16] = [], fields: [String] = []
-    var receivedAt: [Int64] = []
+/// order first touched, with the server sequence and time of the last change to each. (Package
+/// access: the cluster benchmark's raw-INSERT baseline writes the same rows.)
+package struct PostgresBatchRows {
+    package var serverSeqs: [Int64] = [], origins: [String] = [], seqs: [Int64] = [], hlcs: [Int64] = []
+    package var collections: [String] = [], recordIDs: [String] = [], kinds: [Int16] = [], fields: [String] = []
+    package var receivedAt: [Int64] = []
     /// Signatures as text, `''` for none (`NULLIF` makes it `NULL` again: a signature is never empty).
-    var signatures: [String] = []
+    package var signatures: [String] = []
     private(set) var touched: [PostgresDocumentKey] = []
     private(set) var updatedSeqs: [Int64] = [], updatedAt: [Int64] = []
     private var touchedIndex: [PostgresDocumentKey: Int] = [:]
 
-    mutating func append(_ change: Change, serverSeq: UInt64, now: UInt64) {
+    package init() {}
+
+    package mutating func append(_ change: Change, serverSeq: UInt64, now: UInt64) {
         serverSeqs.append(Int64(bitPattern: serverSeq))
         origins.append(change.id.origin.rawValue)
         seqs.append(Int64(bitPattern: change.id.seq))

@@ -227,7 +227,8 @@ struct PostgresWriteTransaction {
     /// Stamps a write of the original protocol as a change of the server's own, then commits it.
     mutating func commitLegacy(_ write: LegacyWrite) async throws -> SequencedChange {
         var hlc = clock.now(physicalMillis: wallClock.nowMillis())
-        if let latest = try await loadState(collection: write.collection, id: write.recordID)?.maxStamp, latest.hlc >= hlc {
+        let key = PostgresDocumentKey(collection: write.collection, id: write.recordID)
+        if let latest = try await loadStates(of: [key])[key]?.maxStamp, latest.hlc >= hlc {
             hlc = latest.hlc.successor
         }
         // The server's own origin: numbered under the head's lock, so instances never give one twice.
@@ -238,16 +239,6 @@ struct PostgresWriteTransaction {
             throw StoreError(.corrupted, "the server's own change was refused")
         }
         return SequencedChange(change: change, serverSeq: serverSeq)
-    }
-
-    private func loadState(collection: String, id: String) async throws -> DocumentState? {
-        var state: DocumentState?
-        for try await (body, clocks) in try await connection.query("""
-            SELECT body, clocks FROM documents WHERE collection = \(collection) AND id = \(id)
-            """, logger: logger).decode((String, String).self) {
-            state = try DocumentState(body: try JSONParser().parseObject(Array(body.utf8)), clocksJSON: clocks)
-        }
-        return state
     }
 
     private func contiguous(of origin: NodeID) async throws -> UInt64 {
