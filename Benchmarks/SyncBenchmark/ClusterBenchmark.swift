@@ -76,26 +76,26 @@ enum ClusterBenchmark {
         return pid
     }
 
-    /// CPU seconds (user + system) a process has used, from `/proc/PID/stat`; `nil` when it is gone.
-    static func cpuSeconds(_ pid: pid_t) -> Double? {
+    /// A process's parent and the CPU seconds (user + system) it has used, from `/proc/PID/stat`;
+    /// `nil` when it is gone.
+    static func stat(_ pid: pid_t) -> (parent: pid_t, cpu: Double)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = text.lastIndex(of: ")") else { return nil }
         // After the command's ")": state is field 3, ppid field 4, utime field 14, stime field 15 (index = field - 3).
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard fields.count > 13, let parent = pid_t(fields[1]), let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (parent, (user + system) / Double(sysconf(Int32(_SC_CLK_TCK))))
     }
+
+    static func cpuSeconds(_ pid: pid_t) -> Double? { stat(pid)?.cpu }
 
     /// CPU seconds of every child of `parent` now alive (a PostgreSQL cluster's backends), by pid.
     static func childrenCPU(of parent: pid_t) -> [pid_t: Double] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
         var result: [pid_t: Double] = [:]
         for entry in entries {
-            guard let pid = pid_t(entry), let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = text.lastIndex(of: ")") else { continue }
-            let fields = text[text.index(after: close)...].split(separator: " ")
-            guard fields.count > 13, pid_t(fields[1]) == parent, let cpu = cpuSeconds(pid) else { continue }
-            result[pid] = cpu
+            guard let pid = pid_t(entry), let process = stat(pid), process.parent == parent else { continue }
+            result[pid] = process.cpu
         }
         return result
     }
@@ -125,40 +125,7 @@ enum ClusterBenchmark {
 
     // MARK: a. Throughput
 
-    /// One writer: its own origin, signed changes, and what was acknowledged.
-    final class Writer: Sendable {
-        let signer = ChangeSigner()
-        let acked = Atomic<Int>(0)
-        let refused = Atomic<Int>(0)
-        let codec = FrameCodec(maxFrameBytes: 8 << 20, maxDepth: 32, maxBatchCount: 10_000)
-        /// One element per acknowledgement, so the sender can wait for room in its window.
-        let acks: AsyncStream<Void>
-        private let continuation: AsyncStream<Void>.Continuation
-
-        init() {
-            (acks, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(64))
-        }
-
-        func received(_ buffer: ByteBuffer) {
-            guard case .ack(let ack)? = try? codec.decode(buffer.readableBytesView) else { return }
-            acked.add(ack.committed.count, ordering: .relaxed)
-            refused.add(ack.rejected.count, ordering: .relaxed)
-            continuation.yield()
-        }
-
-        func finish() { continuation.finish() }
-
-        /// Batch `number` (from 0) of `size` changes: inserts, and from the 5,000th change on, updates of earlier records.
-        func batch(_ number: Int, size: Int, text: String, wall: UInt64) -> [Change] {
-            (0..<size).map { index in
-                let seq = UInt64(number * size + index + 1)
-                let change = Change(id: ChangeID(origin: signer.nodeID, seq: seq), hlc: HLCTimestamp(wallMillis: wall, counter: UInt16(truncatingIfNeeded: seq)),
-                                    collection: ClusterBenchmark.collection, recordID: "r\(seq % 5_000)", kind: .insert,
-                                    fields: ["text": .string(text), "n": .int(Int64(seq))])
-                return signer.signingOwn(change)
-            }
-        }
-    }
+    typealias Writer = FloodBenchmark.Writer
 
     struct Rate {
         var changesPerSecond: Double
@@ -170,8 +137,37 @@ enum ClusterBenchmark {
 
     static let batchSize = 100, window = 4, writerCount = 6
 
-    /// Writers through the instances at `ports` (round robin) for `seconds`; the rate over the last
-    /// `seconds - 1` (the first second warms up).
+    /// What a throughput run reads at the end of its warm-up and at its end.
+    struct Reading: Sendable {
+        var time: Double
+        var acked: Int
+        /// CPU seconds of whoever writes into PostgreSQL (the instances, or this process), and of PostgreSQL's backends.
+        var writerCPU: Double
+        var database: [pid_t: Double]
+    }
+
+    /// Runs `writer(index, end)` for each of `writers` until `seconds` have passed; returns the rate
+    /// between the end of the first second (the warm-up) and the end, from two `reading()`s.
+    static func rate(writers: Int, seconds: Double, reading: @escaping @Sendable () -> Reading,
+                     writer: @escaping @Sendable (Int, Double) async throws -> Void) async throws -> Rate {
+        let start = now(), warm = start + 1, end = start + seconds
+        let first = Locked<Reading?>(nil)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await Task.sleep(for: .seconds(warm - now()))
+                first.withLock { $0 = reading() }
+            }
+            for index in 0..<writers { group.addTask { try await writer(index, end) } }
+            try await group.waitForAll()
+        }
+        let last = reading()
+        guard let first = first.withLock({ $0 }) else { throw BenchmarkError("no reading at the end of the warm-up") }
+        let changes = Double(last.acked - first.acked)
+        return Rate(changesPerSecond: changes / (last.time - first.time), instanceCPU: (last.writerCPU - first.writerCPU) / changes,
+                    databaseCPU: used(first.database, last.database) / changes)
+    }
+
+    /// Writers through `instances` (round robin) for `seconds`.
     static func ourRate(instances: [Instance], postmaster: pid_t, seconds: Double, text: String) async throws -> Rate {
         let codec = FrameCodec()
         let writers = (0..<writerCount).map { _ in Writer() }
@@ -183,50 +179,35 @@ enum ClusterBenchmark {
             try await socket.send(codec.encodeString(.hello(Hello(nodeID: writer.signer.nodeID, vector: VersionVector(), collections: ["elsewhere"]))))
             sockets.append(socket)
         }
-        let start = now(), warm = start + 1, end = start + seconds
-        let readings = Locked<(time: Double, acked: Int, instances: Double, database: [pid_t: Double])?>(nil)
-        @Sendable func reading() -> (time: Double, acked: Int, instances: Double, database: [pid_t: Double]) {
-            (now(), writers.reduce(0) { $0 + $1.acked.load(ordering: .relaxed) },
-             instances.reduce(0) { $0 + (cpuSeconds($1.child.pid) ?? 0) }, childrenCPU(of: postmaster))
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try await Task.sleep(for: .seconds(warm - now()))
-                readings.withLock { $0 = reading() }
-            }
-            for (writer, socket) in zip(writers, sockets) {
-                group.addTask {
-                    let wall = UInt64(Date().timeIntervalSince1970 * 1000)
-                    var acks = writer.acks.makeAsyncIterator()
-                    var number = 0
-                    while now() < end {
-                        // At most `window` batches unacknowledged.
-                        while number - writer.acked.load(ordering: .relaxed) / batchSize >= window {
-                            guard await acks.next() != nil else { return }
-                        }
-                        let batch = writer.batch(number, size: batchSize, text: text, wall: wall)
-                        try await socket.send(codec.encodeString(.changes(ChangeBatch(changes: batch.map { ChangeMessage($0) }))))
-                        number += 1
-                    }
+        let connected = sockets
+        var rate = try await rate(writers: writerCount, seconds: seconds, reading: {
+            Reading(time: now(), acked: writers.reduce(0) { $0 + $1.acked.load(ordering: .relaxed) },
+                    writerCPU: instances.reduce(0) { $0 + (cpuSeconds($1.child.pid) ?? 0) }, database: childrenCPU(of: postmaster))
+        }, writer: { index, end in
+            let writer = writers[index], socket = connected[index]
+            let wall = UInt64(Date().timeIntervalSince1970 * 1000)
+            var acks = writer.acks.makeAsyncIterator()
+            var number = 0
+            while now() < end {
+                // At most `window` batches unacknowledged.
+                while number - writer.acked.load(ordering: .relaxed) / batchSize >= window {
+                    guard await acks.next() != nil else { return }
                 }
+                let batch = writer.batch(number, size: batchSize, collection: collection, text: text, wall: wall)
+                try await socket.send(codec.encodeString(.changes(ChangeBatch(changes: batch.map { ChangeMessage($0) }))))
+                number += 1
             }
-            try await group.waitForAll()
-        }
-        let last = reading()
+        })
         for writer in writers { writer.finish() }
         for socket in sockets { await socket.close() }
-        guard let first = readings.withLock({ $0 }) else { throw BenchmarkError("no reading at the end of the warm-up") }
-        let changes = Double(last.acked - first.acked)
-        return Rate(changesPerSecond: changes / (last.time - first.time), instanceCPU: (last.instances - first.instances) / changes,
-                    databaseCPU: used(first.database, last.database) / changes,
-                    refused: writers.reduce(0) { $0 + $1.refused.load(ordering: .relaxed) })
+        rate.refused = writers.reduce(0) { $0 + $1.refused.load(ordering: .relaxed) }
+        return rate
     }
 
     /// The baseline: the same writers' batches inserted straight into PostgreSQL, one transaction
-    /// per batch, each locking a head row and numbering its rows under that lock.
+    /// per batch, each locking a head row and numbering its rows under that lock; the rows are the
+    /// server's own (`PostgresBatchRows`).
     static func rawRate(url: String, postmaster: pid_t, seconds: Double, text: String) async throws -> Rate {
-        let logger = { var logger = Logger(label: "bench.postgres"); logger.logLevel = .critical; return logger }()
-        let configuration = try PostgresLocation(url).connectionConfiguration
         try await TestPostgres.withConnection(url) { connection, logger in
             try await connection.query("""
                 CREATE TABLE raw_changes(server_seq bigint PRIMARY KEY, origin text COLLATE "C" NOT NULL, seq bigint NOT NULL,
@@ -236,72 +217,54 @@ enum ClusterBenchmark {
             try await connection.query("CREATE TABLE raw_head(id smallint PRIMARY KEY, seq bigint NOT NULL)", logger: logger)
             try await connection.query("INSERT INTO raw_head VALUES (1, 0)", logger: logger)
         }
-        var connections: [PostgresConnection] = []
-        for id in 0..<writerCount {
-            connections.append(try await PostgresConnection.connect(configuration: configuration, id: 100 + id, logger: logger))
-        }
+        var connections: [(connection: PostgresConnection, logger: Logger)] = []
+        for _ in 0..<writerCount { connections.append(try await TestPostgres.connect(url)) }
         let writers = (0..<writerCount).map { _ in Writer() }
         let acked = SharedCounter(0)
-        let start = now(), warm = start + 1, end = start + seconds
-        let readings = Locked<(time: Double, acked: Int, own: Double, database: [pid_t: Double])?>(nil)
-        let me = getpid()
-        @Sendable func reading() -> (time: Double, acked: Int, own: Double, database: [pid_t: Double]) {
-            (now(), acked.value.load(ordering: .relaxed), cpuSeconds(me) ?? 0, childrenCPU(of: postmaster))
-        }
+        let me = getpid(), opened = connections
+        let result: Result<Rate, any Error>
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await Task.sleep(for: .seconds(warm - now()))
-                    readings.withLock { $0 = reading() }
-                }
-                for (writer, connection) in zip(writers, connections) {
-                    group.addTask {
-                        let wall = UInt64(Date().timeIntervalSince1970 * 1000)
-                        var number = 0
-                        while now() < end {
-                            let batch = writer.batch(number, size: batchSize, text: text, wall: wall)
-                            number += 1
-                            // The same row the server writes for each change.
-                            let received = Int64(Date().timeIntervalSince1970 * 1000)
-                            let origins = batch.map(\.id.origin.rawValue), seqs = batch.map { Int64(bitPattern: $0.id.seq) }
-                            let hlcs = batch.map { Int64(bitPattern: $0.hlc.rawValue) }, collections = batch.map(\.collection)
-                            let records = batch.map(\.recordID), kinds = batch.map { Int16(ChangeKindCode.code($0.kind)) }
-                            let fields = batch.map { JSONValue.object($0.fields).canonicalString }
-                            let signatures = batch.map { $0.signature?.wireText ?? "" }
-                            try await connection.withTransaction(logger: logger) { connection in
-                                var head: Int64 = 0
-                                for try await seq in try await connection.query("SELECT seq FROM raw_head WHERE id = 1 FOR UPDATE", logger: logger)
-                                    .decode(Int64.self) { head = seq }
-                                try await connection.query("""
-                                    INSERT INTO raw_changes(server_seq, origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
-                                    SELECT \(head) + n, o, s, h, c, r, k, f, \(received), NULLIF(g, '')
-                                    FROM unnest(\(origins), \(seqs), \(hlcs), \(collections), \(records), \(kinds), \(fields), \(signatures))
-                                        WITH ORDINALITY AS t(o, s, h, c, r, k, f, g, n)
-                                    """, logger: logger)
-                                try await connection.query("UPDATE raw_head SET seq = \(head + Int64(batch.count)) WHERE id = 1", logger: logger)
-                            }
-                            acked.value.add(batch.count, ordering: .relaxed)
-                        }
+            result = .success(try await rate(writers: writerCount, seconds: seconds, reading: {
+                Reading(time: now(), acked: acked.value.load(ordering: .relaxed), writerCPU: cpuSeconds(me) ?? 0, database: childrenCPU(of: postmaster))
+            }, writer: { index, end in
+                let writer = writers[index], (connection, logger) = opened[index]
+                let wall = UInt64(Date().timeIntervalSince1970 * 1000)
+                var number = 0
+                while now() < end {
+                    let batch = writer.batch(number, size: batchSize, collection: collection, text: text, wall: wall)
+                    number += 1
+                    var rows = PostgresBatchRows()
+                    let received = UInt64(Date().timeIntervalSince1970 * 1000)
+                    for change in batch { rows.append(change, serverSeq: 0, now: received) }  // numbered under the lock below
+                    try await connection.withTransaction(logger: logger) { connection in
+                        var head: Int64 = 0
+                        for try await seq in try await connection.query("SELECT seq FROM raw_head WHERE id = 1 FOR UPDATE", logger: logger)
+                            .decode(Int64.self) { head = seq }
+                        try await connection.query("""
+                            INSERT INTO raw_changes(server_seq, origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
+                            SELECT \(head) + n, o, s, h, c, r, k, f, a, NULLIF(g, '')
+                            FROM unnest(\(rows.origins), \(rows.seqs), \(rows.hlcs), \(rows.collections), \(rows.recordIDs), \(rows.kinds),
+                                        \(rows.fields), \(rows.receivedAt), \(rows.signatures))
+                                WITH ORDINALITY AS t(o, s, h, c, r, k, f, a, g, n)
+                            """, logger: logger)
+                        try await connection.query("UPDATE raw_head SET seq = \(head + Int64(batch.count)) WHERE id = 1", logger: logger)
                     }
+                    acked.value.add(batch.count, ordering: .relaxed)
                 }
-                try await group.waitForAll()
-            }
+            }))
         } catch {
-            for connection in connections { try? await connection.close() }
-            throw error
+            result = .failure(error)
         }
-        let last = reading()
-        for connection in connections { try? await connection.close() }
-        guard let first = readings.withLock({ $0 }) else { throw BenchmarkError("no reading at the end of the warm-up") }
-        let changes = Double(last.acked - first.acked)
+        for (connection, _) in connections { try? await connection.close() }
+        let measured = try result.get()
         // The baseline's count is checked against the table: every row it counted is there.
         var rows: Int64 = 0
         try await TestPostgres.withConnection(url) { connection, logger in
             for try await count in try await connection.query("SELECT count(*) FROM raw_changes", logger: logger).decode(Int64.self) { rows = count }
         }
-        guard rows == Int64(last.acked) else { throw BenchmarkError("the baseline counted \(last.acked) rows, the table holds \(rows)") }
-        return Rate(changesPerSecond: changes / (last.time - first.time), instanceCPU: (last.own - first.own) / changes,
-                    databaseCPU: used(first.database, last.database) / changes)
+        let counted = acked.value.load(ordering: .relaxed)
+        guard rows == Int64(counted) else { throw BenchmarkError("the baseline counted \(counted) rows, the table holds \(rows)") }
+        return measured
     }
 
     static func throughput(report: inout Report, executable: String, postmaster: pid_t, seconds: Double) async throws {
@@ -316,7 +279,7 @@ enum ClusterBenchmark {
         guard let one = rates[1], let three = rates[3] else { return }
         // What verifying an origin's signature costs per change (the server checks every change it
         // does not hold yet; the baseline checks none), measured here on the same changes.
-        let sample = Writer().batch(0, size: 1_000, text: text, wall: UInt64(Date().timeIntervalSince1970 * 1000))
+        let sample = Writer().batch(0, size: 1_000, collection: collection, text: text, wall: UInt64(Date().timeIntervalSince1970 * 1000))
         var valid = 0
         let verifySeconds = measure {
             for change in sample { if case .valid = ChangeSigner.verify(change, holding: VersionVector()) { valid += 1 } }

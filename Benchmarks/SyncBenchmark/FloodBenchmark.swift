@@ -23,7 +23,8 @@ import SyncStore
 enum FloodBenchmark {
     static let collection = "flood"
 
-    /// What one writer saw acknowledged.
+    /// A writer with its own origin: the signed batches it sends, and what it saw acknowledged.
+    /// (The cluster benchmark's writers too.)
     final class Writer: Sendable {
         let signer = ChangeSigner()
         let acked = Atomic<Int>(0)
@@ -31,12 +32,34 @@ enum FloodBenchmark {
         let refused = Atomic<Int>(0)
         let sent = Atomic<Int>(0)
         let codec = FrameCodec(maxFrameBytes: 8 << 20, maxDepth: 32, maxBatchCount: 10_000)
+        /// One element per acknowledgement (the newest 64 kept), for a sender that waits for room in a window.
+        let acks: AsyncStream<Void>
+        private let continuation: AsyncStream<Void>.Continuation
+
+        init() {
+            (acks, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(64))
+        }
 
         func received(_ buffer: ByteBuffer) {
             guard case .ack(let ack)? = try? codec.decode(buffer.readableBytesView) else { return }
             acked.add(ack.committed.count, ordering: .relaxed)
             refused.add(ack.rejected.count, ordering: .relaxed)
             if let top = ack.committed.keys.map(\.seq).max() { highestAcked.max(top, ordering: .relaxed) }
+            continuation.yield()
+        }
+
+        func finish() { continuation.finish() }
+
+        /// Batch `number` (from 0) of `size` signed changes of `collection`, numbered on from the
+        /// last batch: inserts, and from the 5,000th change on, updates of earlier records.
+        func batch(_ number: Int, size: Int, collection: String, text: String, wall: UInt64) -> [Change] {
+            (0..<size).map { index in
+                let seq = UInt64(number * size + index + 1)
+                let change = Change(id: ChangeID(origin: signer.nodeID, seq: seq), hlc: HLCTimestamp(wallMillis: wall, counter: UInt16(truncatingIfNeeded: seq)),
+                                    collection: collection, recordID: "r\(seq % 5_000)", kind: .insert,
+                                    fields: ["text": .string(text), "n": .int(Int64(seq))])
+                return signer.signingOwn(change)
+            }
         }
     }
 
@@ -125,16 +148,11 @@ enum FloodBenchmark {
             }
             for (writer, socket) in zip(writers, writerSockets) {
                 group.addTask {
-                    var seq: UInt64 = 0
+                    var number = 0
                     let wall = UInt64(Date().timeIntervalSince1970 * 1000)
                     while now() < end {
-                        let changes = (0..<100).map { _ -> ChangeMessage in
-                            seq += 1
-                            let change = Change(id: ChangeID(origin: writer.signer.nodeID, seq: seq), hlc: HLCTimestamp(wallMillis: wall, counter: UInt16(truncatingIfNeeded: seq)),
-                                                collection: collection, recordID: "r\(seq % 5_000)", kind: .insert,
-                                                fields: ["text": .string(text), "n": .int(Int64(seq))])
-                            return ChangeMessage(writer.signer.signingOwn(change))
-                        }
+                        let changes = writer.batch(number, size: 100, collection: collection, text: text, wall: wall).map { ChangeMessage($0) }
+                        number += 1
                         // A socket that no longer writes (the server closed it) ends this writer.
                         guard (try? await socket.send(codec.encodeString(.changes(ChangeBatch(changes: changes))))) != nil else { return }
                         writer.sent.add(changes.count, ordering: .relaxed)
