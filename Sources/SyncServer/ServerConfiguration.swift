@@ -46,6 +46,9 @@ public struct ServerLimits: Sendable, Hashable {
     /// Changes (or other frames) queued to a connection before it is dropped as too slow (it reconnects
     /// and catches up). This bounds what a client that never reads can make the server hold.
     public var outboundQueueLimit = 10_000
+    /// Bytes queued to a connection and not yet written to its socket before it is dropped as too
+    /// slow, whatever the count of frames: the bound on memory when frames are large.
+    public var outboundQueueBytes = 64 << 20
     /// Invalid frames a connection may send before it is closed.
     public var maxInvalidFrames = 100
     /// How long a connection without a token may take to send its `auth` frame.

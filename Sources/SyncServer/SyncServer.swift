@@ -9,6 +9,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SyncCore
 import SyncStore
@@ -75,7 +76,7 @@ public final class SyncServer: Service, Sendable {
         identity.withLock { $0 = store.serverID }
         openStore.withLock { $0 = store }
         let metrics = ServerMetrics()
-        let hub = ServerHub(queueLimit: configuration.limits.outboundQueueLimit, metrics: metrics)
+        let hub = ServerHub(metrics: metrics)
         let observer = store.observeCommits { event in
             if case .committed(let commit) = event { hub.publish(commit) }
         }
@@ -92,12 +93,16 @@ public final class SyncServer: Service, Sendable {
         let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(idleTimeout: .nanoseconds(limits.httpIdleTimeout.nanoseconds)),
             ws: .init(maxFrameSize: limits.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5)))
-        let plain = HTTPServerBuilder.http1WebSocketUpgrade(configuration: upgrade) { request, _, _ in
+        let plain = HTTPServerBuilder.http1WebSocketUpgrade(configuration: upgrade) { request, channel, _ in
             guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return .dontUpgrade }
             let token = Self.token(in: path) ?? request.headerFields[.authorization].flatMap(Self.bearer)
-            return .upgrade([:]) { inbound, outbound, _ in
-                let connection = ServerConnection(store: store, hub: hub, authority: authority, limits: limits, logger: logger)
-                await connection.run(inbound: inbound, outbound: outbound, token: token)
+            // Called on the channel's event loop, before the upgrade: the delivery handler goes at
+            // the tail now (after TLS), and the WebSocket handlers are added after it (Docs/Delivery.md).
+            let delivery = Delivery(eventLoop: channel.eventLoop, limit: limits.outboundQueueLimit, byteLimit: limits.outboundQueueBytes)
+            try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
+            return .upgrade([:]) { inbound, _, _ in
+                let connection = ServerConnection(delivery: delivery, store: store, hub: hub, authority: authority, limits: limits, logger: logger)
+                await connection.run(inbound: inbound, token: token)
             }
         }
         let server = try tls.map { try HTTPServerBuilder.tls(plain, tlsConfiguration: $0) } ?? plain

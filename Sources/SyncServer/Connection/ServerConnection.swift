@@ -7,18 +7,20 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SyncCore
 import SyncStore
 import Synchronization
 import WSCore
 
-/// One WebSocket connection: an inbound task that decodes, checks and commits what the client sends,
-/// and an outbound task that sends, in order, everything queued for the client.
+/// One WebSocket connection: an inbound task that decodes, checks and commits what the client
+/// sends, and a ``Delivery`` that writes, in one order on the connection's event loop, everything
+/// the client is sent (replies, acks, catch-up pages, live changes, the close).
 ///
 /// A bad frame is answered with an error and counted, never fatal; too many of them, a missing
-/// token, a full outbound queue or a silent client close the connection, and the rest of the server
-/// goes on.
+/// token, a reader too slow to keep up or a silent client close the connection, and the rest of the
+/// server goes on.
 final class ServerConnection: Sendable {
     let id: UInt64
     let store: any ServerStorage
@@ -26,19 +28,15 @@ final class ServerConnection: Sendable {
     let authority: TokenAuthority
     let limits: ServerLimits
     let logger: Logger
-    let items: AsyncStream<OutboundItem>
-    let outboundQueue: OutboundQueue
-    var queue: AsyncStream<OutboundItem>.Continuation { outboundQueue.continuation }
+    let delivery: Delivery
     /// Monotonic time of the last frame received, for the idle watchdog.
     private let lastActivity = Atomic<UInt64>(0)
     private let authenticated = Atomic<Bool>(false)
     private let codec: FrameCodec
 
-    init(store: any ServerStorage, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits, logger: Logger) {
-        let (id, items, queue) = hub.register()
-        self.id = id
-        self.items = items
-        self.outboundQueue = queue
+    init(delivery: Delivery, store: any ServerStorage, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits, logger: Logger) {
+        self.id = hub.register(delivery)
+        self.delivery = delivery
         self.store = store
         self.hub = hub
         self.authority = authority
@@ -51,14 +49,15 @@ final class ServerConnection: Sendable {
     }
 
     /// Serves the connection until either side ends it. `token` is what the upgrade request carried.
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, token: String?) async {
+    func run(inbound: WebSocketInboundStream, token: String?) async {
         lastActivity.store(monotonicNanos(), ordering: .relaxed)
+        let watchdog = startWatchdog()
         var rights: TokenRights?
         if token != nil || authority.isOpen {
             rights = authority.rights(for: token)
             if rights == nil {
                 hub.metrics.authFailures.add(1, ordering: .relaxed)
-                queue.yield(.close(FrameError(.authFailed, "the token is not valid")))
+                close(FrameError(.authFailed, "the token is not valid"))
             } else {
                 authenticated.store(true, ordering: .relaxed)
             }
@@ -67,24 +66,19 @@ final class ServerConnection: Sendable {
         // On graceful shutdown, say goodbye and close: reading a socket does not end by itself, and
         // the server waits for every connection before it closes the database.
         await withGracefulShutdownHandler {
-            await serve(inbound: inbound, outbound: outbound, rights: initialRights)
+            await runInbound(inbound, rights: initialRights)
         } onGracefulShutdown: {
-            self.queue.yield(.close(FrameError(.serverError, "the server is shutting down; reconnect later")))
+            self.close(FrameError(.serverError, "the server is shutting down; reconnect later"))
         }
+        watchdog.cancel()
+        delivery.finish()
         hub.remove(id)
     }
 
-    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, rights initialRights: TokenRights?) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.runOutbound(outbound) }
-            group.addTask { await self.runInbound(inbound, rights: initialRights) }
-            group.addTask { await self.watchdog() }
-            await group.next()
-            // Whichever ended first, end the others.
-            self.queue.finish()
-            try? await outbound.close(.normalClosure, reason: nil)
-            group.cancelAll()
-        }
+    /// Sends `error` and closes: an auth failure as a policy violation (1008), anything else as a
+    /// normal closure (1000).
+    private func close(_ error: FrameError) {
+        delivery.close(with: error, code: error.code == .authFailed ? 1008 : 1000)
     }
 
     // MARK: Inbound
@@ -114,7 +108,7 @@ final class ServerConnection: Sendable {
                     logger.debug("rejected frame", metadata: ["synclayer.error": "\(error)"])
                     reply(.error(error))
                     if invalidFrames > limits.maxInvalidFrames {
-                        queue.yield(.close(FrameError(.invalidMessage, "too many invalid frames")))
+                        close(FrameError(.invalidMessage, "too many invalid frames"))
                         return
                     }
                     continue
@@ -127,7 +121,7 @@ final class ServerConnection: Sendable {
                         reply(.authenticated)
                     } else {
                         hub.metrics.authFailures.add(1, ordering: .relaxed)
-                        queue.yield(.close(FrameError(.authFailed, "authenticate first: a token in the URL, the Authorization header or an auth frame")))
+                        close(FrameError(.authFailed, "authenticate first: a token in the URL, the Authorization header or an auth frame"))
                         return
                     }
                     continue
@@ -157,17 +151,15 @@ final class ServerConnection: Sendable {
             }
             // A cursor is only meaningful to the server that issued it; vectors keep a restart from 0 cheap.
             let cursor = hello.cursorOwner == store.serverID ? (hello.cursor ?? 0) : 0
-            queue.yield(.catchUp(cursor: cursor, vector: hello.vector, collections: readable))
+            await catchUp(from: cursor, vector: hello.vector, collections: readable)
         case .subscribe(let collection):
             guard rights.read.contains(collection) else {
                 reply(.error(FrameError(.unauthorized, "no right to read \"\(collection)\"")))
                 return
             }
-            reply(.subscribed(collection: collection))
-            queue.yield(.subscribe(collection))
+            delivery.subscribe(collection)
         case .unsubscribe(let collection):
-            reply(.unsubscribed(collection: collection))
-            queue.yield(.unsubscribe(collection))
+            delivery.unsubscribe(collection)
         case .change(let message):
             await commit([message], rights: rights)
         case .changes(let batch):
@@ -244,104 +236,56 @@ final class ServerConnection: Sendable {
     }
 
     private func reply(_ frame: Frame) {
-        queue.yield(.frame(codec.encodeString(frame)))
+        if !delivery.send(frame) { hub.metrics.slowConnectionsDropped.add(1, ordering: .relaxed) }
     }
 
-    // MARK: Outbound
+    // MARK: Catch-up
 
-    private func runOutbound(_ outbound: WebSocketOutboundWriter) async {
-        var subscriptions = Set<String>()
-        var live = false
-        var liveFrom: UInt64 = 0
-        // What the node holds without a gap, per origin: its hello vector, moved on by what it sent
-        // and what it was sent. A commit it already holds (it came over the mesh) is not sent again:
-        // a `held` range in the ack tells the node the server has it.
-        var holds = VersionVector()
+    /// Sends every change the node lacks up to the head, in pages, each with the cursor it reaches
+    /// (the last page always carries the head); live frames wait until it is done. A page is read
+    /// only once the one before is on the socket. The inbound task does this, so the node's frames
+    /// sent meanwhile are read after it (their answers would wait behind it anyway).
+    private func catchUp(from cursor: UInt64, vector: VersionVector, collections: [String]) async {
+        let (head, subscribed) = delivery.beginCatchUp(vector: vector, collections: collections) { store.head }
+        defer { delivery.endCatchUp() }
+        var position = cursor
         do {
-            for await item in items {
-                switch item {
-                case .frame(let text):
-                    try await outbound.write(.text(text))
-                case .commit(let changes):
-                    outboundQueue.queued.release(changes.count)
-                    guard live else { continue }
-                    var acks: [ChangeID: UInt64] = [:]
-                    var held = HeldRanges()
-                    var last: UInt64 = 0
-                    for change in changes where change.serverSeq > liveFrom {
-                        last = change.serverSeq
-                        let id = change.change.id
-                        if change.submitter == self.id {
-                            acks[id] = change.serverSeq
-                        } else if id.seq <= holds[id.origin] {
-                            held.insert(id)
-                        } else if subscriptions.contains(change.change.collection) {
-                            try await outbound.write(.text(change.frame))
-                        } else {
-                            continue
-                        }
-                        if id.seq == holds[id.origin] + 1 { holds[id.origin] = id.seq }
-                    }
-                    if !acks.isEmpty || !held.ranges.isEmpty {
-                        try await outbound.write(.text(codec.encodeString(.ack(Ack(committed: acks, cursor: last, held: held.ranges)))))
-                    }
-                case .catchUp(let cursor, let vector, let collections):
-                    holds = vector
-                    subscriptions.formUnion(collections)
-                    liveFrom = store.head
-                    try await sendCatchUp(from: cursor, through: liveFrom, collections: subscriptions, vector: vector, outbound: outbound)
-                    live = true
-                case .subscribe(let collection):
-                    subscriptions.insert(collection)
-                    live = true
-                case .unsubscribe(let collection):
-                    subscriptions.remove(collection)
-                case .close(let error):
-                    try? await outbound.write(.text(codec.encodeString(.error(error))))
-                    try? await outbound.close(error.code == .authFailed ? .policyViolation : .normalClosure, reason: error.code.rawValue)
-                    return
-                }
+            while true {
+                let page = try await store.changes(after: position, through: head, collections: subscribed, skipping: vector, limit: 500)
+                position = page.more ? page.cursor : max(head, cursor)
+                let messages = page.changes.map { ChangeMessage($0.change, serverSeq: $0.serverSeq) }
+                try await delivery.sendCatchUpPage(.changes(ChangeBatch(changes: messages, cursor: position))).get()
+                lastActivity.store(monotonicNanos(), ordering: .relaxed)
+                if !page.more { return }
             }
         } catch {
-            logger.debug("connection write ended", metadata: ["synclayer.error": "\(error)"])
-        }
-    }
-
-    /// Sends every change the node lacks up to `head`, in pages, each with the cursor it reaches;
-    /// the last page always carries `head`.
-    private func sendCatchUp(from cursor: UInt64, through head: UInt64, collections: Set<String>, vector: VersionVector,
-                             outbound: WebSocketOutboundWriter) async throws {
-        var position = cursor
-        while true {
-            let page = try await store.changes(after: position, through: head, collections: collections, skipping: vector, limit: 500)
-            position = page.more ? page.cursor : max(head, cursor)
-            let messages = page.changes.map { ChangeMessage($0.change, serverSeq: $0.serverSeq) }
-            try await outbound.write(.text(codec.encodeString(.changes(ChangeBatch(changes: messages, cursor: position)))))
-            if !page.more { return }
+            logger.debug("catch-up ended", metadata: ["synclayer.error": "\(error)"])
+            close(FrameError(.serverError, "the server could not send what you lack; reconnect"))
         }
     }
 
     // MARK: Watchdog
 
-    /// Closes a connection that stays silent past the idle timeout, or unauthenticated past the auth timeout.
-    private func watchdog() async {
+    /// Closes a connection that stays silent past the idle timeout, or unauthenticated past the
+    /// auth timeout: a repeated task on the connection's event loop, not a task of its own.
+    private func startWatchdog() -> RepeatedTask {
         let started = monotonicNanos()
         let tick = min(limits.authTimeout, limits.idleTimeout) / 4
-        while !Task.isCancelled {
-            try? await Task.sleep(for: tick)
+        let authNanos = UInt64(limits.authTimeout.nanoseconds)
+        let idleNanos = UInt64(limits.idleTimeout.nanoseconds)
+        let interval = TimeAmount.nanoseconds(max(tick.nanoseconds, 1_000_000))
+        return delivery.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] task in
             let now = monotonicNanos()
-            if !authenticated.load(ordering: .relaxed), now - started > UInt64(limits.authTimeout.nanoseconds) {
-                queue.yield(.close(FrameError(.authFailed, "no token received in time")))
-                return
-            }
-            if now - lastActivity.load(ordering: .relaxed) > UInt64(limits.idleTimeout.nanoseconds) {
+            if !authenticated.load(ordering: .relaxed), now - started > authNanos {
+                close(FrameError(.authFailed, "no token received in time"))
+                task.cancel()
+            } else if now - lastActivity.load(ordering: .relaxed) > idleNanos {
                 logger.debug("closing idle connection")
-                queue.yield(.close(FrameError(.invalidMessage, "no frame for \(limits.idleTimeout)")))
-                return
+                close(FrameError(.invalidMessage, "no frame for \(limits.idleTimeout)"))
+                task.cancel()
             }
         }
     }
-
 
     static func wallMillis() -> UInt64 {
         var spec = timespec()

@@ -4,32 +4,27 @@ import Synchronization
 
 /// Fans each commit out to every connection, in commit order, with each change encoded once.
 ///
-/// `publish` runs on the store's writer thread right after the commit, so the order in which
-/// connections receive commits is the server sequence order. A connection whose queue is full is too
-/// slow to keep up: its queue is finished, it is closed, and it catches up from its cursor when it
-/// reconnects. A queue is full at `queueLimit` items or `queueLimit` changes (beyond the one commit an
-/// empty queue always takes), whichever comes first:
-/// one commit item may hold a whole batch, so counting items alone would let a client that never
-/// reads pin every change committed meanwhile in memory.
+/// `publish` runs right after the commit (on SQLite the writer's thread, on PostgreSQL the writer
+/// or the listener), so connections receive commits in server sequence order. Each change becomes
+/// one complete server frame shared by every connection; each connection's ``Delivery`` decides,
+/// under its own lock, what of the commit it is sent, and its event loop writes it. A connection
+/// past its bound is too slow to keep up: it is closed, and catches up from its cursor when it
+/// reconnects.
 final class ServerHub: Sendable {
-    private let connections = Mutex<[UInt64: OutboundQueue]>([:])
+    private let connections = Mutex<[UInt64: Delivery]>([:])
     private let nextID = Atomic<UInt64>(1)
-    private let queueLimit: Int
     private let codec = FrameCodec()
     let metrics: ServerMetrics
 
-    init(queueLimit: Int, metrics: ServerMetrics) {
-        self.queueLimit = queueLimit
+    init(metrics: ServerMetrics) {
         self.metrics = metrics
     }
 
-    /// A new connection's id and outbound queue.
-    func register() -> (id: UInt64, items: AsyncStream<OutboundItem>, queue: OutboundQueue) {
+    /// Registers a new connection's delivery; returns the connection's id.
+    func register(_ delivery: Delivery) -> UInt64 {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let (stream, continuation) = AsyncStream.makeStream(of: OutboundItem.self, bufferingPolicy: .bufferingOldest(queueLimit))
-        let queue = OutboundQueue(continuation: continuation, limit: queueLimit)
-        connections.withLock { $0[id] = queue }
-        return (id, stream, queue)
+        connections.withLock { $0[id] = delivery }
+        return id
     }
 
     /// Forgets a connection.
@@ -40,32 +35,27 @@ final class ServerHub: Sendable {
     /// How many connections are open.
     var count: Int { connections.withLock { $0.count } }
 
-    /// Hands a commit to every connection (called on the writer thread, in commit order).
+    /// Hands a commit to every connection (called in commit order).
     func publish(_ commit: StoreCommit) {
         let targets = connections.withLock { Array($0) }
         guard !targets.isEmpty, !commit.changes.isEmpty else { return }
         let changes = commit.changes.map { committed in
             HubChange(change: committed.change, serverSeq: committed.serverSeq ?? 0, submitter: committed.submitter,
-                      frame: codec.encodeString(.change(ChangeMessage(committed.change, serverSeq: committed.serverSeq))))
+                      frame: ServerFrame.text(codec.encode(.change(ChangeMessage(committed.change, serverSeq: committed.serverSeq)))))
         }
-        for (id, queue) in targets {
-            var dropped = !queue.queued.admit(changes.count)
-            if !dropped, case .dropped = queue.continuation.yield(.commit(changes)) { dropped = true }
-            if dropped {
-                metrics.slowConnectionsDropped.add(1, ordering: .relaxed)
-                queue.continuation.finish()
-                remove(id)
-            }
+        for (id, delivery) in targets where !delivery.publish(changes, connection: id) {
+            metrics.slowConnectionsDropped.add(1, ordering: .relaxed)
+            remove(id)
         }
     }
 
-    /// Ends every connection's queue (shutdown).
+    /// Closes every connection still registered (the server stopped).
     func finishAll() {
         let targets = connections.withLock { connections in
             defer { connections.removeAll() }
             return Array(connections.values)
         }
-        for queue in targets { queue.continuation.finish() }
+        for delivery in targets { delivery.abort() }
     }
 }
 

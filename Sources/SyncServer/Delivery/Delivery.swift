@@ -1,0 +1,328 @@
+import NIOCore
+import SyncCore
+import Synchronization
+
+/// Everything one WebSocket connection is sent, in one order, written on its event loop.
+///
+/// The hub (on the publishing thread), the connection's inbound task (replies, catch-up pages) and
+/// its watchdog append encoded frames here; the first append to an empty queue asks the event loop
+/// once to drain it, and the drain writes every frame then pending and flushes once. So a busy
+/// server sends many frames per `writev` and an idle one sends each frame at once, with no timer.
+///
+/// What a subscriber is sent of a commit is decided here, under the connection's lock, when the
+/// hub publishes: its subscriptions, what it already holds (a change it sent us over the mesh is
+/// answered by a `held` range, not sent back), and its own changes (acknowledged, not echoed).
+///
+/// A connection whose frames are not written out (a reader that stopped reading) is dropped past
+/// `limit` frames or `byteLimit` bytes queued or handed to the channel and not yet written to the
+/// socket; it catches up from its cursor when it comes back. See `Docs/Delivery.md`.
+final class Delivery: Sendable {
+    let eventLoop: any EventLoop
+    private let state = Mutex(State())
+    private let context: NIOLoopBoundBox<ChannelHandlerContext?>
+    /// Frames queued or written and not yet on the socket.
+    private let frames: OutboundQueueBound
+    private let bytes = Atomic<Int>(0)
+    private let byteLimit: Int
+    private let codec = FrameCodec()
+
+    private struct State: Sendable {
+        var pending: [Outgoing] = []
+        var drainScheduled = false
+        var closing: Closing?
+        /// No more frames are accepted (closing, dropped, or the connection ended).
+        var ended = false
+        /// While a catch-up is written, what else is sent waits here, in order.
+        var catchingUp = false
+        var deferred: [Outgoing] = []
+        var subscriptions = Set<String>()
+        /// What the node holds without a gap, per origin: its hello vector, moved on by what it sent
+        /// and what it was sent.
+        var holds = VersionVector()
+        var live = false
+        var liveFrom: UInt64 = 0
+    }
+
+    private struct Outgoing: Sendable {
+        let buffer: ByteBuffer
+        let promise: EventLoopPromise<Void>?
+        /// Counted against the bound (catch-up pages are not: they are written one at a time).
+        var counted = true
+    }
+
+    private enum Closing: Sendable {
+        /// An error frame is already queued; follow it with a close frame, then close.
+        case graceful(code: UInt16, reason: String)
+        /// Close the channel now (a reader too slow to be sent anything more).
+        case abort
+    }
+
+    init(eventLoop: any EventLoop, limit: Int, byteLimit: Int) {
+        self.eventLoop = eventLoop
+        self.context = NIOLoopBoundBox(nil, eventLoop: eventLoop)
+        self.frames = OutboundQueueBound(limit: limit)
+        self.byteLimit = byteLimit
+    }
+
+    // MARK: What is sent
+
+    /// Queues a frame the connection sends (a reply, an ack). Returns `false` if the connection is
+    /// over its bound and is being dropped.
+    @discardableResult
+    func send(_ frame: Frame) -> Bool {
+        let buffer = ServerFrame.text(codec.encode(frame))
+        return enqueue { state in [Outgoing(buffer: buffer, promise: nil)] }
+    }
+
+    /// Queues what a commit means to this connection: the change frames it subscribes to, then one
+    /// ack for its own changes and those it already held. Called by the hub in commit order.
+    /// Returns `false` if the connection is over its bound and is being dropped.
+    func publish(_ changes: [HubChange], connection: UInt64) -> Bool {
+        enqueue { state in
+            guard state.live else { return [] }
+            var out: [Outgoing] = []
+            var acks: [ChangeID: UInt64] = [:]
+            var held = HeldRanges()
+            var last: UInt64 = 0
+            for change in changes where change.serverSeq > state.liveFrom {
+                last = change.serverSeq
+                let id = change.change.id
+                if change.submitter == connection {
+                    acks[id] = change.serverSeq
+                } else if id.seq <= state.holds[id.origin] {
+                    held.insert(id)
+                } else if state.subscriptions.contains(change.change.collection) {
+                    out.append(Outgoing(buffer: change.frame, promise: nil))
+                } else {
+                    continue
+                }
+                if id.seq == state.holds[id.origin] + 1 { state.holds[id.origin] = id.seq }
+            }
+            if !acks.isEmpty || !held.ranges.isEmpty {
+                let ack = codec.encode(.ack(Ack(committed: acks, cursor: last, held: held.ranges)))
+                out.append(Outgoing(buffer: ServerFrame.text(ack), promise: nil))
+            }
+            return out
+        }
+    }
+
+    /// A client of the original protocol subscribed: answer, then deliver the collection from now.
+    func subscribe(_ collection: String) {
+        let buffer = ServerFrame.text(codec.encode(.subscribed(collection: collection)))
+        enqueue { state in
+            state.subscriptions.insert(collection)
+            state.live = true
+            return [Outgoing(buffer: buffer, promise: nil)]
+        }
+    }
+
+    /// Answers an unsubscribe and stops delivering the collection.
+    func unsubscribe(_ collection: String) {
+        let buffer = ServerFrame.text(codec.encode(.unsubscribed(collection: collection)))
+        enqueue { state in
+            state.subscriptions.remove(collection)
+            return [Outgoing(buffer: buffer, promise: nil)]
+        }
+    }
+
+    // MARK: Catch-up
+
+    /// Starts a node's catch-up: subscribes `collections`, goes live from the store's head (read
+    /// under the lock, so a commit is either at or below it, in the catch-up, or published after,
+    /// delivered live), and holds every other frame back until ``endCatchUp()``.
+    /// Returns the head the catch-up must reach and the collections it covers.
+    func beginCatchUp(vector: VersionVector, collections: [String], head: () -> UInt64) -> (head: UInt64, collections: Set<String>) {
+        state.withLock { state in
+            state.holds = vector
+            state.subscriptions.formUnion(collections)
+            state.liveFrom = head()
+            state.live = true
+            state.catchingUp = true
+            return (state.liveFrom, state.subscriptions)
+        }
+    }
+
+    /// Writes one catch-up page ahead of everything held back; completes once it is on the socket
+    /// (so a catch-up reads its next page only as fast as the client takes them), fails if the
+    /// connection ended.
+    func sendCatchUpPage(_ frame: Frame) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let outgoing = Outgoing(buffer: ServerFrame.text(codec.encode(frame)), promise: promise, counted: false)
+        let (accepted, schedule) = state.withLock { state -> (Bool, Bool) in
+            guard !state.ended else { return (false, false) }
+            state.pending.append(outgoing)
+            return (true, Self.claimDrain(&state))
+        }
+        if schedule { scheduleDrain() }
+        if !accepted { promise.fail(ChannelError.ioOnClosedChannel) }
+        return promise.futureResult
+    }
+
+    /// Ends a catch-up: what was held back follows, in order.
+    func endCatchUp() {
+        let schedule = state.withLock { state -> Bool in
+            state.catchingUp = false
+            guard !state.deferred.isEmpty, !state.ended else { return false }
+            state.pending.append(contentsOf: state.deferred)
+            state.deferred = []
+            return Self.claimDrain(&state)
+        }
+        if schedule { scheduleDrain() }
+    }
+
+    // MARK: Ending
+
+    /// Sends `error`, then a close frame, then closes the connection. Frames not yet written
+    /// are still sent first; nothing queued after this is.
+    func close(with error: FrameError, code: UInt16) {
+        let buffer = ServerFrame.text(codec.encode(.error(error)))
+        let schedule = state.withLock { state -> Bool in
+            guard !state.ended else { return false }
+            state.ended = true
+            state.deferred = []
+            state.pending.append(Outgoing(buffer: buffer, promise: nil))
+            state.closing = .graceful(code: code, reason: error.code.rawValue)
+            return Self.claimDrain(&state)
+        }
+        if schedule { scheduleDrain() }
+    }
+
+    /// Closes the connection at once, unsent frames dropped (a reader too slow to keep up).
+    func abort() {
+        let schedule = state.withLock { state -> Bool in
+            state.ended = true
+            state.deferred = []
+            state.closing = .abort
+            return Self.claimDrain(&state)
+        }
+        if schedule { scheduleDrain() }
+    }
+
+    /// The connection ended: accept nothing more (a close already asked for still goes out).
+    func finish() {
+        state.withLock { state in
+            state.ended = true
+            state.deferred = []
+        }
+    }
+
+    // MARK: Event loop side
+
+    /// The handler's context, while the handler is in the pipeline (on the event loop).
+    func attach(_ context: ChannelHandlerContext?) {
+        self.context.value = context
+    }
+
+    /// Appends what `make` decides under the lock, to the held-back list during a catch-up, and
+    /// drops the connection if that takes it past its bound.
+    @discardableResult
+    private func enqueue(_ make: (inout State) -> [Outgoing]) -> Bool {
+        var admitted = true
+        let schedule = state.withLock { state -> Bool in
+            guard !state.ended else { return false }
+            let out = make(&state)
+            guard !out.isEmpty else { return false }
+            let size = out.reduce(0) { $0 + $1.buffer.readableBytes }
+            let queuedBytes = bytes.add(size, ordering: .relaxed).newValue
+            if !frames.admit(out.count) || (queuedBytes > byteLimit && queuedBytes != size) {
+                bytes.subtract(size, ordering: .relaxed)
+                admitted = false
+                state.ended = true
+                state.deferred = []
+                state.closing = .abort
+                return Self.claimDrain(&state)
+            }
+            if state.catchingUp {
+                state.deferred.append(contentsOf: out)
+                return false
+            }
+            state.pending.append(contentsOf: out)
+            return Self.claimDrain(&state)
+        }
+        if schedule { scheduleDrain() }
+        return admitted
+    }
+
+    /// Whether the caller must schedule a drain (only the first append to an idle queue does).
+    private static func claimDrain(_ state: inout State) -> Bool {
+        if state.drainScheduled { return false }
+        state.drainScheduled = true
+        return true
+    }
+
+    private func scheduleDrain() {
+        eventLoop.execute { self.drain() }
+    }
+
+    /// On the event loop: writes every pending frame, flushes once, then closes if asked to.
+    private func drain() {
+        let (items, closing) = state.withLock { state in
+            state.drainScheduled = false
+            defer {
+                state.pending = []
+                state.closing = nil
+            }
+            return (state.pending, state.closing)
+        }
+        guard let context = context.value else {
+            release(items)
+            for item in items { item.promise?.fail(ChannelError.ioOnClosedChannel) }
+            return
+        }
+        if case .abort = closing {
+            release(items)
+            for item in items { item.promise?.fail(ChannelError.ioOnClosedChannel) }
+            context.close(promise: nil)
+            return
+        }
+        var written = items
+        if case .graceful(let code, let reason) = closing {
+            written.append(Outgoing(buffer: ServerFrame.close(code: code, reason: reason), promise: nil))
+        }
+        guard !written.isEmpty else { return }
+        // Writes complete in order: the last one's completion releases them all.
+        let done = written[written.count - 1].promise ?? context.eventLoop.makePromise(of: Void.self)
+        for (index, item) in written.enumerated() {
+            context.write(NIOAny(item.buffer), promise: index == written.count - 1 ? done : item.promise)
+        }
+        context.flush()
+        let channel = context.channel
+        done.futureResult.whenComplete { [self] _ in
+            release(items)
+            if closing != nil { channel.close(promise: nil) }
+        }
+    }
+
+    private func release(_ items: [Outgoing]) {
+        let counted = items.filter(\.counted)
+        guard !counted.isEmpty else { return }
+        frames.release(counted.count)
+        bytes.subtract(counted.reduce(0) { $0 + $1.buffer.readableBytes }, ordering: .relaxed)
+    }
+}
+
+/// Puts a connection's ``Delivery`` on its channel: between the TLS handler (if any) and
+/// swift-websocket's frame encoder, so that its frames, already encoded, are written as they are and
+/// still encrypted. It is added at the tail while the HTTP upgrade is decided; the WebSocket
+/// handlers are added after it. Frames from swift-websocket itself (pings, pongs, its close) pass
+/// through it unchanged.
+final class DeliveryHandler: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let delivery: Delivery
+
+    init(_ delivery: Delivery) {
+        self.delivery = delivery
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        delivery.attach(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // Breaks the cycle context → pipeline → handler → delivery → context.
+        delivery.attach(nil)
+        delivery.finish()
+    }
+}
