@@ -127,7 +127,9 @@ let package = Package(
         .testTarget(name: "SyncServerTests", dependencies: [
             "SyncCore", "SyncStore", "SyncServer", "SyncTesting", httpClient,
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ], swiftSettings: strict),
     ]
 )

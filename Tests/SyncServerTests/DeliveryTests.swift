@@ -1,0 +1,170 @@
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import SyncCore
+@testable import SyncServer
+import Testing
+
+/// A connection's delivery on an embedded channel: what it writes, in which order, with how many
+/// flushes, and when it closes. The event loop runs only when the test says so, which is how the
+/// tests stand for a busy server (several commits published before the loop gets to drain).
+@Suite struct DeliveryTests {
+    static let origin = NodeID("00112233445566778899aabbccddeeff")!
+    static let other = NodeID("ffeeddccbbaa99887766554433221100")!
+
+    /// Counts the flushes that reach the socket side.
+    final class FlushCounter: ChannelOutboundHandler, Sendable {
+        typealias OutboundIn = ByteBuffer
+        let flushes = ManagedAtomicCounter()
+        func flush(context: ChannelHandlerContext) {
+            flushes.increment()
+            context.flush()
+        }
+    }
+
+    final class ManagedAtomicCounter: @unchecked Sendable {
+        private(set) var value = 0
+        func increment() { value += 1 }
+    }
+
+    struct Harness {
+        let channel = EmbeddedChannel()
+        let counter = FlushCounter()
+        let delivery: Delivery
+
+        init(limit: Int = 10_000, byteLimit: Int = 64 << 20) throws {
+            delivery = Delivery(eventLoop: channel.embeddedEventLoop, limit: limit, byteLimit: byteLimit)
+            try channel.pipeline.syncOperations.addHandler(counter)
+            try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        }
+
+        /// Runs the loop, then decodes every frame written since the last call.
+        func written() throws -> [Frame] {
+            channel.embeddedEventLoop.run()
+            var frames: [Frame] = []
+            while let buffer = try channel.readOutbound(as: ByteBuffer.self) {
+                let frame = try DeliveryTests.decode(buffer)
+                #expect(frame.opcode == .text)
+                frames.append(try FrameCodec().decode(frame.unmaskedData.readableBytesView))
+            }
+            return frames
+        }
+    }
+
+    static func decode(_ buffer: ByteBuffer) throws -> WebSocketFrame {
+        let decoder = EmbeddedChannel(handler: ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 24)))
+        try decoder.writeInbound(buffer)
+        let frame = try #require(try decoder.readInbound(as: WebSocketFrame.self))
+        #expect(try decoder.readInbound(as: WebSocketFrame.self) == nil, "one buffer holds exactly one frame")
+        return frame
+    }
+
+    static func commit(_ seqs: ClosedRange<UInt64>, collection: String = "todos", origin: NodeID = origin, submitter: UInt64 = 99) -> [HubChange] {
+        seqs.map { seq in
+            let change = Change(id: ChangeID(origin: origin, seq: seq), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000 + seq),
+                                collection: collection, recordID: "r\(seq)", kind: .insert, fields: ["n": .int(Int64(seq))])
+            return HubChange(change: change, serverSeq: seq, submitter: submitter,
+                             frame: ServerFrame.text(FrameCodec().encode(.change(ChangeMessage(change, serverSeq: seq)))))
+        }
+    }
+
+    static func serverSeqs(_ frames: [Frame]) -> [UInt64] {
+        frames.compactMap { frame in
+            if case .change(let message) = frame { return message.serverSeq }
+            return nil
+        }
+    }
+
+    @Test(arguments: [0, 1, 125, 126, 65_535, 65_536, 200_000])
+    func aServerFrameIsOneFinalUnmaskedTextFrame(payloadBytes: Int) throws {
+        let payload = [UInt8](repeating: UInt8(ascii: "x"), count: payloadBytes)
+        let frame = try Self.decode(ServerFrame.text(payload))
+        #expect(frame.fin && frame.opcode == .text && frame.maskKey == nil)
+        #expect(Array(frame.data.readableBytesView) == payload)
+    }
+
+    @Test func commitsPublishedBeforeTheLoopRunsGoOutInOrderWithOneFlush() throws {
+        let harness = try Harness()
+        harness.delivery.subscribe("todos")
+        #expect(try harness.written().count == 1, "the subscribed reply")
+        let flushesBefore = harness.counter.flushes.value
+        for first in stride(from: UInt64(1), through: 21, by: 10) {
+            #expect(harness.delivery.publish(Self.commit(first...first + 9), connection: 7))
+        }
+        #expect(harness.delivery.publish(Self.commit(31...31, collection: "notes"), connection: 7))
+        let frames = try harness.written()
+        #expect(Self.serverSeqs(frames) == Array(1...30), "every subscribed change, in commit order, nothing of another collection")
+        #expect(harness.counter.flushes.value == flushesBefore + 1, "one flush for the three commits")
+    }
+
+    @Test func theConnectionsOwnChangesAreAcknowledgedAndWhatItHoldsIsNotSentBack() throws {
+        let harness = try Harness()
+        _ = harness.delivery.beginCatchUp(vector: VersionVector([Self.other: 2]), collections: ["todos"]) { 0 }
+        harness.delivery.endCatchUp()
+        let own = Self.commit(1...2, submitter: 7)
+        let held = Self.commit(1...2, origin: Self.other).map { HubChange(change: $0.change, serverSeq: $0.serverSeq + 2, submitter: 8, frame: $0.frame) }
+        #expect(harness.delivery.publish(own + held, connection: 7))
+        let frames = try harness.written()
+        #expect(frames.count == 1)
+        guard case .ack(let ack) = frames.first else { Issue.record("expected an ack, got \(frames)"); return }
+        #expect(ack.committed.count == 2 && ack.cursor == 4)
+        #expect(ack.held[Self.other] == [1...2])
+    }
+
+    @Test func liveChangesWaitForTheCatchUpAndSkipWhatItCovers() throws {
+        let harness = try Harness()
+        let (head, collections) = harness.delivery.beginCatchUp(vector: VersionVector(), collections: ["todos"]) { 5 }
+        #expect(head == 5 && collections == ["todos"])
+        #expect(harness.delivery.publish(Self.commit(5...7), connection: 7))
+        #expect(try harness.written().isEmpty, "nothing goes out ahead of the catch-up")
+        let page = harness.delivery.sendCatchUpPage(.changes(ChangeBatch(changes: [], cursor: 5)))
+        let pageFrames = try harness.written()
+        guard case .changes(let batch) = pageFrames.first, pageFrames.count == 1 else { Issue.record("expected the page, got \(pageFrames)"); return }
+        #expect(batch.cursor == 5)
+        try page.wait()
+        harness.delivery.endCatchUp()
+        #expect(Self.serverSeqs(try harness.written()) == [6, 7], "then the live changes above the head the catch-up reached")
+    }
+
+    @Test func aReaderPastItsBoundIsClosedWithoutWhatWasQueued() throws {
+        let harness = try Harness(limit: 5)
+        harness.delivery.subscribe("todos")
+        _ = try harness.written()
+        for seq in UInt64(1)...5 { #expect(harness.delivery.publish(Self.commit(seq...seq), connection: 7)) }
+        #expect(!harness.delivery.publish(Self.commit(6...6), connection: 7), "the sixth frame not on the socket is one too many")
+        #expect(try harness.written().isEmpty)
+        #expect(!harness.channel.isActive, "the connection is closed")
+    }
+
+    @Test func aBoundInBytesDropsAReaderOfLargeFrames() throws {
+        let harness = try Harness(byteLimit: 1_000)
+        harness.delivery.subscribe("todos")
+        _ = try harness.written()
+        var admitted = 0
+        for seq in UInt64(1)...20 where harness.delivery.publish(Self.commit(seq...seq), connection: 7) { admitted += 1 }
+        #expect(admitted < 20)
+        _ = try harness.written()
+        #expect(!harness.channel.isActive)
+    }
+
+    @Test func aCloseSendsTheErrorThenACloseFrameWithItsCodeAndNothingAfter() throws {
+        let harness = try Harness()
+        harness.delivery.subscribe("todos")
+        _ = try harness.written()
+        harness.delivery.close(with: FrameError(.authFailed, "no"), code: 1008)
+        #expect(harness.delivery.publish(Self.commit(1...1), connection: 7))
+        harness.channel.embeddedEventLoop.run()
+        let error = try Self.decode(try #require(try harness.channel.readOutbound(as: ByteBuffer.self)))
+        guard case .error(let frameError) = try FrameCodec().decode(error.unmaskedData.readableBytesView) else {
+            Issue.record("expected the error frame first"); return
+        }
+        #expect(frameError.code == .authFailed)
+        let close = try Self.decode(try #require(try harness.channel.readOutbound(as: ByteBuffer.self)))
+        #expect(close.opcode == .connectionClose)
+        var data = close.unmaskedData
+        #expect(data.readInteger(as: UInt16.self) == 1008)
+        #expect(try harness.channel.readOutbound(as: ByteBuffer.self) == nil, "nothing after the close")
+        #expect(!harness.channel.isActive)
+    }
+}
