@@ -92,7 +92,7 @@ public final class SyncServer: Service, Sendable {
         // connection (and graceful shutdown) waiting forever.
         let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(idleTimeout: .nanoseconds(limits.httpIdleTimeout.nanoseconds)),
-            ws: .init(maxFrameSize: limits.maxFrameBytes, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5)))
+            ws: .init(maxFrameSize: limits.maxFrameBytes, autoPing: .disabled, closeTimeout: .seconds(5)))
         let plain = HTTPServerBuilder.http1WebSocketUpgrade(configuration: upgrade) { request, channel, _ in
             guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return .dontUpgrade }
             let token = Self.token(in: path) ?? request.headerFields[.authorization].flatMap(Self.bearer)

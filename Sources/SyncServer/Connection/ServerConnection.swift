@@ -33,6 +33,8 @@ final class ServerConnection: Sendable {
     private let lastActivity = Atomic<UInt64>(0)
     private let authenticated = Atomic<Bool>(false)
     private let codec: FrameCodec
+    /// Frames read and not yet handled; see ``InboundQueue``.
+    private let received: InboundQueue<InboundItem>
 
     init(delivery: Delivery, store: any ServerStorage, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits, logger: Logger) {
         self.id = hub.register(delivery)
@@ -45,12 +47,15 @@ final class ServerConnection: Sendable {
         logger[metadataKey: "synclayer.connection"] = "\(id)"
         self.logger = logger
         self.codec = FrameCodec(maxFrameBytes: limits.maxFrameBytes, maxBatchCount: limits.maxBatchCount)
+        received = InboundQueue(limit: 256)
         hub.metrics.connectionsOpened.add(1, ordering: .relaxed)
     }
 
     /// Serves the connection until either side ends it. `token` is what the upgrade request carried.
     func run(inbound: WebSocketInboundStream, token: String?) async {
         lastActivity.store(monotonicNanos(), ordering: .relaxed)
+        received.setHandler { [self] items in await handle(items) }
+        defer { received.setHandler(nil) }
         let watchdog = startWatchdog()
         var rights: TokenRights?
         if token != nil || authority.isOpen {
@@ -67,6 +72,7 @@ final class ServerConnection: Sendable {
         // the server waits for every connection before it closes the database.
         await withGracefulShutdownHandler {
             await runInbound(inbound, rights: initialRights)
+            await received.drained()
         } onGracefulShutdown: {
             self.close(FrameError(.serverError, "the server is shutting down; reconnect later"))
         }
@@ -93,7 +99,7 @@ final class ServerConnection: Sendable {
                 hub.metrics.framesReceived.add(1, ordering: .relaxed)
                 guard rateLimiter.allow(atNanos: monotonicNanos()) else {
                     hub.metrics.rateLimited.add(1, ordering: .relaxed)
-                    reply(.error(FrameError(.rateLimitExceeded, "more than \(Int(limits.framesPerSecond)) frames per second")))
+                    await received.submit(.reply(.error(FrameError(.rateLimitExceeded, "more than \(Int(limits.framesPerSecond)) frames per second"))))
                     continue
                 }
                 let frame: Frame
@@ -106,7 +112,7 @@ final class ServerConnection: Sendable {
                     invalidFrames += 1
                     hub.metrics.framesRejected.add(1, ordering: .relaxed)
                     logger.debug("rejected frame", metadata: ["synclayer.error": "\(error)"])
-                    reply(.error(error))
+                    await received.submit(.reply(.error(error)))
                     if invalidFrames > limits.maxInvalidFrames {
                         close(FrameError(.invalidMessage, "too many invalid frames"))
                         return
@@ -126,11 +132,53 @@ final class ServerConnection: Sendable {
                     }
                     continue
                 }
-                await handle(frame, rights: granted)
+                await received.submit(.frame(frame, granted))
             }
         } catch {
             logger.debug("connection read ended", metadata: ["synclayer.error": "\(error)"])
         }
+    }
+
+    /// What the reader hands on, in order: frames to handle, and its own answers (a refused frame,
+    /// the rate limit) so that they keep their place among the answers to the frames before them.
+    enum InboundItem: Sendable {
+        case frame(Frame, TokenRights)
+        case reply(Frame)
+    }
+
+    /// Handles what arrived together: consecutive `change` and `changes` frames are committed as one
+    /// batch (up to `maxBatchCount` changes), everything else in order between them.
+    private func handle(_ items: [InboundItem]) async {
+        var batch: [ChangeMessage] = []
+        var batchRights: TokenRights?
+        for item in items {
+            var messages: [ChangeMessage] = []
+            if case .frame(let frame, let rights) = item {
+                switch frame {
+                case .change(let message): messages = [message]
+                case .changes(let changes): messages = changes.changes
+                default: break
+                }
+                if !messages.isEmpty {
+                    if let current = batchRights, current != rights || batch.count + messages.count > limits.maxBatchCount {
+                        await commit(batch, rights: current)
+                        batch = []
+                    }
+                    batch.append(contentsOf: messages)
+                    batchRights = rights
+                    continue
+                }
+            }
+            if let current = batchRights, !batch.isEmpty {
+                await commit(batch, rights: current)
+                batch = []
+            }
+            switch item {
+            case .frame(let frame, let rights): await handle(frame, rights: rights)
+            case .reply(let frame): reply(frame)
+            }
+        }
+        if let current = batchRights, !batch.isEmpty { await commit(batch, rights: current) }
     }
 
     private func handle(_ frame: Frame, rights: TokenRights) async {

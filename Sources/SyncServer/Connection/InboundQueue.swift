@@ -1,0 +1,75 @@
+import Synchronization
+
+/// What a connection's reader hands on, handled in order by one task at a time, every item waiting
+/// at once in one call, so that frames which arrive together are committed together.
+///
+/// The task exists only while there is something to handle: an idle connection holds none. The
+/// reader waits while `limit` items wait, so a client that sends faster than the store commits is
+/// slowed down by TCP instead of queueing without bound.
+final class InboundQueue<Item: Sendable>: Sendable {
+    private let state = Mutex(State())
+    private let limit: Int
+
+    private struct State: Sendable {
+        var items: [Item] = []
+        var running = false
+        var reader: CheckedContinuation<Void, Never>?
+        var task: Task<Void, Never>?
+        var handle: (@Sendable ([Item]) async -> Void)?
+    }
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Sets what handles the items (its owner, usually); `nil` lets go of it, once drained.
+    func setHandler(_ handle: (@Sendable ([Item]) async -> Void)?) {
+        state.withLock { $0.handle = handle }
+    }
+
+    /// Queues `item`; starts the handling task if none runs; returns once fewer than `limit` wait.
+    func submit(_ item: Item) async {
+        let (start, full) = state.withLock { state -> (Bool, Bool) in
+            state.items.append(item)
+            let start = !state.running
+            state.running = true
+            return (start, state.items.count >= limit)
+        }
+        if start {
+            let task = Task { await self.run() }
+            state.withLock { $0.task = task }
+        }
+        if full {
+            await withCheckedContinuation { continuation in
+                let resume = state.withLock { state -> Bool in
+                    if state.items.count < limit { return true }
+                    state.reader = continuation
+                    return false
+                }
+                if resume { continuation.resume() }
+            }
+        }
+    }
+
+    /// Waits until everything submitted so far is handled.
+    func drained() async {
+        while let task = state.withLock({ $0.running ? $0.task : nil }) {
+            await task.value
+        }
+    }
+
+    private func run() async {
+        while true {
+            let (items, reader, handle) = state.withLock { state in
+                let taken = (state.items, state.reader, state.handle)
+                state.items = []
+                state.reader = nil
+                if taken.0.isEmpty { state.running = false }
+                return taken
+            }
+            reader?.resume()
+            if items.isEmpty { return }
+            await handle?(items)
+        }
+    }
+}
