@@ -20,7 +20,7 @@ extension SyncNode {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 if let link { group.addTask { await link.run() } }
-                if let poller { group.addTask { await poller.run(linkIsUp: { states.current == .connected }) } }
+                if let poller { group.addTask { await poller.run(link: { states.current }) } }
                 if let mesh { group.addTask { await mesh.run(uplinkStates: states.stream().map { $0 == .connected }) } }
             }
         }

@@ -26,22 +26,27 @@ final class Poller: Sendable {
         self.logger = logger
     }
 
-    /// Polls at start, then on demand, and every `syncInterval` while `linkIsUp` is false, the last
+    /// Polls at start, then on demand, and every `syncInterval` while the link is not up, the last
     /// poll failed, or the server is a backend of the original protocol.
     /// - With our server and the link up, polls come on demand only: the session sends the outbox
     ///   and the server's acks and catch-up keep the node complete.
     /// - A failed poll (a connection reset, a 503) is retried even if no further change comes to
     ///   ask for one, or the outbox waits.
+    /// - While the link is connecting, our server is not polled: the session is about to send the
+    ///   outbox, and a push now would send it a second time (a dial bounded by the upgrade
+    ///   deadline, after which the link is down and polls resume).
     /// - A backend of the original protocol only broadcasts on its WebSocket, with no catch-up and
     ///   no acknowledgement: a broadcast the node missed (a reconnect, a frame lost on the way) is
     ///   recovered only by a pull, so the node pulls on the interval while linked too.
-    func run(linkIsUp: @escaping @Sendable () -> Bool) async {
+    func run(link: @escaping @Sendable () -> LinkState) async {
         var failed = await !pollOnce()
         while !Task.isCancelled {
             let asked = await engine.pollNow.wait(timeout: configuration.syncInterval)
             if Task.isCancelled { return }
-            let legacy = engine.speaksOriginalProtocol
-            if asked || failed || legacy || !linkIsUp() { failed = await !pollOnce() }
+            let state = link()
+            if engine.speaksOriginalProtocol || (state != .connecting && (asked || failed || state != .connected)) {
+                failed = await !pollOnce()
+            }
         }
     }
 
