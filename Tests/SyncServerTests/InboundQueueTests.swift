@@ -1,0 +1,67 @@
+import Synchronization
+@testable import SyncServer
+import Testing
+
+/// The queue between a connection's reader and its handling: what waits is handled in one call, in
+/// order, by one task at a time, and the reader is held back at the limit.
+@Suite struct InboundQueueTests {
+    /// A handler that records each call's items and, while `hold` is set, waits on the first call.
+    final class Recorder: Sendable {
+        let calls = Mutex<[[Int]]>([])
+        let entered: AsyncStream<Void>
+        let enteredContinuation: AsyncStream<Void>.Continuation
+        let release: AsyncStream<Void>
+        let releaseContinuation: AsyncStream<Void>.Continuation
+
+        init() {
+            (entered, enteredContinuation) = AsyncStream.makeStream()
+            (release, releaseContinuation) = AsyncStream.makeStream()
+        }
+
+        func handle(_ items: [Int]) async {
+            let first = calls.withLock { calls in
+                calls.append(items)
+                return calls.count == 1
+            }
+            if first {
+                enteredContinuation.yield()
+                for await _ in release { break }
+            }
+        }
+    }
+
+    @Test func whatWaitsWhileOneBatchIsHandledIsHandledInOneCallInOrder() async {
+        let queue = InboundQueue<Int>(limit: 1_000)
+        let recorder = Recorder()
+        queue.setHandler { await recorder.handle($0) }
+        await queue.submit(0)
+        for await _ in recorder.entered { break }
+        for item in 1...50 { await queue.submit(item) }
+        recorder.releaseContinuation.yield()
+        await queue.drained()
+        #expect(recorder.calls.withLock { $0 } == [[0], Array(1...50)])
+    }
+
+    @Test func theReaderWaitsAtTheLimitUntilTheHandlerTakesWhatWaits() async {
+        let queue = InboundQueue<Int>(limit: 3)
+        let recorder = Recorder()
+        queue.setHandler { await recorder.handle($0) }
+        await queue.submit(0)
+        for await _ in recorder.entered { break }
+        await queue.submit(1)
+        await queue.submit(2)
+        let submitted = Atomic<Bool>(false)
+        let reader = Task {
+            await queue.submit(3)
+            submitted.store(true, ordering: .sequentiallyConsistent)
+        }
+        // The handler is held: the fourth item cannot be queued past the limit of three.
+        for _ in 0..<100 { await Task.yield() }
+        let passed = submitted.load(ordering: .sequentiallyConsistent)
+        #expect(!passed, "the reader waits while three items wait")
+        recorder.releaseContinuation.yield()
+        await reader.value
+        await queue.drained()
+        #expect(recorder.calls.withLock { $0 } == [[0], [1, 2, 3]])
+    }
+}
