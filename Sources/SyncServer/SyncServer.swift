@@ -76,7 +76,7 @@ public final class SyncServer: Service, Sendable {
         identity.withLock { $0 = store.serverID }
         openStore.withLock { $0 = store }
         let metrics = ServerMetrics()
-        let hub = ServerHub(metrics: metrics)
+        let hub = ServerHub(signer: store.identity.signer, metrics: metrics)
         let observer = store.observeCommits { event in
             if case .committed(let commit) = event { hub.publish(commit) }
         }

@@ -64,8 +64,8 @@ import Testing
         seqs.map { seq in
             let change = Change(id: ChangeID(origin: origin, seq: seq), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000 + seq),
                                 collection: collection, recordID: "r\(seq)", kind: .insert, fields: ["n": .int(Int64(seq))])
-            return HubChange(change: change, serverSeq: seq, submitter: submitter,
-                             frame: ServerFrame.text(FrameCodec().encode(.change(ChangeMessage(change, serverSeq: seq)))))
+            let frame = ServerFrame.text(FrameCodec().encode(.change(ChangeMessage(change, serverSeq: seq))))
+            return HubChange(change: change, serverSeq: seq, submitter: submitter, frame: frame, nodeFrame: frame)
         }
     }
 
@@ -103,7 +103,9 @@ import Testing
         _ = harness.delivery.beginCatchUp(vector: VersionVector([Self.other: 2]), collections: ["todos"]) { 0 }
         harness.delivery.endCatchUp()
         let own = Self.commit(1...2, submitter: 7)
-        let held = Self.commit(1...2, origin: Self.other).map { HubChange(change: $0.change, serverSeq: $0.serverSeq + 2, submitter: 8, frame: $0.frame) }
+        let held = Self.commit(1...2, origin: Self.other).map {
+            HubChange(change: $0.change, serverSeq: $0.serverSeq + 2, submitter: 8, frame: $0.frame, nodeFrame: $0.frame)
+        }
         #expect(harness.delivery.publish(own + held, connection: 7))
         let frames = try harness.written()
         #expect(frames.count == 1)
@@ -125,6 +127,27 @@ import Testing
         try page.wait()
         harness.delivery.endCatchUp()
         #expect(Self.serverSeqs(try harness.written()) == [6, 7], "then the live changes above the head the catch-up reached")
+    }
+
+    @Test func aNodeGetsTheNodeFrameAndAClientOfTheOriginalProtocolThePlainOne() throws {
+        let signer = ChangeSigner()
+        let unsigned = Change(id: ChangeID(origin: signer.nodeID, seq: 1), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000),
+                              collection: "todos", recordID: "r1", kind: .insert, fields: ["n": .int(1)])
+        let plain = ServerFrame.text(FrameCodec().encode(.change(ChangeMessage(unsigned, serverSeq: 1))))
+        let signed = ServerFrame.text(FrameCodec().encode(.change(ChangeMessage(signer.signingOwn(unsigned), serverSeq: 1))))
+        let change = HubChange(change: unsigned, serverSeq: 1, submitter: 99, frame: plain, nodeFrame: signed)
+        let node = try Harness()
+        _ = node.delivery.beginCatchUp(vector: VersionVector(), collections: ["todos"]) { 0 }
+        node.delivery.endCatchUp()
+        let client = try Harness()
+        client.delivery.subscribe("todos")
+        _ = try client.written()
+        #expect(node.delivery.publish([change], connection: 7) && client.delivery.publish([change], connection: 8))
+        guard case .change(let toNode) = try node.written().first, case .change(let toClient) = try client.written().first else {
+            Issue.record("expected a change on each"); return
+        }
+        #expect(toNode.change.map(ChangeSigner.verify) == .valid, "a node can relay it")
+        #expect(toClient.change?.signature == nil)
     }
 
     @Test func aReaderPastItsBoundIsClosedWithoutWhatWasQueued() throws {

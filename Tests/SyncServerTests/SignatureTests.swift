@@ -63,14 +63,24 @@ import Testing
         }
     }
 
-    @Test func writesOfTheOriginalProtocolAreStampedAndSignedByTheServer() async throws {
+    /// The server stamps an original-protocol write as its own change and stores it unsigned; it
+    /// signs it as it leaves for a node (a pull here; a catch-up or a live frame the same way), so
+    /// that nodes can relay it over the mesh, and Ed25519 signing costs nothing when no node asks.
+    @Test func writesOfTheOriginalProtocolAreStampedByTheServerAndSignedForNodes() async throws {
         try await withServer { server, _ in
             let writer = try await RawWebSocket.connect(server.webSocketURL)
             try await writer.send(#"{"type":"insert","collection":"todos","recordId":"legacy","data":{"text":"from an old client"}}"#)
             #expect(try await server.waitUntil { try await server.store.get(collection: "todos", id: "legacy") != nil })
-            let change = try #require(try await server.store.changes(after: 0, collections: ["todos"]).changes.first?.change)
-            #expect(change.id.origin == server.store.serverID)
-            #expect(ChangeSigner.verify(change) == .valid, "so nodes can relay it over the mesh")
+            let stored = try #require(try await server.store.changes(after: 0, collections: ["todos"]).changes.first?.change)
+            #expect(stored.id.origin == server.store.serverID)
+            #expect(stored.signature == nil, "stored unsigned")
+            let pulled = try await http(.POST, "\(server.baseURL)/sync/_pull", body: #"{"collections":["todos"],"cursor":0}"#).json
+            let frame = try #require(pulled?["changes"]?.arrayValue?.first)
+            guard case .change(let message) = try FrameCodec().decode(Array(frame.canonicalString.utf8)), let change = message.change else {
+                Issue.record("expected a change, got \(frame)"); return
+            }
+            #expect(change.id == stored.id)
+            #expect(ChangeSigner.verify(change) == .valid, "a node gets it signed, so it can relay it over the mesh")
             await writer.close()
         }
     }

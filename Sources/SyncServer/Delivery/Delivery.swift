@@ -23,6 +23,7 @@ final class Delivery: Sendable {
     /// Frames queued or written and not yet on the socket.
     private let frames: OutboundQueueBound
     private let bytes = Atomic<Int>(0)
+    private let node = Atomic<Bool>(false)
     private let byteLimit: Int
     private let codec = FrameCodec()
 
@@ -78,7 +79,8 @@ final class Delivery: Sendable {
     /// ack for its own changes and those it already held. Called by the hub in commit order.
     /// Returns `false` if the connection is over its bound and is being dropped.
     func publish(_ changes: [HubChange], connection: UInt64) -> Bool {
-        enqueue { state in
+        let isNode = self.isNode
+        return enqueue { state in
             guard state.live else { return [] }
             var out: [Outgoing] = []
             var acks: [ChangeID: UInt64] = [:]
@@ -92,7 +94,7 @@ final class Delivery: Sendable {
                 } else if id.seq <= state.holds[id.origin] {
                     held.insert(id)
                 } else if state.subscriptions.contains(change.change.collection) {
-                    out.append(Outgoing(buffer: change.frame, promise: nil))
+                    out.append(Outgoing(buffer: isNode ? change.nodeFrame : change.frame, promise: nil))
                 } else {
                     continue
                 }
@@ -125,6 +127,9 @@ final class Delivery: Sendable {
         }
     }
 
+    /// Whether a node (it said `hello`) is at the other end: it gets the server's own changes signed.
+    var isNode: Bool { node.load(ordering: .relaxed) }
+
     // MARK: Catch-up
 
     /// Starts a node's catch-up: subscribes `collections`, goes live from the store's head (read
@@ -132,7 +137,8 @@ final class Delivery: Sendable {
     /// delivered live), and holds every other frame back until ``endCatchUp()``.
     /// Returns the head the catch-up must reach and the collections it covers.
     func beginCatchUp(vector: VersionVector, collections: [String], head: () -> UInt64) -> (head: UInt64, collections: Set<String>) {
-        state.withLock { state in
+        node.store(true, ordering: .relaxed)
+        return state.withLock { state in
             state.holds = vector
             state.subscriptions.formUnion(collections)
             state.liveFrom = head()

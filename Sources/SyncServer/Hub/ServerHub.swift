@@ -14,9 +14,12 @@ final class ServerHub: Sendable {
     private let connections = Mutex<[UInt64: Delivery]>([:])
     private let nextID = Atomic<UInt64>(1)
     private let codec = FrameCodec()
+    /// Signs the server's own changes for nodes.
+    private let signer: ChangeSigner
     let metrics: ServerMetrics
 
-    init(metrics: ServerMetrics) {
+    init(signer: ChangeSigner, metrics: ServerMetrics) {
+        self.signer = signer
         self.metrics = metrics
     }
 
@@ -39,9 +42,17 @@ final class ServerHub: Sendable {
     func publish(_ commit: StoreCommit) {
         let targets = connections.withLock { Array($0) }
         guard !targets.isEmpty, !commit.changes.isEmpty else { return }
+        // A node that says hello after this check is live only above the head, which includes this
+        // commit: it gets these changes in its catch-up, signed there.
+        let nodes = targets.contains { $0.value.isNode }
         let changes = commit.changes.map { committed in
-            HubChange(change: committed.change, serverSeq: committed.serverSeq ?? 0, submitter: committed.submitter,
-                      frame: ServerFrame.text(codec.encode(.change(ChangeMessage(committed.change, serverSeq: committed.serverSeq)))))
+            let frame = ServerFrame.text(codec.encode(.change(ChangeMessage(committed.change, serverSeq: committed.serverSeq))))
+            var nodeFrame = frame
+            if nodes, committed.change.signature == nil, committed.change.id.origin == signer.nodeID {
+                nodeFrame = ServerFrame.text(codec.encode(.change(ChangeMessage(signer.signingOwn(committed.change), serverSeq: committed.serverSeq))))
+            }
+            return HubChange(change: committed.change, serverSeq: committed.serverSeq ?? 0, submitter: committed.submitter,
+                             frame: frame, nodeFrame: nodeFrame)
         }
         for (id, delivery) in targets where !delivery.publish(changes, connection: id) {
             metrics.slowConnectionsDropped.add(1, ordering: .relaxed)

@@ -44,9 +44,10 @@ extension WriteContext {
         if let latest = try loadState(collection: write.collection, id: write.recordID)?.maxStamp, latest.hlc >= hlc {
             hlc = latest.hlc.successor
         }
-        // Signed at once (writes of the original protocol are few): nodes relay it over the mesh.
-        let change = state.signer.signingOwn(Change(id: ChangeID(origin: nodeID, seq: takeSequence()), hlc: hlc, collection: write.collection,
-                                                    recordID: write.recordID, kind: write.kind, fields: write.fields))
+        // Stored unsigned: the server signs its own changes as they leave it for a node
+        // (`ServerSigning`), as a node does; clients of the original protocol need no signature.
+        let change = Change(id: ChangeID(origin: nodeID, seq: takeSequence()), hlc: hlc, collection: write.collection,
+                            recordID: write.recordID, kind: write.kind, fields: write.fields)
         guard case .committed(let serverSeq, _) = try commitOnServer(change) else {
             throw StoreError(.corrupted, "the server's own change was refused")
         }

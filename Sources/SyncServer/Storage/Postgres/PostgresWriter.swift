@@ -233,8 +233,9 @@ struct PostgresWriteTransaction {
         }
         // The server's own origin: numbered under the head's lock, so instances never give one twice.
         let seq = try await contiguous(of: serverID) + 1
-        let change = signer.signingOwn(Change(id: ChangeID(origin: serverID, seq: seq), hlc: hlc, collection: write.collection,
-                                              recordID: write.recordID, kind: write.kind, fields: write.fields))
+        // Stored unsigned, signed as it leaves the server for a node (`ServerSigning`).
+        let change = Change(id: ChangeID(origin: serverID, seq: seq), hlc: hlc, collection: write.collection,
+                            recordID: write.recordID, kind: write.kind, fields: write.fields)
         guard case .committed(let serverSeq, false)? = try await commit([change]).first else {
             throw StoreError(.corrupted, "the server's own change was refused")
         }
