@@ -10,9 +10,26 @@ import SyncCore
 
 /// A reference for the fan-out, not a target: the same minimal protocol as `broadcast_server.py`,
 /// on our server's stack (Hummingbird + hummingbird-websocket, configured as `SyncServer`, one queue
-/// and writer task per connection as `ServerConnection` has), with no store, no decoding and no
-/// ordering. What the stack itself delivers on this machine, with the same clients.
+/// and writer task per connection as `ServerConnection` had when this was written), with no store, no
+/// decoding and no ordering. What the stack itself delivers on this machine, with the same clients.
+/// The fan-out benchmark runs it as its own process: `sync-benchmark serve-bare-broadcast`.
 enum BareBroadcastServer {
+    /// The argument that makes `sync-benchmark` run this server instead of the benchmarks.
+    static let serveArgument = "serve-bare-broadcast"
+
+    /// Serves on a free loopback port, printed as the first line of standard output, until this
+    /// process is ended (SIGTERM) or the process that started it has ended (at most an hour).
+    static func serve() async throws {
+        let parent = getppid()
+        let app = try await start()
+        FileHandle.standardOutput.write(Data("\(app.port)\n".utf8))
+        let deadline = now() + 3_600
+        while getppid() == parent, now() < deadline {
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+        await app.stop()
+    }
+
     static func start() async throws -> LoopbackApp {
         var logger = Logger(label: "bench.bare")
         logger.logLevel = .warning

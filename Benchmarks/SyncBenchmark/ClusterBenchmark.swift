@@ -76,25 +76,14 @@ enum ClusterBenchmark {
         return pid
     }
 
-    /// A process's parent and the CPU seconds (user + system) it has used, from `/proc/PID/stat`;
-    /// `nil` when it is gone.
-    static func stat(_ pid: pid_t) -> (parent: pid_t, cpu: Double)? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = text.lastIndex(of: ")") else { return nil }
-        // After the command's ")": state is field 3, ppid field 4, utime field 14, stime field 15 (index = field - 3).
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let parent = pid_t(fields[1]), let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (parent, (user + system) / Double(sysconf(Int32(_SC_CLK_TCK))))
-    }
-
-    static func cpuSeconds(_ pid: pid_t) -> Double? { stat(pid)?.cpu }
+    static func cpuSeconds(_ pid: pid_t) -> Double? { ProcessCPU.stat(pid)?.cpu }
 
     /// CPU seconds of every child of `parent` now alive (a PostgreSQL cluster's backends), by pid.
     static func childrenCPU(of parent: pid_t) -> [pid_t: Double] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
         var result: [pid_t: Double] = [:]
         for entry in entries {
-            guard let pid = pid_t(entry), let process = stat(pid), process.parent == parent else { continue }
+            guard let pid = pid_t(entry), let process = ProcessCPU.stat(pid), process.parent == parent else { continue }
             result[pid] = process.cpu
         }
         return result

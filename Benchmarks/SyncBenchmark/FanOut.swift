@@ -5,12 +5,10 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 import Synchronization
-import SyncLayer
 import SyncTesting
-import SyncCore
 
-/// The fan-out clients' own event loops, so that they do not share the in-process servers' (NIO's
-/// singleton group) and queue behind them.
+/// The benchmark clients' own event loops, so that they do not share those of the in-process
+/// servers and nodes (NIO's singleton group) and queue behind them.
 let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
 
 /// A lean WebSocket client for the fan-out, on SwiftNIO directly: each received message's bytes go
@@ -113,113 +111,12 @@ final class BenchSocket: Sendable {
     }
 }
 
-/// Counts subscribers that have received everything, and when the last one did.
-final class Completion: Sendable {
-    private let remaining: Atomic<Int>
-    private let finishedAt = Atomic<UInt64>(0)
-    private let done: AsyncStream<Void>
-    private let continuation: AsyncStream<Void>.Continuation
-    let received = Atomic<Int>(0)
-    let anomalies = Locked<[String]>([])
-
-    init(subscribers: Int) {
-        remaining = Atomic(subscribers)
-        (done, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-    }
-
-    func subscriberDone() {
-        if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
-            finishedAt.store(now().bitPattern, ordering: .releasing)
-            continuation.yield()
-            continuation.finish()
-        }
-    }
-
-    /// When the last subscriber received its last frame (monotonic seconds).
-    var finished: Double { Double(bitPattern: finishedAt.load(ordering: .acquiring)) }
-
-    func wait() async {
-        for await _ in done { return }
-    }
-}
-
-/// A subscriber of the original protocol: subscribes to `collection`, then counts change frames.
-final class Subscriber: Sendable {
-    let socket: BenchSocket
-
-    private init(socket: BenchSocket) {
-        self.socket = socket
-    }
-
-    static func connect(url: String, collection: String, expected: Int, completion: Completion) async throws -> Subscriber {
-        let (subscribed, subscribedContinuation) = AsyncStream.makeStream(of: Void.self)
-        let counter = SharedCounter(-1)  // -1 until `subscribed` arrives
-        let socket = try await BenchSocket.connect(url) { data in
-            if counter.value.load(ordering: .relaxed) < 0 {
-                if String(buffer: data).contains("subscribed") {
-                    counter.value.store(0, ordering: .relaxed)
-                    subscribedContinuation.yield()
-                    subscribedContinuation.finish()
-                }
-                return
-            }
-            let received = counter.value.add(1, ordering: .relaxed).newValue
-            completion.received.add(1, ordering: .relaxed)
-            if received == 1 || received == expected, !String(buffer: data).contains(#""type":"insert""#) {
-                let text = String(buffer: data)
-                completion.anomalies.withLock { $0.append("unexpected frame: \(text.prefix(200))") }
-            }
-            if received == expected { completion.subscriberDone() }
-        }
-        try await socket.send(#"{"type":"subscribe","collection":"\#(collection)"}"#)
-        let ok = try await withTimeout(10, "subscribed") {
-            for await _ in subscribed { return true }
-            return false
-        }
-        guard ok else { throw BenchmarkError("no subscribed frame from \(url)") }
-        return Subscriber(socket: socket)
-    }
-}
-
 /// An atomic shared by a connection's callbacks.
 final class SharedCounter: Sendable {
     let value: Atomic<Int>
     init(_ initial: Int) {
         value = Atomic(initial)
     }
-}
-
-/// One fan-out round: `subscribers` connections subscribe to "bench", one writer sends `frames`
-/// insert frames as fast as it can. Returns the seconds from the first send until every subscriber
-/// has received every frame.
-func fanOutRound(url: String, subscribers: Int, frames: Int, tag: String, text: String) async throws -> Double {
-    let completion = Completion(subscribers: subscribers)
-    var connections: [Subscriber] = []
-    for _ in 0..<subscribers {
-        connections.append(try await Subscriber.connect(url: url, collection: "bench", expected: frames, completion: completion))
-    }
-    let writerReplies = Locked<[String]>([])
-    let writer = try await BenchSocket.connect(url) { data in
-        let text = String(buffer: data)
-        writerReplies.withLock { if $0.count < 5 { $0.append(String(text.prefix(200))) } }
-    }
-    let payloads = (0..<frames).map { index in
-        #"{"type":"insert","collection":"bench","recordId":"\#(tag)-\#(index)","data":{"n":\#(index),"text":"\#(text)"},"timestamp":"2026-01-01T00:00:00.000Z"}"#
-    }
-    let start = now()
-    try await writer.sendAll(payloads)
-    let finished = (try? await withTimeout(120, "fan-out") { await completion.wait(); return true }) ?? false
-    let seconds = completion.finished - start
-    await writer.close()
-    await withTaskGroup(of: Void.self) { group in
-        for connection in connections { group.addTask { await connection.socket.close() } }
-    }
-    let anomalies = completion.anomalies.withLock { $0 }
-    guard finished, anomalies.isEmpty else {
-        throw BenchmarkError("fan-out to \(url) incomplete: \(completion.received.load(ordering: .relaxed)) of \(frames * subscribers) frames; "
-            + "writer got \(writerReplies.withLock { $0 }); \(anomalies.prefix(3))")
-    }
-    return seconds
 }
 
 /// Runs `body`, giving up after `seconds`. The clock is a loop of short sleeps that checks for
@@ -260,12 +157,8 @@ final class PythonBroadcastServer: Sendable {
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("broadcast_server.py").path
         var failures: [String] = []
         for python in candidates() {
-            let child = try ChildProcess(executable: python, arguments: [script])
-            let line = try? await withTimeout(15, "python start") { () -> String in
-                for await line in child.lines { return line }
-                return ""
-            }
-            if let line, let port = Int(line.trimmingCharacters(in: .whitespaces)), port > 0 {
+            let child = try await ChildProcess.startUnblocked(python, [script])
+            if let port = await port(printedBy: child) {
                 return PythonBroadcastServer(child: child, port: port, python: python)
             }
             await stop(child)
@@ -276,6 +169,17 @@ final class PythonBroadcastServer: Sendable {
             Set one up with: python3 -m venv .build-bench/pyvenv && .build-bench/pyvenv/bin/pip install websockets
             (or point SYNC_BENCH_PYTHON at a python3 that has it)
             """)
+    }
+
+    /// The port a server child prints as its first line, within `seconds`; `nil` if it printed
+    /// something else, nothing, or ended.
+    static func port(printedBy child: ChildProcess, within seconds: Double = 15) async -> Int? {
+        let line = try? await withTimeout(seconds, "port printed") { () -> String in
+            for await line in child.lines { return line }
+            return ""
+        }
+        guard let line, let port = Int(line.trimmingCharacters(in: .whitespaces)), port > 0 else { return nil }
+        return port
     }
 
     static func candidates() -> [String] {

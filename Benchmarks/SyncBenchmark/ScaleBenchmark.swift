@@ -30,7 +30,7 @@ enum ScaleBenchmark {
 
     /// `synclayer server` on a free loopback port; returns the child and its port.
     static func startServer(_ executable: String, data: String) async throws -> (ChildProcess, Int) {
-        let child = try ChildProcess(executable: executable, arguments: ["server", "--port", "0", "--data", data, "--log-level", "warning"])
+        let child = try await ChildProcess.startUnblocked(executable, ["server", "--port", "0", "--data", data, "--log-level", "warning"])
         let line = try? await withTimeout(30, "server start") { () -> String in
             for await line in child.lines where line.hasPrefix("listening on ") { return line }
             return ""
@@ -81,11 +81,15 @@ enum ScaleBenchmark {
 
     // MARK: 6. 1,000 connections
 
-    /// Counts the change frames all subscribers received, and signals each time the count reaches a
-    /// multiple of the number of subscribers (one write delivered to all of them).
+    /// Counts the change frames all subscribers received and their bytes on the wire, and signals
+    /// each time the count reaches a multiple of the number of subscribers (one write delivered to
+    /// all of them), noting when.
     final class Arrivals: Sendable {
         let subscribers: Int
         let total = Atomic<Int>(0)
+        /// Bytes of the counted frames as sent: payload and WebSocket header (unmasked, as a server sends).
+        let bytes = Atomic<Int>(0)
+        private let lastMultiple = Atomic<UInt64>(0)
         let signals: AsyncStream<Void>
         private let continuation: AsyncStream<Void>.Continuation
 
@@ -94,9 +98,18 @@ enum ScaleBenchmark {
             (signals, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         }
 
-        func arrived() {
-            if total.add(1, ordering: .relaxed).newValue % subscribers == 0 { continuation.yield() }
+        /// One frame with a payload of `payload` bytes arrived.
+        func arrived(payload: Int) {
+            bytes.add(payload + (payload < 126 ? 2 : payload < 65_536 ? 4 : 10), ordering: .relaxed)
+            if total.add(1, ordering: .relaxed).newValue % subscribers == 0 {
+                lastMultiple.store(now().bitPattern, ordering: .releasing)
+                continuation.yield()
+            }
         }
+
+        /// When the count last reached a multiple of the subscribers (monotonic seconds): when the
+        /// last frame arrived, once every subscriber has every frame.
+        var lastDelivery: Double { Double(bitPattern: lastMultiple.load(ordering: .acquiring)) }
 
         func finish() { continuation.finish() }
     }
@@ -121,7 +134,7 @@ enum ScaleBenchmark {
         let ready = SharedCounter(0)  // 1 once `subscribed` arrived
         let socket = try await BenchSocket.connect(url) { data in
             if ready.value.load(ordering: .relaxed) == 1 {
-                arrivals.arrived()
+                arrivals.arrived(payload: data.readableBytes)
             } else if String(buffer: data).contains("subscribed") {
                 ready.value.store(1, ordering: .relaxed)
                 subscribedContinuation.yield()
@@ -184,6 +197,12 @@ enum ScaleBenchmark {
         }
     }
 
+    /// An insert of the original protocol (no signature: the server stamps and signs it), the same
+    /// JSON to every server.
+    static func insert(tag: String, index: Int, text: String) -> String {
+        #"{"type":"insert","collection":"\#(collection)","recordId":"\#(tag)-\#(index)","data":{"n":\#(index),"text":"\#(text)"},"timestamp":"2026-01-01T00:00:00.000Z"}"#
+    }
+
     /// Sends `warmUp + samples` inserts of the original protocol to `url`, one at a time, each when
     /// the last reached every subscriber counted by `arrivals`; the seconds each of the last
     /// `samples` took from its send until the last subscriber had it. Every subscriber must have
@@ -195,7 +214,7 @@ enum ScaleBenchmark {
             var signals = arrivals.signals.makeAsyncIterator()
             var latencies: [Double] = []
             for index in 0..<(warmUp + samples) {
-                let payload = #"{"type":"insert","collection":"\#(collection)","recordId":"\#(tag)-\#(index)","data":{"n":\#(index),"text":"\#(text)"},"timestamp":"2026-01-01T00:00:00.000Z"}"#
+                let payload = insert(tag: tag, index: index, text: text)
                 let start = now()
                 try await writer.send(payload)
                 while arrivals.total.load(ordering: .relaxed) < subscribers * (index + 1) {

@@ -10,9 +10,10 @@ import SyncCore
 /// 1. A change saved on node A until `watch()` on node B emits it, through the server on loopback,
 ///    against a bare WebSocket echo round trip on the same stack (Hummingbird + hummingbird-websocket
 ///    server, swift-websocket client).
-/// 2. Server fan-out, one writer to 100 subscribers of the original protocol, against a broadcast
-///    server written with Python `websockets` (`broadcast_server.py`, a child process), both driven
-///    by the same Swift client code; and, for reference, a bare broadcast server on our own stack.
+/// 2. Server fan-out to 1, 100 and 1,000 subscribers of the original protocol, each server its own
+///    process: `synclayer server` against a broadcast server written with Python `websockets`
+///    (`broadcast_server.py`), and for reference a bare broadcast server on our own stack, all
+///    driven by the same Swift client code (`FanOutBenchmark`); needs `synclayer`, as parts 6–10 do.
 ///
 /// Run with `swift build -c release --product sync-benchmark --scratch-path .build-bench &&
 /// .build-bench/release/sync-benchmark` (add `--quick` for a short run). The Python baseline needs
@@ -44,11 +45,15 @@ struct SyncBenchmark {
     /// The measurements, off the main actor.
     nonisolated static func run() async throws {
         let arguments = CommandLine.arguments
+        // The fan-out's bare reference server runs as its own process: this executable in this mode.
+        if arguments.count > 1, arguments[1] == BareBroadcastServer.serveArgument {
+            try await BareBroadcastServer.serve()
+            return
+        }
         let quick = arguments.contains("--quick")
         // `--only latency|fanout|fanout-ours|mesh|scale|flood` runs one part (for profiling).
         let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         let warmUp = quick ? 50 : 200, samples = quick ? 300 : 2_000
-        let subscribers = 100, frames = quick ? 500 : 2_000, rounds = quick ? 1 : 3
         let directory = try TemporaryDirectory(prefix: "sync-bench")
         defer { directory.remove() }
         // A document's text field, so that frames are about 250 bytes like a small real change.
@@ -69,54 +74,9 @@ struct SyncBenchmark {
                 .joined(separator: ", "), verdict: "")
         }
 
-        // 2. Server fan-out, 1 writer to 100 subscribers, against Python `websockets`.
+        // 2. Server fan-out, each server its own process, against Python `websockets.broadcast`.
         if only == nil || only == "fanout" || only == "fanout-ours" {
-            let name = "server fan-out, 1 writer to \(subscribers) subscribers, \(frames) inserts (median of \(rounds))"
-            var python: PythonBroadcastServer?
-            var pythonProblem: String?
-            if only == "fanout-ours" {
-                pythonProblem = "skipped (--only fanout-ours)"
-            } else {
-                do {
-                    python = try await PythonBroadcastServer.start()
-                } catch {
-                    pythonProblem = "\(error)"
-                }
-            }
-            let server = try await TestServer.start(databasePath: directory.file("fanout-server.sqlite"))
-            let bare = try await BareBroadcastServer.start()
-            var ourRates: [Double] = [], pythonRates: [Double] = [], bareRates: [Double] = []
-            do {
-                for round in 0..<rounds {
-                    let seconds = try await fanOutRound(url: server.webSocketURL, subscribers: subscribers, frames: frames, tag: "s\(round)", text: text)
-                    ourRates.append(Double(frames * subscribers) / seconds)
-                    let bareSeconds = try await fanOutRound(url: "ws://127.0.0.1:\(bare.port)/", subscribers: subscribers, frames: frames,
-                                                            tag: "b\(round)", text: text)
-                    bareRates.append(Double(frames * subscribers) / bareSeconds)
-                    if let python {
-                        let seconds = try await fanOutRound(url: "ws://127.0.0.1:\(python.port)/", subscribers: subscribers, frames: frames,
-                                                            tag: "p\(round)", text: text)
-                        pythonRates.append(Double(frames * subscribers) / seconds)
-                    }
-                }
-            } catch {
-                await python?.stop()
-                await bare.stop()
-                await server.stop()
-                throw error
-            }
-            await python?.stop()
-            await bare.stop()
-            await server.stop()
-            if python != nil {
-                report.ratio(name, ours: median(ourRates), baseline: median(pythonRates), unit: "frames/s delivered",
-                             baselineName: "Python websockets broadcast server", target: 10)
-            } else {
-                report.note(name, figures: String(format: "%.0f frames/s delivered; no baseline", median(ourRates)),
-                            verdict: "NOT MEASURED: \(pythonProblem ?? "")")
-            }
-            report.ratio("  reference: the same fan-out by a bare broadcast server on our stack (no store)", ours: median(ourRates),
-                         baseline: median(bareRates), unit: "frames/s delivered", baselineName: "Hummingbird broadcast, in process", target: nil)
+            try await FanOutBenchmark.run(report: &report, directory: directory, quick: quick, text: text, python: only != "fanout-ours")
         }
         if only == nil || only == "mesh" {
             try await MeshBenchmark.run(report: &report, directory: directory, quick: quick, warmUp: warmUp, samples: samples, text: text)

@@ -1,0 +1,97 @@
+import BenchmarkSupport
+import Foundation
+
+extension FanOutBenchmark {
+    /// One server's figures in a scenario: medians over its rounds (latencies pooled).
+    struct Figures {
+        var serverCPU: Double, clientCPU: Double, framesPerSecond: Double, bytesPerFrame: Double
+        var latencies: [Double]
+        /// Resident bytes per connection (first round, fresh process), when read.
+        var memoryPerConnection: Double?
+        /// Frames per write call and the calls, from the strace round; or why it is missing.
+        var writeCalls: String
+
+        init(_ result: Outcome, subscribers: Int) {
+            let samples = result.samples
+            serverCPU = median(samples.map { $0.serverCPU / Double($0.frames) })
+            clientCPU = median(samples.map { $0.clientCPU / Double($0.frames) })
+            framesPerSecond = median(samples.map { Double($0.frames) / $0.seconds })
+            bytesPerFrame = median(samples.map { Double($0.bytes) / Double($0.frames) })
+            latencies = samples.flatMap(\.latencies)
+            if let first = samples.first, let idle = first.idle, let connected = first.connected {
+                memoryPerConnection = Double(connected - idle) / Double(subscribers)
+            }
+            switch result.traced {
+            case .success(let traced):
+                let sockets = traced.syscalls?.toSockets ?? [:]
+                let calls = sockets.values.reduce(0, +)
+                let named = sockets.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                writeCalls = String(format: "%.2f frames per send call (strace round: %d frames; to sockets %@; %d other write calls)",
+                                    Double(traced.frames) / Double(max(calls, 1)), traced.frames, named.isEmpty ? "none" : named,
+                                    traced.syscalls?.other ?? 0)
+            case .failure(let error):
+                writeCalls = "write calls not counted: \(error)"
+            }
+        }
+
+        var summary: String {
+            String(format: "server CPU %.2f µs per delivered frame, client CPU %.2f µs per frame, %.0f frames/s, %.0f B per frame; %@",
+                   serverCPU * 1e6, clientCPU * 1e6, framesPerSecond, bytesPerFrame, writeCalls)
+        }
+    }
+
+    /// The scenario's rows: each server's figures, then ours against Python's (the targets) and
+    /// against the bare stack (for reference).
+    static func add(_ scenario: Scenario, _ results: [Outcome], pythonProblem: String?, to report: inout Report) {
+        let figures = results.map { Figures($0, subscribers: scenario.subscribers) }
+        let rounds = results.first?.samples.count ?? 0
+        report.note("server fan-out (\(scenario.label)): \(scenario.title); each server its own process, median of \(rounds) rounds, alternated",
+                    figures: "\(scenario.load.writes) inserts a round; the same NIO clients (this process) for every server", verdict: "")
+        for (result, figure) in zip(results, figures) {
+            report.note("  \(result.server)", figures: figure.summary, verdict: "")
+        }
+        guard let ours = figures.first else { return }
+        let bare = figures.count > 1 ? figures[1] : nil
+        let python = pythonProblem == nil ? figures.last : nil
+        let perFrame = scenario.subscribers == 1 ? "server CPU per change" : "server CPU per delivered frame"
+        compare(perFrame, ours: ours.serverCPU * 1e6, python: python.map { $0.serverCPU * 1e6 }, unit: "µs", target: scenario.cpuTarget,
+                pythonProblem: pythonProblem, to: &report)
+        if !ours.latencies.isEmpty {
+            for (label, fraction) in [("p50", 0.5), ("p99", 0.99)] {
+                compare("fan-out latency \(label), from the send until the last of \(scenario.subscribers) subscribers has it (\(ours.latencies.count) writes)",
+                        ours: percentile(ours.latencies, fraction) * 1e3, python: python.map { percentile($0.latencies, fraction) * 1e3 },
+                        unit: "ms", target: 1, strictly: true, pythonProblem: pythonProblem, to: &report)
+            }
+        }
+        if let mine = ours.memoryPerConnection {
+            let memoryRow = "(d) memory per connection: resident memory with the \(scenario.subscribers) subscribers connected and idle, "
+                + "less the idle server's, per connection (fresh processes)"
+            compare(memoryRow, ours: mine / 1e3, python: python?.memoryPerConnection.map { $0 / 1e3 }, unit: "kB", target: 1,
+                    pythonProblem: pythonProblem, to: &report)
+            if let bareMemory = bare?.memoryPerConnection {
+                report.note("  reference: the bare stack", figures: String(format: "%.1f kB per connection", bareMemory / 1e3), verdict: "")
+            }
+        }
+        if let bare {
+            report.note("  reference: \(perFrame) against the bare stack (no store) in the same run",
+                        figures: String(format: "%.2f µs vs %.2f µs: ratio %.2f", ours.serverCPU * 1e6, bare.serverCPU * 1e6, ours.serverCPU / bare.serverCPU),
+                        verdict: "")
+        }
+    }
+
+    /// A row for a figure where less is better: ours against Python's in the same run, whose
+    /// ratio must be at most `target` (below it, if `strictly`).
+    static func compare(_ name: String, ours: Double, python: Double?, unit: String, target: Double, strictly: Bool = false,
+                        pythonProblem: String?, to report: inout Report) {
+        let targetText = (strictly ? "< " : "≤ ") + (target == 1.0 / 3 ? "1/3" : String(format: "%g", target))
+        guard let python else {
+            report.note("  \(name)", figures: String(format: "%.2f %@; no baseline", ours, unit),
+                        verdict: "NOT MEASURED against Python: \(pythonProblem ?? "no figure")")
+            return
+        }
+        let ratio = ours / python
+        let met = strictly ? ratio < target : ratio <= target
+        report.note("  \(name)", figures: String(format: "%.2f %@ vs %.2f %@ (Python websockets.broadcast server, same run)", ours, unit, python, unit),
+                    verdict: String(format: "ratio %.2f %@ target %@", ratio, met ? "meets" : "BELOW", targetText))
+    }
+}
