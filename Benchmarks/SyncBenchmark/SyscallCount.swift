@@ -55,7 +55,12 @@ final class SyscallCount: Sendable {
         }
         defer { try? FileManager.default.removeItem(atPath: output) }
         guard let data = FileManager.default.contents(atPath: output) else { throw BenchmarkError("strace wrote no \(output)") }
-        return Self.parse(String(decoding: data, as: UTF8.self))
+        let trace = String(decoding: data, as: UTF8.self)
+        let calls = Self.parse(trace)
+        guard !calls.toSockets.isEmpty else {
+            throw BenchmarkError("no call to a socket in strace's output, which begins: \(trace.prefix(200))")
+        }
+        return calls
     }
 
     /// Ends strace without a count, for a round that failed.
@@ -69,8 +74,8 @@ final class SyscallCount: Sendable {
     static func parse(_ trace: String) -> Calls {
         var calls = Calls()
         for line in trace.split(separator: "\n") {
-            guard let space = line.firstIndex(of: " ") else { continue }
-            let call = line[line.index(after: space)...]
+            // A line starts with the pid of the thread, padded with spaces to a common width.
+            let call = line.drop(while: \.isNumber).drop(while: { $0 == " " })
             guard let open = call.firstIndex(of: "("), traced.contains(String(call[..<open])) else { continue }
             if call[open...].dropFirst().drop(while: \.isNumber).hasPrefix("<socket:") {
                 calls.toSockets[String(call[..<open]), default: 0] += 1
