@@ -157,7 +157,7 @@ final class PythonBroadcastServer: Sendable {
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("broadcast_server.py").path
         var failures: [String] = []
         for python in candidates() {
-            let child = try await ChildProcess.startUnblocked(python, [script])
+            let child = try ChildProcess(executable: python, arguments: [script])
             if let port = await port(printedBy: child) {
                 return PythonBroadcastServer(child: child, port: port, python: python)
             }

@@ -24,7 +24,7 @@ struct FanOutServer: Sendable {
     /// `sync-benchmark serve-bare-broadcast`.
     static func bare() async throws -> FanOutServer {
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let child = try await ChildProcess.startUnblocked(executable, [BareBroadcastServer.serveArgument])
+        let child = try ChildProcess(executable: executable, arguments: [BareBroadcastServer.serveArgument])
         guard let port = await PythonBroadcastServer.port(printedBy: child) else {
             await PythonBroadcastServer.stop(child)
             throw BenchmarkError("the bare broadcast server did not start: \(child.standardError.suffix(500))")

@@ -30,7 +30,7 @@ enum ScaleBenchmark {
 
     /// `synclayer server` on a free loopback port; returns the child and its port.
     static func startServer(_ executable: String, data: String) async throws -> (ChildProcess, Int) {
-        let child = try await ChildProcess.startUnblocked(executable, ["server", "--port", "0", "--data", data, "--log-level", "warning"])
+        let child = try ChildProcess(executable: executable, arguments: ["server", "--port", "0", "--data", data, "--log-level", "warning"])
         let line = try? await withTimeout(30, "server start") { () -> String in
             for await line in child.lines where line.hasPrefix("listening on ") { return line }
             return ""

@@ -31,7 +31,7 @@ final class SyscallCount: Sendable {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("sync-benchmark-strace-\(getpid())-\(pid).txt").path
         guard FileManager.default.isExecutableFile(atPath: strace) else { throw BenchmarkError("\(strace) is not installed (apt-get install strace)") }
         // -y names each descriptor by its path (`12<socket:[…]>`); -s 0 leaves the data out.
-        let child = try await ChildProcess.startUnblocked(strace, ["-f", "-y", "-s", "0", "-e", "trace=" + traced.joined(separator: ","),
+        let child = try ChildProcess(executable: strace, arguments: ["-f", "-y", "-s", "0", "-e", "trace=" + traced.joined(separator: ","),
                                                                    "-o", output, "-p", "\(pid)"])
         // strace says "Process PID attached" once it holds every thread there is (with how many).
         let deadline = now() + 10

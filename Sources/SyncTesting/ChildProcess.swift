@@ -28,7 +28,17 @@ package final class ChildProcess: Sendable {
         let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in env { free(pointer) } }
         var child: pid_t = 0
-        let status = posix_spawn(&child, executable, &actions, nil, argv, env)
+        // The child starts with no signal blocked: it would otherwise inherit the mask of the thread
+        // that spawns it, and the threads async code runs on block SIGTERM and SIGINT, so a child
+        // started there ignored them until SIGKILL (and strace never printed on SIGINT).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let status = posix_spawn(&child, executable, &actions, &attributes, argv, env)
         close(outPipe[1])
         close(errPipe[1])
         guard status == 0 else {
