@@ -64,4 +64,25 @@ import Testing
         await queue.drained()
         #expect(recorder.calls.withLock { $0 } == [[0], [1, 2, 3]])
     }
+
+    @Test func theLimitCountsWhatItemsWeigh() async {
+        let queue = InboundQueue<Int>(limit: 10) { $0 }
+        let recorder = Recorder()
+        queue.setHandler { await recorder.handle($0) }
+        await queue.submit(1)
+        for await _ in recorder.entered { break }
+        await queue.submit(4)
+        let submitted = Atomic<Bool>(false)
+        let reader = Task {
+            await queue.submit(6)
+            submitted.store(true, ordering: .sequentiallyConsistent)
+        }
+        for _ in 0..<100 { await Task.yield() }
+        let passed = submitted.load(ordering: .sequentiallyConsistent)
+        #expect(!passed, "two items weighing 10 fill a queue of 10")
+        recorder.releaseContinuation.yield()
+        await reader.value
+        await queue.drained()
+        #expect(recorder.calls.withLock { $0 } == [[1], [4, 6]])
+    }
 }

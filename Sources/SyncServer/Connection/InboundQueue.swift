@@ -3,23 +3,27 @@ import Synchronization
 /// What a connection's reader hands on, handled in order by one task at a time, every item waiting
 /// at once in one call, so that frames which arrive together are committed together.
 ///
-/// The task exists only while there is something to handle: an idle connection holds none. The
-/// reader waits while `limit` items wait, so a client that sends faster than the store commits is
-/// slowed down by TCP instead of queueing without bound.
+/// The task exists only while there is something to handle: an idle connection holds none. Each
+/// item weighs what `weight` says (a batch of changes, its count); the reader waits while items of
+/// `limit` in all wait, so a client that sends faster than the store commits is slowed down by TCP
+/// instead of queueing without bound.
 final class InboundQueue<Item: Sendable>: Sendable {
     private let state = Mutex(State())
     private let limit: Int
+    private let weight: @Sendable (Item) -> Int
 
     private struct State: Sendable {
         var items: [Item] = []
+        var weight = 0
         var running = false
         var reader: CheckedContinuation<Void, Never>?
         var task: Task<Void, Never>?
         var handle: (@Sendable ([Item]) async -> Void)?
     }
 
-    init(limit: Int) {
+    init(limit: Int, weight: @escaping @Sendable (Item) -> Int = { _ in 1 }) {
         self.limit = limit
+        self.weight = weight
     }
 
     /// Sets what handles the items (its owner, usually); `nil` lets go of it, once drained.
@@ -29,11 +33,13 @@ final class InboundQueue<Item: Sendable>: Sendable {
 
     /// Queues `item`; starts the handling task if none runs; returns once fewer than `limit` wait.
     func submit(_ item: Item) async {
+        let itemWeight = max(1, weight(item))
         let (start, full) = state.withLock { state -> (Bool, Bool) in
             state.items.append(item)
+            state.weight += itemWeight
             let start = !state.running
             state.running = true
-            return (start, state.items.count >= limit)
+            return (start, state.weight >= limit)
         }
         if start {
             let task = Task { await self.run() }
@@ -42,7 +48,7 @@ final class InboundQueue<Item: Sendable>: Sendable {
         if full {
             await withCheckedContinuation { continuation in
                 let resume = state.withLock { state -> Bool in
-                    if state.items.count < limit { return true }
+                    if state.weight < limit { return true }
                     state.reader = continuation
                     return false
                 }
@@ -63,6 +69,7 @@ final class InboundQueue<Item: Sendable>: Sendable {
             let (items, reader, handle) = state.withLock { state in
                 let taken = (state.items, state.reader, state.handle)
                 state.items = []
+                state.weight = 0
                 state.reader = nil
                 if taken.0.isEmpty { state.running = false }
                 return taken

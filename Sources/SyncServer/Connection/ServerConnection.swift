@@ -47,7 +47,14 @@ final class ServerConnection: Sendable {
         logger[metadataKey: "synclayer.connection"] = "\(id)"
         self.logger = logger
         self.codec = FrameCodec(maxFrameBytes: limits.maxFrameBytes, maxBatchCount: limits.maxBatchCount)
-        received = InboundQueue(limit: 256)
+        // Bounded in changes, not frames: a frame may carry a batch of up to maxBatchCount.
+        received = InboundQueue(limit: limits.maxBatchCount) { item in
+            guard case .frame(let frame, _) = item else { return 1 }
+            switch frame {
+            case .changes(let batch): return batch.changes.count
+            default: return 1
+            }
+        }
         hub.metrics.connectionsOpened.add(1, ordering: .relaxed)
     }
 
