@@ -30,6 +30,19 @@ import Testing
         }
     }
 
+    /// Submits `item` from another task and expects it not to return while the handler is held.
+    static func expectHeldBack(submitting item: Int, to queue: InboundQueue<Int>, _ comment: Comment) async -> Task<Void, Never> {
+        let submitted = Atomic<Bool>(false)
+        let reader = Task {
+            await queue.submit(item)
+            submitted.store(true, ordering: .sequentiallyConsistent)
+        }
+        for _ in 0..<100 { await Task.yield() }
+        let passed = submitted.load(ordering: .sequentiallyConsistent)
+        #expect(!passed, comment)
+        return reader
+    }
+
     @Test func whatWaitsWhileOneBatchIsHandledIsHandledInOneCallInOrder() async {
         let queue = InboundQueue<Int>(limit: 1_000)
         let recorder = Recorder()
@@ -50,15 +63,8 @@ import Testing
         for await _ in recorder.entered { break }
         await queue.submit(1)
         await queue.submit(2)
-        let submitted = Atomic<Bool>(false)
-        let reader = Task {
-            await queue.submit(3)
-            submitted.store(true, ordering: .sequentiallyConsistent)
-        }
         // The handler is held: the fourth item cannot be queued past the limit of three.
-        for _ in 0..<100 { await Task.yield() }
-        let passed = submitted.load(ordering: .sequentiallyConsistent)
-        #expect(!passed, "the reader waits while three items wait")
+        let reader = await Self.expectHeldBack(submitting: 3, to: queue, "the reader waits while three items wait")
         recorder.releaseContinuation.yield()
         await reader.value
         await queue.drained()
@@ -72,14 +78,7 @@ import Testing
         await queue.submit(1)
         for await _ in recorder.entered { break }
         await queue.submit(4)
-        let submitted = Atomic<Bool>(false)
-        let reader = Task {
-            await queue.submit(6)
-            submitted.store(true, ordering: .sequentiallyConsistent)
-        }
-        for _ in 0..<100 { await Task.yield() }
-        let passed = submitted.load(ordering: .sequentiallyConsistent)
-        #expect(!passed, "two items weighing 10 fill a queue of 10")
+        let reader = await Self.expectHeldBack(submitting: 6, to: queue, "two items weighing 10 fill a queue of 10")
         recorder.releaseContinuation.yield()
         await reader.value
         await queue.drained()
