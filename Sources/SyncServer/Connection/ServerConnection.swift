@@ -308,7 +308,7 @@ final class ServerConnection: Sendable {
             while true {
                 let page = try await store.changes(after: position, through: head, collections: subscribed, skipping: vector, limit: 500)
                 position = page.more ? page.cursor : max(head, cursor)
-                let messages = page.changes.map { ChangeMessage(store.identity.signer.signingOwn($0.change), serverSeq: $0.serverSeq) }
+                let messages = page.messages(signedBy: store.identity.signer)
                 try await delivery.sendCatchUpPage(.changes(ChangeBatch(changes: messages, cursor: position))).get()
                 lastActivity.store(monotonicNanos(), ordering: .relaxed)
                 if !page.more { return }

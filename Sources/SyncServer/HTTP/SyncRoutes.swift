@@ -129,10 +129,7 @@ struct SyncRoutes: Sendable {
         }
         let cursor = pull.cursorOwner == store.serverID ? pull.cursor : 0
         let page = try await store.changes(after: cursor, collections: Set(pull.collections), skipping: pull.vector, limit: pull.limit)
-        let signer = store.identity.signer
-        let changes: [JSONValue] = page.changes.map {
-            .object(FrameCodec.object(for: .change(ChangeMessage(signer.signingOwn($0.change), serverSeq: $0.serverSeq))))
-        }
+        let changes: [JSONValue] = page.messages(signedBy: store.identity.signer).map { .object(FrameCodec.object(for: .change($0))) }
         return JSONResponse.ok(["changes": .array(changes), "cursor": .int(Int64(clamping: page.cursor)), "more": .bool(page.more),
                                 "vector": try await store.vector().jsonValue, "serverId": .string(store.serverID.rawValue)])
     }

@@ -48,8 +48,9 @@ final class ServerHub: Sendable {
         let changes = commit.changes.map { committed in
             let frame = ServerFrame.text(codec.encode(.change(ChangeMessage(committed.change, serverSeq: committed.serverSeq))))
             var nodeFrame = frame
-            if nodes, committed.change.signature == nil, committed.change.id.origin == signer.nodeID {
-                nodeFrame = ServerFrame.text(codec.encode(.change(ChangeMessage(signer.signingOwn(committed.change), serverSeq: committed.serverSeq))))
+            // signingOwn signs only the server's own changes not signed yet; others stay as they are.
+            if nodes, case let signed = signer.signingOwn(committed.change), signed.signature != committed.change.signature {
+                nodeFrame = ServerFrame.text(codec.encode(.change(ChangeMessage(signed, serverSeq: committed.serverSeq))))
             }
             return HubChange(change: committed.change, serverSeq: committed.serverSeq ?? 0, submitter: committed.submitter,
                              frame: frame, nodeFrame: nodeFrame)

@@ -45,6 +45,12 @@ package struct ChangePage: Sendable, Hashable {
     package let cursor: UInt64
     /// Whether more changes follow.
     package let more: Bool
+
+    /// The page as a node is sent it: the server's own changes, stored unsigned, signed by `signer`
+    /// on the way out (`Docs/Security.md`), each with its server sequence.
+    package func messages(signedBy signer: ChangeSigner) -> [ChangeMessage] {
+        changes.map { ChangeMessage(signer.signingOwn($0.change), serverSeq: $0.serverSeq) }
+    }
 }
 
 /// A document as the original protocol's pull returns it.
