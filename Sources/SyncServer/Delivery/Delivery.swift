@@ -186,7 +186,8 @@ final class Delivery: Sendable {
             guard !state.ended else { return false }
             state.ended = true
             state.deferred = []
-            state.pending.append(Outgoing(buffer: buffer, promise: nil))
+            // Not admitted against the bound (the connection is ending), so not released either.
+            state.pending.append(Outgoing(buffer: buffer, promise: nil, counted: false))
             state.closing = .graceful(code: code, reason: error.code.rawValue)
             return Self.claimDrain(&state)
         }
@@ -270,20 +271,17 @@ final class Delivery: Sendable {
             }
             return (state.pending, state.closing)
         }
-        guard let context = context.value else {
+        let context = context.value
+        guard let context, !isAbort(closing) else {
+            // Nothing can be written: the channel is gone, or too slow to be sent anything more.
             release(items)
             for item in items { item.promise?.fail(ChannelError.ioOnClosedChannel) }
-            return
-        }
-        if case .abort = closing {
-            release(items)
-            for item in items { item.promise?.fail(ChannelError.ioOnClosedChannel) }
-            context.close(promise: nil)
+            context?.close(promise: nil)
             return
         }
         var written = items
         if case .graceful(let code, let reason) = closing {
-            written.append(Outgoing(buffer: ServerFrame.close(code: code, reason: reason), promise: nil))
+            written.append(Outgoing(buffer: ServerFrame.close(code: code, reason: reason), promise: nil, counted: false))
         }
         guard !written.isEmpty else { return }
         // Writes complete in order: the last one's completion releases them all.
@@ -299,11 +297,22 @@ final class Delivery: Sendable {
         }
     }
 
+    private func isAbort(_ closing: Closing?) -> Bool {
+        if case .abort = closing { return true }
+        return false
+    }
+
+    /// `items` are on the socket, or will never be: they no longer count against the bound.
     private func release(_ items: [Outgoing]) {
-        let counted = items.filter(\.counted)
-        guard !counted.isEmpty else { return }
-        frames.release(counted.count)
-        bytes.subtract(counted.reduce(0) { $0 + $1.buffer.readableBytes }, ordering: .relaxed)
+        var count = 0
+        var size = 0
+        for item in items where item.counted {
+            count += 1
+            size += item.buffer.readableBytes
+        }
+        guard count > 0 else { return }
+        frames.release(count)
+        bytes.subtract(size, ordering: .relaxed)
     }
 }
 
