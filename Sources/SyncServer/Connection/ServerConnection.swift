@@ -298,8 +298,9 @@ final class ServerConnection: Sendable {
 
     /// Sends every change the node lacks up to the head, in pages, each with the cursor it reaches
     /// (the last page always carries the head); live frames wait until it is done. A page is read
-    /// only once the one before is on the socket. The inbound task does this, so the node's frames
-    /// sent meanwhile are read after it (their answers would wait behind it anyway).
+    /// only once the one before is on the socket. The handling task does this: the reader goes on
+    /// reading into the queue (up to its bound), and what it queued is handled after the catch-up,
+    /// whose answers would wait behind it anyway.
     private func catchUp(from cursor: UInt64, vector: VersionVector, collections: [String]) async {
         let (head, subscribed) = delivery.beginCatchUp(vector: vector, collections: collections) { store.head }
         defer { delivery.endCatchUp() }
