@@ -5,6 +5,7 @@ let log: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
 let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
+let coreMetrics: Target.Dependency = .product(name: "CoreMetrics", package: "swift-metrics")
 /// Our own targets build with warnings as errors (ignored when this package is someone's dependency).
 let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
@@ -43,6 +44,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Metrics: emitted through swift-metrics, exposed at /metrics in Prometheus' text format.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // `swift package generate-documentation` (scripts/docs): the DocC catalogs of SyncLayer and SyncServer.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -53,8 +57,12 @@ let package = Package(
         .executableTarget(name: "AvahiProbe", dependencies: ["SyncDiscovery"], swiftSettings: strict),
         .target(name: "SyncCore", dependencies: [crypto], swiftSettings: strict),
         .target(name: "SyncStore", dependencies: ["SyncCore", "CSQLite", log], swiftSettings: strict),
+        // One registry per server or node, in Prometheus' text format (Docs/Operations.md, "Metrics").
+        .target(name: "SyncTelemetry", dependencies: [
+            coreMetrics, .product(name: "Prometheus", package: "swift-prometheus"),
+        ], swiftSettings: strict),
         .target(name: "SyncLayer", dependencies: [
-            "SyncCore", "SyncStore", "SyncDiscovery", crypto, log, lifecycle, httpClient,
+            "SyncCore", "SyncStore", "SyncDiscovery", crypto, log, lifecycle, httpClient, coreMetrics,
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "WSClient", package: "swift-websocket"),
@@ -66,7 +74,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: strict),
         .target(name: "SyncServer", dependencies: [
-            "SyncCore", "SyncStore", crypto, log, lifecycle,
+            "SyncCore", "SyncStore", "SyncTelemetry", crypto, log, lifecycle, coreMetrics,
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -78,7 +86,7 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
         ], swiftSettings: strict),
         .executableTarget(name: "SyncLayerCLI", dependencies: [
-            "SyncCore", "SyncStore", "SyncLayer", "SyncServer", "SyncDiscovery", log, lifecycle, httpClient,
+            "SyncCore", "SyncStore", "SyncLayer", "SyncServer", "SyncDiscovery", "SyncTelemetry", log, lifecycle, httpClient,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -193,7 +193,7 @@ enum FloodBenchmark {
                        sent: writers.reduce(0) { $0 + $1.sent.load(ordering: .relaxed) },
                        acked: writers.reduce(0) { $0 + $1.acked.load(ordering: .relaxed) },
                        refusedInAcks: writers.reduce(0) { $0 + $1.refused.load(ordering: .relaxed) }, lostAcked: lost,
-                       serverMetrics: try await httpJSON(base + "/metrics", body: nil), healthy: health?["status"]?.stringValue == "ok",
+                       serverMetrics: try await httpJSON(base + "/metrics.json", body: nil), healthy: health?["status"]?.stringValue == "ok",
                        seconds: duration)
     }
 

@@ -17,6 +17,10 @@ public struct ServerConfiguration: Sendable {
     /// TLS from a certificate and key; `nil` (the default) serves plain HTTP and WebSocket, for
     /// loopback or behind a TLS-terminating proxy.
     public var tls: ServerTLS?
+    /// The token that opens the server console (`GET /admin/`, Docs/Console.md), which lists every
+    /// connected node and its address; separate from client tokens. `nil` (the default): the console
+    /// is off and answers 404.
+    public var adminToken: String?
 
     /// Creates the configuration of a server that stores in the SQLite file at `databasePath` and
     /// listens on `host`:`port`.

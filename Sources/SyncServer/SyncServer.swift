@@ -80,11 +80,13 @@ public final class SyncServer: Service, Sendable {
         let observer = store.observeCommits { event in
             if case .committed(let commit) = event { hub.publish(commit) }
         }
+        store.timeCommits { metrics.commitSeconds.recordNanoseconds($0.nanoseconds) }
         if configuration.authority.isOpen {
             logger.warning("no token file: every client may read and write every collection")
         }
         let router = Router()
         SyncRoutes(store: store, hub: hub, authority: configuration.authority, limits: configuration.limits).add(to: router)
+        AdminRoutes(token: configuration.adminToken, store: store, hub: hub)?.add(to: router)
         let limits = configuration.limits
         let authority = configuration.authority
         let logger = self.logger
@@ -98,7 +100,8 @@ public final class SyncServer: Service, Sendable {
             let token = Self.token(in: path) ?? request.headerFields[.authorization].flatMap(Self.bearer)
             // Called on the channel's event loop, before the upgrade: the delivery handler goes at
             // the tail now (after TLS), and the WebSocket handlers are added after it (Docs/Delivery.md).
-            let delivery = Delivery(eventLoop: channel.eventLoop, limit: limits.outboundQueueLimit, byteLimit: limits.outboundQueueBytes)
+            let delivery = Delivery(eventLoop: channel.eventLoop, limit: limits.outboundQueueLimit, byteLimit: limits.outboundQueueBytes,
+                                    metrics: metrics, info: ConnectionInfo(address: Self.address(channel.remoteAddress)))
             try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
             return .upgrade([:]) { inbound, _, _ in
                 let connection = ServerConnection(delivery: delivery, store: store, hub: hub, authority: authority, limits: limits, logger: logger)
@@ -127,8 +130,16 @@ public final class SyncServer: Service, Sendable {
         hub.finishAll()
         openStore.withLock { $0 = nil }
         store.removeObserver(observer)
+        store.timeCommits(nil)
         await store.close()
         logger.info("stopped; database closed")
+    }
+
+    /// `HOST:PORT` (`[HOST]:PORT` for IPv6) of a socket address, for the server console.
+    static func address(_ address: SocketAddress?) -> String {
+        guard let address, let ip = address.ipAddress else { return "unknown" }
+        let port = address.port.map { ":\($0)" } ?? ""
+        return ip.contains(":") ? "[\(ip)]\(port)" : ip + port
     }
 
     /// The `token` query parameter of a request path, percent-decoded (by Hummingbird's URI).

@@ -20,10 +20,11 @@ package final class TestServer: Sendable {
     }
 
     /// Starts a server on port 0 over `databasePath` and waits until it listens.
-    /// With `tls` it serves HTTPS and WSS only.
+    /// With `tls` it serves HTTPS and WSS only; with `adminToken` its console at `/admin/`.
     package static func start(databasePath: String, authority: TokenAuthority = .open, limits: ServerLimits = ServerLimits(),
-                             port: Int = 0, tls: ServerTLS? = nil) async throws -> TestServer {
+                             port: Int = 0, tls: ServerTLS? = nil, adminToken: String? = nil) async throws -> TestServer {
         var configuration = ServerConfiguration(databasePath: databasePath, port: port)
+        configuration.adminToken = adminToken
         configuration.authority = authority
         configuration.limits = limits
         configuration.tls = tls

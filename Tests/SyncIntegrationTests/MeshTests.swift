@@ -255,7 +255,7 @@ import SyncCore
             await a.test.waitUntilConnected()
             #expect(try await waitUntil(b.node) { try await b.node.store.outboxCount() == 0 }, "b learns the server holds a's changes")
             #expect(b.node.metrics().duplicatesDropped == fromMesh, "the server sent b nothing it already held")
-            let (status, metrics) = try await HTTPHelper.get("\(server.baseURL)/metrics")
+            let (status, metrics) = try await HTTPHelper.get("\(server.baseURL)/metrics.json")
             #expect(status == 200)
             // The store, not the counter: the connection counts a commit only after the hub has
             // published it, so b can see the ack before the counter moves.

@@ -46,7 +46,7 @@ import Testing
             let records = try await http(.GET, "\(server.baseURL)/sync/todos?limit=100&offset=0").json?["records"]?.arrayValue ?? []
             #expect(records.map { $0["recordId"] } == ["kept"])
             #expect(records.first?["data"] == ["text": "must survive"])
-            let metrics = try await http(.GET, "\(server.baseURL)/metrics").json
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics.json").json
             #expect((metrics?["rateLimited"]?.intValue ?? 0) > 0)
             for socket in [deep, huge, flood, client] { await socket.close() }
         }

@@ -39,7 +39,7 @@ import Testing
             try await node.send(codec.encodeString(.change(ChangeMessage(change("node-a", 1, "r1")))))
             guard case .ack(let again) = try codec.decode(await incoming.next(ofType: "ack") ?? "") else { Issue.record("no ack"); return }
             #expect(again.committed == [ChangeID(origin: NodeID("node-a")!, seq: 1): 1] && again.cursor == nil)
-            let metrics = try await http(.GET, "\(server.baseURL)/metrics")
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics.json")
             #expect(metrics.json?["changesCommitted"] == 2 && metrics.json?["duplicatesDropped"] == 1)
             await node.close()
         }

@@ -81,7 +81,7 @@ import Testing
             }
             try await client.send(#"{"type":"ping"}"#)
             #expect(await incoming.next(ofType: "pong") != nil)
-            let metrics = try await http(.GET, "\(server.baseURL)/metrics")
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics.json")
             #expect(metrics.json?["framesRejected"]?.intValue == 5)
             await client.close()
         }

@@ -8,13 +8,13 @@ import SyncTesting
 
 /// Runs `body` against a fresh server in a temporary folder, once per server store the run has
 /// (SQLite, and PostgreSQL under scripts/with-postgres: the server's suite runs against both).
-func withServer<T>(authority: TokenAuthority = .open, limits: ServerLimits = ServerLimits(),
+func withServer<T>(authority: TokenAuthority = .open, limits: ServerLimits = ServerLimits(), adminToken: String? = nil,
                    _ body: (TestServer, TemporaryDirectory) async throws -> T) async throws -> T {
     var result: T?
     for kind in TestStoreKind.available {
         result = try await withTemporaryDirectory(prefix: "server") { directory in
             try await kind.withLocation(in: directory) { location in
-                let server = try await TestServer.start(databasePath: location, authority: authority, limits: limits)
+                let server = try await TestServer.start(databasePath: location, authority: authority, limits: limits, adminToken: adminToken)
                 do {
                     let result = try await body(server, directory)
                     await server.stop()

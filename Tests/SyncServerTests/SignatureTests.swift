@@ -54,7 +54,7 @@ import Testing
             // Nothing refused was stored; the refusals are counted.
             let stored = try await server.store.changes(after: 0, collections: ["todos"]).changes.map(\.change.id)
             #expect(stored == [genuine.id])
-            let metrics = try await http(.GET, "\(server.baseURL)/metrics").json
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics.json").json
             #expect(metrics?["badSignatures"]?.intValue == 4)
             // The genuine change is stored with its signature, which goes out with it to nodes that relay it.
             let kept = try await server.store.changes(after: 0, collections: ["todos"]).changes.first?.change
@@ -100,7 +100,7 @@ import Testing
             }
             let stored = try await server.store.changes(after: 0, collections: ["todos"]).changes.map(\.change)
             #expect(stored.count == 1 && stored.first?.fields == genuine.fields)
-            let metrics = try await http(.GET, "\(server.baseURL)/metrics").json
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics.json").json
             #expect(metrics?["duplicatesDropped"]?.intValue == 1)
             #expect(metrics?["badSignatures"]?.intValue == 0)
         }

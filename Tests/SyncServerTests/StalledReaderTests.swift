@@ -33,7 +33,7 @@ import Testing
                 acknowledged += answer.json?["committed"]?.objectValue?.count ?? 0
             }
             #expect(acknowledged == 4_000, "every write was acknowledged while the reader stalled")
-            let metrics = try await http(.GET, "\(server.baseURL)/metrics").json
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics.json").json
             #expect(metrics?["slowConnectionsDropped"]?.intValue == 1)
             // The server closed the stalled connection: reading now reaches its end, after at most
             // what was in flight (bounded by the queue limit and the socket buffers).

@@ -1,3 +1,4 @@
+import CoreMetrics
 import SyncCore
 /// How a node stores and syncs: the original SDK's `SyncConfig` fields, plus the node's own.
 ///
@@ -49,6 +50,11 @@ public struct SyncConfiguration: Sendable {
     /// authority, or the server's self-signed certificate), used instead of the system's roots;
     /// `nil` trusts the system's roots. Only used with `https://` and `wss://` URLs.
     public var trustedCertificatesPath: String?
+    /// Where the node records its histograms through swift-metrics: how long each store commit and
+    /// each realtime connection took (`synclayer_store_commit_seconds`, `synclayer_node_connect_seconds`).
+    /// `nil` uses `MetricsSystem.factory`, the process's choice (which records nothing unless the app
+    /// bootstrapped a backend). `synclayer node` gives each node a Prometheus registry of its own.
+    public var metricsFactory: (any MetricsFactory)?
 
     /// A configuration for a node storing its data at `databasePath`.
     public init(databasePath: String, baseURL: String? = nil, authToken: String? = nil, collections: [String] = []) {

@@ -35,6 +35,8 @@ public struct SyncMetrics: Sendable, Hashable {
     /// LAN peers dropped for not reading: more than `MeshConfiguration.linkQueueLimit` changes
     /// were waiting to be written to them.
     public var slowPeersDropped = 0
+    /// Realtime connections to the server that completed their handshake (the first, then every reconnection).
+    public var realtimeConnects = 0
     /// Error descriptions and how often each happened.
     public var errorCounts: [String: Int] = [:]
     /// When the last sync round finished (ms since the epoch).

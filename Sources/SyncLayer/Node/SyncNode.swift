@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -20,7 +21,7 @@ public final class SyncNode: Service, Sendable {
     /// The local store. Not public: an app that could acknowledge its own outbox could lose data.
     package let store: LocalStore
     let hub = EventHub()
-    let metricsRecorder = MetricsRecorder()
+    let metricsRecorder: MetricsRecorder
     let wallClock: SystemWallClock
     let logger: Logger
     let engine: SyncEngine
@@ -36,6 +37,8 @@ public final class SyncNode: Service, Sendable {
         self.store = store
         self.wallClock = wallClock
         self.logger = logger
+        metricsRecorder = MetricsRecorder(factory: configuration.metricsFactory ?? MetricsSystem.factory)
+        metricsRecorder.timeCommits(of: store)
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(15))
         // A server that refuses the connection (down, or its TLS certificate not trusted) fails the

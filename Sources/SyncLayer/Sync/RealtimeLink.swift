@@ -107,8 +107,9 @@ final class RealtimeLink: Sendable {
             headers[.authorization] = "Bearer \(token)"
         }
         let connected = Locked(false)
+        let started = ContinuousClock.now
         do {
-            try await open(target, headers: headers, connected: connected)
+            try await open(target, headers: headers, connected: connected, started: started)
         } catch {
             if error is NIOSSLError {
                 // Retrying will not help until the certificate or the node's trust changes: say so.
@@ -135,7 +136,7 @@ final class RealtimeLink: Sendable {
     /// cancellation, or when the server accepted TCP but never answered the upgrade (a partition can
     /// swallow even that) within two ping intervals, at least 5 s, the link stops waiting and the
     /// connection ends on its own).
-    private func open(_ target: String, headers: HTTPFields, connected: Locked<Bool>) async throws {
+    private func open(_ target: String, headers: HTTPFields, connected: Locked<Bool>, started: ContinuousClock.Instant) async throws {
         var clientLoggerLogger = logger
         clientLoggerLogger.logLevel = max(logger.logLevel, .warning)
         let clientLogger = clientLoggerLogger
@@ -158,6 +159,7 @@ final class RealtimeLink: Sendable {
                 self.closeCurrent.withLock { $0 = { try? await outbound.close(.normalClosure, reason: "disconnect") } }
                 try await session.run(channel: WebSocketChannel(inbound: inbound, outbound: outbound), abort: { dial.abort() }) { peer in
                     connected.withLock { $0 = true }
+                    self.engine.metrics.connected(after: ContinuousClock.now - started)
                     self.machine.withLock { $0.handshakeCompleted() }
                     self.publish()
                     var metadata: JSONObject = ["collections": .array(self.configuration.collections.map { .string($0) })]

@@ -9,20 +9,25 @@ import ServiceLifecycle
 import SyncLayer
 import Synchronization
 import SyncCore
+import SyncTelemetry
 
 /// A node's control endpoint, on loopback only: what `synclayer … --node URL` talks to.
 ///
 /// `GET /status`; `GET /collections/{c}` (list); `GET|PUT|PATCH|DELETE /collections/{c}/{id}`;
-/// `POST /collections/{c}` (save with a new id); `GET /collections/{c}/watch` (one JSON line per result).
+/// `POST /collections/{c}` (save with a new id); `GET /collections/{c}/watch` (one JSON line per result);
+/// `GET /metrics` (Prometheus' text format, ``NodeMetrics``).
 final class ControlServer: Service, Sendable {
     let node: SyncNode
     let port: Int
+    /// The node's metrics registry, read by `GET /metrics`.
+    let metrics: MetricsRegistry
     let logger: Logger
     private let ready: AsyncStream<Int>
     private let readyContinuation: AsyncStream<Int>.Continuation
 
-    init(node: SyncNode, port: Int, logger: Logger) {
+    init(node: SyncNode, port: Int, metrics: MetricsRegistry = MetricsRegistry(), logger: Logger) {
         self.node = node
+        self.metrics = metrics
         self.port = port
         self.logger = logger
         (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
@@ -37,6 +42,11 @@ final class ControlServer: Service, Sendable {
         let router = Router()
         let node = self.node
         router.get("/status") { _, _ in ControlResponse.json(.object(try await NodeStatus.report(node))) }
+        let metrics = self.metrics
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: MetricsRegistry.contentType],
+                     body: .init(byteBuffer: ByteBuffer(bytes: await NodeMetrics.exposition(node, metrics))))
+        }
         router.get("/collections/{collection}") { _, context in
             let collection = try ControlServer.parameter(context, "collection")
             return ControlResponse.json(.array(try await node.collection(collection).getAll().map(ControlResponse.document)))

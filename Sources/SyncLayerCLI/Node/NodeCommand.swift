@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SyncLayer
+import SyncTelemetry
 import SyncCore
 import SyncStore
 
@@ -113,6 +114,9 @@ struct NodeCommand: AsyncParsableCommand {
             }
             configuration.mesh = meshConfiguration
         }
+        // The node's own registry: its histograms are recorded here, /metrics reads it.
+        let metrics = MetricsRegistry()
+        configuration.metricsFactory = metrics.factory
         guard let durability = Durability(rawValue: durability) else { throw ValidationError("--durability is processCrash or powerLoss") }
         configuration.durability = durability
         var logger = Logger(label: "synclayer.node")
@@ -125,7 +129,7 @@ struct NodeCommand: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
-        let controlServer = ControlServer(node: node, port: control, logger: logger)
+        let controlServer = ControlServer(node: node, port: control, metrics: metrics, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(services: [node, controlServer], gracefulShutdownSignals: [.sigterm, .sigint],
                                                            logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)

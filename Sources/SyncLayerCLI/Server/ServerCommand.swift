@@ -40,6 +40,9 @@ struct ServerRunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A JSON file of bearer tokens and their rights.", valueName: "file"))
     var tokens: String?
 
+    @Option(help: ArgumentHelp("A file holding the token of the server console at /admin/ (trailing newline ignored; never on the command line). Without it the console is off.", valueName: "path"))
+    var adminTokenFile: String?
+
     @Option(help: ArgumentHelp("TLS: a PEM file of the server's certificate chain (its own certificate first). Needs --tls-key.", valueName: "path"))
     var tlsCert: String?
 
@@ -57,6 +60,12 @@ struct ServerRunCommand: AsyncParsableCommand {
         guard let durability = Durability(rawValue: durability) else { throw ValidationError("--durability is processCrash or powerLoss") }
         configuration.durability = durability
         if let tokens { configuration.authority = try TokenAuthority.load(path: tokens) }
+        if let adminTokenFile {
+            guard let text = try? String(contentsOfFile: adminTokenFile, encoding: .utf8), !text.trimmed(where: \.isNewline).isEmpty else {
+                throw ValidationError("--admin-token-file: cannot read a token from \(adminTokenFile)")
+            }
+            configuration.adminToken = text.trimmed(where: \.isNewline)
+        }
         switch (tlsCert, tlsKey) {
         case (let cert?, let key?): configuration.tls = ServerTLS(certificateChainPath: cert, privateKeyPath: key)
         case (nil, nil): break

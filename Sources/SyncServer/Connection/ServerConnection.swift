@@ -72,6 +72,7 @@ final class ServerConnection: Sendable {
                 close(FrameError(.authFailed, "the token is not valid"))
             } else {
                 authenticated.store(true, ordering: .relaxed)
+                hub.metrics.connectionsAuthenticated.add(1, ordering: .relaxed)
             }
         }
         let initialRights = rights
@@ -103,7 +104,10 @@ final class ServerConnection: Sendable {
         do {
             for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
                 lastActivity.store(monotonicNanos(), ordering: .relaxed)
-                hub.metrics.framesReceived.add(1, ordering: .relaxed)
+                switch message {
+                case .text(let text): hub.metrics.received(bytes: text.utf8.count)
+                case .binary(let buffer): hub.metrics.received(bytes: buffer.readableBytes)
+                }
                 guard rateLimiter.allow(atNanos: monotonicNanos()) else {
                     hub.metrics.rateLimited.add(1, ordering: .relaxed)
                     await received.submit(.reply(.error(FrameError(.rateLimitExceeded, "more than \(Int(limits.framesPerSecond)) frames per second"))))
@@ -131,6 +135,7 @@ final class ServerConnection: Sendable {
                     if case .auth(let token) = frame, let found = authority.rights(for: token) {
                         rights = found
                         authenticated.store(true, ordering: .relaxed)
+                        hub.metrics.connectionsAuthenticated.add(1, ordering: .relaxed)
                         reply(.authenticated)
                     } else {
                         hub.metrics.authFailures.add(1, ordering: .relaxed)
@@ -191,6 +196,7 @@ final class ServerConnection: Sendable {
     private func handle(_ frame: Frame, rights: TokenRights) async {
         switch frame {
         case .hello(let hello):
+            delivery.info.identify(hello.nodeID)
             // `hello` is always the first frame answering a node's `hello`: that is how a node tells
             // our server from a backend of the original protocol (Docs/Protocol.md).
             // The held vector, not a database read: a hello answered at once is what keeps a busy

@@ -1,5 +1,6 @@
 import NIOCore
 import SyncCore
+import SyncStore
 import Synchronization
 
 /// Everything one WebSocket connection is sent, in one order, written on its event loop.
@@ -26,6 +27,10 @@ final class Delivery: Sendable {
     private let node = Atomic<Bool>(false)
     private let byteLimit: Int
     private let codec = FrameCodec()
+    /// Where frames written, their bytes and how long they waited are counted (none in unit tests).
+    private let metrics: ServerMetrics?
+    /// Who is at the other end, for the server console.
+    let info: ConnectionInfo
 
     private struct State: Sendable {
         var pending: [Outgoing] = []
@@ -37,6 +42,10 @@ final class Delivery: Sendable {
         var catchingUp = false
         var deferred: [Outgoing] = []
         var subscriptions = Set<String>()
+        /// When the pending drain was asked for (monotonic nanoseconds): how long frames wait.
+        var drainAskedAt: UInt64 = 0
+        /// The last server sequence of a commit published to this connection while live.
+        var through: UInt64 = 0
         /// What the node holds without a gap, per origin: its hello vector, moved on by what it sent
         /// and what it was sent.
         var holds = VersionVector()
@@ -58,8 +67,11 @@ final class Delivery: Sendable {
         case abort
     }
 
-    init(eventLoop: any EventLoop, limit: Int, byteLimit: Int) {
+    init(eventLoop: any EventLoop, limit: Int, byteLimit: Int, metrics: ServerMetrics? = nil,
+         info: ConnectionInfo = ConnectionInfo(address: "")) {
         self.eventLoop = eventLoop
+        self.metrics = metrics
+        self.info = info
         self.context = NIOLoopBoundBox(nil, eventLoop: eventLoop)
         self.frames = OutboundQueueBound(limit: limit)
         self.byteLimit = byteLimit
@@ -78,9 +90,16 @@ final class Delivery: Sendable {
     /// Queues what a commit means to this connection: the change frames it subscribes to, then one
     /// ack for its own changes and those it already held. Called by the hub in commit order.
     /// Returns `false` if the connection is over its bound and is being dropped.
+    @discardableResult
     func publish(_ changes: [HubChange], connection: UInt64) -> Bool {
+        publishing(changes, connection: connection).admitted
+    }
+
+    /// ``publish(_:connection:)``, also saying whether any change frame was queued (the fan-out).
+    func publishing(_ changes: [HubChange], connection: UInt64) -> (admitted: Bool, sentChanges: Bool) {
         let isNode = self.isNode
-        return enqueue { state in
+        var sentChanges = false
+        let admitted = enqueue { state in
             guard state.live else { return [] }
             var out: [Outgoing] = []
             var acks: [ChangeID: UInt64] = [:]
@@ -88,6 +107,7 @@ final class Delivery: Sendable {
             var last: UInt64 = 0
             for change in changes where change.serverSeq > state.liveFrom {
                 last = change.serverSeq
+                state.through = last
                 let id = change.change.id
                 if change.submitter == connection {
                     acks[id] = change.serverSeq
@@ -95,6 +115,7 @@ final class Delivery: Sendable {
                     held.insert(id)
                 } else if state.subscriptions.contains(change.change.collection) {
                     out.append(Outgoing(buffer: isNode ? change.nodeFrame : change.frame, promise: nil))
+                    sentChanges = true
                 } else {
                     continue
                 }
@@ -106,6 +127,7 @@ final class Delivery: Sendable {
             }
             return out
         }
+        return (admitted, sentChanges)
     }
 
     /// A client of the original protocol subscribed: answer, then deliver the collection from now.
@@ -129,6 +151,11 @@ final class Delivery: Sendable {
 
     /// Whether a node (it said `hello`) is at the other end: it gets the server's own changes signed.
     var isNode: Bool { node.load(ordering: .relaxed) }
+
+    /// What the server console shows of this connection.
+    var view: (subscriptions: Set<String>, through: UInt64, catchingUp: Bool) {
+        state.withLock { ($0.subscriptions, max($0.through, $0.liveFrom), $0.catchingUp) }
+    }
 
     // MARK: Catch-up
 
@@ -254,6 +281,7 @@ final class Delivery: Sendable {
     private static func claimDrain(_ state: inout State) -> Bool {
         if state.drainScheduled { return false }
         state.drainScheduled = true
+        state.drainAskedAt = monotonicNanos()
         return true
     }
 
@@ -263,13 +291,13 @@ final class Delivery: Sendable {
 
     /// On the event loop: writes every pending frame, flushes once, then closes if asked to.
     private func drain() {
-        let (items, closing) = state.withLock { state in
+        let (items, closing, askedAt) = state.withLock { state in
             state.drainScheduled = false
             defer {
                 state.pending = []
                 state.closing = nil
             }
-            return (state.pending, state.closing)
+            return (state.pending, state.closing, state.drainAskedAt)
         }
         let context = context.value
         guard let context, !isAbort(closing) else {
@@ -290,6 +318,11 @@ final class Delivery: Sendable {
             context.write(NIOAny(item.buffer), promise: index == written.count - 1 ? done : item.promise)
         }
         context.flush()
+        if let metrics {
+            metrics.framesSent.add(written.count, ordering: .relaxed)
+            metrics.bytesSent.add(written.reduce(0) { $0 + $1.buffer.readableBytes }, ordering: .relaxed)
+            metrics.deliverySeconds.recordNanoseconds(Int64(clamping: monotonicNanos() &- askedAt))
+        }
         let channel = context.channel
         done.futureResult.whenComplete { [self] _ in
             release(items)

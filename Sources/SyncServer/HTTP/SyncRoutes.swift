@@ -7,6 +7,7 @@ import HTTPTypes
 import Hummingbird
 import SyncCore
 import SyncStore
+import SyncTelemetry
 
 /// The REST API: the original protocol's routes and ours, on the same store as the WebSocket.
 struct SyncRoutes: Sendable {
@@ -28,7 +29,14 @@ struct SyncRoutes: Sendable {
         router.get("/health") { _, _ in
             JSONResponse.ok(["status": "ok", "serverSeq": .int(Int64(clamping: store.head))])
         }
+        // Prometheus' text format; the same counters as a JSON object at /metrics.json.
         router.get("/metrics") { _, _ in
+            let state = ServerState(connections: hub.count, head: store.head, clusterHead: (try? await store.clusterHead()) ?? store.head,
+                                    subscribers: hub.subscriberCounts())
+            return Response(status: .ok, headers: [.contentType: MetricsRegistry.contentType],
+                            body: .init(byteBuffer: ByteBuffer(bytes: hub.metrics.exposition(state))))
+        }
+        router.get("/metrics.json") { _, _ in
             JSONResponse.ok(.object(hub.metrics.snapshot(connections: hub.count, head: store.head)))
         }
         router.get("/sync/_digest") { request, _ in

@@ -38,10 +38,32 @@ final class ServerHub: Sendable {
     /// How many connections are open.
     var count: Int { connections.withLock { $0.count } }
 
+    /// Every open connection, for the server console, oldest first.
+    func views() -> [ConnectionView] {
+        let all = connections.withLock { Array($0) }
+        return all.map { id, delivery in
+            let view = delivery.view
+            return ConnectionView(id: id, node: delivery.info.node, address: delivery.info.address, openedAt: delivery.info.openedAt,
+                                  collections: view.subscriptions.sorted(), through: view.through, catchingUp: view.catchingUp)
+        }.sorted { $0.id < $1.id }
+    }
+
+    /// Per collection, how many connections subscribe to it now.
+    func subscriberCounts() -> [String: Int] {
+        let all = connections.withLock { Array($0.values) }
+        var counts: [String: Int] = [:]
+        for delivery in all {
+            for collection in delivery.view.subscriptions { counts[collection, default: 0] += 1 }
+        }
+        return counts
+    }
+
     /// Hands a commit to every connection (called in commit order).
     func publish(_ commit: StoreCommit) {
+        guard !commit.changes.isEmpty else { return }
+        metrics.commits.add(1, ordering: .relaxed)
         let targets = connections.withLock { Array($0) }
-        guard !targets.isEmpty, !commit.changes.isEmpty else { return }
+        guard !targets.isEmpty else { return }
         // A node that says hello after this check is live only above the head, which includes this
         // commit: it gets these changes in its catch-up, signed there.
         let nodes = targets.contains { $0.value.isNode }
@@ -52,13 +74,20 @@ final class ServerHub: Sendable {
             if nodes, case let signed = signer.signingOwn(committed.change), signed.signature != committed.change.signature {
                 nodeFrame = ServerFrame.text(codec.encode(.change(ChangeMessage(signed, serverSeq: committed.serverSeq))))
             }
+            metrics.messageBytesOut.record(frame.readableBytes)
             return HubChange(change: committed.change, serverSeq: committed.serverSeq ?? 0, submitter: committed.submitter,
                              frame: frame, nodeFrame: nodeFrame)
         }
-        for (id, delivery) in targets where !delivery.publish(changes, connection: id) {
-            metrics.slowConnectionsDropped.add(1, ordering: .relaxed)
-            remove(id)
+        var fanout = 0
+        for (id, delivery) in targets {
+            let outcome = delivery.publishing(changes, connection: id)
+            if outcome.sentChanges { fanout += 1 }
+            if !outcome.admitted {
+                metrics.slowConnectionsDropped.add(1, ordering: .relaxed)
+                remove(id)
+            }
         }
+        metrics.fanout.record(fanout)
     }
 
     /// Closes every connection still registered (the server stopped).
@@ -68,37 +97,5 @@ final class ServerHub: Sendable {
             return Array(connections.values)
         }
         for delivery in targets { delivery.abort() }
-    }
-}
-
-/// The server's counters, readable at `/metrics`.
-final class ServerMetrics: Sendable {
-    let connectionsOpened = Atomic<Int>(0)
-    let framesReceived = Atomic<Int>(0)
-    let framesRejected = Atomic<Int>(0)
-    let changesCommitted = Atomic<Int>(0)
-    let duplicatesDropped = Atomic<Int>(0)
-    let changesRejected = Atomic<Int>(0)
-    /// Changes refused for their signature (also counted in `changesRejected`).
-    let badSignatures = Atomic<Int>(0)
-    let authFailures = Atomic<Int>(0)
-    let rateLimited = Atomic<Int>(0)
-    let slowConnectionsDropped = Atomic<Int>(0)
-
-    func snapshot(connections: Int, head: UInt64) -> JSONObject {
-        [
-            "connections": .int(Int64(connections)),
-            "connectionsOpened": .int(Int64(connectionsOpened.load(ordering: .relaxed))),
-            "framesReceived": .int(Int64(framesReceived.load(ordering: .relaxed))),
-            "framesRejected": .int(Int64(framesRejected.load(ordering: .relaxed))),
-            "changesCommitted": .int(Int64(changesCommitted.load(ordering: .relaxed))),
-            "duplicatesDropped": .int(Int64(duplicatesDropped.load(ordering: .relaxed))),
-            "changesRejected": .int(Int64(changesRejected.load(ordering: .relaxed))),
-            "badSignatures": .int(Int64(badSignatures.load(ordering: .relaxed))),
-            "authFailures": .int(Int64(authFailures.load(ordering: .relaxed))),
-            "rateLimited": .int(Int64(rateLimited.load(ordering: .relaxed))),
-            "slowConnectionsDropped": .int(Int64(slowConnectionsDropped.load(ordering: .relaxed))),
-            "serverSeq": .int(Int64(clamping: head)),
-        ]
     }
 }

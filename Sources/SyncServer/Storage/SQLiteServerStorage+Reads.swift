@@ -97,4 +97,7 @@ extension SQLiteServerStorage {
     package func changeCount() async throws -> Int {
         try await readers.read { Int(try $0.scalarInt("SELECT count(*) FROM changes") ?? 0) }
     }
+
+    /// One process writes an SQLite store: its head is the store's.
+    package func clusterHead() async throws -> UInt64 { head }
 }

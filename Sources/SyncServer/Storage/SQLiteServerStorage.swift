@@ -85,6 +85,12 @@ package final class SQLiteServerStorage: ServerStorage {
         notifier.remove(token)
     }
 
+    /// Sets what hears how long each write transaction took, from its start to its commit (the
+    /// store-commit histogram of `/metrics`); `nil` stops it.
+    package func timeCommits(_ handler: (@Sendable (Duration) -> Void)?) {
+        notifier.timeCommits(handler)
+    }
+
     /// Validates and commits changes (each once: a duplicate reports its first sequence).
     ///
     /// - Parameter submitter: tags the committed changes for commit observers (0: untagged).

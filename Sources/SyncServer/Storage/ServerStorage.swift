@@ -28,6 +28,8 @@ package protocol ServerStorage: Sendable {
     func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64
     /// Stops an observer.
     func removeObserver(_ token: UInt64)
+    /// Sets what hears how long each write transaction took (`nil` stops it).
+    func timeCommits(_ handler: (@Sendable (Duration) -> Void)?)
 
     /// Validates and commits changes (each once: a duplicate reports its first sequence).
     /// `submitter` tags the committed changes for commit observers (0: untagged).
@@ -51,6 +53,10 @@ package protocol ServerStorage: Sendable {
     func records(collection: String, since: UInt64, limit: Int, offset: Int) async throws -> [ServerRecord]
     /// How many changes the storage holds.
     func changeCount() async throws -> Int
+    /// The head of the whole store as the database holds it now: on PostgreSQL the last sequence
+    /// any instance committed (an instance's own ``head`` moves when it has published up to it),
+    /// on SQLite ``head`` itself.
+    func clusterHead() async throws -> UInt64
     /// Finishes queued work and closes.
     func close() async
 }

@@ -66,6 +66,18 @@ package final class CommitNotifier: Sendable {
         observers.withLock { $0.removeAll { $0.id == id } }
     }
 
+    private let timer = Mutex<(@Sendable (Duration) -> Void)?>(nil)
+
+    /// Sets what hears how long each transaction took to commit (one at a time; `nil` stops it).
+    package func timeCommits(_ handler: (@Sendable (Duration) -> Void)?) {
+        timer.withLock { $0 = handler }
+    }
+
+    /// A transaction committed in `duration`, from its start to the commit's return.
+    package func committed(in duration: Duration) {
+        timer.withLock { $0 }?(duration)
+    }
+
     package func publish(_ commit: StoreCommit) {
         let handlers = observers.withLock { $0.map(\.handler) }
         for handler in handlers { handler(.committed(commit)) }

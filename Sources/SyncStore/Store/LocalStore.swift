@@ -78,6 +78,12 @@ package final class LocalStore: Sendable {
     package func removeObserver(_ token: UInt64) {
         notifier.remove(token)
     }
+
+    /// Sets what hears how long each write transaction took, from its start to its commit (the
+    /// store-commit histogram of `/metrics`); `nil` stops it.
+    package func timeCommits(_ handler: (@Sendable (Duration) -> Void)?) {
+        notifier.timeCommits(handler)
+    }
 }
 
 /// Limits the store enforces on what it accepts.

@@ -168,6 +168,7 @@ package final class WriterCore: @unchecked Sendable {
     /// has grown past ``checkpointPages``.
     private func commit(_ jobs: [any WriteJob]) -> Bool {
         defer { connection.resetUsedStatements() }
+        let started = ContinuousClock.now
         do {
             try connection.run(static: "BEGIN IMMEDIATE")
         } catch {
@@ -221,6 +222,7 @@ package final class WriterCore: @unchecked Sendable {
             for job in jobs { job.fail(error) }
             return false
         }
+        notifier.committed(in: ContinuousClock.now - started)
         state = context.state
         let vector = state.vector
         heldVector.withLock { $0 = vector }

@@ -181,6 +181,12 @@ package final class PostgresServerStorage: ServerStorage {
         notifier.remove(token)
     }
 
+    /// Sets what hears how long each write transaction took, from its start to its commit (the
+    /// store-commit histogram of `/metrics`); `nil` stops it.
+    package func timeCommits(_ handler: (@Sendable (Duration) -> Void)?) {
+        notifier.timeCommits(handler)
+    }
+
     package func commit(_ changes: [Change], submitter: UInt64) async throws -> [ChangeID: CommitOutcome] {
         let screened = limits.screen(changes, now: writer.wallClock.nowMillis())
         let accepted = screened.accepted
@@ -233,6 +239,16 @@ package final class PostgresServerStorage: ServerStorage {
 
     package func changeCount() async throws -> Int {
         try await boundedAwait(Self.operationLimit, "a read") { [self] in try await readChangeCount() }
+    }
+
+    package func clusterHead() async throws -> UInt64 {
+        try await boundedAwait(Self.operationLimit, "a read") { [self] in
+            var head: UInt64 = 0
+            for try await seq in try await client.query("SELECT seq FROM synclayer_head WHERE id = 1", logger: logger).decode(Int64.self) {
+                head = UInt64(clamping: seq)
+            }
+            return head
+        }
     }
 
     private func readChanges(after cursor: UInt64, through last: UInt64, collections: Set<String>?,

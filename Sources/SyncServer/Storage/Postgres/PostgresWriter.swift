@@ -82,6 +82,7 @@ actor PostgresWriter {
         nextToken += 1
         let token = nextToken
         let outcome: (Result, PostgresWrittenChanges, HybridLogicalClock)
+        let started = ContinuousClock.now
         do {
             outcome = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.transactionLimit) {
@@ -115,6 +116,7 @@ actor PostgresWriter {
             throw error
         }
         let (result, written, endClock) = outcome
+        notifier.committed(in: ContinuousClock.now - started)
         for (number, own) in ownUnpublished where own.token == token { ownUnpublished[number]?.committed = true }
         clock = endClock
         held.withLock { vector in
