@@ -100,6 +100,27 @@ extension LocalStore {
         }
     }
 
+    /// The outbox's size and the clock of its oldest change, in one read: per origin, one range
+    /// scan of the primary key above its acknowledged mark (the scan ``outboxCount()`` does).
+    package func outboxSummary() async throws -> OutboxSummary {
+        let nodeID = self.nodeID
+        return try await readers.read { connection in
+            var summary = OutboxSummary(count: 0, oldest: nil)
+            let statement = try connection.statement("SELECT count(*), min(hlc) FROM changes WHERE origin = ?1 AND seq > ?2 AND acked = 0")
+            for (origin, through) in try Self.acknowledgedMarks(connection, nodeID: nodeID) {
+                statement.reset()
+                try statement.bind(origin, at: 1)
+                try statement.bind(Int64(bitPattern: through), at: 2)
+                guard try statement.step() else { continue }
+                summary.count += Int(statement.int64(0))
+                guard !statement.isNull(1) else { continue }
+                let hlc = HLCTimestamp(rawValue: UInt64(bitPattern: statement.int64(1)))
+                summary.oldest = min(summary.oldest ?? hlc, hlc)
+            }
+            return summary
+        }
+    }
+
     /// Every origin the log holds changes of, with its acknowledged mark, in origin order.
     static func acknowledgedMarks(_ connection: SQLiteConnection, nodeID: NodeID) throws -> [(String, UInt64)] {
         var marks: [String: UInt64] = [nodeID.rawValue: 0]
@@ -206,5 +227,18 @@ extension LocalStore {
                       hlc: HLCTimestamp(rawValue: UInt64(bitPattern: statement.int64(2))),
                       collection: statement.text(3), recordID: statement.text(4), kind: kind, fields: fields,
                       signature: statement.isNull(7) ? nil : ChangeSignature(wireText: statement.text(7)))
+    }
+}
+
+/// What the outbox holds: ``LocalStore/outboxSummary()``.
+package struct OutboxSummary: Sendable, Hashable {
+    /// Changes waiting for the server's acknowledgement (every origin's).
+    package var count: Int
+    /// The clock of the oldest of them; `nil` when the outbox is empty.
+    package var oldest: HLCTimestamp?
+
+    package init(count: Int, oldest: HLCTimestamp?) {
+        self.count = count
+        self.oldest = oldest
     }
 }
