@@ -10,6 +10,12 @@ public struct SyncEvent: Sendable, Hashable {
         case realtimeConnected, realtimeDisconnected, realtimeInsert, realtimeUpdate, realtimeDelete, realtimeSync
         case error
         case peerDiscovered, peerConnected, peerLost, relayed
+        /// A change from elsewhere was applied to the store: one event per change, whether it came
+        /// from the server (realtime or polled) or a LAN peer. Metadata: `source` (`server` or
+        /// `peer`), `peer` (the node id of the peer that sent it, for `peer`), `changeId` and `kind`
+        /// (when the change has them: a backend of the original protocol sends neither id nor clock).
+        /// Local writes are ``operationQueued`` (with `source` `local`).
+        case changeApplied
     }
 
     /// What happened.

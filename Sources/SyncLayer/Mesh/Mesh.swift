@@ -60,7 +60,9 @@ final class Mesh: Sendable {
         state.withLock { state in
             let peers = state.table.byPeer.values.compactMap { link -> PeerStatus? in
                 guard let peer = link.peer else { return nil }
-                return PeerStatus(nodeID: peer.nodeID, uplink: peer.uplink, address: link.address, direction: link.direction, since: peer.since)
+                return PeerStatus(nodeID: peer.nodeID, uplink: peer.uplink, address: link.address, direction: link.direction, since: peer.since,
+                                  encrypted: configuration.teamSecret != nil, changesSent: link.changesSent.load(ordering: .relaxed),
+                                  changesReceived: link.changesReceived.load(ordering: .relaxed))
             }.sorted { $0.nodeID < $1.nodeID }
             return MeshStatus(port: state.port, teamID: configuration.teamID, uplink: state.uplink, discovery: state.discovery.description, peers: peers)
         }
@@ -141,6 +143,7 @@ final class Mesh: Sendable {
     /// this node reaches it (the gateway's upward half).
     func received(_ batch: RelayBatch, on link: MeshLink) async throws {
         guard let peer = link.peer?.nodeID else { throw Refusal(description: "relay before peerHello") }
+        link.changesReceived.add(batch.changes.count, ordering: .relaxed)
         guard batch.hops <= configuration.hopLimit else { return }
         let applied = try await engine.applyFromPeer(batch.changes, peer: peer)
         guard !applied.isEmpty else { return }

@@ -29,6 +29,9 @@ final class MeshLink: Sendable {
     private let queued: OutboundQueueBound
     /// Fulfilled when the peer let more than `queueLimit` changes pile up (the link then ends).
     let overflow = Promise<Void>()
+    /// Changes written to the peer, and changes it sent, over this link (``PeerStatus``).
+    let changesSent = Atomic<Int>(0)
+    let changesReceived = Atomic<Int>(0)
 
     init(id: UInt64, direction: PeerStatus.Direction, address: String, queueLimit: Int, deferGrace: Duration) {
         deferred = Mutex(DeferredRelays(grace: deferGrace))
@@ -64,7 +67,9 @@ final class MeshLink: Sendable {
     /// The writer wrote `frame` to the peer.
     func wrote(_ frame: Frame) {
         let changes = Self.changeCount(frame)
-        if changes > 0 { queued.release(changes) }
+        guard changes > 0 else { return }
+        queued.release(changes)
+        changesSent.add(changes, ordering: .relaxed)
     }
 
     private static func changeCount(_ frame: Frame) -> Int {

@@ -31,4 +31,11 @@ public struct PeerStatus: Sendable, Hashable {
     public var direction: Direction
     /// When the link was established, milliseconds since the epoch.
     public var since: UInt64
+    /// Whether the link is encrypted and authenticated: it is whenever the team has a secret
+    /// (``MeshConfiguration/teamSecret``), as a link of such a team carries no frame in clear.
+    public var encrypted: Bool
+    /// Changes written to this peer over this link (relayed, or sent because it lacked them).
+    public var changesSent: Int
+    /// Changes this peer sent over this link, new here or not.
+    public var changesReceived: Int
 }

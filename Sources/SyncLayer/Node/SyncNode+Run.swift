@@ -55,6 +55,19 @@ extension SyncNode {
         linkStatesBroadcaster.current
     }
 
+    /// When the realtime link entered its current state (``linkState``), in milliseconds since the
+    /// epoch by the node's clock; the node's opening time while the link never changed state.
+    public var linkStateSince: UInt64 {
+        linkStatesBroadcaster.since
+    }
+
+    /// The server the node syncs with now: the base URL of the instance in use (of
+    /// ``SyncConfiguration/baseURL`` and ``SyncConfiguration/otherServerURLs``), or the WebSocket URL
+    /// when only that is configured; `nil` for a node without a server.
+    public var serverURL: String? {
+        engine.servers.current ?? configuration.effectiveWebSocketURL
+    }
+
     /// Closes the realtime link and keeps it closed (polling takes over) until ``connect()``.
     public func disconnect() async {
         await link?.disconnect()

@@ -22,10 +22,11 @@ public final class SyncNode: Service, Sendable {
     package let store: LocalStore
     let hub = EventHub()
     let metricsRecorder: MetricsRecorder
-    let wallClock: SystemWallClock
+    /// The node's clock: the machine's, corrected by the server's when it is off.
+    package let wallClock: SystemWallClock
     let logger: Logger
     let engine: SyncEngine
-    let linkStatesBroadcaster = LinkStateBroadcaster()
+    let linkStatesBroadcaster: LinkStateBroadcaster
     let link: RealtimeLink?
     /// The LAN mesh, when configured.
     let mesh: Mesh?
@@ -39,6 +40,7 @@ public final class SyncNode: Service, Sendable {
         self.logger = logger
         metricsRecorder = MetricsRecorder(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         metricsRecorder.timeCommits(of: store)
+        linkStatesBroadcaster = LinkStateBroadcaster(now: { wallClock.nowMillis() })
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(15))
         // A server that refuses the connection (down, or its TLS certificate not trusted) fails the

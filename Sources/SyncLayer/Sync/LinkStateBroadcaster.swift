@@ -1,17 +1,29 @@
 import Synchronization
 import SyncCore
 
-/// Holds the link state and tells every listener each change, the current state first.
+/// Holds the link state, and since when it holds, and tells every listener each change, the
+/// current state first.
 final class LinkStateBroadcaster: Sendable {
     private struct State {
         var current: LinkState = .disconnected
+        var since: UInt64
         var listeners: [UInt64: AsyncStream<LinkState>.Continuation] = [:]
         var nextID: UInt64 = 1
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+    /// Milliseconds since the epoch, for ``since``.
+    private let now: @Sendable () -> UInt64
+
+    init(now: @escaping @Sendable () -> UInt64) {
+        self.now = now
+        state = Mutex(State(since: now()))
+    }
 
     var current: LinkState { state.withLock { $0.current } }
+
+    /// When the link entered its current state, in milliseconds since the epoch.
+    var since: UInt64 { state.withLock { $0.since } }
 
     /// A stream of states, starting with the current one.
     func stream() -> AsyncStream<LinkState> {
@@ -33,6 +45,7 @@ final class LinkStateBroadcaster: Sendable {
         let listeners = state.withLock { state -> [AsyncStream<LinkState>.Continuation] in
             guard state.current != new else { return [] }
             state.current = new
+            state.since = now()
             return Array(state.listeners.values)
         }
         for listener in listeners { listener.yield(new) }

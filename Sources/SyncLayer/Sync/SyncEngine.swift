@@ -141,7 +141,7 @@ final class SyncEngine: Sendable {
         if hub.hasSubscribers {
             for change in changes {
                 emit(.operationQueued, collection: change.collection, recordID: change.recordID,
-                     metadata: ["changeId": .string(change.id.description), "kind": .string(change.kind.rawValue)])
+                     metadata: ["changeId": .string(change.id.description), "kind": .string(change.kind.rawValue), "source": "local"])
             }
         }
         let synced = changes.filter { syncedCollections.contains($0.collection) }
@@ -198,6 +198,7 @@ final class SyncEngine: Sendable {
         }
         if !applied.isEmpty, hub.hasSubscribers {
             emit(.relayed, metadata: ["peer": .string(peer.rawValue), "changes": .int(Int64(applied.count))])
+            for remote in applied { emitApplied(remote.change, source: ["source": "peer", "peer": .string(peer.rawValue)]) }
         }
         return applied
     }
@@ -247,10 +248,13 @@ final class SyncEngine: Sendable {
             case .applied:
                 applied += 1
                 fresh.append(remote[index])
-                if realtime, hub.hasSubscribers {
+                if hub.hasSubscribers {
                     let change = remote[index].change
-                    let kind: SyncEvent.Kind = change.kind == .insert ? .realtimeInsert : change.kind == .update ? .realtimeUpdate : .realtimeDelete
-                    emit(kind, collection: change.collection, recordID: change.recordID, metadata: ["changeId": .string(change.id.description)])
+                    if realtime {
+                        emit(Self.realtimeKind(change.kind), collection: change.collection, recordID: change.recordID,
+                             metadata: ["changeId": .string(change.id.description), "source": "server"])
+                    }
+                    emitApplied(change, source: ["source": "server"])
                 }
             case .duplicate:
                 duplicates += 1
@@ -269,10 +273,11 @@ final class SyncEngine: Sendable {
         let changes = messages.map(legacyChange)
         try await store.applyLegacy(changes)
         metrics.update { $0.changesReceived += changes.count }
-        if realtime, hub.hasSubscribers {
+        if hub.hasSubscribers {
             for change in changes {
-                let kind: SyncEvent.Kind = change.kind == .insert ? .realtimeInsert : change.kind == .update ? .realtimeUpdate : .realtimeDelete
-                emit(kind, collection: change.collection, recordID: change.recordID)
+                if realtime { emit(Self.realtimeKind(change.kind), collection: change.collection, recordID: change.recordID, metadata: ["source": "server"]) }
+                emit(.changeApplied, collection: change.collection, recordID: change.recordID,
+                     metadata: ["source": "server", "kind": .string(change.kind.rawValue)])
             }
         }
     }
@@ -326,6 +331,23 @@ final class SyncEngine: Sendable {
     }
 
     // MARK: Events
+
+    /// The seed's event for a change the realtime link delivered.
+    static func realtimeKind(_ kind: Change.Kind) -> SyncEvent.Kind {
+        switch kind {
+        case .insert: .realtimeInsert
+        case .update: .realtimeUpdate
+        case .delete: .realtimeDelete
+        }
+    }
+
+    /// ``SyncEvent/Kind/changeApplied`` for a change from elsewhere, `source` saying where from.
+    func emitApplied(_ change: Change, source: JSONObject) {
+        var metadata = source
+        metadata["changeId"] = .string(change.id.description)
+        metadata["kind"] = .string(change.kind.rawValue)
+        emit(.changeApplied, collection: change.collection, recordID: change.recordID, metadata: metadata)
+    }
 
     func emit(_ kind: SyncEvent.Kind, collection: String? = nil, recordID: String? = nil, error: String? = nil, metadata: JSONObject = [:]) {
         hub.emit(SyncEvent(kind, collection: collection, recordID: recordID, error: error, metadata: metadata, time: wallClock.nowMillis()))
