@@ -15,7 +15,9 @@ import SyncTelemetry
 ///
 /// `GET /status`; `GET /collections/{c}` (list); `GET|PUT|PATCH|DELETE /collections/{c}/{id}`;
 /// `POST /collections/{c}` (save with a new id); `GET /collections/{c}/watch` (one JSON line per result);
-/// `GET /metrics` (Prometheus' text format, ``NodeMetrics``).
+/// `GET /metrics` (Prometheus' text format, ``NodeMetrics``);
+/// the console: `GET /` (the page), its files (`/console.js`, `/console.css`) and `GET /events`, its
+/// live feed (``ConsoleFeed``). Docs/Console.md.
 final class ControlServer: Service, Sendable {
     let node: SyncNode
     let port: Int
@@ -46,6 +48,11 @@ final class ControlServer: Service, Sendable {
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: MetricsRegistry.contentType],
                      body: .init(byteBuffer: ByteBuffer(bytes: await NodeMetrics.exposition(node, metrics))))
+        }
+        router.get("/events") { _, _ in ConsoleFeed(node: node).response() }
+        for (name, asset) in ConsoleAssets.byName {
+            let response = ControlResponse.asset(asset)
+            router.get(RouterPath(name == "index.html" ? "/" : "/\(name)")) { _, _ in response }
         }
         router.get("/collections/{collection}") { _, context in
             let collection = try ControlServer.parameter(context, "collection")
@@ -124,6 +131,12 @@ enum ControlResponse {
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.canonicalBytes)))
+    }
+
+    /// One of the console's files, compiled in (``ConsoleAssets``).
+    static func asset(_ asset: ConsoleAssets.Asset) -> Response {
+        Response(status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "no-cache"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
     }
 
     static func document(_ document: Document) -> JSONValue {
