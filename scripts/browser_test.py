@@ -5,7 +5,8 @@ in the page), bounded by a timeout; nothing sleeps.
   python browser_test.py --console URL1 --console2 URL2 --node1 ID --node2 ID --node3 ID \
       --server-pid PID --shots DIR
 
-1. node 1's console shows its two peers (nodes 2 and 3) and the server link connected; screenshot;
+1. node 1's console shows its two peers (nodes 2 and 3), both reaching the server, and its own
+   server link connected; screenshot;
 2. the server is stopped (SIGTERM to its pid); the console shows the link disconnected;
 3. once node 2's console says it lost the server too, a document is written on node 2 through its
    control endpoint; it appears in node 1's list of changes with origin `peer <node 2's id>`, in
@@ -73,6 +74,8 @@ def main():
             page.wait_for_selector(f"#peer-rows .peer[data-node-id='{peer}']")
         page.wait_for_function("document.querySelectorAll('#peer-rows .peer').length === 2")
         page.wait_for_function("document.querySelectorAll('#mesh-graph .peer-node').length === 2")
+        # Every node reaches the server: both peers say so (each tells its peers when its link is up).
+        page.wait_for_function("document.querySelectorAll(\"#peer-rows .peer[data-uplink='true']\").length === 2")
         assert page.text_content("#link-state") == "connected"
         log(f"console of node 1 ({arguments.console}): link connected, peers {arguments.node2} and {arguments.node3}")
         shots.append(os.path.join(arguments.shots, "1-mesh-and-server-up.png"))
