@@ -106,7 +106,7 @@ is() { jq -e "$2" >/dev/null <<<"${ST[$1]}"; } # is HOST JQ-CONDITION (on its la
 all() { local i; for i in $NODES; do is "$i" "$1" || return 1; done; }
 digests() { local i; for i in $NODES; do jq -r .collections.todos.digest <<<"${ST[$i]}"; done | sort -u; }
 converged() { [[ "$(digests | wc -l)" == 1 ]] && all ".collections.todos.count == $1"; }
-holdings() { local i; for i in $NODES; do printf 'host %s holds %2s  ' "$i" "$(jq .collections.todos.count <<<"${ST[$i]}")"; done; }
+holdings() { local i; for i in $NODES; do printf 'host %s holds %2s, ' "$i" "$(jq .collections.todos.count <<<"${ST[$i]}")"; done | sed 's/, $//'; }
 
 # Bounded wait: snapshots every 0.2 s until CMD succeeds or TIMEOUT seconds pass; a dead process fails.
 wait_until() { # DESC TIMEOUT CMD...
