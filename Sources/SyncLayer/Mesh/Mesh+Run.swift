@@ -17,7 +17,7 @@ extension Mesh {
         // relay (signing, one queue per link). Before the mesh runs there are no links to relay
         // to; a peer that links later gets what it lacks by its vector.
         let (newChanges, continuation) = AsyncStream.makeStream(of: [ChangeInTransit].self)
-        engine.meshForward.withLock { $0 = { continuation.yield($0) } }
+        engine.meshForward.withLock { $0 = Callback { continuation.yield($0) } }
         defer {
             engine.meshForward.withLock { $0 = nil }
             continuation.finish()

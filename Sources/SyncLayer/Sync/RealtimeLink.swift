@@ -23,7 +23,7 @@ final class RealtimeLink: Sendable {
     private let machine: Locked<RealtimeLinkStateMachine>
     private let wakeup = Wakeup()
     /// Closes the current connection, if any.
-    private let closeCurrent = Locked<(@Sendable () async -> Void)?>(nil)
+    private let closeCurrent = Locked<AsyncCallback?>(nil)
     private let wanted = Locked(true)
 
     init(engine: SyncEngine, configuration: SyncConfiguration, url: String, tls: TLSConfiguration, states: LinkStateBroadcaster, logger: Logger) {
@@ -156,7 +156,7 @@ final class RealtimeLink: Sendable {
                 // Cancelling the connection's task once upgraded closes its input (swift-websocket's
                 // handler does so), which ends the session's reader.
                 guard dial.upgraded(closeSession: { dial.abort() }) else { return }
-                self.closeCurrent.withLock { $0 = { try? await outbound.close(.normalClosure, reason: "disconnect") } }
+                self.closeCurrent.withLock { $0 = AsyncCallback { try? await outbound.close(.normalClosure, reason: "disconnect") } }
                 try await session.run(channel: WebSocketChannel(inbound: inbound, outbound: outbound), abort: { dial.abort() }) { peer in
                     connected.withLock { $0 = true }
                     self.engine.metrics.connected(after: ContinuousClock.now - started)

@@ -46,7 +46,7 @@ final class SyncEngine: Sendable {
     /// Where new changes go to be passed to LAN peers (set by the mesh while it runs; it must return
     /// at once, as it is called on the store's writer thread), each change with whether the server
     /// is known to hold it.
-    let meshForward = Locked<(@Sendable ([ChangeInTransit]) -> Void)?>(nil)
+    let meshForward = Locked<Callback<[ChangeInTransit]>?>(nil)
 
     init(store: LocalStore, configuration: SyncConfiguration, hub: EventHub, metrics: MetricsRecorder, wallClock: SystemWallClock, logger: Logger) {
         self.store = store

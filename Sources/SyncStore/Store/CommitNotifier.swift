@@ -66,11 +66,11 @@ package final class CommitNotifier: Sendable {
         observers.withLock { $0.removeAll { $0.id == id } }
     }
 
-    private let timer = Mutex<(@Sendable (Duration) -> Void)?>(nil)
+    private let timer = Mutex<Callback<Duration>?>(nil)
 
     /// Sets what hears how long each transaction took to commit (one at a time; `nil` stops it).
     package func timeCommits(_ handler: (@Sendable (Duration) -> Void)?) {
-        timer.withLock { $0 = handler }
+        timer.withLock { $0 = handler.map(Callback.init) }
     }
 
     /// A transaction committed in `duration`, from its start to the commit's return.
