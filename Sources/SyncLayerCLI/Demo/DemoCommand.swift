@@ -11,6 +11,7 @@ import SyncLayer
 import SyncServer
 import SyncCore
 import SyncStore
+import SyncTelemetry
 
 /// The product in one run: a server and a team of nodes on a LAN mesh; the server goes away, the
 /// nodes keep writing and converge over the mesh, the server returns and everything reconciles.
@@ -34,8 +35,12 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Link the nodes as static peers even if Avahi is reachable.")
     var noAvahi = false
 
+    @Option(help: "Keep the nodes and their consoles up this many seconds at the end (at most 3600).")
+    var hold = 0
+
     func run() async throws {
         guard (2...8).contains(nodes) else { throw ValidationError("--nodes is between 2 and 8") }
+        guard (0...3600).contains(hold) else { throw ValidationError("--hold is between 0 and 3600 seconds") }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("synclayer-demo-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -78,6 +83,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         out.line("   all nodes connected to the server and linked on the mesh after \(Self.format(ContinuousClock.now - started))")
         for member in all { out.line("   \(member.name)  node \(member.node.nodeID.rawValue.prefix(8))  mesh peers: \(Self.peerNames(member, all))") }
+        out.line("   consoles (open them while the demo runs): " + all.map { "\($0.name) \($0.consoleURL)" }.joined(separator: "  "))
 
         // 2. Everyone online: changes go through the server, the mesh carries none.
         try await all[0].todos.save(["text": "Check the generator", "done": false, "by": .string(all[0].name)], id: "online-1")
@@ -161,6 +167,10 @@ struct DemoCommand: AsyncParsableCommand {
         out.line("   server    -           -      \(String(serverDigest.count).leftPad(4))  -       \(serverDigest.digest.prefix(16))")
         let onServer = store.head
         out.line("   changes made: \(written); changes on the server: \(onServer) (each once: \(onServer == UInt64(written) ? "yes" : "NO"))")
+        if hold > 0 {
+            out.line("   holding \(hold) s: consoles " + all.map(\.consoleURL).joined(separator: " "))
+            try? await Task.sleep(for: .seconds(hold))
+        }
         for member in all { await member.stop() }
         await server.stop()
         guard allEqual, onServer == UInt64(written) else {
@@ -204,14 +214,29 @@ struct DemoNode: Sendable {
     let name: String
     let node: SyncNode
     let task: Task<Void, any Error>
+    /// Its control endpoint with the console, as `synclayer node` has (loopback, a free port), in a
+    /// service group of its own so that it stops gracefully (open consoles are told, not cut).
+    let console: ServiceGroup
+    let consoleTask: Task<Void, any Error>
+    let consoleURL: String
     var todos: CollectionReference { node.collection("todos") }
 
     static func start(name: String, configuration: SyncConfiguration) async throws -> DemoNode {
+        var configuration = configuration
+        let metrics = MetricsRegistry()
+        configuration.metricsFactory = metrics.factory
         let node = try await SyncNode.open(configuration, logger: quietLogger())
-        return DemoNode(name: name, node: node, task: Task { try await node.run() })
+        let control = ControlServer(node: node, port: 0, metrics: metrics, logger: quietLogger())
+        let console = ServiceGroup(configuration: .init(services: [control], logger: quietLogger()))
+        let consoleTask = Task { try await console.run() }
+        let port = await control.waitUntilRunning() ?? 0
+        return DemoNode(name: name, node: node, task: Task { try await node.run() }, console: console, consoleTask: consoleTask,
+                        consoleURL: "http://127.0.0.1:\(port)/")
     }
 
     func stop() async {
+        await console.triggerGracefulShutdown()
+        _ = try? await consoleTask.value
         task.cancel()
         _ = try? await task.value
         await node.close()
