@@ -34,6 +34,45 @@ import Testing
         #expect(message.serverSeq == 7)
     }
 
+    @Test func aChangeFrameIsWrittenDirectlyAsItsCanonicalObject() {
+        // The server writes change frames without building their object; the bytes must be the
+        // canonical encoding of that object, whatever the message holds.
+        let messages = [
+            ChangeMessage(kind: .insert, collection: "todos", recordID: "r\"1", data: ["b": 1, "a": "x\ny", "é": ["z": nil, "y": [1, 2.5]]],
+                          timestamp: "2026-01-01T00:00:00Z", metadata: ["version": 3, "userId": "u", "changeId": "n:1", "aa": true]),
+            ChangeMessage(kind: .delete, collection: "c", recordID: "", data: nil, timestamp: nil, metadata: [:]),
+            ChangeMessage(kind: .update, collection: "ü\u{1}", recordID: "r", data: [:], timestamp: "t", metadata: ["sig": "s", "hlc": "h"]),
+            ChangeMessage(Change(id: ChangeID(origin: NodeID("node-1")!, seq: 9), hlc: HLCTimestamp(wallMillis: 7, counter: 1), collection: "todos",
+                                 recordID: "r9", kind: .insert, fields: ["text": "a \"quoted\" \\ text", "n": 1]), serverSeq: 12),
+        ]
+        for message in messages {
+            #expect(codec.encode(.change(message)) == JSONValue.object(FrameCodec.object(for: message)).canonicalBytes)
+        }
+        // A stored change, written straight from the change: signed or not, with a server
+        // sequence or not, deleted or not.
+        let origin = NodeID("node-1")!
+        let signature = ChangeSignature(wireText: String(repeating: "A", count: 128))
+        for kind in [Change.Kind.insert, .update, .delete] {
+            for signed in [false, true] {
+                for serverSeq in [nil, 1, UInt64(Int64.max) + 5] as [UInt64?] {
+                    let change = Change(id: ChangeID(origin: origin, seq: 3), hlc: HLCTimestamp(wallMillis: 1_767_225_600_123, counter: 4),
+                                        collection: "to\"dos", recordID: "r\u{7}", kind: kind, fields: ["z": 1, "a": ["b": "c"]],
+                                        signature: signed ? signature : nil)
+                    let expected = JSONValue.object(FrameCodec.object(for: ChangeMessage(change, serverSeq: serverSeq))).canonicalBytes
+                    #expect(FrameCodec.encode(change: change, serverSeq: serverSeq) == expected, "\(kind) signed \(signed) \(serverSeq as Any)")
+                }
+            }
+        }
+    }
+
+    @Test func objectKeysAreOrderedByTheirUTF8Bytes() {
+        // A prefix first, then byte order, which for non-ASCII differs from comparing characters.
+        let keys = ["ab", "a", "é", "z", "\u{1F600}", "Z", "", "e\u{301}"]
+        let sorted = keys.sorted(by: JSONValue.utf8Less)
+        #expect(sorted == keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+        #expect(sorted.prefix(4) == ["", "Z", "a", "ab"])
+    }
+
     @Test func ourFramesRoundTrip() throws {
         let a = NodeID("a")!
         let change = Change(id: ChangeID(origin: a, seq: 1), hlc: HLCTimestamp(wallMillis: 5), collection: "c", recordID: "r", kind: .delete, fields: [:])

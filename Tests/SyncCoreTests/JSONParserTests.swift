@@ -28,8 +28,13 @@ import Testing
         #expect(throws: JSONError.self) { try parser.parse(text) }
     }
 
-    @Test func rejectsInvalidUTF8() {
+    @Test func rejectsInvalidUTF8() throws {
         #expect(throws: JSONError.self) { try parser.parse([0x22, 0xFF, 0xFE, 0x22]) }
+        // An overlong encoding of "/", in a value and in a key, after ASCII bytes.
+        #expect(throws: JSONError.self) { try parser.parse([0x22, 0x61, 0xC0, 0xAF, 0x22]) }
+        #expect(throws: JSONError.self) { try parser.parse([0x7B, 0x22, 0x61, 0xED, 0xA0, 0x80, 0x22, 0x3A, 0x31, 0x7D]) }
+        // ASCII-only strings take the path without validation; their text is unchanged.
+        #expect(try parser.parse(#"{"key":"plain ascii ~"}"#) == ["key": "plain ascii ~"])
     }
 
     @Test func boundsNestingDepth() throws {

@@ -167,12 +167,15 @@ struct JSONReader {
     mutating func readString() throws(JSONError) -> String {
         index += 1
         let start = index
-        // Fast path: no escapes.
+        // Fast path: no escapes. A string of ASCII bytes only (most keys and values) needs no
+        // UTF-8 validation, which goes through the generic validator otherwise.
+        var bits: UInt8 = 0
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
+                if bits < 0x80 { return String(decoding: slice, as: UTF8.self) }
                 guard let string = String(validating: slice, as: UTF8.self) else {
                     throw JSONError(code: .invalidUTF8, offset: start, message: "string is not valid UTF-8")
                 }
@@ -180,6 +183,7 @@ struct JSONReader {
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error(.syntax, "control character in string") }
+            bits |= byte
             index += 1
         }
         guard index < bytes.count else { throw error(.syntax, "unterminated string") }

@@ -73,15 +73,31 @@ extension JSONValue {
     /// Orders strings by their UTF-8 bytes, the order canonical encoding uses for keys.
     @inlinable
     package static func utf8Less(_ lhs: String, _ rhs: String) -> Bool {
-        lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+        // Native and small strings are contiguous UTF-8: compare the bytes directly instead of
+        // through the views' iterators (keys are sorted for every object encoded).
+        let fast = lhs.utf8.withContiguousStorageIfAvailable { left in
+            rhs.utf8.withContiguousStorageIfAvailable { right in
+                for index in 0..<min(left.count, right.count) where left[index] != right[index] {
+                    return left[index] < right[index]
+                }
+                return left.count < right.count
+            }
+        }
+        if case let result?? = fast { return result }
+        return lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }
 
     /// Appends `value` as a JSON string literal, escaping quotes, backslashes and control characters.
     package static func appendQuoted(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Fast path: nothing to escape, copy the bytes in one go.
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            out.append(contentsOf: value.utf8)
+        // Fast path: nothing to escape, copy the bytes in one go. Native and small strings are
+        // contiguous UTF-8, scanned as a buffer rather than through the view's iterator.
+        let copied = value.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
             out.append(UInt8(ascii: "\""))
             return
         }

@@ -20,7 +20,74 @@ package struct FrameCodec: Sendable {
 
     /// The frame as UTF-8 JSON bytes.
     package func encode(_ frame: Frame) -> [UInt8] {
-        JSONValue.object(Self.object(for: frame)).canonicalBytes
+        if case .change(let message) = frame { return Self.encode(change: message) }
+        return JSONValue.object(Self.object(for: frame)).canonicalBytes
+    }
+
+    /// A change frame's canonical bytes, written directly: the server encodes one for every change
+    /// it commits. Its keys go out in their sorted order (collection, data, metadata, recordId,
+    /// timestamp, type) without building and sorting the frame's object; the bytes are those of
+    /// `JSONValue.object(object(for: message)).canonicalBytes`.
+    package static func encode(change message: ChangeMessage) -> [UInt8] {
+        changeFrame(collection: message.collection, recordID: message.recordID, kind: message.kind, data: message.data,
+                    timestamp: message.timestamp) { out in
+            guard !message.metadata.isEmpty else { return }
+            out.append(contentsOf: #","metadata":"#.utf8)
+            JSONValue.appendCanonical(object: message.metadata, to: &out)
+        }
+    }
+
+    /// The frame of a stored change, the bytes of `encode(.change(ChangeMessage(change, serverSeq:)))`
+    /// written straight from the change: no message and no metadata object are built. Its
+    /// metadata keys in sorted order: changeId, hlc, serverSeq, sig, version.
+    package static func encode(change: Change, serverSeq: UInt64?) -> [UInt8] {
+        changeFrame(collection: change.collection, recordID: change.recordID, kind: change.kind,
+                    data: change.kind == .delete ? nil : change.fields,
+                    timestamp: ISO8601.string(fromMillis: change.hlc.wallMillis)) { out in
+            out.append(contentsOf: #","metadata":{"changeId":"#.utf8)
+            JSONValue.appendQuoted(change.id.description, to: &out)
+            out.append(contentsOf: #","hlc":"#.utf8)
+            JSONValue.appendQuoted(change.hlc.hexString, to: &out)
+            let sequence = serverSeq.map { String(Int64(clamping: $0)) }
+            if let sequence {
+                out.append(contentsOf: #","serverSeq":"#.utf8)
+                out.append(contentsOf: sequence.utf8)
+            }
+            if let signature = change.signature {
+                out.append(contentsOf: #","sig":"#.utf8)
+                JSONValue.appendQuoted(signature.wireText, to: &out)
+            }
+            if let sequence {
+                out.append(contentsOf: #","version":"#.utf8)
+                out.append(contentsOf: sequence.utf8)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// A change frame's top level in canonical key order; `metadata` appends `,"metadata":{…}`
+    /// (or nothing) in its place.
+    private static func changeFrame(collection: String, recordID: String, kind: Change.Kind, data: JSONObject?, timestamp: String?,
+                                    metadata: (inout [UInt8]) -> Void) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(320)
+        out.append(contentsOf: #"{"collection":"#.utf8)
+        JSONValue.appendQuoted(collection, to: &out)
+        if let data {
+            out.append(contentsOf: #","data":"#.utf8)
+            JSONValue.appendCanonical(object: data, to: &out)
+        }
+        metadata(&out)
+        out.append(contentsOf: #","recordId":"#.utf8)
+        JSONValue.appendQuoted(recordID, to: &out)
+        if let timestamp {
+            out.append(contentsOf: #","timestamp":"#.utf8)
+            JSONValue.appendQuoted(timestamp, to: &out)
+        }
+        out.append(contentsOf: #","type":"#.utf8)
+        JSONValue.appendQuoted(kind.rawValue, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// The frame as a JSON string.

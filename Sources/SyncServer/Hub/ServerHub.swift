@@ -13,7 +13,6 @@ import Synchronization
 final class ServerHub: Sendable {
     private let connections = Mutex<[UInt64: Delivery]>([:])
     private let nextID = Atomic<UInt64>(1)
-    private let codec = FrameCodec()
     /// Signs the server's own changes for nodes.
     private let signer: ChangeSigner
     let metrics: ServerMetrics
@@ -68,11 +67,11 @@ final class ServerHub: Sendable {
         // commit: it gets these changes in its catch-up, signed there.
         let nodes = targets.contains { $0.value.isNode }
         let changes = commit.changes.map { committed in
-            let frame = ServerFrame.text(codec.encode(.change(ChangeMessage(committed.change, serverSeq: committed.serverSeq))))
+            let frame = ServerFrame.text(FrameCodec.encode(change: committed.change, serverSeq: committed.serverSeq))
             var nodeFrame = frame
             // signingOwn signs only the server's own changes not signed yet; others stay as they are.
             if nodes, case let signed = signer.signingOwn(committed.change), signed.signature != committed.change.signature {
-                nodeFrame = ServerFrame.text(codec.encode(.change(ChangeMessage(signed, serverSeq: committed.serverSeq))))
+                nodeFrame = ServerFrame.text(FrameCodec.encode(change: signed, serverSeq: committed.serverSeq))
             }
             metrics.messageBytesOut.record(frame.readableBytes)
             return HubChange(change: committed.change, serverSeq: committed.serverSeq ?? 0, submitter: committed.submitter,

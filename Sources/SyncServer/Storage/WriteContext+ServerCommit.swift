@@ -4,6 +4,12 @@ import SyncStore
 extension WriteContext {
     /// Commits one change on the server: once per change id, merged, given the next server sequence.
     mutating func commitOnServer(_ change: Change) throws -> CommitOutcome {
+        try commitOnServer(change, document: nil)
+    }
+
+    /// ``commitOnServer(_:)`` with the document's state already read in this transaction, if the
+    /// caller has it (`.some(nil)`: there is no such document yet).
+    private mutating func commitOnServer(_ change: Change, document loaded: DocumentState??) throws -> CommitOutcome {
         let insert = try connection.statement(static: """
             INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(origin, seq) DO NOTHING
@@ -26,7 +32,7 @@ extension WriteContext {
         }
         let serverSeq = UInt64(sqlite3LastInsertRowID())
         if !state.clock.observe(change.hlc, physicalMillis: now) { state.clampedObservations += 1 }
-        var document = try loadState(collection: change.collection, id: change.recordID) ?? DocumentState()
+        var document = try (loaded ?? loadState(collection: change.collection, id: change.recordID)) ?? DocumentState()
         let before = (document.exists, document.body)
         var visibleChange = false
         if document.apply(change) {
@@ -41,14 +47,15 @@ extension WriteContext {
     /// Stamps a write of the original protocol as a change of the server's own, then commits it.
     mutating func commitLegacy(_ write: LegacyWrite) throws -> SequencedChange {
         var hlc = nextTimestamp()
-        if let latest = try loadState(collection: write.collection, id: write.recordID)?.maxStamp, latest.hlc >= hlc {
+        let document = try loadState(collection: write.collection, id: write.recordID)
+        if let latest = document?.maxStamp, latest.hlc >= hlc {
             hlc = latest.hlc.successor
         }
         // Stored unsigned: the server signs its own changes as they leave it for a node
         // (`ServerSigning`), as a node does; clients of the original protocol need no signature.
         let change = Change(id: ChangeID(origin: nodeID, seq: takeSequence()), hlc: hlc, collection: write.collection,
                             recordID: write.recordID, kind: write.kind, fields: write.fields)
-        guard case .committed(let serverSeq, _) = try commitOnServer(change) else {
+        guard case .committed(let serverSeq, _) = try commitOnServer(change, document: .some(document)) else {
             throw StoreError(.corrupted, "the server's own change was refused")
         }
         return SequencedChange(change: change, serverSeq: serverSeq)
