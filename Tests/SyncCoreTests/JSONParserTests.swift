@@ -61,6 +61,14 @@ import Testing
         #expect(try parser.parse(text).canonicalString == text)
     }
 
+    @Test func objectKeysAreOrderedByTheirUTF8Bytes() {
+        // A prefix first, then byte order, which for non-ASCII differs from comparing characters.
+        let keys = ["ab", "a", "é", "z", "\u{1F600}", "Z", "", "e\u{301}"]
+        let sorted = keys.sorted(by: JSONValue.utf8Less)
+        #expect(sorted == keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+        #expect(sorted.prefix(4) == ["", "Z", "a", "ab"])
+    }
+
     @Test func dotPathsReachNestedFields() {
         let value: JSONValue = ["address": ["city": "Oslo"]]
         #expect(value.value(atPath: "address.city") == "Oslo")

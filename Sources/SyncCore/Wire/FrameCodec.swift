@@ -19,31 +19,46 @@ package struct FrameCodec: Sendable {
     // MARK: Encoding
 
     /// The frame as UTF-8 JSON bytes.
+    ///
+    /// Change messages (alone or in a batch: every change a server commits, every catch-up page, a
+    /// node's uploads) are written directly in canonical key order, without building and sorting
+    /// their objects; other frames go through `object(for:)`. The bytes are the same either way.
     package func encode(_ frame: Frame) -> [UInt8] {
-        if case .change(let message) = frame { return Self.encode(change: message) }
-        return JSONValue.object(Self.object(for: frame)).canonicalBytes
-    }
-
-    /// A change frame's canonical bytes, written directly: the server encodes one for every change
-    /// it commits. Its keys go out in their sorted order (collection, data, metadata, recordId,
-    /// timestamp, type) without building and sorting the frame's object; the bytes are those of
-    /// `JSONValue.object(object(for: message)).canonicalBytes`.
-    package static func encode(change message: ChangeMessage) -> [UInt8] {
-        changeFrame(collection: message.collection, recordID: message.recordID, kind: message.kind, data: message.data,
-                    timestamp: message.timestamp) { out in
-            guard !message.metadata.isEmpty else { return }
-            out.append(contentsOf: #","metadata":"#.utf8)
-            JSONValue.appendCanonical(object: message.metadata, to: &out)
+        var out: [UInt8] = []
+        switch frame {
+        case .change(let message):
+            out.reserveCapacity(320)
+            Self.append(message, to: &out)
+        case .changes(let batch):
+            // {"data":{"changes":[…],"cursor":N},"type":"changes"}
+            out.reserveCapacity(64 + 320 * batch.changes.count)
+            out.append(contentsOf: #"{"data":{"changes":["#.utf8)
+            for (index, message) in batch.changes.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                Self.append(message, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+            if let cursor = batch.cursor {
+                out.append(contentsOf: #","cursor":"#.utf8)
+                out.append(contentsOf: String(Int64(clamping: cursor)).utf8)
+            }
+            out.append(contentsOf: #"},"type":"changes"}"#.utf8)
+        default:
+            JSONValue.object(Self.object(for: frame)).appendCanonical(to: &out)
         }
+        return out
     }
 
     /// The frame of a stored change, the bytes of `encode(.change(ChangeMessage(change, serverSeq:)))`
-    /// written straight from the change: no message and no metadata object are built. Its
-    /// metadata keys in sorted order: changeId, hlc, serverSeq, sig, version.
+    /// written straight from the change: no message and no metadata object are built (the server
+    /// encodes one for every change it commits). Its metadata keys in sorted order: changeId, hlc,
+    /// serverSeq, sig, version.
     package static func encode(change: Change, serverSeq: UInt64?) -> [UInt8] {
-        changeFrame(collection: change.collection, recordID: change.recordID, kind: change.kind,
-                    data: change.kind == .delete ? nil : change.fields,
-                    timestamp: ISO8601.string(fromMillis: change.hlc.wallMillis)) { out in
+        var out: [UInt8] = []
+        out.reserveCapacity(320)
+        appendChange(collection: change.collection, recordID: change.recordID, kind: change.kind,
+                     data: change.kind == .delete ? nil : change.fields,
+                     timestamp: ISO8601.string(fromMillis: change.hlc.wallMillis), to: &out) { out in
             out.append(contentsOf: #","metadata":{"changeId":"#.utf8)
             JSONValue.appendQuoted(change.id.description, to: &out)
             out.append(contentsOf: #","hlc":"#.utf8)
@@ -63,14 +78,23 @@ package struct FrameCodec: Sendable {
             }
             out.append(UInt8(ascii: "}"))
         }
+        return out
     }
 
-    /// A change frame's top level in canonical key order; `metadata` appends `,"metadata":{…}`
-    /// (or nothing) in its place.
-    private static func changeFrame(collection: String, recordID: String, kind: Change.Kind, data: JSONObject?, timestamp: String?,
-                                    metadata: (inout [UInt8]) -> Void) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(320)
+    /// Appends a change message's canonical bytes, those of `object(for: message)`.
+    private static func append(_ message: ChangeMessage, to out: inout [UInt8]) {
+        appendChange(collection: message.collection, recordID: message.recordID, kind: message.kind, data: message.data,
+                     timestamp: message.timestamp, to: &out) { out in
+            guard !message.metadata.isEmpty else { return }
+            out.append(contentsOf: #","metadata":"#.utf8)
+            JSONValue.appendCanonical(object: message.metadata, to: &out)
+        }
+    }
+
+    /// A change message's keys in canonical order (collection, data, metadata, recordId, timestamp,
+    /// type); `metadata` appends `,"metadata":{…}` (or nothing) in its place.
+    private static func appendChange(collection: String, recordID: String, kind: Change.Kind, data: JSONObject?, timestamp: String?,
+                                     to out: inout [UInt8], metadata: (inout [UInt8]) -> Void) {
         out.append(contentsOf: #"{"collection":"#.utf8)
         JSONValue.appendQuoted(collection, to: &out)
         if let data {
@@ -87,7 +111,6 @@ package struct FrameCodec: Sendable {
         out.append(contentsOf: #","type":"#.utf8)
         JSONValue.appendQuoted(kind.rawValue, to: &out)
         out.append(UInt8(ascii: "}"))
-        return out
     }
 
     /// The frame as a JSON string.
