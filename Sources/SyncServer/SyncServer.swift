@@ -7,7 +7,6 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -92,22 +91,23 @@ public final class SyncServer: Service, Sendable {
         let logger = self.logger
         // An idle timeout on HTTP connections: a half-open or stalled client must not keep a
         // connection (and graceful shutdown) waiting forever.
-        let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(idleTimeout: .nanoseconds(limits.httpIdleTimeout.nanoseconds)),
-            ws: .init(maxFrameSize: limits.maxFrameBytes, autoPing: .disabled, closeTimeout: .seconds(5)))
-        let plain = HTTPServerBuilder.http1WebSocketUpgrade(configuration: upgrade) { request, channel, _ in
-            guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return .dontUpgrade }
-            let token = Self.token(in: path) ?? request.headerFields[.authorization].flatMap(Self.bearer)
-            // Called on the channel's event loop, before the upgrade: the delivery handler goes at
-            // the tail now (after TLS), and the WebSocket handlers are added after it (Docs/Delivery.md).
-            let delivery = Delivery(eventLoop: channel.eventLoop, limit: limits.outboundQueueLimit, byteLimit: limits.outboundQueueBytes,
-                                    metrics: metrics, info: ConnectionInfo(address: Self.address(channel.remoteAddress)))
-            try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
-            return .upgrade([:]) { inbound, _, _ in
-                let connection = ServerConnection(delivery: delivery, store: store, hub: hub, authority: authority, limits: limits, logger: logger)
-                await connection.run(inbound: inbound, token: token)
-            }
-        }
+        let http = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(limits.httpIdleTimeout.nanoseconds))
+        let endpoint = SyncChildChannel.WebSocketEndpoint(
+            maxMessageBytes: limits.maxFrameBytes,
+            accepts: { uri in uri == "/ws" || uri.hasPrefix("/ws?") },
+            prepare: { channel in
+                // On the channel's event loop, before the upgrade: the delivery handler goes at the
+                // tail now (after TLS), and the WebSocket handlers are added after it (Docs/Delivery.md).
+                let delivery = Delivery(eventLoop: channel.eventLoop, limit: limits.outboundQueueLimit, byteLimit: limits.outboundQueueBytes,
+                                        metrics: metrics, info: ConnectionInfo(address: Self.address(channel.remoteAddress)))
+                try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
+                return delivery
+            },
+            connect: { delivery, head in
+                let token = Self.token(in: head.uri) ?? head.headers.first(name: "authorization").flatMap(Self.bearer)
+                return (ServerConnection(delivery: delivery, store: store, hub: hub, authority: authority, limits: limits, logger: logger), token)
+            })
+        let plain = HTTPServerBuilder { responder in SyncChildChannel(responder: responder, http: http, webSocket: endpoint) }
         let server = try tls.map { try HTTPServerBuilder.tls(plain, tlsConfiguration: $0) } ?? plain
         let app = Application(
             router: router,

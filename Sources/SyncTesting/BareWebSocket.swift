@@ -6,10 +6,14 @@ import Foundation
 /// response at once). Its calls block, so each runs on a thread of
 /// its own, never on the Swift concurrency pool (whose few threads the in-process server needs).
 ///
-/// `@unchecked Sendable`: its only state is the socket's descriptor, which POSIX calls may use from
-/// any thread; a test uses one socket from one task at a time.
+/// `@unchecked Sendable`: its state is the socket's descriptor, which POSIX calls may use from
+/// any thread, and the bytes read past what a call needed (behind a lock); a test uses one socket
+/// from one task at a time.
 package final class BareWebSocket: @unchecked Sendable {
     private let descriptor: Int32
+    /// Read from the socket and not yet used: what followed the upgrade response or a marker.
+    private let unread = NSLock()
+    private nonisolated(unsafe) var unreadBytes: [UInt8] = []
 
     /// Connects and completes the WebSocket upgrade.
     package static func connect(port: Int, path: String = "/ws") async throws -> BareWebSocket {
@@ -66,15 +70,68 @@ package final class BareWebSocket: @unchecked Sendable {
         }
     }
 
+    /// Reads up to the end of `marker`; what was read after it stays for the next read.
     private func readUntil(_ marker: String) throws -> [UInt8] {
-        var received: [UInt8] = []
+        var received = takeUnread()
         var buffer = [UInt8](repeating: 0, count: 1_024)
-        while received.firstRange(of: Array(marker.utf8)) == nil {
+        while true {
+            if let range = received.firstRange(of: Array(marker.utf8)) {
+                keepUnread(Array(received[range.upperBound...]))
+                return Array(received[..<range.upperBound])
+            }
             let count = recv(descriptor, &buffer, buffer.count, 0)
             guard count > 0 else { throw ChildProcessError(message: "closed or timed out before \"\(marker)\"") }
             received += buffer[0..<count]
         }
-        return received
+    }
+
+    private func takeUnread() -> [UInt8] {
+        unread.withLock {
+            defer { unreadBytes = [] }
+            return unreadBytes
+        }
+    }
+
+    private func keepUnread(_ bytes: [UInt8]) {
+        unread.withLock { unreadBytes = bytes }
+    }
+
+    /// Sends one frame, masked as a client must (a zero mask), `fin` unset for a fragment other
+    /// than the last. Control frames: `opcode` 0x8 close, 0x9 ping, 0xA pong; 0x0 continues a message.
+    package func send(opcode: UInt8, payload: [UInt8], fin: Bool = true) async throws {
+        precondition(payload.count < 126, "frames of at most 125 bytes")
+        let frame = [(fin ? 0x80 : 0) | opcode, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + payload
+        try await Self.onOwnThread { try self.write(frame) }
+    }
+
+    /// The next frame the server sends: its opcode and payload (a server frame is unmasked).
+    package func nextFrame() async throws -> (opcode: UInt8, payload: [UInt8]) {
+        try await Self.onOwnThread { try self.nextFrameBlocking() }
+    }
+
+    private func nextFrameBlocking() throws -> (opcode: UInt8, payload: [UInt8]) {
+        var received = takeUnread()
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            if received.count >= 2 {
+                var length = Int(received[1] & 0x7F)
+                var start = 2
+                if length == 126, received.count >= 4 {
+                    length = Int(received[2]) << 8 | Int(received[3])
+                    start = 4
+                } else if length == 127, received.count >= 10 {
+                    length = received[2..<10].reduce(0) { $0 << 8 | Int($1) }
+                    start = 10
+                }
+                if length < 126 || start > 2, received.count >= start + length {
+                    keepUnread(Array(received[(start + length)...]))
+                    return (received[0] & 0x0F, Array(received[start..<(start + length)]))
+                }
+            }
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            guard count > 0 else { throw ChildProcessError(message: "closed or timed out before a whole frame") }
+            received += buffer[0..<count]
+        }
     }
 
     /// Reads until the server closes the connection; the bytes (frames undecoded). Throws on a
@@ -84,7 +141,7 @@ package final class BareWebSocket: @unchecked Sendable {
     }
 
     private func readAllBlocking(limit: Int) throws -> [UInt8] {
-        var received: [UInt8] = []
+        var received = takeUnread()
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while received.count <= limit {
             let count = recv(descriptor, &buffer, buffer.count, 0)

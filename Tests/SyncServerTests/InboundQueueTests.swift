@@ -84,4 +84,19 @@ import Testing
         await queue.drained()
         #expect(recorder.calls.withLock { $0 } == [[1], [4, 6]])
     }
+
+    @Test func anOfferAtTheLimitSaysStopAndResumesOnceTheHandlerTakesWhatWaits() async {
+        let queue = InboundQueue<Int>(limit: 2)
+        let recorder = Recorder()
+        queue.setHandler { await recorder.handle($0) }
+        let (resumed, resume) = AsyncStream<Void>.makeStream()
+        #expect(queue.offer(0) { resume.yield() })
+        for await _ in recorder.entered { break }
+        #expect(queue.offer(1) { resume.yield() }, "one item waits: room for more")
+        #expect(!queue.offer(2) { resume.yield() }, "two wait: the reader stops")
+        recorder.releaseContinuation.yield()
+        for await _ in resumed { break }
+        await queue.drained()
+        #expect(recorder.calls.withLock { $0 } == [[0], [1, 2]])
+    }
 }

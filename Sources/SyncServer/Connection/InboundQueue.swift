@@ -4,9 +4,10 @@ import Synchronization
 /// at once in one call, so that frames which arrive together are committed together.
 ///
 /// The task exists only while there is something to handle: an idle connection holds none. Each
-/// item weighs what `weight` says (a batch of changes, its count); the reader waits while items of
-/// `limit` in all wait, so a client that sends faster than the store commits is slowed down by TCP
-/// instead of queueing without bound.
+/// item weighs what `weight` says (a batch of changes, its count); the reader stops reading while
+/// items of `limit` in all wait (``offer(_:resume:)`` says so, and calls it back once the task has
+/// taken them), so a client that sends faster than the store commits is slowed down by TCP instead
+/// of queueing without bound.
 final class InboundQueue<Item: Sendable>: Sendable {
     private let state = Mutex(State())
     private let limit: Int
@@ -16,7 +17,7 @@ final class InboundQueue<Item: Sendable>: Sendable {
         var items: [Item] = []
         var weight = 0
         var running = false
-        var reader: CheckedContinuation<Void, Never>?
+        var reader: (@Sendable () -> Void)?
         var task: Task<Void, Never>?
         var handle: (@Sendable ([Item]) async -> Void)?
     }
@@ -31,29 +32,31 @@ final class InboundQueue<Item: Sendable>: Sendable {
         state.withLock { $0.handle = handle }
     }
 
-    /// Queues `item`; starts the handling task if none runs; returns once fewer than `limit` wait.
-    func submit(_ item: Item) async {
+    /// Queues `item` and starts the handling task if none runs, without waiting. Returns `false`
+    /// when items of `limit` or more now wait: the caller stops reading, and `resume` is called
+    /// (once, from the handling task) when the task has taken them.
+    func offer(_ item: Item, resume: @escaping @Sendable () -> Void) -> Bool {
         let itemWeight = max(1, weight(item))
         let (start, full) = state.withLock { state -> (Bool, Bool) in
             state.items.append(item)
             state.weight += itemWeight
             let start = !state.running
             state.running = true
-            return (start, state.weight >= limit)
+            let full = state.weight >= limit
+            if full { state.reader = resume }
+            return (start, full)
         }
         if start {
             let task = Task { await self.run() }
             state.withLock { $0.task = task }
         }
-        if full {
-            await withCheckedContinuation { continuation in
-                let resume = state.withLock { state -> Bool in
-                    if state.weight < limit { return true }
-                    state.reader = continuation
-                    return false
-                }
-                if resume { continuation.resume() }
-            }
+        return !full
+    }
+
+    /// Queues `item` (``offer(_:resume:)``) and returns once fewer than `limit` wait.
+    func submit(_ item: Item) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            if offer(item, resume: { continuation.resume() }) { continuation.resume() }
         }
     }
 
@@ -74,7 +77,7 @@ final class InboundQueue<Item: Sendable>: Sendable {
                 if taken.0.isEmpty { state.running = false }
                 return taken
             }
-            reader?.resume()
+            reader?()
             if items.isEmpty { return }
             await handle?(items)
         }

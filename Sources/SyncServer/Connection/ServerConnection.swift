@@ -8,14 +8,13 @@ import Glibc
 #endif
 import Logging
 import NIOCore
-import ServiceLifecycle
 import SyncCore
 import SyncStore
 import Synchronization
-import WSCore
 
-/// One WebSocket connection: an inbound task that decodes, checks and commits what the client
-/// sends, and a ``Delivery`` that writes, in one order on the connection's event loop, everything
+/// One WebSocket connection: a reader on the event loop (``WebSocketConnectionHandler``) that
+/// decodes and checks what the client sends, a task that commits it (only while something waits,
+/// ``InboundQueue``), and a ``Delivery`` that writes, in one order on the connection's event loop, everything
 /// the client is sent (replies, acks, catch-up pages, live changes, the close).
 ///
 /// A bad frame is answered with an error and counted, never fatal; too many of them, a missing
@@ -35,6 +34,7 @@ final class ServerConnection: Sendable {
     private let codec: FrameCodec
     /// Frames read and not yet handled; see ``InboundQueue``.
     private let received: InboundQueue<InboundItem>
+    private let watchdog = Mutex<RepeatedTask?>(nil)
 
     init(delivery: Delivery, store: any ServerStorage, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits, logger: Logger) {
         self.id = hub.register(delivery)
@@ -58,35 +58,51 @@ final class ServerConnection: Sendable {
         hub.metrics.connectionsOpened.add(1, ordering: .relaxed)
     }
 
-    /// Serves the connection until either side ends it. `token` is what the upgrade request carried.
-    func run(inbound: WebSocketInboundStream, token: String?) async {
+    /// What the connection's reader (``WebSocketConnectionHandler``, on the event loop) keeps
+    /// between frames.
+    struct ReaderState {
+        var rights: TokenRights?
+        var rateLimiter: RateLimiter
+        var invalidFrames = 0
+        /// The connection is closing: frames still arriving are dropped.
+        var stopped = false
+    }
+
+    /// Starts serving, on the channel's event loop once the upgrade is done: the handling of
+    /// what is read, the watchdog, and the token the upgrade request carried, if any.
+    func open(token: String?) -> ReaderState {
         lastActivity.store(monotonicNanos(), ordering: .relaxed)
         received.setHandler { [self] items in await handle(items) }
-        defer { received.setHandler(nil) }
-        let watchdog = startWatchdog()
-        var rights: TokenRights?
+        let task = startWatchdog()
+        watchdog.withLock { $0 = task }
+        var reader = ReaderState(rateLimiter: RateLimiter(rate: limits.framesPerSecond, burst: limits.frameBurst))
         if token != nil || authority.isOpen {
-            rights = authority.rights(for: token)
-            if rights == nil {
+            reader.rights = authority.rights(for: token)
+            if reader.rights == nil {
                 hub.metrics.authFailures.add(1, ordering: .relaxed)
                 close(FrameError(.authFailed, "the token is not valid"))
+                reader.stopped = true
             } else {
                 authenticated.store(true, ordering: .relaxed)
                 hub.metrics.connectionsAuthenticated.add(1, ordering: .relaxed)
             }
         }
-        let initialRights = rights
-        // On graceful shutdown, say goodbye and close: reading a socket does not end by itself, and
-        // the server waits for every connection before it closes the database.
-        await withGracefulShutdownHandler {
-            await runInbound(inbound, rights: initialRights)
-            await received.drained()
-        } onGracefulShutdown: {
-            self.close(FrameError(.serverError, "the server is shutting down; reconnect later"))
-        }
-        watchdog.cancel()
+        return reader
+    }
+
+    /// Once the channel has closed: handles what was read before, then lets go of the connection.
+    func ended() async {
+        await received.drained()
+        received.setHandler(nil)
+        watchdog.withLock { $0?.cancel() }
         delivery.finish()
         hub.remove(id)
+    }
+
+    /// On graceful shutdown: says goodbye and closes (the server waits for every connection to end
+    /// before it closes the database).
+    func shutDown() {
+        close(FrameError(.serverError, "the server is shutting down; reconnect later"))
     }
 
     /// Sends `error` and closes: an auth failure as a policy violation (1008), anything else as a
@@ -97,58 +113,53 @@ final class ServerConnection: Sendable {
 
     // MARK: Inbound
 
-    private func runInbound(_ inbound: WebSocketInboundStream, rights initialRights: TokenRights?) async {
-        var rights = initialRights
-        var rateLimiter = RateLimiter(rate: limits.framesPerSecond, burst: limits.frameBurst)
-        var invalidFrames = 0
-        do {
-            for try await message in inbound.messages(maxSize: limits.maxFrameBytes) {
-                lastActivity.store(monotonicNanos(), ordering: .relaxed)
-                switch message {
-                case .text(let text): hub.metrics.received(bytes: text.utf8.count)
-                case .binary(let buffer): hub.metrics.received(bytes: buffer.readableBytes)
-                }
-                guard rateLimiter.allow(atNanos: monotonicNanos()) else {
-                    hub.metrics.rateLimited.add(1, ordering: .relaxed)
-                    await received.submit(.reply(.error(FrameError(.rateLimitExceeded, "more than \(Int(limits.framesPerSecond)) frames per second"))))
-                    continue
-                }
-                let frame: Frame
-                do {
-                    switch message {
-                    case .text(let text): frame = try codec.decode(Array(text.utf8))
-                    case .binary(let buffer): frame = try codec.decode(buffer.readableBytesView)
-                    }
-                } catch {
-                    invalidFrames += 1
-                    hub.metrics.framesRejected.add(1, ordering: .relaxed)
-                    logger.debug("rejected frame", metadata: ["synclayer.error": "\(error)"])
-                    await received.submit(.reply(.error(error)))
-                    if invalidFrames > limits.maxInvalidFrames {
-                        close(FrameError(.invalidMessage, "too many invalid frames"))
-                        return
-                    }
-                    continue
-                }
-                guard let granted = rights else {
-                    // Not authenticated yet: only `auth` is accepted.
-                    if case .auth(let token) = frame, let found = authority.rights(for: token) {
-                        rights = found
-                        authenticated.store(true, ordering: .relaxed)
-                        hub.metrics.connectionsAuthenticated.add(1, ordering: .relaxed)
-                        reply(.authenticated)
-                    } else {
-                        hub.metrics.authFailures.add(1, ordering: .relaxed)
-                        close(FrameError(.authFailed, "authenticate first: a token in the URL, the Authorization header or an auth frame"))
-                        return
-                    }
-                    continue
-                }
-                await received.submit(.frame(frame, granted))
-            }
-        } catch {
-            logger.debug("connection read ended", metadata: ["synclayer.error": "\(error)"])
+    /// Any frame from the client, a control frame too, shows it is alive (the idle watchdog).
+    func touched() {
+        lastActivity.store(monotonicNanos(), ordering: .relaxed)
+    }
+
+    /// One whole message from the client, on the event loop: counted, rate limited, decoded and
+    /// checked, then queued for handling. Returns `false` when the reader must stop reading until
+    /// `resume` is called (the queue is at its bound), or for good (`reader.stopped`).
+    func receive(_ bytes: ByteBufferView, _ reader: inout ReaderState, resume: @escaping @Sendable () -> Void) -> Bool {
+        guard !reader.stopped else { return false }
+        touched()
+        hub.metrics.received(bytes: bytes.count)
+        guard reader.rateLimiter.allow(atNanos: monotonicNanos()) else {
+            hub.metrics.rateLimited.add(1, ordering: .relaxed)
+            return received.offer(.reply(.error(FrameError(.rateLimitExceeded, "more than \(Int(limits.framesPerSecond)) frames per second"))),
+                                  resume: resume)
         }
+        let frame: Frame
+        do {
+            frame = try codec.decode(bytes)
+        } catch {
+            reader.invalidFrames += 1
+            hub.metrics.framesRejected.add(1, ordering: .relaxed)
+            logger.debug("rejected frame", metadata: ["synclayer.error": "\(error)"])
+            let goOn = received.offer(.reply(.error(error)), resume: resume)
+            if reader.invalidFrames > limits.maxInvalidFrames {
+                close(FrameError(.invalidMessage, "too many invalid frames"))
+                reader.stopped = true
+                return false
+            }
+            return goOn
+        }
+        guard let granted = reader.rights else {
+            // Not authenticated yet: only `auth` is accepted.
+            if case .auth(let token) = frame, let found = authority.rights(for: token) {
+                reader.rights = found
+                authenticated.store(true, ordering: .relaxed)
+                hub.metrics.connectionsAuthenticated.add(1, ordering: .relaxed)
+                reply(.authenticated)
+                return true
+            }
+            hub.metrics.authFailures.add(1, ordering: .relaxed)
+            close(FrameError(.authFailed, "authenticate first: a token in the URL, the Authorization header or an auth frame"))
+            reader.stopped = true
+            return false
+        }
+        return received.offer(.frame(frame, granted), resume: resume)
     }
 
     /// What the reader hands on, in order: frames to handle, and its own answers (a refused frame,

@@ -87,6 +87,12 @@ final class Delivery: Sendable {
         return enqueue { state in [Outgoing(buffer: buffer, promise: nil)] }
     }
 
+    /// Queues a frame already encoded (a pong), in the same order as everything else.
+    @discardableResult
+    func send(encoded buffer: ByteBuffer) -> Bool {
+        enqueue { state in [Outgoing(buffer: buffer, promise: nil)] }
+    }
+
     /// Queues what a commit means to this connection: the change frames it subscribes to, then one
     /// ack for its own changes and those it already held. Called by the hub in commit order.
     /// Returns `false` if the connection is over its bound and is being dropped.
@@ -221,6 +227,19 @@ final class Delivery: Sendable {
         if schedule { scheduleDrain() }
     }
 
+    /// Answers the client's close frame: frames not yet written still go out, then a close frame
+    /// with `code`, then the channel closes.
+    func closeAnswering(code: UInt16) {
+        let schedule = state.withLock { state -> Bool in
+            guard !state.ended else { return false }
+            state.ended = true
+            state.deferred = []
+            state.closing = .graceful(code: code, reason: "")
+            return Self.claimDrain(&state)
+        }
+        if schedule { scheduleDrain() }
+    }
+
     /// Closes the connection at once, unsent frames dropped (a reader too slow to keep up).
     func abort() {
         let schedule = state.withLock { state -> Bool in
@@ -349,11 +368,10 @@ final class Delivery: Sendable {
     }
 }
 
-/// Puts a connection's ``Delivery`` on its channel: between the TLS handler (if any) and
-/// swift-websocket's frame encoder, so that its frames, already encoded, are written as they are and
-/// still encrypted. It is added at the tail while the HTTP upgrade is decided; the WebSocket
-/// handlers are added after it. Frames from swift-websocket itself (pings, pongs, its close) pass
-/// through it unchanged.
+/// Puts a connection's ``Delivery`` on its channel: between the TLS handler (if any) and NIO's
+/// WebSocket frame encoder, so that its frames, already encoded, are written as they are and still
+/// encrypted. It is added at the tail while the HTTP upgrade is decided; the WebSocket handlers are
+/// added after it. The close NIO's protocol error handler writes passes through it unchanged.
 final class DeliveryHandler: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer

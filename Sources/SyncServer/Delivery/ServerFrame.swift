@@ -4,7 +4,7 @@ import NIOCore
 ///
 /// A server frame carries no mask (RFC 6455 §5.1), so the same bytes are valid on every
 /// connection: the hub encodes a committed change once and every subscriber's channel writes that
-/// one buffer. Written below swift-websocket's frame encoder (see ``DeliveryHandler``), these
+/// one buffer. Written below NIO's WebSocket frame encoder (see ``DeliveryHandler``), these
 /// frames must be complete and final; they never interleave with the encoder's frames because
 /// both are written whole from the connection's event loop.
 enum ServerFrame {
@@ -20,6 +20,11 @@ enum ServerFrame {
         var payload: [UInt8] = [UInt8(code >> 8), UInt8(code & 0xff)]
         payload.append(contentsOf: reason.utf8.prefix(123))
         return frame(opcode: 0x8, payload: payload)
+    }
+
+    /// A pong answering a ping: its payload (at most 125 bytes, the control-frame limit) echoed.
+    static func pong(_ payload: ByteBuffer) -> ByteBuffer {
+        frame(opcode: 0xA, payload: Array(payload.readableBytesView.prefix(125)))
     }
 
     private static func frame(opcode: UInt8, payload: [UInt8]) -> ByteBuffer {
