@@ -65,4 +65,40 @@ import Testing
             #expect(try await other.nextFrame().opcode == 0xA)
         }
     }
+
+    @Test func onShutdownEachConnectionIsToldWhyAndClosedBeforeTheServerStops() async throws {
+        try await withTemporaryDirectory { directory in
+            let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))
+            let client = try await BareWebSocket.connect(port: server.port)
+            defer { client.close() }
+            try await client.send(opcode: 0x9, payload: [1])
+            #expect(try await client.nextFrame().opcode == 0xA, "upgraded and served")
+            // No task waits on the connection: the server itself must find it, say goodbye and close it.
+            await server.stop()
+            let sent = try await client.readAllUntilClosed(limit: 1 << 16)
+            let frames = Self.frames(in: sent)
+            #expect(frames.map(\.opcode) == [0x1, 0x8], "an error, then a close frame")
+            let error = String(decoding: frames.first?.payload ?? [], as: UTF8.self)
+            #expect(error.contains(#""code":"SERVER_ERROR""#) && error.contains("shutting down"), "told why: \(error)")
+            #expect(frames.last.map { Array($0.payload.prefix(2)) } == [0x03, 0xE8], "a normal closure (1000)")
+        }
+    }
+
+    /// The server frames (unmasked) in `bytes`, in order.
+    static func frames(in bytes: [UInt8]) -> [(opcode: UInt8, payload: [UInt8])] {
+        var frames: [(opcode: UInt8, payload: [UInt8])] = []
+        var index = 0
+        while index + 2 <= bytes.count {
+            var length = Int(bytes[index + 1] & 0x7F)
+            var start = index + 2
+            if length == 126, start + 2 <= bytes.count {
+                length = Int(bytes[start]) << 8 | Int(bytes[start + 1])
+                start += 2
+            }
+            guard start + length <= bytes.count else { break }
+            frames.append((bytes[index] & 0x0F, Array(bytes[start..<(start + length)])))
+            index = start + length
+        }
+        return frames
+    }
 }

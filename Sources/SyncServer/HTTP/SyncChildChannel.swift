@@ -6,16 +6,15 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
-import ServiceLifecycle
 
 /// A connection to the server: HTTP/1.1 for the REST routes (Hummingbird's responder), or a
 /// WebSocket after an upgrade at `/ws`, served by plain channel handlers on the connection's event
 /// loop (``WebSocketConnectionHandler`` in, ``DeliveryHandler`` out) instead of a stack of tasks and
 /// streams per connection (`Docs/Delivery.md`).
 ///
-/// Hummingbird's server still runs one task per connection; for a WebSocket it only waits for the
-/// channel to close (and asks the connection to say goodbye on graceful shutdown), so the server
-/// closes the database only after every connection has ended.
+/// Hummingbird's server runs one task per connection; for a WebSocket that task ends once the
+/// upgrade is done, and ``LiveConnections`` keeps the connection until its channel closes (the
+/// server says goodbye to each on graceful shutdown, and closes the database only after all ended).
 struct SyncChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
         case webSocket(ServerConnection, any Channel)
@@ -39,6 +38,8 @@ struct SyncChildChannel: ServerChildChannel, HTTPChannelHandler {
         var prepare: @Sendable (any Channel) throws -> Delivery
         /// Once upgraded: the connection serving `delivery`, and the token the request carried.
         var connect: @Sendable (Delivery, HTTPRequestHead) -> (ServerConnection, token: String?)
+        /// Keeps the connection until its channel closes; no task waits on it meanwhile.
+        var serve: @Sendable (ServerConnection, any Channel) -> Void
     }
 
     let responder: HTTPChannelHandler.Responder
@@ -47,6 +48,10 @@ struct SyncChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // NIO keeps a connection's last receive buffer for its next read: start it at 512 bytes
+            // rather than 2 kB (it grows while reads fill it), as most connections are idle readers.
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator,
+                                               value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let delivery = NIOLoopBoundBox<Delivery?>(nil, eventLoop: channel.eventLoop)
             let endpoint = webSocket
@@ -114,12 +119,7 @@ struct SyncChildChannel: ServerChildChannel, HTTPChannelHandler {
                     ])
                 }
             case .webSocket(let connection, let channel):
-                await withGracefulShutdownHandler {
-                    try? await channel.closeFuture.get()
-                } onGracefulShutdown: {
-                    connection.shutDown()
-                }
-                await connection.ended()
+                webSocket.serve(connection, channel)
             }
         } catch {
             logger.debug("connection ended before it was served", metadata: ["synclayer.error": "\(error)"])
