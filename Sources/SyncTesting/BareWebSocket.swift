@@ -152,6 +152,11 @@ package final class BareWebSocket: @unchecked Sendable {
         throw ChildProcessError(message: "more than \(limit) bytes and still open")
     }
 
+    /// Closes the sending half only (a FIN): the server sees the end of its input.
+    package func closeSending() {
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
     package func close() {
         Foundation.close(descriptor)
     }

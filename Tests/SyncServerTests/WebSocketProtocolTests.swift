@@ -66,6 +66,20 @@ import Testing
         }
     }
 
+    @Test func aClientWhoseSocketEndsIsClosedAtOnceNotAtTheIdleTimeout() async throws {
+        var limits = ServerLimits()
+        limits.idleTimeout = .seconds(600)
+        try await withServer(limits: limits) { server, _ in
+            let client = try await BareWebSocket.connect(port: server.port)
+            defer { client.close() }
+            try await client.send(opcode: 0x9, payload: [1])
+            #expect(try await client.nextFrame().opcode == 0xA, "upgraded and served")
+            client.closeSending()
+            // Throws after 20 s without the server's close.
+            #expect(try await client.readAllUntilClosed(limit: 1 << 16).isEmpty)
+        }
+    }
+
     @Test func onShutdownEachConnectionIsToldWhyAndClosedBeforeTheServerStops() async throws {
         try await withTemporaryDirectory { directory in
             let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))

@@ -67,6 +67,17 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         }
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Hummingbird's server allows half-closure: a client whose end of the socket closed (its
+        // process ended) would otherwise keep the connection until the idle watchdog.
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            reader.stopped = true
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func read(context: ChannelHandlerContext) {
         if paused || reader.stopped {
             readWanted = true
