@@ -70,11 +70,17 @@ struct SyncChildChannel: ServerChildChannel, HTTPChannelHandler {
                         guard let prepared = delivery.value else { throw ChannelError.inappropriateOperationForState }
                         let (connection, token) = endpoint.connect(prepared, head)
                         let reader = connection.open(token: token)
-                        try channel.pipeline.syncOperations.addHandlers([
-                            NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 4_096,
-                                                        maxAccumulatedFrameSize: endpoint.maxMessageBytes),
-                            WebSocketConnectionHandler(connection: connection, reader: reader),
-                        ])
+                        do {
+                            try channel.pipeline.syncOperations.addHandlers([
+                                NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 4_096,
+                                                            maxAccumulatedFrameSize: endpoint.maxMessageBytes),
+                                WebSocketConnectionHandler(connection: connection, reader: reader),
+                            ])
+                        } catch {
+                            // The channel closed during the upgrade: nothing will serve the connection.
+                            Task { await connection.ended() }
+                            throw error
+                        }
                         return UpgradeResult.webSocket(connection, channel)
                     }
                 }
