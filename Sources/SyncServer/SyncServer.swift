@@ -91,7 +91,6 @@ public final class SyncServer: Service, Sendable {
         let logger = self.logger
         // An idle timeout on HTTP connections: a half-open or stalled client must not keep a
         // connection (and graceful shutdown) waiting forever.
-        let live = LiveConnections()
         let http = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(limits.httpIdleTimeout.nanoseconds))
         let endpoint = SyncChildChannel.WebSocketEndpoint(
             maxMessageBytes: limits.maxFrameBytes,
@@ -107,8 +106,7 @@ public final class SyncServer: Service, Sendable {
             connect: { delivery, head in
                 let token = Self.token(in: head.uri) ?? head.headers.first(name: "authorization").flatMap(Self.bearer)
                 return (ServerConnection(delivery: delivery, store: store, hub: hub, authority: authority, limits: limits, logger: logger), token)
-            },
-            serve: { connection, channel in live.serve(connection, on: channel) })
+            })
         let plain = HTTPServerBuilder { responder in SyncChildChannel(responder: responder, http: http, webSocket: endpoint) }
         let server = try tls.map { try HTTPServerBuilder.tls(plain, tlsConfiguration: $0) } ?? plain
         let app = Application(
@@ -133,9 +131,9 @@ public final class SyncServer: Service, Sendable {
                 logger.error("server stopped", metadata: ["synclayer.error": "\(error)"])
             }
         } onGracefulShutdown: {
-            live.shutDown()
+            hub.shutDown()
         }
-        await live.closeAll(grace: .seconds(5))
+        await hub.closeAll(grace: .seconds(5))
         hub.finishAll()
         openStore.withLock { $0 = nil }
         store.removeObserver(observer)

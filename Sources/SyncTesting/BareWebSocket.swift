@@ -57,11 +57,15 @@ package final class BareWebSocket: @unchecked Sendable {
 
     /// A masked text frame, as a client must send it (a zero mask leaves the payload as it is).
     private static func textFrame(_ text: String) -> [UInt8] {
-        let payload = Array(text.utf8)
-        precondition(payload.count < 65_536, "BareWebSocket sends messages of at most 64 KB")
+        frame(opcode: 0x1, payload: Array(text.utf8), fin: true)
+    }
+
+    /// A masked frame (zero mask) of at most 64 KB.
+    private static func frame(opcode: UInt8, payload: [UInt8], fin: Bool) -> [UInt8] {
+        precondition(payload.count < 65_536, "BareWebSocket sends frames of at most 64 KB")
         let length: [UInt8] = payload.count < 126 ? [0x80 | UInt8(payload.count)]
             : [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
-        return [0x81] + length + [0, 0, 0, 0] + payload
+        return [(fin ? 0x80 : 0) | opcode] + length + [0, 0, 0, 0] + payload
     }
 
     private func write(_ bytes: [UInt8]) throws {
@@ -99,8 +103,7 @@ package final class BareWebSocket: @unchecked Sendable {
     /// Sends one frame, masked as a client must (a zero mask), `fin` unset for a fragment other
     /// than the last. Control frames: `opcode` 0x8 close, 0x9 ping, 0xA pong; 0x0 continues a message.
     package func send(opcode: UInt8, payload: [UInt8], fin: Bool = true) async throws {
-        precondition(payload.count < 126, "frames of at most 125 bytes")
-        let frame = [(fin ? 0x80 : 0) | opcode, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + payload
+        let frame = Self.frame(opcode: opcode, payload: payload, fin: fin)
         try await Self.onOwnThread { try self.write(frame) }
     }
 

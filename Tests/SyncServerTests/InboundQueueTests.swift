@@ -100,3 +100,13 @@ import Testing
         #expect(recorder.calls.withLock { $0 } == [[0], [1, 2]])
     }
 }
+
+extension InboundQueue {
+    /// A reader that waits instead of pausing: queues `item` (`offer`) and returns once fewer than
+    /// the limit wait.
+    func submit(_ item: Item) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            if offer(item, resume: { continuation.resume() }) { continuation.resume() }
+        }
+    }
+}

@@ -53,13 +53,6 @@ final class InboundQueue<Item: Sendable>: Sendable {
         return !full
     }
 
-    /// Queues `item` (``offer(_:resume:)``) and returns once fewer than `limit` wait.
-    func submit(_ item: Item) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if offer(item, resume: { continuation.resume() }) { continuation.resume() }
-        }
-    }
-
     /// Waits until everything submitted so far is handled.
     func drained() async {
         while let task = state.withLock({ $0.running ? $0.task : nil }) {

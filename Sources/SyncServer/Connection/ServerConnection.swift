@@ -99,12 +99,6 @@ final class ServerConnection: Sendable {
         hub.remove(id)
     }
 
-    /// On graceful shutdown: says goodbye and closes (the server waits for every connection to end
-    /// before it closes the database).
-    func shutDown() {
-        close(FrameError(.serverError, "the server is shutting down; reconnect later"))
-    }
-
     /// Sends `error` and closes: an auth failure as a policy violation (1008), anything else as a
     /// normal closure (1000).
     private func close(_ error: FrameError) {
@@ -123,9 +117,10 @@ final class ServerConnection: Sendable {
     /// `resume` is called (the queue is at its bound), or for good (`reader.stopped`).
     func receive(_ bytes: ByteBufferView, _ reader: inout ReaderState, resume: @escaping @Sendable () -> Void) -> Bool {
         guard !reader.stopped else { return false }
-        touched()
+        let now = monotonicNanos()
+        lastActivity.store(now, ordering: .relaxed)
         hub.metrics.received(bytes: bytes.count)
-        guard reader.rateLimiter.allow(atNanos: monotonicNanos()) else {
+        guard reader.rateLimiter.allow(atNanos: now) else {
             hub.metrics.rateLimited.add(1, ordering: .relaxed)
             return received.offer(.reply(.error(FrameError(.rateLimitExceeded, "more than \(Int(limits.framesPerSecond)) frames per second"))),
                                   resume: resume)

@@ -61,7 +61,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             var payload = frame.unmaskedData
             let code = payload.readInteger(as: UInt16.self) ?? 1000
             reader.stopped = true
-            connection.delivery.closeAnswering(code: code)
+            connection.delivery.close(with: nil, code: code)
         default:
             break
         }
@@ -100,7 +100,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             reader.stopped = true
             // 1009: the message is too big; 1002: fragments against the protocol.
             let tooBig = error == .accumulatedFrameSizeIsTooLarge || error == .tooManyFragments
-            connection.delivery.closeAnswering(code: tooBig ? 1009 : 1002)
+            connection.delivery.close(with: nil, code: tooBig ? 1009 : 1002)
             return
         }
         context.close(promise: nil)

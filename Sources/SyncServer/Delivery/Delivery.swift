@@ -83,8 +83,7 @@ final class Delivery: Sendable {
     /// over its bound and is being dropped.
     @discardableResult
     func send(_ frame: Frame) -> Bool {
-        let buffer = ServerFrame.text(codec.encode(frame))
-        return enqueue { state in [Outgoing(buffer: buffer, promise: nil)] }
+        send(encoded: ServerFrame.text(codec.encode(frame)))
     }
 
     /// Queues a frame already encoded (a pong), in the same order as everything else.
@@ -211,30 +210,18 @@ final class Delivery: Sendable {
 
     // MARK: Ending
 
-    /// Sends `error`, then a close frame, then closes the connection. Frames not yet written
-    /// are still sent first; nothing queued after this is.
-    func close(with error: FrameError, code: UInt16) {
-        let buffer = ServerFrame.text(codec.encode(.error(error)))
+    /// Sends `error` (if any: none when answering the client's own close), then a close frame with
+    /// `code`, then closes the connection. Frames not yet written are still sent first; nothing
+    /// queued after this is.
+    func close(with error: FrameError?, code: UInt16) {
+        let buffer = error.map { ServerFrame.text(codec.encode(.error($0))) }
         let schedule = state.withLock { state -> Bool in
             guard !state.ended else { return false }
             state.ended = true
             state.deferred = []
             // Not admitted against the bound (the connection is ending), so not released either.
-            state.pending.append(Outgoing(buffer: buffer, promise: nil, counted: false))
-            state.closing = .graceful(code: code, reason: error.code.rawValue)
-            return Self.claimDrain(&state)
-        }
-        if schedule { scheduleDrain() }
-    }
-
-    /// Answers the client's close frame: frames not yet written still go out, then a close frame
-    /// with `code`, then the channel closes.
-    func closeAnswering(code: UInt16) {
-        let schedule = state.withLock { state -> Bool in
-            guard !state.ended else { return false }
-            state.ended = true
-            state.deferred = []
-            state.closing = .graceful(code: code, reason: "")
+            if let buffer { state.pending.append(Outgoing(buffer: buffer, promise: nil, counted: false)) }
+            state.closing = .graceful(code: code, reason: error?.code.rawValue ?? "")
             return Self.claimDrain(&state)
         }
         if schedule { scheduleDrain() }

@@ -13,8 +13,9 @@ import NIOWebSocket
 /// streams per connection (`Docs/Delivery.md`).
 ///
 /// Hummingbird's server runs one task per connection; for a WebSocket that task ends once the
-/// upgrade is done, and ``LiveConnections`` keeps the connection until its channel closes (the
-/// server says goodbye to each on graceful shutdown, and closes the database only after all ended).
+/// upgrade is done. The connection stays registered in the ``ServerHub`` until its channel has
+/// closed and it has ended: the server says goodbye to each on graceful shutdown, and closes the
+/// database only after all have ended.
 struct SyncChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
         case webSocket(ServerConnection, any Channel)
@@ -38,8 +39,6 @@ struct SyncChildChannel: ServerChildChannel, HTTPChannelHandler {
         var prepare: @Sendable (any Channel) throws -> Delivery
         /// Once upgraded: the connection serving `delivery`, and the token the request carried.
         var connect: @Sendable (Delivery, HTTPRequestHead) -> (ServerConnection, token: String?)
-        /// Keeps the connection until its channel closes; no task waits on it meanwhile.
-        var serve: @Sendable (ServerConnection, any Channel) -> Void
     }
 
     let responder: HTTPChannelHandler.Responder
@@ -125,7 +124,8 @@ struct SyncChildChannel: ServerChildChannel, HTTPChannelHandler {
                     ])
                 }
             case .webSocket(let connection, let channel):
-                webSocket.serve(connection, channel)
+                // No task waits on an open connection; its channel's close lets go of it.
+                channel.closeFuture.whenComplete { _ in Task { await connection.ended() } }
             }
         } catch {
             logger.debug("connection ended before it was served", metadata: ["synclayer.error": "\(error)"])

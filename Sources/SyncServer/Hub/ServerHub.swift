@@ -12,6 +12,8 @@ import Synchronization
 /// reconnects.
 final class ServerHub: Sendable {
     private let connections = Mutex<[UInt64: Delivery]>([:])
+    /// Set on graceful shutdown: a connection registered from then on is told to go at once.
+    private let shuttingDown = Atomic<Bool>(false)
     private let nextID = Atomic<UInt64>(1)
     /// Signs the server's own changes for nodes.
     private let signer: ChangeSigner
@@ -22,10 +24,13 @@ final class ServerHub: Sendable {
         self.metrics = metrics
     }
 
-    /// Registers a new connection's delivery; returns the connection's id.
+    /// Registers a new connection's delivery; returns the connection's id. A connection stays
+    /// registered until it has ended (``ServerConnection/ended()``), so this is also the list the
+    /// server says goodbye to and waits for on shutdown.
     func register(_ delivery: Delivery) -> UInt64 {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         connections.withLock { $0[id] = delivery }
+        if shuttingDown.load(ordering: .acquiring) { Self.sayGoodbye(to: delivery) }
         return id
     }
 
@@ -87,6 +92,34 @@ final class ServerHub: Sendable {
             }
         }
         metrics.fanout.record(fanout)
+    }
+
+    /// Graceful shutdown: every connection, and any registered from now on, is told why, sent a
+    /// close frame and closed.
+    func shutDown() {
+        shuttingDown.store(true, ordering: .releasing)
+        for delivery in connections.withLock({ Array($0.values) }) { Self.sayGoodbye(to: delivery) }
+    }
+
+    private static func sayGoodbye(to delivery: Delivery) {
+        delivery.close(with: FrameError(.serverError, "the server is shutting down; reconnect later"), code: 1000)
+    }
+
+    /// Says goodbye to every connection (``shutDown()``) and returns once all have ended; those still
+    /// open after `grace` (a client that stopped reading never takes the goodbye) are closed at once,
+    /// and after another `grace` the wait ends regardless.
+    func closeAll(grace: Duration) async {
+        shutDown()
+        let deadline = ContinuousClock.now + grace
+        var aborted = false
+        while count > 0 {
+            if !aborted, ContinuousClock.now >= deadline {
+                aborted = true
+                for delivery in connections.withLock({ Array($0.values) }) { delivery.abort() }
+            }
+            if aborted, ContinuousClock.now >= deadline + grace { return }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     /// Closes every connection still registered (the server stopped).
