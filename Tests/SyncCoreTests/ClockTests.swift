@@ -1,4 +1,5 @@
 import SyncCore
+import SyncTesting
 import Testing
 
 @Suite struct ClockTests {
@@ -41,6 +42,15 @@ import Testing
 
     @Test func iso8601FormatsAndParses() {
         #expect(ISO8601.string(fromMillis: 1_767_225_600_123) == "2026-01-01T00:00:00.123Z")
+        #expect(ISO8601.string(fromMillis: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(ISO8601.string(fromMillis: 1_709_251_199_999) == "2024-02-29T23:59:59.999Z")
+        #expect(ISO8601.string(fromMillis: 253_402_300_799_999) == "9999-12-31T23:59:59.999Z")
+        #expect(ISO8601.string(fromMillis: 253_402_300_800_000) == "10000-01-01T00:00:00.000Z")
+        var generator = SplitMix64(seed: 8601)
+        for _ in 0..<2_000 {
+            let millis = generator.next() % 4_102_444_800_000  // before 2100
+            #expect(ISO8601.millis(from: ISO8601.string(fromMillis: millis)) == millis)
+        }
         #expect(ISO8601.millis(from: "2026-01-01T00:00:00.123Z") == 1_767_225_600_123)
         #expect(ISO8601.millis(from: "2026-01-01T01:00:00+01:00") == 1_767_225_600_000)
         #expect(ISO8601.millis(from: "2026-01-01T00:00:00.123456") == 1_767_225_600_123)

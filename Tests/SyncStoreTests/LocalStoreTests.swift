@@ -75,6 +75,36 @@ import Testing
         }
     }
 
+    /// The writer searches the log for changes held above an origin's mark only for origins it knows
+    /// to have some; a store reopened with such a gap must still know it, and must forget it once filled.
+    @Test func aGapLeftOpenAcrossAReopenIsFilledAndTheMarkMovesOnlyPastWhatIsHeld() async throws {
+        try await withTemporaryDirectory(prefix: "gap-reopen") { directory in
+            let path = directory.file("node.sqlite")
+            let peer = NodeID("peer")!, other = NodeID("other")!
+            let first = try await LocalStore.open(path: path, wallClock: ManualWallClock())
+            _ = try await first.applyRemote([2, 3, 5].map { ChangeInTransit(remoteChange("peer", $0, at: 1_000 + $0, record: "p\($0)"), acknowledged: false) })
+            _ = try await first.applyRemote([ChangeInTransit(remoteChange("other", 1, at: 900, record: "o1"), acknowledged: false)])
+            #expect(try await first.vector()[peer] == 0)
+            #expect(try await first.vector()[other] == 1)
+            await first.close()
+            let second = try await LocalStore.open(path: path, wallClock: ManualWallClock())
+            _ = try await second.applyRemote([ChangeInTransit(remoteChange("peer", 1, at: 1_001, record: "p1"), acknowledged: false)])
+            #expect(try await second.vector()[peer] == 3, "1 fills the gap, and the mark moves past 2 and 3, held since before the reopen")
+            #expect(second.heldVector[peer] == 3)
+            _ = try await second.applyRemote([ChangeInTransit(remoteChange("peer", 4, at: 1_004, record: "p4"), acknowledged: false)])
+            #expect(try await second.vector()[peer] == 5, "4 fills the last gap, and the mark moves past 5")
+            _ = try await second.applyRemote([ChangeInTransit(remoteChange("peer", 6, at: 1_006, record: "p6"), acknowledged: false),
+                                              ChangeInTransit(remoteChange("other", 2, at: 901, record: "o2"), acknowledged: false)])
+            #expect(try await second.vector()[peer] == 6)
+            #expect(try await second.vector()[other] == 2)
+            await second.close()
+            let third = try await LocalStore.open(path: path, wallClock: ManualWallClock())
+            #expect(try await third.vector()[peer] == 6, "the marks written once per transaction are the ones read back")
+            #expect(third.heldVector[other] == 2)
+            await third.close()
+        }
+    }
+
     @Test func outboxHoldsUnacknowledgedChangesOfAnyOriginUntilTheServerAcks() async throws {
         try await withStore { store, _ async throws in
             let own = try await store.put(collection: "items", id: "a", fields: [:])

@@ -9,7 +9,28 @@ package enum ISO8601 {
         let minute = msOfDay / 60_000 % 60
         let second = msOfDay / 1000 % 60
         let ms = msOfDay % 1000
-        return "\(pad(Int(year), 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(ms, 3))Z"
+        guard year <= 9999 else {
+            return "\(pad(Int(year), 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(ms, 3))Z"
+        }
+        // Written into the string's own storage: this runs for every change frame the server sends.
+        let parts: [(value: Int, width: Int, then: UInt8)] = [
+            (Int(year), 4, UInt8(ascii: "-")), (month, 2, UInt8(ascii: "-")), (day, 2, UInt8(ascii: "T")), (hour, 2, UInt8(ascii: ":")),
+            (minute, 2, UInt8(ascii: ":")), (second, 2, UInt8(ascii: ".")), (ms, 3, UInt8(ascii: "Z")),
+        ]
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            var end = 0
+            for part in parts {
+                var value = part.value
+                end += part.width
+                for index in stride(from: end - 1, through: end - part.width, by: -1) {
+                    buffer[index] = UInt8(48 + value % 10)
+                    value /= 10
+                }
+                buffer[end] = part.then
+                end += 1
+            }
+            return end
+        }
     }
 
     /// Milliseconds since the Unix epoch for an ISO 8601 date-time, `nil` if it is not one.

@@ -3,18 +3,35 @@ extension DocumentState {
     ///
     /// `{"l": stamp, "d": deleted, "f": {field: stamp}}`, where `f` lists only the fields whose stamp
     /// differs from the lifecycle's, so a document written by one save stores one stamp.
+    ///
+    /// The canonical encoding of `{"d": true, "f": {field: stamp}, "l": stamp}`, written directly
+    /// (keys in that order, fields in UTF-8 order) instead of through a `JSONObject`: every change a
+    /// store applies writes it.
     package var clocksJSON: String {
-        var object: JSONObject = [:]
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + 64 * fields.count)
+        out.append(UInt8(ascii: "{"))
+        if lifecycle?.isDeleted == true { out.append(contentsOf: #""d":true"#.utf8) }
+        var stamped = fields.filter { $0.value.stamp != lifecycle?.stamp }.map { ($0.key, $0.value.stamp) }
+        if !stamped.isEmpty {
+            stamped.sort { JSONValue.utf8Less($0.0, $1.0) }
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #""f":{"#.utf8)
+            for (index, (name, stamp)) in stamped.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.appendQuoted(name, to: &out)
+                out.append(UInt8(ascii: ":"))
+                JSONValue.appendQuoted(stamp.description, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
         if let lifecycle {
-            object["l"] = .string(lifecycle.stamp.description)
-            if lifecycle.isDeleted { object["d"] = .bool(true) }
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #""l":"#.utf8)
+            JSONValue.appendQuoted(lifecycle.stamp.description, to: &out)
         }
-        var stamps: JSONObject = [:]
-        for (name, field) in fields where field.stamp != lifecycle?.stamp {
-            stamps[name] = .string(field.stamp.description)
-        }
-        if !stamps.isEmpty { object["f"] = .object(stamps) }
-        return JSONValue.canonicalString(object: object)
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Rebuilds a state from its stored body and clocks.

@@ -32,8 +32,18 @@ package enum StoreOpener {
             var clock = HybridLogicalClock(last: HLCTimestamp(rawValue: UInt64(bitPattern: ownHLC)), maxDriftMillis: maxClockDriftMillis)
             let remoteHLC = try connection.scalarInt("SELECT max(max_hlc) FROM origins") ?? 0
             clock.observe(HLCTimestamp(rawValue: UInt64(bitPattern: remoteHLC)), physicalMillis: wallClock.nowMillis())
+            // Origins holding a change above their contiguous mark (one that arrived after a gap).
+            var originsAhead: Set<NodeID> = []
+            let ahead = try connection.statement("""
+                SELECT origin FROM origins AS o
+                WHERE EXISTS (SELECT 1 FROM changes AS c WHERE c.origin = o.origin AND c.seq > o.contiguous)
+                """)
+            while try ahead.step() {
+                if let origin = NodeID(ahead.text(0)) { originsAhead.insert(origin) }
+            }
             connection.resetUsedStatements()
-            return (connection, nodeID, WriterState(clock: clock, nextSeq: vector[nodeID] + 1, vector: vector, signer: signer))
+            return (connection, nodeID, WriterState(clock: clock, nextSeq: vector[nodeID] + 1, vector: vector,
+                                                    originsAhead: originsAhead, signer: signer))
         }
         var readers: [SQLiteConnection] = []
         for _ in 0..<max(1, readerCount) {

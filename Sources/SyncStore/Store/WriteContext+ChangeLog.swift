@@ -58,24 +58,48 @@ extension WriteContext {
     }
 
     /// Moves the origin's contiguous mark past `seq` and any changes already held above it.
+    ///
+    /// Changes of an origin mostly arrive in order, and then nothing is held above the mark: the log
+    /// is searched for the changes that follow `seq` only for an origin known to have some
+    /// (``WriterState/originsAhead``). The origin's row is written once per transaction, by
+    /// ``writeOrigins()``.
     package mutating func advanceVector(origin: NodeID, seq: UInt64, hlc: HLCTimestamp) throws {
         var contiguous = state.vector[origin]
         if seq == contiguous + 1 {
             contiguous = seq
-            let statement = try connection.statement(static: "SELECT seq FROM changes WHERE origin = ?1 AND seq > ?2 ORDER BY seq")
-            try statement.bind(origin.rawValue, at: 1)
-            try statement.bind(Int64(bitPattern: contiguous), at: 2)
-            while try statement.step() {
-                let next = UInt64(bitPattern: statement.int64(0))
-                guard next == contiguous + 1 else { break }
-                contiguous = next
+            if state.originsAhead.contains(origin) {
+                let statement = try connection.statement(static: "SELECT seq FROM changes WHERE origin = ?1 AND seq > ?2 ORDER BY seq")
+                try statement.bind(origin.rawValue, at: 1)
+                try statement.bind(Int64(bitPattern: contiguous), at: 2)
+                var gap = false
+                while try statement.step() {
+                    let next = UInt64(bitPattern: statement.int64(0))
+                    guard next == contiguous + 1 else {
+                        gap = true
+                        break
+                    }
+                    contiguous = next
+                }
+                if !gap { state.originsAhead.remove(origin) }
             }
             state.vector[origin] = contiguous
+        } else if seq > contiguous + 1 {
+            state.originsAhead.insert(origin)
         }
-        try connection.run("""
-            INSERT INTO origins(origin, contiguous, max_hlc) VALUES (?1, ?2, ?3)
-            ON CONFLICT(origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = max(max_hlc, excluded.max_hlc)
-            """, .text(origin.rawValue), .int(Int64(bitPattern: contiguous)), .int(Int64(bitPattern: hlc.rawValue)))
+        let moved = movedOrigins[origin]
+        movedOrigins[origin] = MovedOrigin(contiguous: contiguous, maxHLC: max(moved?.maxHLC ?? hlc, hlc))
+    }
+
+    /// Writes the rows of the origins this transaction moved (``advanceVector(origin:seq:hlc:)``);
+    /// the writer calls it once, just before the commit.
+    package mutating func writeOrigins() throws {
+        for (origin, moved) in movedOrigins.sorted(by: { $0.key < $1.key }) {
+            try connection.run(static: """
+                INSERT INTO origins(origin, contiguous, max_hlc) VALUES (?1, ?2, ?3)
+                ON CONFLICT(origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = max(max_hlc, excluded.max_hlc)
+                """, .text(origin.rawValue), .int(Int64(bitPattern: moved.contiguous)), .int(Int64(bitPattern: moved.maxHLC.rawValue)))
+        }
+        movedOrigins = [:]
     }
 }
 

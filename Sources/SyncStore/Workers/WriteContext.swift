@@ -10,6 +10,9 @@ package struct WriterState: Sendable {
     package var nextSeq: UInt64
     /// Highest contiguous sequence held per origin.
     package var vector: VersionVector
+    /// Origins that may hold changes above their contiguous mark plus one: only for these can a
+    /// change that arrives in order move the mark further than itself (`advanceVector`).
+    package var originsAhead: Set<NodeID>
     /// Remote readings that were further ahead than the drift bound.
     package var clampedObservations: Int = 0
     /// The store's signing key (the server signs the changes it stamps for original-protocol clients).
@@ -28,6 +31,15 @@ package struct WriteContext {
     package var committed: [CommittedChange] = []
     /// Who submitted this job's changes (see ``CommittedChange/submitter``).
     package var submitter: UInt64 = 0
+    /// Origins whose row in `origins` this transaction has moved, written once per origin just before
+    /// the commit (``writeOrigins()``) instead of once per change.
+    package var movedOrigins: [NodeID: MovedOrigin] = [:]
+
+    /// An origin's contiguous mark and highest clock reading as this transaction leaves them.
+    package struct MovedOrigin: Sendable {
+        var contiguous: UInt64
+        var maxHLC: HLCTimestamp
+    }
 
     /// Notes a change this job wrote, for the observers that hear about the commit.
     package mutating func record(_ change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool) {

@@ -195,6 +195,7 @@ package final class WriterCore: @unchecked Sendable {
         } else {
             for job in jobs {
                 let before = context.state
+                let movedBefore = context.movedOrigins
                 context.touched = []
                 context.committed = []
                 do {
@@ -209,12 +210,14 @@ package final class WriterCore: @unchecked Sendable {
                     try? connection.run(static: "ROLLBACK TO job")
                     try? connection.run(static: "RELEASE job")
                     context.state = before
+                    context.movedOrigins = movedBefore
                     failed.append((job, error))
                 }
             }
         }
         connection.resetUsedStatements()
         do {
+            try context.writeOrigins()
             try connection.run(static: "COMMIT")
         } catch {
             connection.resetUsedStatements()
