@@ -282,8 +282,12 @@ final class ServerConnection: Sendable {
                     }
                 }
             } catch {
+                // Not committed, or not known to be, so not acknowledged. A node sends what got no ack
+                // again when it connects, not on an error frame: the connection is closed, so the
+                // node reconnects and sends it again (a duplicate if it did commit).
                 logger.warning("commit failed", metadata: ["synclayer.error": "\(error)"])
-                reply(.error(FrameError(.serverError, "the server could not commit; retry")))
+                close(FrameError(.serverError, "the server could not commit; reconnect and send again"))
+                return
             }
         }
         if !legacy.isEmpty {

@@ -5,10 +5,12 @@ import SyncCore
 /// is not cancelled; then throws (``PostgresStorageError`` or `CancellationError`) and leaves the
 /// operation to finish, or not, on its own.
 ///
-/// A postgres-nio query neither ends on cancellation nor, on a connection the database ended in the
-/// middle of a transaction (a restart, `pg_terminate_backend`), always ends at all: seen here as a
-/// commit that never returned, which held its WebSocket connection, and so the server's graceful
-/// shutdown, forever. A caller must not inherit such a wait.
+/// A postgres-nio query does not end on cancellation, and one written to a connection the database
+/// has ended is never answered: seen here as a commit that never returned, which held its WebSocket
+/// connection, and so the server's graceful shutdown, forever. The store's statements now go through
+/// `queryIfOpen`, which fails at once on a closed connection; this bound stays for what does not (the
+/// streamed digest read, the schema setup) and for anything unforeseen. A caller must not inherit such
+/// a wait.
 func boundedAwait<T: Sendable>(_ limit: Duration, _ what: String,
                                _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     let outcome = OneOutcome<T>()

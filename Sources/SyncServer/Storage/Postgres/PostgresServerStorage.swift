@@ -140,7 +140,7 @@ package final class PostgresServerStorage: ServerStorage {
                         if tick % 5 == 0, let connection = listening.withLock({ $0 }) {
                             do {
                                 try await withWatchdog(connection, limit: .seconds(5)) {
-                                    try await connection.query("SELECT 1", logger: logger)
+                                    try await connection.queryIfOpen("SELECT 1", logger: logger)
                                 }
                             } catch {
                                 logger.debug("the commit listener's connection did not answer", metadata: ["synclayer.error": "\(error)"])
@@ -244,7 +244,8 @@ package final class PostgresServerStorage: ServerStorage {
     package func clusterHead() async throws -> UInt64 {
         try await boundedAwait(Self.operationLimit, "a read") { [self] in
             var head: UInt64 = 0
-            for try await seq in try await client.query("SELECT seq FROM synclayer_head WHERE id = 1", logger: logger).decode(Int64.self) {
+            for row in try await fetch("SELECT seq FROM synclayer_head WHERE id = 1") {
+                let seq = try row.decode(Int64.self)
                 head = UInt64(clamping: seq)
             }
             return head
@@ -255,17 +256,18 @@ package final class PostgresServerStorage: ServerStorage {
                              skipping vector: VersionVector, limit: Int) async throws -> ChangePage {
         let names = collections.map { Array($0) }
         let upper = Int64(clamping: last)
-        let rows = try await client.query("""
+        let rows = try await fetch("""
             SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
             WHERE server_seq > \(Int64(bitPattern: cursor)) AND server_seq <= \(upper)
               AND (\(names)::text[] IS NULL OR collection = ANY(\(names)::text[]))
             ORDER BY server_seq LIMIT \(Int64(limit * 4 + 1))
-            """, logger: logger)
+            """)
         var result: [SequencedChange] = []
         var scanned = cursor
         var more = false
         let parser = JSONParser()
-        for try await columns in rows.decode(PostgresChangeRow.Columns.self) {
+        for row in rows {
+            let columns = try row.decode(PostgresChangeRow.Columns.self)
             // Every row is read (a row sequence left half-read would hold the connection).
             if more { continue }
             if result.count == limit {
@@ -278,26 +280,27 @@ package final class PostgresServerStorage: ServerStorage {
             result.append(SequencedChange(change: try row.change(parser), serverSeq: row.serverSeq))
         }
         if !more, result.count < limit, scanned > cursor {
-            let beyond = try await client.query(
-                "SELECT 1 FROM changes WHERE server_seq > \(Int64(bitPattern: scanned)) AND server_seq <= \(upper) LIMIT 1", logger: logger)
-            for try await _ in beyond { more = true }
+            let beyond = try await fetch(
+                "SELECT 1 FROM changes WHERE server_seq > \(Int64(bitPattern: scanned)) AND server_seq <= \(upper) LIMIT 1")
+            if !beyond.isEmpty { more = true }
         }
         return ChangePage(changes: result, cursor: scanned, more: more)
     }
 
     private func readVector() async throws -> VersionVector {
         var vector = VersionVector()
-        for try await (origin, contiguous) in try await client.query("SELECT origin, contiguous FROM origins", logger: logger)
-            .decode((String, Int64).self) {
+        for row in try await fetch("SELECT origin, contiguous FROM origins") {
+            let (origin, contiguous) = try row.decode((String, Int64).self)
             if let origin = NodeID(origin) { vector[origin] = UInt64(bitPattern: contiguous) }
         }
         return vector
     }
 
     private func readGet(collection: String, id: String) async throws -> Document? {
-        let rows = try await client.query("SELECT body FROM documents WHERE collection = \(collection) AND id = \(id) AND visible", logger: logger)
+        let rows = try await fetch("SELECT body FROM documents WHERE collection = \(collection) AND id = \(id) AND visible")
         var document: Document?
-        for try await body in rows.decode(String.self) {
+        for row in rows {
+            let body = try row.decode(String.self)
             document = Document(id: id, data: try JSONParser().parseObject(Array(body.utf8)))
         }
         return document
@@ -305,6 +308,8 @@ package final class PostgresServerStorage: ServerStorage {
 
     private func readDigest(collection: String) async throws -> CollectionDigest {
         var digest = ContentDigest()
+        // The whole collection: streamed rather than fetched at once (``fetch(_:)`` holds every row),
+        // so this read keeps postgres-nio's `query`, bounded by ``operationLimit``.
         let rows = try await client.query("SELECT id, body FROM documents WHERE collection = \(collection) AND visible ORDER BY id", logger: logger)
         for try await (id, body) in rows.decode((String, String).self) {
             digest.add(id: id, canonicalBody: Array(body.utf8))
@@ -314,30 +319,38 @@ package final class PostgresServerStorage: ServerStorage {
 
     private func readCollections() async throws -> [String] {
         var names: [String] = []
-        for try await name in try await client.query("SELECT DISTINCT collection FROM documents WHERE visible ORDER BY collection", logger: logger)
-            .decode(String.self) {
+        for row in try await fetch("SELECT DISTINCT collection FROM documents WHERE visible ORDER BY collection") {
+            let name = try row.decode(String.self)
             names.append(name)
         }
         return names
     }
 
     private func readRecords(collection: String, since: UInt64, limit: Int, offset: Int) async throws -> [ServerRecord] {
-        let rows = try await client.query("""
+        let rows = try await fetch("""
             SELECT id, body, updated_at, updated_seq FROM documents
             WHERE collection = \(collection) AND visible AND updated_at > \(Int64(bitPattern: since))
             ORDER BY updated_seq LIMIT \(Int64(limit)) OFFSET \(Int64(offset))
-            """, logger: logger)
+            """)
         var records: [ServerRecord] = []
-        for try await (id, body, updatedAt, updatedSeq) in rows.decode((String, String, Int64, Int64).self) {
+        for row in rows {
+            let (id, body, updatedAt, updatedSeq) = try row.decode((String, String, Int64, Int64).self)
             records.append(ServerRecord(id: id, data: try JSONParser().parseObject(Array(body.utf8)), updatedAt: UInt64(bitPattern: updatedAt),
                                         version: UInt64(bitPattern: updatedSeq)))
         }
         return records
     }
 
+    /// Runs a read on a pooled connection through ``PostgresConnection/queryIfOpen(_:logger:)``, so a
+    /// connection that closes as it is leased fails the read instead of leaving it unanswered.
+    private func fetch(_ query: PostgresQuery) async throws -> PostgresQueryResult {
+        try await client.withConnection { [logger] connection in try await connection.queryIfOpen(query, logger: logger) }
+    }
+
     private func readChangeCount() async throws -> Int {
         var count = 0
-        for try await value in try await client.query("SELECT count(*) FROM changes", logger: logger).decode(Int64.self) {
+        for row in try await fetch("SELECT count(*) FROM changes") {
+            let value = try row.decode(Int64.self)
             count = Int(value)
         }
         return count

@@ -56,10 +56,11 @@ extension PostgresWriteTransaction {
     /// The server sequences of those of `ids` already held.
     private func serverSeqs(of ids: [ChangeID]) async throws -> [ChangeID: UInt64] {
         var held: [ChangeID: UInt64] = [:]
-        for try await (origin, seq, serverSeq) in try await connection.query("""
+        for row in try await connection.queryIfOpen("""
             SELECT origin, seq, server_seq FROM changes
             WHERE (origin, seq) IN (SELECT * FROM unnest(\(ids.map(\.origin.rawValue))::text[], \(ids.map { Int64(bitPattern: $0.seq) })::int8[]))
-            """, logger: logger).decode((String, Int64, Int64).self) {
+            """, logger: logger) {
+            let (origin, seq, serverSeq) = try row.decode((String, Int64, Int64).self)
             guard let origin = NodeID(origin) else { throw StoreError(.corrupted, "unreadable origin in the server's change log") }
             held[ChangeID(origin: origin, seq: UInt64(bitPattern: seq))] = UInt64(bitPattern: serverSeq)
         }
@@ -70,10 +71,11 @@ extension PostgresWriteTransaction {
     func loadStates(of keys: [PostgresDocumentKey]) async throws -> [PostgresDocumentKey: DocumentState] {
         let parser = JSONParser()
         var states: [PostgresDocumentKey: DocumentState] = [:]
-        for try await (collection, id, body, clocks) in try await connection.query("""
+        for row in try await connection.queryIfOpen("""
             SELECT collection, id, body, clocks FROM documents
             WHERE (collection, id) IN (SELECT * FROM unnest(\(keys.map(\.collection))::text[], \(keys.map(\.id))::text[]))
-            """, logger: logger).decode((String, String, String, String).self) {
+            """, logger: logger) {
+            let (collection, id, body, clocks) = try row.decode((String, String, String, String).self)
             states[PostgresDocumentKey(collection: collection, id: id)] = try DocumentState(body: try parser.parseObject(Array(body.utf8)),
                                                                                             clocksJSON: clocks)
         }
@@ -85,14 +87,15 @@ extension PostgresWriteTransaction {
     private func loadWatermarks(of changes: [Change]) async throws -> [String: PostgresWatermark] {
         let origins = Array(Set(changes.map(\.id.origin.rawValue)))
         var watermarks: [String: PostgresWatermark] = [:]
-        for try await (origin, contiguous, held) in try await connection.query("""
+        for row in try await connection.queryIfOpen("""
             SELECT batch.origin, coalesce(o.contiguous, 0), c.seq
             FROM unnest(\(origins)::text[]) AS batch(origin)
             LEFT JOIN origins o ON o.origin = batch.origin
             LEFT JOIN changes c ON c.origin = batch.origin AND c.seq > coalesce(o.contiguous, 0)
                 AND (batch.origin, coalesce(o.contiguous, 0) + 1)
                     IN (SELECT * FROM unnest(\(changes.map(\.id.origin.rawValue))::text[], \(changes.map { Int64(bitPattern: $0.id.seq) })::int8[]))
-            """, logger: logger).decode((String, Int64, Int64?).self) {
+            """, logger: logger) {
+            let (origin, contiguous, held) = try row.decode((String, Int64, Int64?).self)
             watermarks[origin, default: PostgresWatermark(contiguous: UInt64(bitPattern: contiguous))].held
                 .formUnion(held.map { [UInt64(bitPattern: $0)] } ?? [])
         }
@@ -113,7 +116,7 @@ extension PostgresWriteTransaction {
             visible.append(document.exists)
         }
         let moved = origins.filter { $0.value.maxHLC != nil }.sorted { $0.key < $1.key }
-        try await connection.query("""
+        try await connection.queryIfOpen("""
             WITH new_changes AS (
                 INSERT INTO changes(server_seq, origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
                 SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, received_at, NULLIF(sig, '')

@@ -86,11 +86,10 @@ actor PostgresWriter {
         do {
             outcome = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.transactionLimit) {
-                try await connection.withTransaction(logger: logger) { connection in
+                try await withOpenTransaction(connection, logger: logger) {
                     var head: Int64 = 0
-                    for try await seq in try await connection.query("SELECT seq FROM synclayer_head WHERE id = 1 FOR UPDATE", logger: logger)
-                        .decode(Int64.self) {
-                        head = seq
+                    for row in try await connection.queryIfOpen("SELECT seq FROM synclayer_head WHERE id = 1 FOR UPDATE", logger: logger) {
+                        head = try row.decode(Int64.self)
                     }
                     var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
                                                                clock: startClock, wallClock: wallClock, head: UInt64(bitPattern: head),
@@ -98,7 +97,7 @@ actor PostgresWriter {
                     let result = try await body(&transaction)
                     if transaction.head != UInt64(bitPattern: head) {
                         // The notification is the doorbell for other instances; the table stays the truth.
-                        try await connection.query("""
+                        try await connection.queryIfOpen("""
                             WITH moved AS (UPDATE synclayer_head SET seq = \(Int64(bitPattern: transaction.head)) WHERE id = 1)
                             SELECT pg_notify('synclayer_commits', \(String(transaction.head)))
                             """, logger: logger)
@@ -166,12 +165,12 @@ actor PostgresWriter {
             let rows = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.readLimit) {
                     var rows: [CommittedChange] = []
-                    let result = try await connection.query("""
+                    let result = try await connection.queryIfOpen("""
                         SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
                         WHERE server_seq > \(Int64(bitPattern: after)) ORDER BY server_seq LIMIT 1000
                         """, logger: logger)
-                    for try await columns in result.decode(PostgresChangeRow.Columns.self) {
-                        let row = try PostgresChangeRow(columns)
+                    for columns in result {
+                        let row = try PostgresChangeRow(columns.decode(PostgresChangeRow.Columns.self))
                         rows.append(CommittedChange(change: try row.change(parser), serverSeq: row.serverSeq, isLocal: false,
                                                     visibleChange: true, submitter: 0))
                     }
@@ -211,6 +210,51 @@ func withWatchdog<T>(_ connection: PostgresConnection, limit: Duration, isolatio
     return try await body()
 }
 
+/// `BEGIN`, `body`, then `COMMIT` on `connection`, or `ROLLBACK` if `body` throws, each sent with
+/// `queryIfOpen(_:logger:)` (postgres-nio's `withTransaction` sends its `COMMIT` and `ROLLBACK`
+/// with `query`, which may never answer on a closed connection).
+/// A `COMMIT` that throws leaves the outcome unknown: the caller acknowledges nothing.
+func withOpenTransaction<T>(_ connection: PostgresConnection, logger: Logger, isolation: isolated (any Actor)? = #isolation,
+                            _ body: () async throws -> T) async throws -> T {
+    try await connection.queryIfOpen("BEGIN", logger: logger)
+    let value: T
+    do {
+        value = try await body()
+    } catch {
+        // A connection that ended fails this at once; the database rolls back a session it ends.
+        _ = try? await connection.queryIfOpen("ROLLBACK", logger: logger)
+        throw error
+    }
+    try await connection.queryIfOpen("COMMIT", logger: logger)
+    return value
+}
+
+extension PostgresConnection {
+    /// Runs `query` and reads all its rows; throws, instead of waiting forever, when the connection
+    /// has closed.
+    ///
+    /// postgres-nio's `query` writes the query to the channel without a promise for the write. Once
+    /// the channel has closed (the database ended the session: `pg_terminate_backend`, a restart,
+    /// `idle_in_transaction_session_timeout`), its handlers are gone and such a write is dropped:
+    /// the query's own promise is never completed, and `close()` (a no-op on a closed connection)
+    /// does not complete it either. Seen for the first statement sent after the session was ended
+    /// while idle in a transaction, and for `withTransaction`'s `ROLLBACK` after a statement the
+    /// ended session failed (FATAL 57P01); a pooled connection that closes just after it is leased
+    /// can do the same to its first query. On the connection's event loop the check and the write
+    /// are one step: a channel that is still open there has its handler, which answers the query or
+    /// fails it when the connection closes (postgres-nio's EventLoopFuture `query`, which writes
+    /// synchronously when called on the loop).
+    @discardableResult
+    func queryIfOpen(_ query: PostgresQuery, logger: Logger) async throws -> PostgresQueryResult {
+        try await eventLoop.flatSubmit {
+            guard !self.isClosed else {
+                return self.eventLoop.makeFailedFuture(PostgresStorageError("the connection to PostgreSQL has closed"))
+            }
+            return self.query(query, logger: logger)
+        }.get()
+    }
+}
+
 /// One write transaction of a ``PostgresWriter``, holding the head's lock: the server-side commit
 /// of ``SQLiteServerStorage`` (`WriteContext+ServerCommit.swift`), a batch at a time
 /// (`PostgresWriteTransaction+Batch.swift`).
@@ -246,9 +290,8 @@ struct PostgresWriteTransaction {
 
     private func contiguous(of origin: NodeID) async throws -> UInt64 {
         var contiguous: UInt64 = 0
-        for try await seq in try await connection.query("SELECT contiguous FROM origins WHERE origin = \(origin.rawValue)", logger: logger)
-            .decode(Int64.self) {
-            contiguous = UInt64(bitPattern: seq)
+        for row in try await connection.queryIfOpen("SELECT contiguous FROM origins WHERE origin = \(origin.rawValue)", logger: logger) {
+            contiguous = UInt64(bitPattern: try row.decode(Int64.self))
         }
         return contiguous
     }
