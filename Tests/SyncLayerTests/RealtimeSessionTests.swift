@@ -16,14 +16,25 @@ final class InMemoryMessageChannel: MessageChannel {
     let written: AsyncStream<WebSocketMessage>
     private let writtenContinuation: AsyncStream<WebSocketMessage>.Continuation
 
-    init() {
+    /// A peer that never takes what is written: ``written()`` waits until cancelled (the stream is
+    /// never fed, and its continuation is kept so that it does not finish).
+    private let stall: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)?
+
+    init(stalled: Bool = false) {
         (incoming, incomingContinuation) = AsyncThrowingStream.makeStream()
         (written, writtenContinuation) = AsyncStream.makeStream()
+        stall = stalled ? AsyncStream.makeStream(of: Void.self) : nil
     }
 
     func messages(maxSize: Int) -> AsyncThrowingStream<WebSocketMessage, any Error> { incoming }
 
     func write(_ message: WebSocketMessage) async throws { writtenContinuation.yield(message) }
+
+    func written() async throws {
+        guard let stall else { return }
+        for await _ in stall.stream {}
+        throw CancellationError()
+    }
 
     func close(_ code: WebSocketErrorCode, reason: String?) async throws { writtenContinuation.finish() }
 

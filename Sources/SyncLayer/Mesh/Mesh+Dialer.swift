@@ -4,6 +4,8 @@ import FoundationEssentials
 import Foundation
 #endif
 import Logging
+import NIOCore
+import NIOPosix
 import WSClient
 import SyncCore
 
@@ -90,10 +92,13 @@ extension Mesh {
         let address = URL(string: url)?.host ?? url
         let linked = Locked<MeshLink?>(nil)
         let dial = WebSocketDial()
+        // The connection's loop, chosen here so the session can wait on it (`MessageChannel.written()`).
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
         do {
             try await dial.run(upgradeDeadline: max(configuration.heartbeatInterval * 2, .milliseconds(500))) {
                 try await WebSocketClient.connect(
-                    url: url, configuration: .init(maxFrameSize: 8 << 20, closeTimeout: .seconds(1), autoPing: .disabled), logger: quiet
+                    url: url, configuration: .init(maxFrameSize: 8 << 20, closeTimeout: .seconds(1), autoPing: .disabled),
+                    eventLoopGroup: eventLoop, logger: quiet
                 ) { inbound, outbound, _ in
                     guard let link = self.openLink(direction: .outbound, address: address) else { return }
                     guard dial.upgraded(closeSession: { link.finish() }) else {
@@ -102,7 +107,8 @@ extension Mesh {
                     }
                     linked.withLock { $0 = link }
                     // Cancelling the connection's task once upgraded closes its input.
-                    try await MeshSession(mesh: self, link: link, abort: { dial.abort() }).run(connection: WebSocketChannel(inbound: inbound, outbound: outbound))
+                    try await MeshSession(mesh: self, link: link, abort: { dial.abort() })
+                        .run(connection: WebSocketChannel(inbound: inbound, outbound: outbound, eventLoop: eventLoop))
                 }
             }
         } catch {

@@ -25,7 +25,8 @@ extension Mesh {
                 return .upgrade([:]) { inbound, outbound, _ in
                     guard let link = self.openLink(direction: .inbound, address: address) else { return }
                     do {
-                        try await MeshSession(mesh: self, link: link, abort: { channel.close(promise: nil) }).run(connection: WebSocketChannel(inbound: inbound, outbound: outbound))
+                        try await MeshSession(mesh: self, link: link, abort: { channel.close(promise: nil) })
+                            .run(connection: WebSocketChannel(inbound: inbound, outbound: outbound, eventLoop: channel.eventLoop))
                     } catch {
                         self.logger.debug("inbound mesh link ended", metadata: ["synclayer.error": "\(error)"])
                     }

@@ -130,15 +130,23 @@ struct MeshSession {
             guard let cipher = await channel.value else { return }
             for await frame in link.queue {
                 try await connection.write(.binary(ByteBuffer(bytes: cipher.seal(mesh.codec.encode(frame)))))
-                link.wrote(frame)
+                try await wrote(frame, connection)
             }
         } else {
             for await frame in link.queue {
                 try await connection.write(.text(mesh.codec.encodeString(frame)))
-                link.wrote(frame)
+                try await wrote(frame, connection)
             }
         }
         throw Mesh.Refusal(description: "link replaced or closed by this node")
+    }
+
+    /// A frame's changes stop counting against the link's bound only once the connection has taken
+    /// the frame: released at the hand-off instead, frames could pile up unbounded between the
+    /// writer and a busy event loop while the bound saw an empty queue (`MessageChannel.written()`).
+    private func wrote(_ frame: Frame, _ connection: some MessageChannel) async throws {
+        try await connection.written()
+        link.wrote(frame)
     }
 
     /// Releases changes deferred for the peer when their grace has passed (``RelayPolicy``).
