@@ -46,17 +46,72 @@ import WSCore
         }
     }
 
+    /// A node with a mesh on loopback (not running: the tests drive one link by hand).
+    static func meshNode(_ directory: TemporaryDirectory, linkQueueLimit: Int) async throws -> SyncNode {
+        var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])
+        var mesh = MeshConfiguration(teamID: "field", host: "127.0.0.1", port: 0, discovery: false)
+        mesh.linkQueueLimit = linkQueueLimit
+        configuration.mesh = mesh
+        return try await SyncNode.open(configuration)
+    }
+
+    /// A peer far behind (more changes missing than the link's bound) is sent them in parts of half
+    /// the bound, each followed by a `peerHello` asking for its vector, instead of all at once (which
+    /// overflowed the link and dropped the peer at every attempt on a real connection). This in-memory
+    /// connection takes each frame at once, so the old way could win the race against the bound here:
+    /// what fails without the parts is their size and the `peerHello`s between them.
+    @Test func aPeerFarBehindCatchesUpInPartsInsteadOfBeingDropped() async throws {
+        try await withTemporaryDirectory(prefix: "mesh-behind") { directory in
+            let node = try await Self.meshNode(directory, linkQueueLimit: 100)
+            defer { Task { await node.close() } }
+            for batch in 0..<12 {
+                try await node.collection("todos").saveAll((0..<100).map { Document(id: "d\(batch)-\($0)", data: ["n": .int(Int64($0))]) })
+            }
+            let mesh = try #require(node.mesh)
+            let link = try #require(mesh.openLink(direction: .inbound, address: "127.0.0.1"))
+            let channel = InMemoryMessageChannel()
+            let running = Task {
+                try await MeshSession(mesh: mesh, link: link, abort: { channel.endInput(); channel.endOutput() }).run(connection: channel)
+            }
+            var frames = channel.written.makeAsyncIterator()
+            let peer = ChangeSigner()
+            func hello(holding count: Int) -> Frame {
+                .peerHello(PeerHello(nodeID: peer.nodeID, team: "field", uplink: false,
+                                     vector: VersionVector(count == 0 ? [:] : [node.nodeID: UInt64(count)])))
+            }
+            channel.deliver(hello(holding: 0))
+            var received = Set<String>(), largest = 0, answers = 0
+            // Bounded: 1,200 changes in parts of 50 take 24 parts; each part is a relay and a peerHello.
+            for _ in 0..<200 where received.count < 1_200 {
+                switch try await next(&frames) {
+                case .relay(let batch):
+                    largest = max(largest, batch.changes.count)
+                    for message in batch.changes { received.insert(try #require(message.changeID).description) }
+                case .peerHello(let own) where own.wantsReply:
+                    answers += 1
+                    channel.deliver(hello(holding: received.count))
+                default:
+                    break
+                }
+            }
+            #expect(received.count == 1_200, "every change reached the peer")
+            #expect(largest <= 50, "no part larger than half the bound (largest \(largest))")
+            #expect(answers >= 23)
+            #expect(!link.overflowed)
+            #expect(node.metrics().slowPeersDropped == 0)
+            #expect(mesh.isLinked(peer.nodeID))
+            running.cancel()
+            _ = try? await running.value
+        }
+    }
+
     /// A peer whose connection takes nothing more: the frames handed to the connection still count
     /// against the link's bound until the connection has taken them, so the link overflows and is
     /// dropped instead of piling frames up in front of the socket (a connection's write returns
     /// before its event loop has written anything).
     @Test func framesCountAgainstTheLinkUntilTheConnectionHasTakenThem() async throws {
         try await withTemporaryDirectory(prefix: "mesh-stall") { directory in
-            var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])
-            var meshConfiguration = MeshConfiguration(teamID: "field", host: "127.0.0.1", port: 0, discovery: false)
-            meshConfiguration.linkQueueLimit = 500
-            configuration.mesh = meshConfiguration
-            let node = try await SyncNode.open(configuration)
+            let node = try await Self.meshNode(directory, linkQueueLimit: 500)
             defer { Task { await node.close() } }
             let mesh = try #require(node.mesh)
             let link = try #require(mesh.openLink(direction: .inbound, address: "127.0.0.1"))

@@ -43,6 +43,9 @@ final class InMemoryMessageChannel: MessageChannel {
 
     /// The connection's input ends (what aborting a real connection does).
     func endInput() { incomingContinuation.finish() }
+
+    /// Nothing more is written: what aborting a real connection does to its output.
+    func endOutput() { writtenContinuation.finish() }
 }
 
 /// The next frame a session wrote to an ``InMemoryMessageChannel``.

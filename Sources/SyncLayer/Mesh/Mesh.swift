@@ -118,9 +118,17 @@ final class Mesh: Sendable {
         try await learnAcknowledgements(hello.acknowledged)
         if hello.wantsReply { link.send(.peerHello(try await ownHello(wantsReply: false))) }
         guard shouldRelay(to: link) else { return }
-        let missing = try await engine.changes(missingFrom: hello.vector, limit: 1_000_000)
-            .filter { engine.syncedCollections.contains($0.change.collection) }
-        relay(missing, to: link, hops: 1, sentTo: [])
+        // At most half the link's bound at a time, so a peer far behind is not dropped by its own
+        // catch-up (the rest of the bound is for live changes). When there may be more, a
+        // `peerHello` asking for a reply follows the changes: the peer answers it after applying
+        // them (it reads in order), with its new vector, and that answer brings the next part.
+        let part = max(1, configuration.linkQueueLimit / 2)
+        let lacking = try await engine.changes(missingFrom: hello.vector, limit: part)
+        let missing = lacking.filter { engine.syncedCollections.contains($0.change.collection) }
+        let sent = relay(missing, to: link, hops: 1, sentTo: [])
+        // Nothing sent now (filtered out, or deferred for a gateway) leaves the peer's vector where it
+        // is: asking again would only loop. The periodic `peerHello` carries on from there.
+        if lacking.count == part, sent > 0 { link.send(.peerHello(try await ownHello(wantsReply: true))) }
     }
 
     /// What a peer knows the server committed (a gateway hears the server's acks): changes of
@@ -207,15 +215,18 @@ final class Mesh: Sendable {
         }
     }
 
-    /// Sends a peer what it lacks, right after its `peerHello` (by the same rule).
-    private func relay(_ changes: [ChangeInTransit], to link: MeshLink, hops: Int, sentTo: [NodeID]) {
-        guard let peer = policyPeer(link) else { return }
-        carryOut(relayPolicy.plan(changes, for: peer, ownUplink: hasUplink), on: link, hops: hops, sentTo: sentTo)
+    /// Sends a peer what it lacks, right after its `peerHello` (by the same rule); returns how many
+    /// changes went out now (others may be deferred).
+    private func relay(_ changes: [ChangeInTransit], to link: MeshLink, hops: Int, sentTo: [NodeID]) -> Int {
+        guard let peer = policyPeer(link) else { return 0 }
+        return carryOut(relayPolicy.plan(changes, for: peer, ownUplink: hasUplink), on: link, hops: hops, sentTo: sentTo)
     }
 
-    private func carryOut(_ plan: RelayPolicy.Plan, on link: MeshLink, hops: Int, sentTo: [NodeID]) {
+    @discardableResult
+    private func carryOut(_ plan: RelayPolicy.Plan, on link: MeshLink, hops: Int, sentTo: [NodeID]) -> Int {
         send(plan.now, to: link, hops: hops, sentTo: sentTo)
         link.deferRelay(plan.deferred)
+        return plan.now.count
     }
 
     /// Deferred changes whose grace passed: sent if the relay rule still allows, and only what the
