@@ -9,15 +9,14 @@ package enum ISO8601 {
         let minute = msOfDay / 60_000 % 60
         let second = msOfDay / 1000 % 60
         let ms = msOfDay % 1000
-        guard year <= 9999 else {
-            return "\(pad(Int(year), 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(ms, 3))Z"
-        }
         // Written into the string's own storage: this runs for every change frame the server sends.
+        // A year past 9999 takes as many digits as it needs.
+        let yearDigits = year <= 9999 ? 4 : String(year).utf8.count
         let parts: [(value: Int, width: Int, then: UInt8)] = [
-            (Int(year), 4, UInt8(ascii: "-")), (month, 2, UInt8(ascii: "-")), (day, 2, UInt8(ascii: "T")), (hour, 2, UInt8(ascii: ":")),
+            (Int(year), yearDigits, UInt8(ascii: "-")), (month, 2, UInt8(ascii: "-")), (day, 2, UInt8(ascii: "T")), (hour, 2, UInt8(ascii: ":")),
             (minute, 2, UInt8(ascii: ":")), (second, 2, UInt8(ascii: ".")), (ms, 3, UInt8(ascii: "Z")),
         ]
-        return String(unsafeUninitializedCapacity: 24) { buffer in
+        return String(unsafeUninitializedCapacity: yearDigits + 20) { buffer in
             var end = 0
             for part in parts {
                 var value = part.value
@@ -95,11 +94,6 @@ package enum ISO8601 {
         let days = daysFromCivil(year: Int64(year), month: month, day: day)
         let total = days * 86_400_000 + Int64(hour * 3_600_000 + minute * 60_000 + second * 1000 + millis) - Int64(offsetMinutes) * 60_000
         return total >= 0 ? UInt64(total) : nil
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 
     // Howard Hinnant's civil-from-days and days-from-civil algorithms.

@@ -12,7 +12,7 @@ extension DocumentState {
         out.reserveCapacity(64 + 64 * fields.count)
         out.append(UInt8(ascii: "{"))
         if lifecycle?.isDeleted == true { out.append(contentsOf: #""d":true"#.utf8) }
-        var stamped = fields.filter { $0.value.stamp != lifecycle?.stamp }.map { ($0.key, $0.value.stamp) }
+        var stamped = fields.compactMap { name, field in field.stamp == lifecycle?.stamp ? nil : (name, field.stamp) }
         if !stamped.isEmpty {
             stamped.sort { JSONValue.utf8Less($0.0, $1.0) }
             if out.count > 1 { out.append(UInt8(ascii: ",")) }

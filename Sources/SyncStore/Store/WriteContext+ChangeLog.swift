@@ -86,18 +86,17 @@ extension WriteContext {
         } else if seq > contiguous + 1 {
             state.originsAhead.insert(origin)
         }
-        let moved = movedOrigins[origin]
-        movedOrigins[origin] = MovedOrigin(contiguous: contiguous, maxHLC: max(moved?.maxHLC ?? hlc, hlc))
+        movedOrigins[origin] = max(movedOrigins[origin] ?? hlc, hlc)
     }
 
     /// Writes the rows of the origins this transaction moved (``advanceVector(origin:seq:hlc:)``);
     /// the writer calls it once, just before the commit.
     package mutating func writeOrigins() throws {
-        for (origin, moved) in movedOrigins.sorted(by: { $0.key < $1.key }) {
+        for (origin, maxHLC) in movedOrigins.sorted(by: { $0.key < $1.key }) {
             try connection.run(static: """
                 INSERT INTO origins(origin, contiguous, max_hlc) VALUES (?1, ?2, ?3)
                 ON CONFLICT(origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = max(max_hlc, excluded.max_hlc)
-                """, .text(origin.rawValue), .int(Int64(bitPattern: moved.contiguous)), .int(Int64(bitPattern: moved.maxHLC.rawValue)))
+                """, .text(origin.rawValue), .int(Int64(bitPattern: state.vector[origin])), .int(Int64(bitPattern: maxHLC.rawValue)))
         }
         movedOrigins = [:]
     }

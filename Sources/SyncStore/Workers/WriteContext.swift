@@ -31,15 +31,10 @@ package struct WriteContext {
     package var committed: [CommittedChange] = []
     /// Who submitted this job's changes (see ``CommittedChange/submitter``).
     package var submitter: UInt64 = 0
-    /// Origins whose row in `origins` this transaction has moved, written once per origin just before
-    /// the commit (``writeOrigins()``) instead of once per change.
-    package var movedOrigins: [NodeID: MovedOrigin] = [:]
-
-    /// An origin's contiguous mark and highest clock reading as this transaction leaves them.
-    package struct MovedOrigin: Sendable {
-        var contiguous: UInt64
-        var maxHLC: HLCTimestamp
-    }
+    /// Origins whose row in `origins` this transaction has moved, with the highest clock reading of
+    /// theirs it wrote; each row is written once, just before the commit (``writeOrigins()``), with
+    /// the mark `state.vector` holds by then.
+    package var movedOrigins: [NodeID: HLCTimestamp] = [:]
 
     /// Notes a change this job wrote, for the observers that hear about the commit.
     package mutating func record(_ change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool) {
