@@ -104,4 +104,45 @@ import Testing
         #expect(ChangeSigner.verify(unsigned, holding: held) == .unsigned)
         #expect(ChangeSigner.verify(signer.signingOwn(unsigned), holding: held) == .valid)
     }
+
+    /// A frame signature vouches for exactly the signer's own changes of the frame, as they are with
+    /// their own signatures, and for nothing once anything it covers was altered, dropped or swapped.
+    @Test func aFrameSignatureVouchesForTheSignersChangesAsTheyAre() throws {
+        let other = ChangeSigner()
+        let own = (1...5).map { signer.signingOwn(change(signer.nodeID, seq: $0, fields: ["n": .int(Int64($0))])) }
+        let relayed = other.signingOwn(change(other.nodeID, seq: 1))
+        let frame = own + [relayed]
+        let signature = try #require(signer.frameSignature(for: frame))
+        #expect(ChangeSigner.vouched(by: signature, in: frame) == Set(own.map(\.id)), "the signer's own, not the relayed one")
+        #expect(ChangeSigner.vouched(by: signature, in: own.reversed() + [relayed]).isEmpty, "another order")
+        #expect(ChangeSigner.vouched(by: signature, in: Array(own.dropLast()) + [relayed]).isEmpty, "one of them left out")
+        var altered = own
+        altered[2] = Change(id: own[2].id, hlc: own[2].hlc, collection: own[2].collection, recordID: own[2].recordID, kind: .insert,
+                            fields: ["n": 99], signature: own[2].signature)
+        #expect(ChangeSigner.vouched(by: signature, in: altered).isEmpty, "a field altered")
+        var swapped = own
+        swapped[1].signature = own[3].signature
+        #expect(ChangeSigner.vouched(by: signature, in: swapped).isEmpty, "a change's own signature replaced")
+        // Another node's key over the same frame vouches for its own changes only, and a frame
+        // signature by one key cannot speak for another's changes.
+        let foreign = try #require(other.frameSignature(for: [relayed, other.signingOwn(change(other.nodeID, seq: 2))]))
+        #expect(ChangeSigner.vouched(by: foreign, in: frame).isEmpty)
+        #expect(ChangeSigner.vouched(by: ChangeSignature(publicKey: [1, 2], signature: []), in: frame).isEmpty, "malformed")
+        // Fewer than two of the signer's signed changes: no frame signature (each is checked alone).
+        #expect(signer.frameSignature(for: [own[0], relayed]) == nil)
+        #expect(signer.frameSignature(for: own.map { var unsigned = $0; unsigned.signature = nil; return unsigned }) == nil)
+    }
+
+    @Test func theFrameSignatureTravelsInTheChangesFrame() throws {
+        let codec = FrameCodec()
+        let own = (1...3).map { signer.signingOwn(change(signer.nodeID, seq: $0)) }
+        let batch = ChangeBatch(changes: own.map { ChangeMessage($0) }, signature: signer.frameSignature(for: own))
+        let text = codec.encodeString(.changes(batch))
+        #expect(Array(text.utf8) == JSONValue.object(FrameCodec.object(for: .changes(batch))).canonicalBytes, "canonical bytes")
+        guard case .changes(let decoded) = try codec.decode(text) else { Issue.record("not a changes frame"); return }
+        #expect(decoded == batch)
+        let signature = try #require(decoded.signature)
+        #expect(ChangeSigner.vouched(by: signature, in: decoded.changes.compactMap(\.change)) == Set(own.map(\.id)))
+        #expect(throws: FrameError.self) { try codec.decode(text.replacingOccurrences(of: "\"sig\":\"\(signature.wireText)\"", with: "\"sig\":3")) }
+    }
 }

@@ -266,6 +266,8 @@ import SyncCore
             // published it, so b can see the ack before the counter moves.
             #expect(try await server.store.changes(after: 0, collections: ["todos"]).changes.count == 10)
             #expect(metrics?["duplicatesDropped"] == .int(0), "each change was uploaded once (no second push over REST)")
+            // a sent its ten in a `changes` frame with one signature over them (Docs/Security.md).
+            #expect((metrics?["frameSignaturesChecked"]?.intValue ?? 0) >= 1, "\(String(describing: metrics))")
             await a.stop()
             await b.stop()
             await server.stop()

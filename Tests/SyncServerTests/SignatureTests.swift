@@ -105,4 +105,59 @@ import Testing
             #expect(metrics?["badSignatures"]?.intValue == 0)
         }
     }
+
+    /// A node's `changes` frame carries one signature over its own changes: the server checks that
+    /// one instead of one per change. A change altered on the way breaks it, and then each change is
+    /// checked on its own, so the altered one is still refused and the others still stored.
+    @Test func aFrameSignatureIsCheckedOnceAndAnAlteredChangeIsStillRefused() async throws {
+        try await withServer { server, _ in
+            let origin = ChangeSigner()
+            let socket = try await RawWebSocket.connect(server.webSocketURL)
+            var incoming = socket.messages.makeAsyncIterator()
+            try await socket.send(codec.encodeString(.hello(Hello(nodeID: origin.nodeID, vector: VersionVector(), collections: ["todos"]))))
+            _ = await incoming.next(ofType: "hello")
+            func send(_ changes: [Change], signature: ChangeSignature?) async throws -> (committed: Set<ChangeID>, refused: Set<ChangeID>) {
+                try await socket.send(codec.encodeString(.changes(ChangeBatch(changes: changes.map { ChangeMessage($0) }, signature: signature))))
+                var committed: Set<ChangeID> = [], refused: Set<ChangeID> = []
+                while committed.count + refused.count < changes.count, let text = await incoming.next(ofType: "ack") {
+                    guard case .ack(let ack) = try codec.decode(text) else { continue }
+                    committed.formUnion(ack.committed.keys)
+                    refused.formUnion(ack.rejected.keys)
+                }
+                return (committed, refused)
+            }
+            func checks() async throws -> (change: Int64?, frame: Int64?, bad: Int64?) {
+                let metrics = try await http(.GET, "\(server.baseURL)/metrics.json").json
+                return (metrics?["changeSignaturesChecked"]?.intValue, metrics?["frameSignaturesChecked"]?.intValue,
+                        metrics?["badSignatures"]?.intValue)
+            }
+
+            let first = (1...100).map { origin.signingOwn(change(origin.nodeID, $0, text: "change \($0)")) }
+            let (committed, refused) = try await send(first, signature: origin.frameSignature(for: first))
+            #expect(committed == Set(first.map(\.id)) && refused.isEmpty)
+            var counted = try await checks()
+            #expect(counted.change == 0 && counted.frame == 1 && counted.bad == 0, "one check for 100 changes: \(counted)")
+
+            // Signed by the origin, then one change altered on the way (its own signature kept).
+            var second = (101...103).map { origin.signingOwn(change(origin.nodeID, $0, text: "change \($0)")) }
+            let signature = origin.frameSignature(for: second)
+            second[1] = Change(id: second[1].id, hlc: second[1].hlc, collection: "todos", recordID: second[1].recordID, kind: .insert,
+                               fields: ["text": "altered"], signature: second[1].signature)
+            let answer = try await send(second, signature: signature)
+            #expect(answer.refused == [second[1].id] && answer.committed == [second[0].id, second[2].id])
+            counted = try await checks()
+            #expect(counted.change == 3 && counted.frame == 2 && counted.bad == 1, "the frame's signature failed, each change checked: \(counted)")
+
+            // The first frame again: every change held already, so nothing is checked.
+            let again = try await send(first, signature: origin.frameSignature(for: first))
+            #expect(again.committed == Set(first.map(\.id)))
+            counted = try await checks()
+            #expect(counted.change == 3 && counted.frame == 2)
+
+            let stored = try await server.store.changes(after: 0, collections: ["todos"]).changes.map(\.change)
+            #expect(stored.count == 102 && !stored.contains { $0.fields["text"] == "altered" })
+            #expect(stored.allSatisfy { ChangeSigner.verify($0) == .valid }, "stored with their own signatures, for nodes that relay them")
+            await socket.close()
+        }
+    }
 }

@@ -94,18 +94,23 @@ extension Change {
         var out: [UInt8] = []
         let fieldsJSON = JSONValue.object(fields).canonicalBytes
         out.reserveCapacity(96 + collection.utf8.count + recordID.utf8.count + fieldsJSON.count)
-        func append(_ part: some Collection<UInt8>) {
-            let count = UInt32(clamping: part.count)
-            out.append(contentsOf: [UInt8(count >> 24), UInt8(count >> 16 & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count & 0xFF)])
-            out.append(contentsOf: part)
-        }
-        append("synclayer-change-v1".utf8)
-        append(id.description.utf8)
-        append(hlc.hexString.utf8)
-        append(collection.utf8)
-        append(recordID.utf8)
-        append(kind.rawValue.utf8)
-        append(fieldsJSON)
+        out.appendLengthPrefixed("synclayer-change-v1".utf8)
+        out.appendLengthPrefixed(id.description.utf8)
+        out.appendLengthPrefixed(hlc.hexString.utf8)
+        out.appendLengthPrefixed(collection.utf8)
+        out.appendLengthPrefixed(recordID.utf8)
+        out.appendLengthPrefixed(kind.rawValue.utf8)
+        out.appendLengthPrefixed(fieldsJSON)
         return out
+    }
+}
+
+extension [UInt8] {
+    /// Appends `part` preceded by its length (4 bytes, big endian): what signatures cover is a run
+    /// of such parts, so that no two different contents give the same bytes.
+    mutating func appendLengthPrefixed(_ part: some Collection<UInt8>) {
+        let count = UInt32(clamping: part.count)
+        append(contentsOf: [UInt8(count >> 24), UInt8(count >> 16 & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count & 0xFF)])
+        append(contentsOf: part)
     }
 }

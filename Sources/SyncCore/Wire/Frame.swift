@@ -87,10 +87,15 @@ package struct ChangeBatch: Hashable, Sendable {
     package var changes: [ChangeMessage]
     /// From the server: every change up to this sequence that the receiver may see has been sent.
     package var cursor: UInt64?
+    /// From a node: one signature of its own over all its changes in the frame (`data.sig`, as
+    /// ``ChangeSigner/frameSignature(for:)`` makes it), so that the server checks one signature
+    /// instead of one per change.
+    package var signature: ChangeSignature?
 
-    package init(changes: [ChangeMessage], cursor: UInt64? = nil) {
+    package init(changes: [ChangeMessage], cursor: UInt64? = nil, signature: ChangeSignature? = nil) {
         self.changes = changes
         self.cursor = cursor
+        self.signature = signature
     }
 }
 

@@ -42,6 +42,11 @@ package struct FrameCodec: Sendable {
                 out.append(contentsOf: #","cursor":"#.utf8)
                 out.append(contentsOf: String(Int64(clamping: cursor)).utf8)
             }
+            if let signature = batch.signature {
+                out.append(contentsOf: #","sig":""#.utf8)
+                out.append(contentsOf: signature.wireText.utf8)  // base64: nothing to escape
+                out.append(UInt8(ascii: "\""))
+            }
             out.append(contentsOf: #"},"type":"changes"}"#.utf8)
         default:
             JSONValue.object(Self.object(for: frame)).appendCanonical(to: &out)
@@ -153,6 +158,7 @@ package struct FrameCodec: Sendable {
         case .changes(let batch):
             var data: JSONObject = ["changes": .array(batch.changes.map { .object(object(for: $0)) })]
             if let cursor = batch.cursor { data["cursor"] = .int(Int64(clamping: cursor)) }
+            if let signature = batch.signature { data["sig"] = .string(signature.wireText) }
             return ["type": "changes", "data": .object(data)]
         case .ack(let ack):
             var data: JSONObject = ["committed": .object(Dictionary(uniqueKeysWithValues: ack.committed.map {
@@ -366,7 +372,12 @@ package struct FrameCodec: Sendable {
             guard let seq = value.intValue, seq >= 0 else { throw FrameError(.invalidMessage, "\"data.cursor\" must be a non-negative integer") }
             cursor = UInt64(seq)
         }
-        return ChangeBatch(changes: messages, cursor: cursor)
+        var signature: ChangeSignature?
+        if let value = object["data"]?["sig"] {
+            guard let text = value.stringValue else { throw FrameError(.invalidMessage, "\"data.sig\" must be a string") }
+            signature = ChangeSignature(wireText: text)
+        }
+        return ChangeBatch(changes: messages, cursor: cursor, signature: signature)
     }
 
     func ack(from object: JSONObject) throws(FrameError) -> Ack {

@@ -348,7 +348,8 @@ final class RealtimeSession: Sendable {
     }
 
     /// Sends changes to the server: one as a `change` frame (the original protocol's), more in
-    /// `changes` batches of at most 500.
+    /// `changes` batches of at most 500, each with one signature over this node's own changes in it
+    /// (`Docs/Security.md`, "Frame signatures"), so that the server checks one signature per frame.
     private func send(_ unsigned: [Change], _ channel: some MessageChannel) async throws {
         let signer = engine.signer
         let changes = unsigned.map(signer.signingOwn)
@@ -360,7 +361,8 @@ final class RealtimeSession: Sendable {
         while !pending.isEmpty {
             let batch = pending.prefix(500)
             pending.removeFirst(batch.count)
-            try await channel.write(.text(codec.encodeString(.changes(ChangeBatch(changes: batch.map { ChangeMessage($0) })))))
+            let frame = ChangeBatch(changes: batch.map { ChangeMessage($0) }, signature: signer.frameSignature(for: Array(batch)))
+            try await channel.write(.text(codec.encodeString(.changes(frame))))
         }
     }
 

@@ -167,36 +167,49 @@ final class ServerConnection: Sendable {
     /// Handles what arrived together: consecutive `change` and `changes` frames are committed as one
     /// batch (up to `maxBatchCount` changes), everything else in order between them.
     private func handle(_ items: [InboundItem]) async {
-        var batch: [ChangeMessage] = []
+        var batch = PendingChanges()
         var batchRights: TokenRights?
         for item in items {
             var messages: [ChangeMessage] = []
+            var signature: ChangeSignature?
             if case .frame(let frame, let rights) = item {
                 switch frame {
                 case .change(let message): messages = [message]
-                case .changes(let changes): messages = changes.changes
+                case .changes(let changes): (messages, signature) = (changes.changes, changes.signature)
                 default: break
                 }
                 if !messages.isEmpty {
-                    if let current = batchRights, current != rights || batch.count + messages.count > limits.maxBatchCount {
+                    if let current = batchRights, current != rights || batch.messages.count + messages.count > limits.maxBatchCount {
                         await commit(batch, rights: current)
-                        batch = []
+                        batch = PendingChanges()
                     }
-                    batch.append(contentsOf: messages)
+                    batch.append(messages, signature: signature)
                     batchRights = rights
                     continue
                 }
             }
-            if let current = batchRights, !batch.isEmpty {
+            if let current = batchRights, !batch.messages.isEmpty {
                 await commit(batch, rights: current)
-                batch = []
+                batch = PendingChanges()
             }
             switch item {
             case .frame(let frame, let rights): await handle(frame, rights: rights)
             case .reply(let frame): reply(frame)
             }
         }
-        if let current = batchRights, !batch.isEmpty { await commit(batch, rights: current) }
+        if let current = batchRights, !batch.messages.isEmpty { await commit(batch, rights: current) }
+    }
+
+    /// Change messages of consecutive frames, committed as one batch, with the frame signatures
+    /// that came with them (each over the messages of its own frame).
+    struct PendingChanges {
+        var messages: [ChangeMessage] = []
+        var signedFrames: [(messages: Range<Int>, signature: ChangeSignature)] = []
+
+        mutating func append(_ more: [ChangeMessage], signature: ChangeSignature?) {
+            if let signature { signedFrames.append((messages.count..<messages.count + more.count, signature)) }
+            messages.append(contentsOf: more)
+        }
     }
 
     private func handle(_ frame: Frame, rights: TokenRights) async {
@@ -228,9 +241,11 @@ final class ServerConnection: Sendable {
         case .unsubscribe(let collection):
             delivery.unsubscribe(collection)
         case .change(let message):
-            await commit([message], rights: rights)
+            await commit(PendingChanges(messages: [message]), rights: rights)
         case .changes(let batch):
-            await commit(batch.changes, rights: rights)
+            var pending = PendingChanges()
+            pending.append(batch.changes, signature: batch.signature)
+            await commit(pending, rights: rights)
         case .ping:
             reply(.pong(time: Self.wallMillis()))
         case .auth:
@@ -245,19 +260,23 @@ final class ServerConnection: Sendable {
     /// Commits what a client sent: changes of ours as they are, original-protocol writes stamped by
     /// the server. New changes are acknowledged through the hub (in order); duplicates and refusals
     /// at once.
-    private func commit(_ messages: [ChangeMessage], rights: TokenRights) async {
+    private func commit(_ pending: PendingChanges, rights: TokenRights) async {
         var changes: [Change] = []
         var legacy: [LegacyWrite] = []
         var rejected: [ChangeID: FrameError] = [:]
         let held = store.heldVector
-        for message in messages {
+        let carried = pending.messages.map(\.change)
+        let vouched = limits.signatures.vouched(carried, by: pending.signedFrames, holding: held, counting: hub.metrics)
+        for (message, carried) in zip(pending.messages, carried) {
             guard rights.write.contains(message.collection) else {
                 let error = FrameError(.unauthorized, "no right to write \"\(message.collection)\"")
                 if let id = message.changeID { rejected[id] = error } else { reply(.error(error)) }
                 continue
             }
-            if let change = message.change {
-                if let refusal = limits.signatures.refusal(of: change, holding: held, counting: hub.metrics) {
+            if let change = carried {
+                if vouched.contains(change.id) {
+                    changes.append(change)
+                } else if let refusal = limits.signatures.refusal(of: change, holding: held, counting: hub.metrics) {
                     rejected[change.id] = refusal
                 } else {
                     changes.append(change)

@@ -25,6 +25,10 @@ final class ServerMetrics: Sendable {
     let changesRejected = Atomic<Int>(0)
     /// Changes refused for their signature (also counted in `changesRejected`).
     let badSignatures = Atomic<Int>(0)
+    /// Ed25519 checks of one change's own signature, and of a frame's signature over all of its
+    /// sender's changes in it (one check instead of one per change).
+    let changeSignaturesChecked = Atomic<Int>(0)
+    let frameSignaturesChecked = Atomic<Int>(0)
     let authFailures = Atomic<Int>(0)
     let rateLimited = Atomic<Int>(0)
     let slowConnectionsDropped = Atomic<Int>(0)
@@ -71,6 +75,8 @@ final class ServerMetrics: Sendable {
             "duplicatesDropped": .int(Int64(duplicatesDropped.load(ordering: .relaxed))),
             "changesRejected": .int(Int64(changesRejected.load(ordering: .relaxed))),
             "badSignatures": .int(Int64(badSignatures.load(ordering: .relaxed))),
+            "changeSignaturesChecked": .int(Int64(changeSignaturesChecked.load(ordering: .relaxed))),
+            "frameSignaturesChecked": .int(Int64(frameSignaturesChecked.load(ordering: .relaxed))),
             "authFailures": .int(Int64(authFailures.load(ordering: .relaxed))),
             "rateLimited": .int(Int64(rateLimited.load(ordering: .relaxed))),
             "slowConnectionsDropped": .int(Int64(slowConnectionsDropped.load(ordering: .relaxed))),
@@ -99,6 +105,10 @@ final class ServerMetrics: Sendable {
         total("synclayer_server_changes_refused_total", [("reason", "signature")], "Changes refused, by reason.", badSignatures)
         r.counter("synclayer_server_changes_refused_total", [("reason", "other")], help: "Changes refused, by reason.",
                   total: changesRejected.load(ordering: .relaxed) - badSignatures.load(ordering: .relaxed))
+        total("synclayer_server_signature_checks_total", [("kind", "change")],
+              "Ed25519 checks: of one change's own signature, or of a frame's signature over its sender's changes.", changeSignaturesChecked)
+        total("synclayer_server_signature_checks_total", [("kind", "frame")],
+              "Ed25519 checks: of one change's own signature, or of a frame's signature over its sender's changes.", frameSignaturesChecked)
         total("synclayer_server_slow_connections_dropped_total", [], "Connections closed for not reading what they were sent.", slowConnectionsDropped)
         r.gauge("synclayer_server_connections", help: "WebSocket connections open now.", value: Double(state.connections))
         r.gauge("synclayer_server_head_seq", help: "The last server sequence this instance has published.", value: Double(state.head))
