@@ -150,6 +150,37 @@ import Testing
         #expect(toClient.change?.signature == nil)
     }
 
+    /// A change is encoded only when a connection is sent it, and once for all of them: a commit
+    /// to a collection nobody subscribes to costs no encoding, and nodes share the plain frame when
+    /// the change needs no signature of the server's.
+    @Test func aChangeIsEncodedOnlyWhenSentAndOnceForAll() throws {
+        let encodings = Locked<[Bool]>([])
+        let change = Change(id: ChangeID(origin: Self.other, seq: 1), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000),
+                            collection: "todos", recordID: "r1", kind: .insert, fields: ["n": .int(1)])
+        let hubChange = HubChange(change: change, serverSeq: 1, submitter: 99) { forNode in
+            encodings.withLock { $0.append(forNode) }
+            return forNode ? nil : ServerFrame.text(FrameCodec().encode(.change(ChangeMessage(change, serverSeq: 1))))
+        }
+        let elsewhere = try Harness()
+        elsewhere.delivery.subscribe("notes")
+        _ = try elsewhere.written()
+        #expect(elsewhere.delivery.publish([hubChange], connection: 1))
+        #expect(try elsewhere.written().isEmpty && encodings.withLock { $0 }.isEmpty, "nobody subscribed: not encoded")
+        let clients = try (0..<3).map { _ in try Harness() }
+        for client in clients {
+            client.delivery.subscribe("todos")
+            _ = try client.written()
+        }
+        let node = try Harness()
+        _ = node.delivery.beginCatchUp(vector: VersionVector(), collections: ["todos"]) { 0 }
+        node.delivery.endCatchUp()
+        for (index, harness) in (clients + [node]).enumerated() {
+            #expect(harness.delivery.publish([hubChange], connection: UInt64(10 + index)))
+            #expect(Self.serverSeqs(try harness.written()) == [1])
+        }
+        #expect(encodings.withLock { $0 } == [false, true], "the plain frame once; nodes asked once, and share it")
+    }
+
     @Test func aReaderPastItsBoundIsClosedWithoutWhatWasQueued() throws {
         let harness = try Harness(limit: 5)
         harness.delivery.subscribe("todos")

@@ -169,6 +169,60 @@ import Testing
         }
     }
 
+    /// Connections commit at once: their changes share transactions (group commit), and each
+    /// connection still gets exactly its own outcomes, and its changes its own tag for the acks. A
+    /// change id two of them send is committed once, and the other gets it as a duplicate.
+    @Test(arguments: TestStoreKind.available)
+    func concurrentCommitsShareTransactionsAndEachGetsItsOwnOutcomes(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
+            let transactions = Locked(0)
+            store.timeCommits { _ in transactions.withLock { $0 += 1 } }
+            let tags = Locked<[ChangeID: UInt64]>([:])
+            let token = store.observeCommits { event in
+                guard case .committed(let commit) = event else { return }
+                tags.withLock { for change in commit.changes { $0[change.change.id] = change.submitter } }
+            }
+            let connections = 16
+            func batch(_ connection: Int) -> [Change] {
+                // Ten of its own, and one change that connections 0 and 1 both send.
+                (1...10).map { change("c\(connection)", UInt64($0), "r\(connection)-\($0)") } + (connection < 2 ? [change("shared", 1, "s")] : [])
+            }
+            let outcomes = try await withThrowingTaskGroup(of: (Int, [ChangeID: CommitOutcome]).self) { group in
+                for connection in 0..<connections {
+                    group.addTask { (connection, try await store.commit(batch(connection), submitter: UInt64(100 + connection))) }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            store.removeObserver(token)
+            if kind == .postgres {
+                // A PostgreSQL transaction takes milliseconds of round trips, so the other fifteen
+                // arrive while the first commits. (SQLite's writer groups what waits too, but it
+                // commits so fast that the commits may arrive one after another.)
+                #expect(transactions.withLock { $0 } < connections, "\(transactions.withLock { $0 }) transactions for \(connections) commits")
+            }
+            var seqs: Set<UInt64> = []
+            var sharedFirst: [UInt64] = []
+            for connection in 0..<connections {
+                let answer = try #require(outcomes[connection])
+                #expect(Set(answer.keys) == Set(batch(connection).map(\.id)), "connection \(connection) gets its own outcomes only")
+                for (id, outcome) in answer {
+                    guard case .committed(let seq, let duplicate) = outcome else { Issue.record("\(id): \(outcome)"); continue }
+                    if id.origin.rawValue == "shared" {
+                        sharedFirst.append(seq)
+                        continue
+                    }
+                    #expect(!duplicate && seqs.insert(seq).inserted)
+                    #expect(tags.withLock { $0[id] } == UInt64(100 + connection), "\(id) tagged with its connection")
+                }
+            }
+            #expect(sharedFirst.count == 2 && Set(sharedFirst).count == 1, "the shared change once, the same number for both")
+            let sharedOutcomes = (0..<2).compactMap { outcomes[$0]?[ChangeID(origin: NodeID("shared")!, seq: 1)] }
+            #expect(sharedOutcomes.filter { if case .committed(_, true) = $0 { true } else { false } }.count == 1)
+            #expect(try await store.changeCount() == connections * 10 + 1)
+            #expect(store.head == UInt64(connections * 10 + 1))
+        }
+    }
+
     /// Server sequences are dense and visible in commit order, across instances: two stores on one
     /// PostgreSQL database, eight writers between them, and a reader paging by cursor that must
     /// never see a number before the one after its cursor.

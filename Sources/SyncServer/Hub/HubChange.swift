@@ -1,15 +1,57 @@
 import NIOCore
 import SyncCore
+import Synchronization
 
-/// One committed change as the hub hands it to connections: encoded once for all of them.
+/// One committed change as the hub hands it to connections: encoded at most once for all of them,
+/// and only if one of them is sent it (a commit nobody subscribed to is not encoded at all).
 struct HubChange: Sendable {
     let change: Change
     let serverSeq: UInt64
     let submitter: UInt64
-    /// The complete server frame (``ServerFrame``), the same bytes for every subscriber.
-    let frame: ByteBuffer
+    private let frames: Frames
+
+    /// A change whose frames are encoded when first asked for: `encode(false)` gives the complete
+    /// server frame (``ServerFrame``), `encode(true)` the one for nodes, or `nil` when nodes get
+    /// the same.
+    init(change: Change, serverSeq: UInt64, submitter: UInt64, encode: @escaping @Sendable (_ forNode: Bool) -> ByteBuffer?) {
+        self.change = change
+        self.serverSeq = serverSeq
+        self.submitter = submitter
+        frames = Frames(encode)
+    }
+
+    /// A change with its frames already encoded.
+    init(change: Change, serverSeq: UInt64, submitter: UInt64, frame: ByteBuffer, nodeFrame: ByteBuffer) {
+        self.init(change: change, serverSeq: serverSeq, submitter: submitter) { $0 ? nodeFrame : frame }
+    }
+
+    /// The complete server frame, the same bytes for every subscriber.
+    var frame: ByteBuffer { frames.get(forNode: false) }
     /// The frame nodes get: the same, except for the server's own changes (writes of the original
     /// protocol), which are stored unsigned and signed as they leave for a node, so that it can
-    /// relay them over the mesh. Signed only when a node is among the subscribers.
-    let nodeFrame: ByteBuffer
+    /// relay them over the mesh.
+    var nodeFrame: ByteBuffer { frames.get(forNode: true) }
+
+    private final class Frames: Sendable {
+        let encode: @Sendable (Bool) -> ByteBuffer?
+        let encoded = Mutex<(plain: ByteBuffer?, node: ByteBuffer?)>((nil, nil))
+
+        init(_ encode: @escaping @Sendable (Bool) -> ByteBuffer?) {
+            self.encode = encode
+        }
+
+        func get(forNode: Bool) -> ByteBuffer {
+            encoded.withLock { encoded in
+                if let frame = forNode ? encoded.node : encoded.plain { return frame }
+                if forNode, let frame = encode(true) {
+                    encoded.node = frame
+                    return frame
+                }
+                let plain = encoded.plain ?? encode(false)!
+                encoded.plain = plain
+                if forNode { encoded.node = plain }
+                return plain
+            }
+        }
+    }
 }

@@ -68,19 +68,22 @@ final class ServerHub: Sendable {
         metrics.commits.add(1, ordering: .relaxed)
         let targets = connections.withLock { Array($0) }
         guard !targets.isEmpty else { return }
-        // A node that says hello after this check is live only above the head, which includes this
-        // commit: it gets these changes in its catch-up, signed there.
-        let nodes = targets.contains { $0.value.isNode }
+        // Each change is encoded the first time a connection is sent it, once for all of them; the
+        // server's own changes (original-protocol writes, stored unsigned) are signed for nodes.
+        let signer = self.signer, metrics = self.metrics
         let changes = commit.changes.map { committed in
-            let frame = ServerFrame.text(FrameCodec.encode(change: committed.change, serverSeq: committed.serverSeq))
-            var nodeFrame = frame
-            // signingOwn signs only the server's own changes not signed yet; others stay as they are.
-            if nodes, case let signed = signer.signingOwn(committed.change), signed.signature != committed.change.signature {
-                nodeFrame = ServerFrame.text(FrameCodec.encode(change: signed, serverSeq: committed.serverSeq))
+            let serverSeq = committed.serverSeq
+            return HubChange(change: committed.change, serverSeq: serverSeq ?? 0, submitter: committed.submitter) { forNode in
+                var change = committed.change
+                if forNode {
+                    // signingOwn signs only the server's own changes not signed yet; others stay as they are.
+                    change = signer.signingOwn(change)
+                    guard change.signature != committed.change.signature else { return nil }
+                }
+                let frame = ServerFrame.text(FrameCodec.encode(change: change, serverSeq: serverSeq))
+                if !forNode { metrics.messageBytesOut.record(frame.readableBytes) }
+                return frame
             }
-            metrics.messageBytesOut.record(frame.readableBytes)
-            return HubChange(change: committed.change, serverSeq: committed.serverSeq ?? 0, submitter: committed.submitter,
-                             frame: frame, nodeFrame: nodeFrame)
         }
         var fanout = 0
         for (id, delivery) in targets {

@@ -11,7 +11,9 @@ extension PostgresWriteTransaction {
     /// that first commit. It takes four statements, whatever the batch's size: which ids are held,
     /// the documents the new changes touch, their origins' watermarks, then one that writes it all.
     /// What is read stays true until `COMMIT`: every writer holds the head's lock.
-    mutating func commit(_ changes: [Change]) async throws -> [CommitOutcome] {
+    /// `submitters` names, for each change, the connection it came from (for its ack); without it,
+    /// every change is the transaction's `submitter`'s.
+    mutating func commit(_ changes: [Change], submitters: [UInt64]? = nil) async throws -> [CommitOutcome] {
         guard !changes.isEmpty else { return [] }
         var serverSeqs = try await serverSeqs(of: changes.map(\.id))
         // A new id repeated in the batch is read for twice: harmless, only its first occurrence is applied.
@@ -20,7 +22,7 @@ extension PostgresWriteTransaction {
         var origins = new.isEmpty ? [:] : try await loadWatermarks(of: new)
         var rows = PostgresBatchRows()
         var outcomes: [CommitOutcome] = []
-        for change in changes {
+        for (index, change) in changes.enumerated() {
             let now = wallClock.nowMillis()
             if let first = serverSeqs[change.id] {
                 outcomes.append(.committed(serverSeq: first, duplicate: true))
@@ -46,7 +48,7 @@ extension PostgresWriteTransaction {
             rows.append(change, serverSeq: serverSeq, now: now)
             written.collections.insert(change.collection)
             written.committed.append(CommittedChange(change: change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange,
-                                                     submitter: submitter))
+                                                     submitter: submitters?[index] ?? submitter))
             outcomes.append(.committed(serverSeq: serverSeq, duplicate: false))
         }
         if !rows.serverSeqs.isEmpty { try await write(rows, documents: documents, origins: origins) }

@@ -54,9 +54,68 @@ actor PostgresWriter {
     /// How long a read of other instances' commits may take.
     static let readLimit: Duration = .seconds(10)
 
+    /// Commits `changes` sent by connection `submitter`, in one transaction with the other
+    /// connections' changes that wait for it (group commit): a transaction costs a handful of round
+    /// trips and a WAL flush under the head's lock, whatever its size, so changes that arrive while
+    /// one commits are committed together by the next, up to ``groupLimit``.
     func commit(_ changes: [Change], submitter: UInt64) async throws -> [(ChangeID, CommitOutcome)] {
-        try await transaction(submitter: submitter) { transaction in
-            Array(zip(changes.map(\.id), try await transaction.commit(changes)))
+        guard !changes.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            waiting.append(WaitingCommit(changes: changes, submitter: submitter, continuation: continuation))
+            if !committing {
+                committing = true
+                Task { await self.commitWaiting() }
+            }
+        }
+    }
+
+    /// Most changes in one group commit (a single request may exceed it: it is never split).
+    static let groupLimit = 2_000
+
+    struct WaitingCommit {
+        let changes: [Change]
+        let submitter: UInt64
+        let continuation: CheckedContinuation<[(ChangeID, CommitOutcome)], any Error>
+    }
+
+    /// Commits waiting for the transaction that runs; the next takes them in arrival order.
+    private var waiting: [WaitingCommit] = []
+    /// Whether a task commits what waits (one at a time, so groups commit in arrival order).
+    private var committing = false
+
+    private func commitWaiting() async {
+        while !waiting.isEmpty {
+            var count = 0
+            let taken = waiting.prefix { request in
+                defer { count += request.changes.count }
+                return count == 0 || count + request.changes.count <= Self.groupLimit
+            }
+            waiting.removeFirst(taken.count)
+            await commitGroup(Array(taken))
+        }
+        committing = false
+    }
+
+    /// One transaction for `group`, each request answered with its own changes' outcomes. When the
+    /// database refuses a statement of a group of several, each request is committed alone, so that
+    /// one connection's change the database cannot take fails only that connection's commit.
+    private func commitGroup(_ group: [WaitingCommit]) async {
+        let changes = group.flatMap(\.changes)
+        let submitters = group.flatMap { Array(repeating: $0.submitter, count: $0.changes.count) }
+        do {
+            let outcomes = try await transaction(submitter: group[0].submitter) { transaction in
+                try await transaction.commit(changes, submitters: submitters)
+            }
+            var start = 0
+            for request in group {
+                let end = start + request.changes.count
+                request.continuation.resume(returning: Array(zip(request.changes.map(\.id), outcomes[start..<end])))
+                start = end
+            }
+        } catch let error as PSQLError where group.count > 1 && error.code == .server {
+            for request in group { await commitGroup([request]) }
+        } catch {
+            for request in group { request.continuation.resume(throwing: error) }
         }
     }
 
