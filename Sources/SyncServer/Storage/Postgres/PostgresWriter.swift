@@ -56,8 +56,10 @@ actor PostgresWriter {
 
     /// Commits `changes` sent by connection `submitter`, in one transaction with the other
     /// connections' changes that wait for it (group commit): a transaction costs a handful of round
-    /// trips and a WAL flush under the head's lock, whatever its size, so changes that arrive while
-    /// one commits are committed together by the next, up to ``groupLimit``.
+    /// trips and a WAL flush under the head's lock, whatever its size, so the changes that arrive
+    /// while one commits are committed together by the next, up to ``groupLimit``. The next takes
+    /// them once it holds the head's lock, so what arrived while it waited for another instance's
+    /// transaction is in it too.
     func commit(_ changes: [Change], submitter: UInt64) async throws -> [(ChangeID, CommitOutcome)] {
         guard !changes.isEmpty else { return [] }
         return try await withCheckedThrowingContinuation { continuation in
@@ -84,27 +86,34 @@ actor PostgresWriter {
     private var committing = false
 
     private func commitWaiting() async {
-        while !waiting.isEmpty {
-            var count = 0
-            let taken = waiting.prefix { request in
-                defer { count += request.changes.count }
-                return count == 0 || count + request.changes.count <= Self.groupLimit
-            }
-            waiting.removeFirst(taken.count)
-            await commitGroup(Array(taken))
-        }
+        while !waiting.isEmpty { await commitGroup(nil) }
         committing = false
     }
 
-    /// One transaction for `group`, each request answered with its own changes' outcomes. When the
-    /// database refuses a statement of a group of several, each request is committed alone, so that
-    /// one connection's change the database cannot take fails only that connection's commit.
-    private func commitGroup(_ group: [WaitingCommit]) async {
-        let changes = group.flatMap(\.changes)
-        let submitters = group.flatMap { Array(repeating: $0.submitter, count: $0.changes.count) }
+    /// What waits, in arrival order, up to ``groupLimit`` changes (at least one request).
+    private func takeGroup() -> [WaitingCommit] {
+        var count = 0
+        let taken = waiting.prefix { request in
+            defer { count += request.changes.count }
+            return count == 0 || count + request.changes.count <= Self.groupLimit
+        }
+        waiting.removeFirst(taken.count)
+        return Array(taken)
+    }
+
+    /// One transaction for `fixed`, or for what waits once the head's lock is held; each request is
+    /// answered with its own changes' outcomes. When the database refuses a statement of a group of
+    /// several, each request is committed alone, so that one connection's change the database cannot
+    /// take fails only that connection's commit. Any other failure fails every request of the group
+    /// (those waiting when a transaction fails before taking them).
+    private func commitGroup(_ fixed: [WaitingCommit]?) async {
+        var group = fixed ?? []
         do {
-            let outcomes = try await transaction(submitter: group[0].submitter) { transaction in
-                try await transaction.commit(changes, submitters: submitters)
+            let outcomes = try await transaction(submitter: 0) { transaction in
+                if fixed == nil { group = self.takeGroup() }
+                let changes = group.flatMap(\.changes)
+                let submitters = group.flatMap { Array(repeating: $0.submitter, count: $0.changes.count) }
+                return try await transaction.commit(changes, submitters: submitters)
             }
             var start = 0
             for request in group {
@@ -115,6 +124,7 @@ actor PostgresWriter {
         } catch let error as PSQLError where group.count > 1 && error.code == .server {
             for request in group { await commitGroup([request]) }
         } catch {
+            if group.isEmpty { group = takeGroup() }
             for request in group { request.continuation.resume(throwing: error) }
         }
     }
