@@ -79,6 +79,8 @@ public final class SyncServer: Service, Sendable {
         let observer = store.observeCommits { event in
             if case .committed(let commit) = event { hub.publish(commit) }
         }
+        // Other instances' commits are read in full only in collections a connection here subscribes to.
+        store.setInterest { hub.subscribedCollections() }
         store.timeCommits { metrics.commitSeconds.recordNanoseconds($0.nanoseconds) }
         if configuration.authority.isOpen {
             logger.warning("no token file: every client may read and write every collection")

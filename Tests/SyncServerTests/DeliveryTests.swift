@@ -181,6 +181,40 @@ import Testing
         #expect(encodings.withLock { $0 } == [false, true], "the plain frame once; nodes asked once, and share it")
     }
 
+    /// A change another instance committed, published partial because no connection here wanted its
+    /// collection when it was read (`PostgresWriter.catchUp()`), is never sent: a node that
+    /// subscribed since must have it, so its connection is dropped before anything of that commit
+    /// goes out (it catches up from its cursor when it reconnects); a client of the original
+    /// protocol is sent its collection from its subscription on, so it just does not get it.
+    @Test func aPartialChangeIsNeverSentAndANodeThatWantsItIsDropped() throws {
+        func partial(_ seq: UInt64, _ collection: String) -> HubChange {
+            let change = Change(id: ChangeID(origin: Self.other, seq: seq), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000 + seq),
+                                collection: collection, recordID: "", kind: .insert, fields: [:])
+            return HubChange(change: change, serverSeq: seq, submitter: 0, isPartial: true) { _ in
+                Issue.record("a partial change was encoded")
+                return nil
+            }
+        }
+        let node = try Harness()
+        _ = node.delivery.beginCatchUp(vector: VersionVector(), collections: ["todos"]) { 0 }
+        node.delivery.endCatchUp()
+        // Partial in a collection it does not subscribe to: nothing sent, the connection stays.
+        #expect(node.delivery.publish([partial(1, "notes")], connection: 7))
+        #expect(try node.written().isEmpty && node.channel.isActive)
+        // Whole changes before it in the same commit do not go out either: the node's cursor must
+        // not move past the change it did not get.
+        #expect(node.delivery.publish(Self.commit(2...3) + [partial(4, "todos")], connection: 7))
+        #expect(try node.written().isEmpty)
+        #expect(!node.channel.isActive, "dropped, to catch up from its cursor")
+
+        let client = try Harness()
+        client.delivery.subscribe("todos")
+        _ = try client.written()
+        #expect(client.delivery.publish([partial(4, "todos")] + Self.commit(5...5), connection: 8))
+        #expect(Self.serverSeqs(try client.written()) == [5])
+        #expect(client.channel.isActive)
+    }
+
     @Test func aReaderPastItsBoundIsClosedWithoutWhatWasQueued() throws {
         let harness = try Harness(limit: 5)
         harness.delivery.subscribe("todos")

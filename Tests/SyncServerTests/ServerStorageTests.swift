@@ -267,4 +267,55 @@ import Testing
             await second.close()
         }
     }
+
+    /// An instance reads other instances' commits in full only in the collections its observers
+    /// want; the others it publishes partial, in the same order, with nothing skipped. Its own
+    /// commits it always publishes whole.
+    @Test func otherInstancesCommitsAreReadWholeOnlyWhereWanted() async throws {
+        guard TestStoreKind.available.contains(.postgres) else { return }
+        try await TestPostgres.withDatabase { url in
+            let writer = try await openStorage(url), reader = try await openStorage(url)
+            let wanted = Locked<Set<String>>(["wanted"])
+            reader.setInterest { wanted.withLock { $0 } }
+            let heard = Locked<[CommittedChange]>([])
+            let token = reader.observeCommits { event in
+                if case .committed(let commit) = event { heard.withLock { $0 += commit.changes } }
+            }
+            func item(_ seq: UInt64, _ collection: String) -> Change {
+                Change(id: ChangeID(origin: NodeID("wwww")!, seq: seq), hlc: HLCTimestamp(wallMillis: 1_000 + seq), collection: collection,
+                       recordID: "r\(seq)", kind: .insert, fields: ["v": .int(Int64(seq))], signature: nil)
+            }
+            let first = (1...6).map { item($0, $0 % 2 == 0 ? "wanted" : "other") }
+            _ = try await writer.commit(first)
+            #expect(try await reader.waitUntilHead(6))
+            let second = [item(7, "other"), item(8, "wanted")]
+            _ = try await writer.commit(second)
+            #expect(try await reader.waitUntilHead(8))
+            // The reader's own commit is whole, in a collection it does not want.
+            let own = Change(id: ChangeID(origin: NodeID("rrrr")!, seq: 1), hlc: HLCTimestamp(wallMillis: 2_000), collection: "other",
+                             recordID: "mine", kind: .insert, fields: ["v": 1])
+            _ = try await reader.commit([own])
+            reader.removeObserver(token)
+
+            let changes = heard.withLock { $0 }
+            #expect(changes.map { $0.serverSeq ?? 0 } == Array(1...9), "every commit once, in order")
+            for (committed, sent) in zip(changes, first + second + [own]) {
+                let whole = committed.serverSeq == 9 || sent.collection == "wanted"
+                #expect(committed.isPartial == !whole, "\(sent.id)")
+                #expect(committed.change.id == sent.id && committed.change.collection == sent.collection && committed.change.hlc == sent.hlc)
+                if whole { #expect(committed.change.fields == sent.fields && committed.change.recordID == sent.recordID) }
+                else { #expect(committed.change.fields.isEmpty) }
+            }
+            await writer.close()
+            await reader.close()
+        }
+    }
+}
+
+extension ServerStorage {
+    /// Waits until this store has published up to `seq` (its own commits and other instances').
+    func waitUntilHead(_ seq: UInt64) async throws -> Bool {
+        try await waitForCommits(observe: { observeCommits($0) }, remove: { removeObserver($0) }, timeout: .seconds(30),
+                                 { head >= seq })
+    }
 }

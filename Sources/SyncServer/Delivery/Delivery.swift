@@ -119,6 +119,19 @@ final class Delivery: Sendable {
                 } else if id.seq <= state.holds[id.origin] {
                     held.insert(id)
                 } else if state.subscriptions.contains(change.change.collection) {
+                    if change.isPartial {
+                        // Read partial before this connection subscribed (`PostgresWriter.catchUp()`),
+                        // so committed before it did. A client of the original protocol is sent its
+                        // collection from its subscription on: not this. A node is live above the
+                        // head its catch-up covered, so it must have it: its connection is dropped
+                        // before anything of this commit goes out, and it catches up from its
+                        // cursor when it reconnects.
+                        guard isNode else { continue }
+                        state.ended = true
+                        state.deferred = []
+                        state.closing = .abort
+                        return []
+                    }
                     out.append(Outgoing(buffer: isNode ? change.nodeFrame : change.frame, promise: nil))
                     sentChanges = true
                 } else {
@@ -261,7 +274,8 @@ final class Delivery: Sendable {
         let schedule = state.withLock { state -> Bool in
             guard !state.ended else { return false }
             let out = make(&state)
-            guard !out.isEmpty else { return false }
+            // `make` may end the connection (a node published a change it cannot be sent whole).
+            guard !out.isEmpty else { return state.ended && Self.claimDrain(&state) }
             let size = out.reduce(0) { $0 + $1.buffer.readableBytes }
             let queuedBytes = bytes.add(size, ordering: .relaxed).newValue
             if !frames.admit(out.count) || (queuedBytes > byteLimit && queuedBytes != size) {

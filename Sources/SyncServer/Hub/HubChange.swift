@@ -8,15 +8,19 @@ struct HubChange: Sendable {
     let change: Change
     let serverSeq: UInt64
     let submitter: UInt64
+    /// Published partial (``SyncStore/CommittedChange/isPartial``): never sent, see `Delivery.publishing`.
+    let isPartial: Bool
     private let frames: Frames
 
     /// A change whose frames are encoded when first asked for: `encode(false)` gives the complete
     /// server frame (``ServerFrame``), `encode(true)` the one for nodes, or `nil` when nodes get
     /// the same.
-    init(change: Change, serverSeq: UInt64, submitter: UInt64, encode: @escaping @Sendable (_ forNode: Bool) -> ByteBuffer?) {
+    init(change: Change, serverSeq: UInt64, submitter: UInt64, isPartial: Bool = false,
+         encode: @escaping @Sendable (_ forNode: Bool) -> ByteBuffer?) {
         self.change = change
         self.serverSeq = serverSeq
         self.submitter = submitter
+        self.isPartial = isPartial
         frames = Frames(encode)
     }
 

@@ -52,6 +52,14 @@ final class ServerHub: Sendable {
         }.sorted { $0.id < $1.id }
     }
 
+    /// The collections any connection subscribes to now (what a store reads other instances'
+    /// commits in full for: ``ServerStorage/setInterest(_:)``).
+    func subscribedCollections() -> Set<String> {
+        var collections = Set<String>()
+        for delivery in connections.withLock({ Array($0.values) }) { collections.formUnion(delivery.view.subscriptions) }
+        return collections
+    }
+
     /// Per collection, how many connections subscribe to it now.
     func subscriberCounts() -> [String: Int] {
         let all = connections.withLock { Array($0.values) }
@@ -73,7 +81,8 @@ final class ServerHub: Sendable {
         let signer = self.signer, metrics = self.metrics
         let changes = commit.changes.map { committed in
             let serverSeq = committed.serverSeq
-            return HubChange(change: committed.change, serverSeq: serverSeq ?? 0, submitter: committed.submitter) { forNode in
+            return HubChange(change: committed.change, serverSeq: serverSeq ?? 0, submitter: committed.submitter,
+                             isPartial: committed.isPartial) { forNode in
                 var change = committed.change
                 if forNode {
                     // signingOwn signs only the server's own changes not signed yet; others stay as they are.

@@ -30,6 +30,11 @@ package protocol ServerStorage: Sendable {
     func removeObserver(_ token: UInt64)
     /// Sets what hears how long each write transaction took (`nil` stops it).
     func timeCommits(_ handler: (@Sendable (Duration) -> Void)?)
+    /// Says which collections the observers want whole (`nil`, the default: all). A store that
+    /// publishes commits of other instances (PostgreSQL) reads and decodes only those in full; the
+    /// others it publishes partial (``CommittedChange/isPartial``: id, HLC, kind and collection),
+    /// asking `collections` before each read.
+    func setInterest(_ collections: (@Sendable () -> Set<String>)?)
 
     /// Validates and commits changes (each once: a duplicate reports its first sequence).
     /// `submitter` tags the committed changes for commit observers (0: untagged).
@@ -77,4 +82,9 @@ extension ServerStorage {
                          skipping vector: VersionVector = VersionVector(), limit: Int = 500) async throws -> ChangePage {
         try await changes(after: cursor, through: last, collections: collections, skipping: vector, limit: limit)
     }
+}
+
+extension ServerStorage {
+    /// A store whose observers hear only its own commits publishes them whole: nothing to choose.
+    package func setInterest(_ collections: (@Sendable () -> Set<String>)?) {}
 }

@@ -13,13 +13,18 @@ package struct CommittedChange: Sendable, Hashable {
     package let visibleChange: Bool
     /// Who submitted it, as the writer's caller said (the server tags each connection's writes); 0 if unsaid.
     package let submitter: UInt64
+    /// Whether only the change's id, HLC, kind and collection are real: a server store that other
+    /// instances share publishes their commits this way in collections none of its readers wants
+    /// (``ServerStorage/setInterest(_:)``), without reading the rest.
+    package let isPartial: Bool
 
-    package init(change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool, submitter: UInt64) {
+    package init(change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool, submitter: UInt64, isPartial: Bool = false) {
         self.change = change
         self.serverSeq = serverSeq
         self.isLocal = isLocal
         self.visibleChange = visibleChange
         self.submitter = submitter
+        self.isPartial = isPartial
     }
 }
 

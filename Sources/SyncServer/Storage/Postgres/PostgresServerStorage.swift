@@ -187,6 +187,12 @@ package final class PostgresServerStorage: ServerStorage {
         notifier.timeCommits(handler)
     }
 
+    /// Which collections other instances' commits are read in full for; the rest are published
+    /// partial (`PostgresWriter.catchUp()`).
+    package func setInterest(_ collections: (@Sendable () -> Set<String>)?) {
+        writer.interest.withLock { $0 = collections }
+    }
+
     package func commit(_ changes: [Change], submitter: UInt64) async throws -> [ChangeID: CommitOutcome] {
         let screened = limits.screen(changes, now: writer.wallClock.nowMillis())
         let accepted = screened.accepted

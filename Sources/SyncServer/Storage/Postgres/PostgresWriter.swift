@@ -224,24 +224,52 @@ actor PostgresWriter {
         if !changes.isEmpty { notifier.publish(StoreCommit(collections: Set(changes.map(\.change.collection)), changes: changes)) }
     }
 
+    /// Which collections the observers want whole (``PostgresServerStorage/setInterest(_:)``);
+    /// `nil`: all.
+    nonisolated let interest = Mutex<(@Sendable () -> Set<String>)?>(nil)
+
     /// Publishes, in order, every commit in the table above what this instance published (other
     /// instances' commits, heard of by LISTEN or the periodic read, and its own, with their tags).
+    ///
+    /// Rows of collections no observer wants (``interest``, asked before each read) are read and
+    /// published partial: their id, HLC, kind and collection, not their record, fields or signature.
+    /// Every instance reads every other's commits, and most are in collections none of its own
+    /// connections subscribes to; decoding them whole was a fifth of an instance's CPU. A
+    /// connection that subscribes while such a read is under way may be published a partial change
+    /// it wants: the hub then drops that node's connection (it catches up from its cursor when it
+    /// reconnects) rather than send it less than the change (`Delivery.publishing`).
     func catchUp() async throws {
         guard !closed else { return }
         let parser = JSONParser()
         while true {
             let after = published, logger = self.logger
+            let wanted = interest.withLock { $0 }?()
             let rows = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.readLimit) {
                     var rows: [CommittedChange] = []
                     let result = try await connection.queryIfOpen("""
-                        SELECT server_seq, origin, seq, hlc, collection, record_id, kind, fields, sig FROM changes
+                        SELECT server_seq, origin, seq, hlc, collection, kind, wanted.whole,
+                               CASE WHEN wanted.whole THEN record_id END, CASE WHEN wanted.whole THEN fields END,
+                               CASE WHEN wanted.whole THEN sig END
+                        FROM changes, LATERAL (SELECT \(wanted == nil) OR collection = ANY(\(Array(wanted ?? []))::text[]) AS whole) wanted
                         WHERE server_seq > \(Int64(bitPattern: after)) ORDER BY server_seq LIMIT 1000
                         """, logger: logger)
                     for columns in result {
-                        let row = try PostgresChangeRow(columns.decode(PostgresChangeRow.Columns.self))
-                        rows.append(CommittedChange(change: try row.change(parser), serverSeq: row.serverSeq, isLocal: false,
-                                                    visibleChange: true, submitter: 0))
+                        let (serverSeq, origin, seq, hlc, collection, kind, whole, recordID, fields, sig)
+                            = try columns.decode((Int64, String, Int64, Int64, String, Int16, Bool, String?, String?, String?).self)
+                        if whole, let recordID, let fields {
+                            let row = try PostgresChangeRow((serverSeq, origin, seq, hlc, collection, recordID, kind, fields, sig))
+                            rows.append(CommittedChange(change: try row.change(parser), serverSeq: row.serverSeq, isLocal: false,
+                                                        visibleChange: true, submitter: 0))
+                            continue
+                        }
+                        guard let origin = NodeID(origin), let kind = ChangeKindCode.kind(Int64(kind)) else {
+                            throw StoreError(.corrupted, "unreadable row in the server's change log")
+                        }
+                        let change = Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: seq)), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: hlc)),
+                                            collection: collection, recordID: "", kind: kind, fields: [:])
+                        rows.append(CommittedChange(change: change, serverSeq: UInt64(bitPattern: serverSeq), isLocal: false, visibleChange: true,
+                                                    submitter: 0, isPartial: true))
                     }
                     return rows
                 }
