@@ -115,7 +115,8 @@ final class Delivery: Sendable {
                 state.through = last
                 let id = change.change.id
                 if change.submitter == connection {
-                    acks[id] = change.serverSeq
+                    // Never echoed to its sender; acknowledged unless it is an original-protocol write.
+                    if !change.isStampedWrite { acks[id] = change.serverSeq }
                 } else if id.seq <= state.holds[id.origin] {
                     held.insert(id)
                 } else if state.subscriptions.contains(change.change.collection) {

@@ -82,7 +82,7 @@ final class ServerHub: Sendable {
         let changes = commit.changes.map { committed in
             let serverSeq = committed.serverSeq
             return HubChange(change: committed.change, serverSeq: serverSeq ?? 0, submitter: committed.submitter,
-                             isPartial: committed.isPartial) { forNode in
+                             isPartial: committed.isPartial, isStampedWrite: committed.change.id.origin == signer.nodeID) { forNode in
                 var change = committed.change
                 if forNode {
                     // signingOwn signs only the server's own changes not signed yet; others stay as they are.
