@@ -32,8 +32,8 @@ import Testing
         let counter = FlushCounter()
         let delivery: Delivery
 
-        init(limit: Int = 10_000, byteLimit: Int = 64 << 20) throws {
-            delivery = Delivery(eventLoop: channel.embeddedEventLoop, limit: limit, byteLimit: byteLimit)
+        init(limit: Int = 10_000, byteLimit: Int = 64 << 20, metrics: ServerMetrics? = nil) throws {
+            delivery = Delivery(eventLoop: channel.embeddedEventLoop, limit: limit, byteLimit: byteLimit, metrics: metrics)
             try channel.pipeline.syncOperations.addHandler(counter)
             try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
@@ -195,7 +195,8 @@ import Testing
                 return nil
             }
         }
-        let node = try Harness()
+        let metrics = ServerMetrics()
+        let node = try Harness(metrics: metrics)
         _ = node.delivery.beginCatchUp(vector: VersionVector(), collections: ["todos"]) { 0 }
         node.delivery.endCatchUp()
         // Partial in a collection it does not subscribe to: nothing sent, the connection stays.
@@ -206,6 +207,7 @@ import Testing
         #expect(node.delivery.publish(Self.commit(2...3) + [partial(4, "todos")], connection: 7))
         #expect(try node.written().isEmpty)
         #expect(!node.channel.isActive, "dropped, to catch up from its cursor")
+        #expect(metrics.partialResyncs.load(ordering: .relaxed) == 1, "and counted")
 
         let client = try Harness()
         client.delivery.subscribe("todos")

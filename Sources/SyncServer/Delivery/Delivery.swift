@@ -128,6 +128,7 @@ final class Delivery: Sendable {
                         // before anything of this commit goes out, and it catches up from its
                         // cursor when it reconnects.
                         guard isNode else { continue }
+                        metrics?.partialResyncs.add(1, ordering: .relaxed)
                         state.ended = true
                         state.deferred = []
                         state.closing = .abort

@@ -29,6 +29,9 @@ final class ServerMetrics: Sendable {
     /// sender's changes in it (one check instead of one per change).
     let changeSignaturesChecked = Atomic<Int>(0)
     let frameSignaturesChecked = Atomic<Int>(0)
+    /// Node connections dropped because another instance's change of their collection was read
+    /// partial while they subscribed (they catch up from their cursor when they reconnect).
+    let partialResyncs = Atomic<Int>(0)
     let authFailures = Atomic<Int>(0)
     let rateLimited = Atomic<Int>(0)
     let slowConnectionsDropped = Atomic<Int>(0)
@@ -77,6 +80,7 @@ final class ServerMetrics: Sendable {
             "badSignatures": .int(Int64(badSignatures.load(ordering: .relaxed))),
             "changeSignaturesChecked": .int(Int64(changeSignaturesChecked.load(ordering: .relaxed))),
             "frameSignaturesChecked": .int(Int64(frameSignaturesChecked.load(ordering: .relaxed))),
+            "partialResyncs": .int(Int64(partialResyncs.load(ordering: .relaxed))),
             "authFailures": .int(Int64(authFailures.load(ordering: .relaxed))),
             "rateLimited": .int(Int64(rateLimited.load(ordering: .relaxed))),
             "slowConnectionsDropped": .int(Int64(slowConnectionsDropped.load(ordering: .relaxed))),
@@ -109,6 +113,9 @@ final class ServerMetrics: Sendable {
               "Ed25519 checks: of one change's own signature, or of a frame's signature over its sender's changes.", changeSignaturesChecked)
         total("synclayer_server_signature_checks_total", [("kind", "frame")],
               "Ed25519 checks: of one change's own signature, or of a frame's signature over its sender's changes.", frameSignaturesChecked)
+        total("synclayer_server_partial_resyncs_total", [],
+              "Node connections dropped to catch up again: another instance's change of their collection was read partial as they subscribed.",
+              partialResyncs)
         total("synclayer_server_slow_connections_dropped_total", [], "Connections closed for not reading what they were sent.", slowConnectionsDropped)
         r.gauge("synclayer_server_connections", help: "WebSocket connections open now.", value: Double(state.connections))
         r.gauge("synclayer_server_head_seq", help: "The last server sequence this instance has published.", value: Double(state.head))
