@@ -160,4 +160,30 @@ import Testing
             await socket.close()
         }
     }
+
+    /// A REST push carries the same signature over the sender's changes (`sig`), checked once; an
+    /// altered change in it is still refused, the others stored.
+    @Test func aPushOverRESTIsCheckedByItsSignatureToo() async throws {
+        try await withServer { server, _ in
+            let origin = ChangeSigner()
+            var changes = (1...5).map { origin.signingOwn(change(origin.nodeID, $0, text: "pushed \($0)")) }
+            let intact = PushRequest(changes: changes, signature: origin.frameSignature(for: changes))
+            #expect(try PushRequest(body: intact.body, maxBatchCount: 100) == intact, "the body round-trips")
+            var answer = try await http(.POST, "\(server.baseURL)/sync/_push", body: JSONValue.object(intact.body).canonicalString).json
+            #expect(answer?["committed"]?.objectValue?.count == 5)
+            var metrics = try await http(.GET, "\(server.baseURL)/metrics.json").json
+            #expect(metrics?["frameSignaturesChecked"]?.intValue == 1 && metrics?["changeSignaturesChecked"]?.intValue == 0)
+
+            changes = (6...8).map { origin.signingOwn(change(origin.nodeID, $0, text: "pushed \($0)")) }
+            let signature = origin.frameSignature(for: changes)
+            changes[2] = Change(id: changes[2].id, hlc: changes[2].hlc, collection: "todos", recordID: changes[2].recordID, kind: .insert,
+                                fields: ["text": "altered"], signature: changes[2].signature)
+            let altered = PushRequest(changes: changes, signature: signature)
+            answer = try await http(.POST, "\(server.baseURL)/sync/_push", body: JSONValue.object(altered.body).canonicalString).json
+            #expect(answer?["committed"]?.objectValue?.count == 2 && answer?["rejected"]?[changes[2].id.description] != nil)
+            metrics = try await http(.GET, "\(server.baseURL)/metrics.json").json
+            #expect(metrics?["frameSignaturesChecked"]?.intValue == 2 && metrics?["changeSignaturesChecked"]?.intValue == 3)
+            #expect(try await server.store.changeCount() == 7)
+        }
+    }
 }

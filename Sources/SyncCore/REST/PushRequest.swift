@@ -1,14 +1,19 @@
-/// The body of `POST /sync/_push`: `{"changes": [...]}`, each change an `insert`, `update` or
-/// `delete` frame object that carries our extensions (`metadata.changeId`, `metadata.hlc`).
+/// The body of `POST /sync/_push`: `{"changes": [...], "sig": "..."}`, each change an `insert`,
+/// `update` or `delete` frame object that carries our extensions (`metadata.changeId`,
+/// `metadata.hlc`), and `sig`, optional, one signature of the sender over its own changes in it, as
+/// in a `changes` frame (``ChangeSigner/frameSignature(for:)``).
 ///
-/// Decoding checks the shape only; the server checks rights and signatures per change.
+/// Decoding checks the shape only; the server checks rights and signatures.
 package struct PushRequest: Hashable, Sendable {
     /// The pushed changes, in the order sent.
     package var changes: [Change]
+    /// The sender's signature over its own changes in the request.
+    package var signature: ChangeSignature?
 
     /// A request for `changes`.
-    package init(changes: [Change]) {
+    package init(changes: [Change], signature: ChangeSignature? = nil) {
         self.changes = changes
+        self.signature = signature
     }
 
     /// Decodes a body: `TOO_LARGE` past `maxBatchCount` changes, `INVALID_MESSAGE` when the body or
@@ -25,10 +30,16 @@ package struct PushRequest: Hashable, Sendable {
             changes.append(change)
         }
         self.changes = changes
+        if let value = body["sig"] {
+            guard let text = value.stringValue else { throw FrameError(.invalidMessage, "\"sig\" must be a string") }
+            signature = ChangeSignature(wireText: text)
+        }
     }
 
     /// The body to send.
     package var body: JSONObject {
-        ["changes": .array(changes.map { .object(FrameCodec.object(for: .change(ChangeMessage($0)))) })]
+        var body: JSONObject = ["changes": .array(changes.map { .object(FrameCodec.object(for: .change(ChangeMessage($0)))) })]
+        if let signature { body["sig"] = .string(signature.wireText) }
+        return body
     }
 }

@@ -109,7 +109,8 @@ final class Poller: Sendable {
             let outbox = engine.uploadPolicy.overREST(try await engine.outbox(limit: 500))
             guard !outbox.isEmpty else { return }
             let signer = engine.signer
-            let push = PushRequest(changes: outbox.map { signer.signingOwn($0) })
+            let changes = outbox.map { signer.signingOwn($0) }
+            let push = PushRequest(changes: changes, signature: signer.frameSignature(for: changes))
             let (status, reply) = try await request(.POST, "/sync/_push", body: push.body)
             guard status == 200, let reply else { throw PollError(status: status, reply: reply) }
             let ack = try FrameCodec().decode(object: ["type": "ack", "data": .object(reply)])

@@ -102,9 +102,13 @@ struct SyncRoutes: Sendable {
         var changes: [Change] = []
         var rejected: [ChangeID: FrameError] = [:]
         let held = store.heldVector
+        let signed = push.signature.map { [(messages: 0..<push.changes.count, signature: $0)] } ?? []
+        let vouched = limits.signatures.vouched(push.changes, by: signed, holding: held, counting: hub.metrics)
         for change in push.changes {
             if !rights.write.contains(change.collection) {
                 rejected[change.id] = FrameError(.unauthorized, "no right to write \"\(change.collection)\"")
+            } else if vouched.contains(change.id) {
+                changes.append(change)
             } else if let refusal = limits.signatures.refusal(of: change, holding: held, counting: hub.metrics) {
                 rejected[change.id] = refusal
             } else {
