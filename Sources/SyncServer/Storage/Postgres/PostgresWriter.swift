@@ -85,6 +85,13 @@ actor PostgresWriter {
     /// Whether a task commits what waits (one at a time, so groups commit in arrival order).
     private var committing = false
 
+    /// Whether the database refused a statement for its content: SQLSTATE class 22 (data
+    /// exception), 23 (integrity constraint) or 54 (program limit, such as an index row too large).
+    static func refusedForItsContent(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return ["22", "23", "54"].contains(state.prefix(2))
+    }
+
     private func commitWaiting() async {
         while !waiting.isEmpty { await commitGroup(nil) }
         committing = false
@@ -103,9 +110,11 @@ actor PostgresWriter {
 
     /// One transaction for `fixed`, or for what waits once the head's lock is held; each request is
     /// answered with its own changes' outcomes. When the database refuses a statement of a group of
-    /// several, each request is committed alone, so that one connection's change the database cannot
-    /// take fails only that connection's commit. Any other failure fails every request of the group
-    /// (those waiting when a transaction fails before taking them).
+    /// several for what it was given (``refusedForItsContent(_:)``), each request is committed
+    /// alone, so that one connection's change the database cannot take fails only that connection's
+    /// commit. Any other failure (a lock or statement timeout, an ended session: nothing a retry one
+    /// by one would mend, and each retry would wait again) fails every request of the group (those
+    /// waiting when a transaction fails before taking them).
     private func commitGroup(_ fixed: [WaitingCommit]?) async {
         var group = fixed ?? []
         do {
@@ -121,7 +130,7 @@ actor PostgresWriter {
                 request.continuation.resume(returning: Array(zip(request.changes.map(\.id), outcomes[start..<end])))
                 start = end
             }
-        } catch let error as PSQLError where group.count > 1 && error.code == .server {
+        } catch let error as PSQLError where group.count > 1 && Self.refusedForItsContent(error) {
             for request in group { await commitGroup([request]) }
         } catch {
             if group.isEmpty { group = takeGroup() }
