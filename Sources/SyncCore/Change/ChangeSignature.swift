@@ -21,6 +21,13 @@ package struct ChangeSignature: Hashable, Sendable {
         Base64.encode(publicKey + signature)
     }
 
+    /// From a frame's or a request's `sig` field (``init(wireText:)``); `INVALID_MESSAGE` when it is
+    /// not a string.
+    package init(field value: JSONValue, named name: String) throws(FrameError) {
+        guard let text = value.stringValue else { throw FrameError(.invalidMessage, "\"\(name)\" must be a string") }
+        self.init(wireText: text)
+    }
+
     /// From the wire form. Text that is not base64 of 96 bytes still gives a signature, one that
     /// never verifies: a malformed signature is a bad signature, not an absent one.
     package init(wireText: String) {

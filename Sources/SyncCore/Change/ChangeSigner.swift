@@ -108,11 +108,19 @@ extension ChangeSigner {
     /// which of the origin's changes the frame holds. Its own signature is carried on unchecked, for
     /// LAN peers, which check every change they receive.
     package static func vouched(by signature: ChangeSignature, in changes: [Change]) -> Set<ChangeID> {
-        guard signature.publicKey.count == 32, signature.signature.count == 64 else { return [] }
+        vouched(by: signature, in: changes, holding: VersionVector()) ?? []
+    }
+
+    /// ``vouched(by:in:)`` for a store that holds `held`, or `nil` when nothing was checked: a
+    /// malformed signature, or none of the signer's changes in the frame numbered above
+    /// `held[origin]` (copies of changes the store has, dropped as duplicates whatever they say, as
+    /// in ``verify(_:holding:)``).
+    package static func vouched(by signature: ChangeSignature, in changes: [Change], holding held: VersionVector) -> Set<ChangeID>? {
+        guard signature.publicKey.count == 32, signature.signature.count == 64 else { return nil }
         let origin = NodeID(signingKey: signature.publicKey)
         let own = changes.filter { $0.id.origin == origin }
-        guard !own.isEmpty,
-              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: signature.publicKey),
+        guard own.contains(where: { $0.id.seq > held[origin] }) else { return nil }
+        guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: signature.publicKey),
               key.isValidSignature(signature.signature, for: frameSignedBytes(own, origin: origin)) else { return [] }
         return Set(own.lazy.filter { $0.signature != nil }.map(\.id))
     }

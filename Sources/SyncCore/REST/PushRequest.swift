@@ -30,10 +30,7 @@ package struct PushRequest: Hashable, Sendable {
             changes.append(change)
         }
         self.changes = changes
-        if let value = body["sig"] {
-            guard let text = value.stringValue else { throw FrameError(.invalidMessage, "\"sig\" must be a string") }
-            signature = ChangeSignature(wireText: text)
-        }
+        signature = try body["sig"].map { value throws(FrameError) in try ChangeSignature(field: value, named: "sig") }
     }
 
     /// The body to send.

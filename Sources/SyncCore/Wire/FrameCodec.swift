@@ -372,11 +372,7 @@ package struct FrameCodec: Sendable {
             guard let seq = value.intValue, seq >= 0 else { throw FrameError(.invalidMessage, "\"data.cursor\" must be a non-negative integer") }
             cursor = UInt64(seq)
         }
-        var signature: ChangeSignature?
-        if let value = object["data"]?["sig"] {
-            guard let text = value.stringValue else { throw FrameError(.invalidMessage, "\"data.sig\" must be a string") }
-            signature = ChangeSignature(wireText: text)
-        }
+        let signature = try object["data"]?["sig"].map { value throws(FrameError) in try ChangeSignature(field: value, named: "data.sig") }
         return ChangeBatch(changes: messages, cursor: cursor, signature: signature)
     }
 

@@ -19,8 +19,10 @@ public enum SignaturePolicy: Sendable, Hashable {
     /// `badSignatures`.
     func refusal(of change: Change, holding held: VersionVector, counting metrics: ServerMetrics) -> FrameError? {
         let verdict = ChangeSigner.verify(change, holding: held)
-        if case .valid = verdict { metrics.changeSignaturesChecked.add(1, ordering: .relaxed) }
-        if case .invalid = verdict { metrics.changeSignaturesChecked.add(1, ordering: .relaxed) }
+        switch verdict {
+        case .valid, .invalid: metrics.changeSignaturesChecked.add(1, ordering: .relaxed)
+        case .unsigned, .held: break
+        }
         let refusal = refusal(for: verdict, of: change)
         if refusal != nil { metrics.badSignatures.add(1, ordering: .relaxed) }
         return refusal
@@ -36,11 +38,9 @@ public enum SignaturePolicy: Sendable, Hashable {
                  counting metrics: ServerMetrics) -> Set<ChangeID> {
         var vouched: Set<ChangeID> = []
         for (range, signature) in signedFrames {
-            let frame = changes[range].compactMap { $0 }
-            let origin = signature.publicKey.count == 32 ? NodeID(signingKey: signature.publicKey) : nil
-            guard frame.contains(where: { $0.id.origin == origin && $0.id.seq > held[$0.id.origin] }) else { continue }
+            guard let frame = ChangeSigner.vouched(by: signature, in: changes[range].compactMap { $0 }, holding: held) else { continue }
             metrics.frameSignaturesChecked.add(1, ordering: .relaxed)
-            vouched.formUnion(ChangeSigner.vouched(by: signature, in: frame))
+            vouched.formUnion(frame)
         }
         return vouched
     }

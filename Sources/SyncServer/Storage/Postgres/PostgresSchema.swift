@@ -160,13 +160,18 @@ struct PostgresChangeRow {
     private let columns: Columns
 
     init(_ columns: Columns) throws {
-        guard let origin = NodeID(columns.1), ChangeKindCode.kind(Int64(columns.6)) != nil else {
-            throw StoreError(.corrupted, "unreadable row in the server's change log")
-        }
+        (self.origin, _) = try Self.identity(origin: columns.1, kind: columns.6)
         self.serverSeq = UInt64(bitPattern: columns.0)
-        self.origin = origin
         self.seq = UInt64(bitPattern: columns.2)
         self.columns = columns
+    }
+
+    /// A row's origin and kind, read; a row with either unreadable is corrupt.
+    static func identity(origin: String, kind: Int16) throws -> (NodeID, Change.Kind) {
+        guard let origin = NodeID(origin), let kind = ChangeKindCode.kind(Int64(kind)) else {
+            throw StoreError(.corrupted, "unreadable row in the server's change log")
+        }
+        return (origin, kind)
     }
 
     /// The change, its fields parsed (done only for rows that are used).

@@ -272,11 +272,9 @@ actor PostgresWriter {
                                                         visibleChange: true, submitter: 0))
                             continue
                         }
-                        guard let origin = NodeID(origin), let kind = ChangeKindCode.kind(Int64(kind)) else {
-                            throw StoreError(.corrupted, "unreadable row in the server's change log")
-                        }
-                        let change = Change(id: ChangeID(origin: origin, seq: UInt64(bitPattern: seq)), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: hlc)),
-                                            collection: collection, recordID: "", kind: kind, fields: [:])
+                        let (node, changeKind) = try PostgresChangeRow.identity(origin: origin, kind: kind)
+                        let change = Change(id: ChangeID(origin: node, seq: UInt64(bitPattern: seq)), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: hlc)),
+                                            collection: collection, recordID: "", kind: changeKind, fields: [:])
                         rows.append(CommittedChange(change: change, serverSeq: UInt64(bitPattern: serverSeq), isLocal: false, visibleChange: true,
                                                     submitter: 0, isPartial: true))
                     }
