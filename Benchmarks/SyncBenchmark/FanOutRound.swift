@@ -30,6 +30,8 @@ enum FanOutRound {
         var seconds = 0.0
         /// CPU seconds over that window: of the server process, and of this one (every client).
         var serverCPU = 0.0
+        /// The part of the server's CPU spent in the kernel (clock ticks: coarse below a second).
+        var serverKernelCPU = 0.0
         var clientCPU = 0.0
         /// One at a time: for each measured write, from its send until the last subscriber had it.
         var latencies: [Double] = []
@@ -113,6 +115,7 @@ enum FanOutRound {
         sample.bytes = arrivals.bytes.load(ordering: .relaxed)
         sample.seconds = arrivals.lastDelivery - start
         sample.serverCPU = ProcessCPU.used(from: serverStart, to: serverEnd)
+        sample.serverKernelCPU = serverEnd.system - serverStart.system
         sample.clientCPU = clientEnd - clientStart
     }
 }

@@ -3,16 +3,17 @@ import Foundation
 
 /// CPU time used by processes, in seconds.
 enum ProcessCPU {
-    /// A process's parent and the CPU seconds (user + system) it has used, from `/proc/PID/stat`;
-    /// `nil` when it is gone. The kernel reports these in clock ticks (10 ms here): fine over seconds,
+    /// A process's parent, the CPU seconds (user + system) it has used and the part of them spent in
+    /// the kernel (system), from `/proc/PID/stat`; `nil` when it is gone. The kernel reports these in clock ticks (10 ms here): fine over seconds,
     /// too coarse for a round that costs a server tens of milliseconds (``read(_:)`` is exact).
-    static func stat(_ pid: pid_t) -> (parent: pid_t, cpu: Double)? {
+    static func stat(_ pid: pid_t) -> (parent: pid_t, cpu: Double, system: Double)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = text.lastIndex(of: ")") else { return nil }
         // After the command's ")": state is field 3, ppid field 4, utime field 14, stime field 15 (index = field - 3).
         let fields = text[text.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let parent = pid_t(fields[1]), let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (parent, (user + system) / Double(sysconf(Int32(_SC_CLK_TCK))))
+        let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return (parent, (user + system) / tick, system / tick)
     }
 
     /// Another process's CPU time at one moment.
@@ -21,6 +22,9 @@ enum ProcessCPU {
         var threads: [Int32: UInt64]
         /// The whole process's seconds from ``stat(_:)``, which keeps the time of threads that ended.
         var process: Double
+        /// The part of `process` spent in the kernel (system calls, and on loopback the receiving
+        /// end's TCP work, which the sender's call does), in clock ticks like `process`.
+        var system: Double
     }
 
     /// The CPU time of `pid` and of each of its threads now; `nil` when it is gone.
@@ -32,8 +36,8 @@ enum ProcessCPU {
                   let nanoseconds = text.split(separator: " ").first.flatMap({ UInt64($0) }) else { continue }
             threads[id] = nanoseconds
         }
-        guard let process = stat(pid)?.cpu else { return nil }
-        return Reading(threads: threads, process: process)
+        guard let process = stat(pid) else { return nil }
+        return Reading(threads: threads, process: process.cpu, system: process.system)
     }
 
     /// The CPU seconds a process used from `start` to `end`: its threads' exact times (a thread
