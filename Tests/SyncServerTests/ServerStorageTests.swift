@@ -223,6 +223,80 @@ import Testing
         }
     }
 
+    /// A change the database refuses for its content (here a trigger refuses one record, SQLSTATE
+    /// 23514) fails only its own connection's commit, even when it is taken in a group with other
+    /// connections' changes: the group is rolled back and each connection's batch committed alone.
+    @Test func aChangeTheDatabaseRefusesFailsOnlyItsOwnConnectionsCommitInAGroup() async throws {
+        guard TestStoreKind.available.contains(.postgres) else { return }
+        try await TestPostgres.withDatabase { url in
+            let opened = try await openStorage(url)
+            do {
+                try await refusedChangeInAGroup(try #require(opened as? PostgresServerStorage), url: url)
+            } catch {
+                await opened.close()
+                throw error
+            }
+            await opened.close()
+        }
+    }
+
+    private func refusedChangeInAGroup(_ store: PostgresServerStorage, url: String) async throws {
+        try await TestPostgres.withConnection(url) { connection, logger in
+            try await connection.query("""
+                CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.record_id = 'poison' THEN
+                        RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END $$
+                """, logger: logger)
+            try await connection.query("CREATE TRIGGER refuse_poison BEFORE INSERT ON changes FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+                                       logger: logger)
+            let transactions = Locked(0)
+            store.timeCommits { _ in transactions.withLock { $0 += 1 } }
+            let connections = 8, poisoned = 3
+            func batch(_ connection: Int) -> [Change] {
+                (1...5).map { change("c\(connection)", UInt64($0), connection == poisoned && $0 == 2 ? "poison" : "r\(connection)-\($0)") }
+            }
+            // With the head's lock held here every commit waits, and the transaction that gets the
+            // lock takes them all as one group.
+            try await connection.query("BEGIN", logger: logger)
+            try await connection.query("SELECT seq FROM synclayer_head FOR UPDATE", logger: logger)
+            let results = try await withThrowingTaskGroup(of: (Int, Result<[ChangeID: CommitOutcome], any Error>).self) { group in
+                for index in 0..<connections {
+                    group.addTask {
+                        do {
+                            return (index, .success(try await store.commit(batch(index), submitter: UInt64(100 + index))))
+                        } catch {
+                            return (index, .failure(error))
+                        }
+                    }
+                }
+                let deadline = ContinuousClock.now + .seconds(30)
+                while await store.waitingChanges() < connections * 5 {
+                    try #require(ContinuousClock.now < deadline, "the commits never all waited")
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+                try await connection.query("COMMIT", logger: logger)
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            for index in 0..<connections {
+                let result = try #require(results[index])
+                if index == poisoned {
+                    #expect(throws: (any Error).self, "the refused change fails its own connection's commit") { try result.get() }
+                    continue
+                }
+                let outcomes = try result.get()
+                #expect(Set(outcomes.keys) == Set(batch(index).map(\.id)))
+                #expect(outcomes.values.allSatisfy { if case .committed(_, false) = $0 { true } else { false } }, "connection \(index): \(outcomes)")
+            }
+            #expect(transactions.withLock { $0 } == connections - 1, "each other connection's batch committed alone once the group failed")
+            #expect(try await store.changeCount() == (connections - 1) * 5, "nothing of the refused batch, all of the others")
+            #expect(store.head == UInt64((connections - 1) * 5), "numbers stay dense")
+        }
+    }
+
     /// Server sequences are dense and visible in commit order, across instances: two stores on one
     /// PostgreSQL database, eight writers between them, and a reader paging by cursor that must
     /// never see a number before the one after its cursor.

@@ -193,6 +193,11 @@ package final class PostgresServerStorage: ServerStorage {
         writer.interest.withLock { $0 = collections }
     }
 
+    /// How many changes wait for the writer's next transaction (group commit).
+    package func waitingChanges() async -> Int {
+        await writer.waitingChanges
+    }
+
     package func commit(_ changes: [Change], submitter: UInt64) async throws -> [ChangeID: CommitOutcome] {
         let screened = limits.screen(changes, now: writer.wallClock.nowMillis())
         let accepted = screened.accepted

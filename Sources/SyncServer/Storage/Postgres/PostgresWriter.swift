@@ -85,6 +85,9 @@ actor PostgresWriter {
     /// Whether a task commits what waits (one at a time, so groups commit in arrival order).
     private var committing = false
 
+    /// How many changes wait for the next transaction.
+    var waitingChanges: Int { waiting.reduce(0) { $0 + $1.changes.count } }
+
     /// Whether the database refused a statement for its content: SQLSTATE class 22 (data
     /// exception), 23 (integrity constraint) or 54 (program limit, such as an index row too large).
     static func refusedForItsContent(_ error: PSQLError) -> Bool {
