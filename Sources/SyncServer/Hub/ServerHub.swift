@@ -55,9 +55,7 @@ final class ServerHub: Sendable {
     /// The collections any connection subscribes to now (what a store reads other instances'
     /// commits in full for: ``ServerStorage/setInterest(_:)``).
     func subscribedCollections() -> Set<String> {
-        var collections = Set<String>()
-        for delivery in connections.withLock({ Array($0.values) }) { collections.formUnion(delivery.view.subscriptions) }
-        return collections
+        Set(subscriberCounts().keys)
     }
 
     /// Per collection, how many connections subscribe to it now.
