@@ -125,14 +125,15 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
         let running: Task<Void, any Error>
 
         init(directory: TemporaryDirectory, pingInterval: Duration = .seconds(30), probeWait: Duration = .seconds(3),
-             token: String? = nil) async throws {
+             token: String? = nil, confirmSilence: (@Sendable () async -> DialectEvidence?)? = nil) async throws {
             var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])
             configuration.websocketURL = "ws://127.0.0.1:9/ws"
             configuration.authToken = token
             configuration.pingInterval = pingInterval
             node = try await SyncNode.open(configuration)
             try await node.collection("todos").save(["text": "written offline", "done": false], id: "mine")
-            session = RealtimeSession(engine: node.engine, configuration: configuration, logger: Logger(label: "test"), probeWait: probeWait)
+            session = RealtimeSession(engine: node.engine, configuration: configuration, logger: Logger(label: "test"), probeWait: probeWait,
+                                      confirmSilence: confirmSilence)
             let (session, channel, handshakes, ended) = (session, channel, handshakes, ended)
             running = Task {
                 defer { ended.withLock { $0 = true } }
@@ -206,6 +207,84 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
                 if case .ping = try await next(&frames) { pings += 1 }
             }
             #expect(!setup.ended.withLock { $0 }, "a backend that never answered a ping is not dead for its silence")
+            await setup.stop()
+        }
+    }
+
+    /// Silence is also what a server of ours looks like behind a slow or flapping link (the chaos
+    /// harness's seed 8 of `--long` took one for the original protocol and its writes came back as
+    /// the server's own changes, one losing an acknowledged update). With a REST base URL, the
+    /// backend's route is asked first: nothing is written in the original protocol unless it says
+    /// the backend is not ours.
+    @Test(.timeLimit(.minutes(1)), arguments: [DialectEvidence.pullAnswered, nil])
+    func aSilentBackendIsWrittenNothingUnlessItsRESTRouteSaysItIsNotOurs(_ answer: DialectEvidence?) async throws {
+        try await withTemporaryDirectory(prefix: "original-silent-asked") { directory in
+            let asked = Locked(0)
+            let setup = try await Setup(directory: directory, pingInterval: .milliseconds(100), probeWait: .milliseconds(300)) {
+                asked.withLock { $0 += 1 }
+                return answer
+            }
+            // The session ends by itself once the route has answered (or not), without writing: the
+            // written frames end with it. (Without the question it writes the outbox and goes on.)
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(20))
+                setup.running.cancel()
+            }
+            let ended: (any Error)?
+            do {
+                try await setup.running.value
+                ended = nil
+            } catch {
+                ended = error
+            }
+            watchdog.cancel()
+            if answer == .pullAnswered {
+                #expect(ended is RealtimeSession.DialectCorrected, "ended for a server of ours: \(String(describing: ended))")
+            } else {
+                #expect(ended is RealtimeSession.SilenceUnexplained, "ended to ask again: \(String(describing: ended))")
+            }
+            setup.channel.endOutput()
+            var written: [Frame] = []
+            for await message in setup.channel.written { written.append(try FrameCodec().decode(message)) }
+            #expect(asked.withLock { $0 } == 1, "the REST route was asked once")
+            #expect(!written.contains { if case .change = $0 { true } else { false } }, "nothing written in the original protocol: \(written)")
+            #expect(setup.handshakes.withLock { $0 } == 0, "never connected as a backend of the original protocol")
+            #expect(!setup.node.engine.speaksOriginalProtocol)
+            #expect(try await setup.node.store.outboxCount() == 1, "the change waits for the next session")
+            await setup.stop()
+        }
+    }
+
+    /// The question itself, of real HTTP servers: ours answers with its id; another route (a 404
+    /// from a path ours does not serve) is not ours; nothing listening tells nothing.
+    @Test func theRESTQuestionTellsOurServerFromAnotherAndNothingFromSilence() async throws {
+        try await withTemporaryDirectory(prefix: "probe-dialect") { directory in
+            let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))
+            for (index, (base, expected)) in [(server.baseURL, DialectEvidence.pullAnswered), (server.baseURL + "/elsewhere", .pullNotOurs),
+                                              ("http://127.0.0.1:1", nil)].enumerated() {
+                let configuration = SyncConfiguration(databasePath: directory.file("node\(index).sqlite"), baseURL: base, collections: ["todos"])
+                let node = try await SyncNode.open(configuration)
+                let poller = Poller(engine: node.engine, configuration: configuration, client: node.httpClient, logger: Logger(label: "test"))
+                #expect(await poller.probeDialect() == expected, "\(base)")
+                #expect(!node.engine.speaksOriginalProtocol, "asking learns nothing by itself")
+                await node.close()
+            }
+            await server.stop()
+        }
+    }
+
+    @Test func aSilentBackendWhoseRESTRouteIsNotOursIsWrittenToInTheOriginalProtocol() async throws {
+        try await withTemporaryDirectory(prefix: "original-silent-not-ours") { directory in
+            let setup = try await Setup(directory: directory, pingInterval: .milliseconds(100), probeWait: .milliseconds(300)) { .pullNotOurs }
+            var frames = setup.channel.written.makeAsyncIterator()
+            var pings = 0
+            guard case .hello = try await nextBesidesPings(&frames, pings: &pings), case .subscribe = try await nextBesidesPings(&frames, pings: &pings),
+                  case .change(let sent) = try await nextBesidesPings(&frames, pings: &pings) else {
+                Issue.record("the outbox was not sent once the route said the backend is not ours"); return
+            }
+            #expect(sent.recordID == "mine")
+            #expect(setup.handshakes.withLock { $0 } == 1)
+            #expect(setup.node.engine.speaksOriginalProtocol && setup.node.engine.originalBackend.pullRefused)
             await setup.stop()
         }
     }

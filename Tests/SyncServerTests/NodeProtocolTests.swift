@@ -23,12 +23,19 @@ import Testing
         codec.encodeString(.hello(Hello(nodeID: NodeID(node)!, vector: vector, cursor: cursor, cursorOwner: owner, collections: ["todos"])))
     }
 
+    /// A raw connection that said `hello` as `node` (cursor 0) and read the server's `hello`.
+    func saidHello(_ server: TestServer, as node: String) async throws -> (RawWebSocket, AsyncStream<String>.Iterator, String?) {
+        let socket = try await RawWebSocket.connect(server.webSocketURL)
+        var incoming = socket.messages.makeAsyncIterator()
+        try await socket.send(hello(node, cursor: 0))
+        let reply = await incoming.next(ofType: "hello")
+        return (socket, incoming, reply)
+    }
+
     @Test func batchesAreAcknowledgedWithACursorAndDuplicatesWithout() async throws {
         try await withServer(limits: Self.unsignedAccepted) { server, _ in
-            let node = try await RawWebSocket.connect(server.webSocketURL)
-            var incoming = node.messages.makeAsyncIterator()
-            try await node.send(hello("node-a", cursor: 0))
-            let reply = try codec.decode(await incoming.next(ofType: "hello") ?? "")
+            var (node, incoming, first) = try await saidHello(server, as: "node-a")
+            let reply = try codec.decode(first ?? "")
             guard case .hello(let serverHello) = reply else { Issue.record("no hello"); return }
             #expect(serverHello.vector == VersionVector())
             let batch = ChangeBatch(changes: [change("node-a", 1, "r1"), change("node-a", 2, "r2")].map { ChangeMessage($0) })
@@ -47,10 +54,7 @@ import Testing
 
     @Test func helloCatchesUpFromTheCursorSkippingWhatTheVectorCovers() async throws {
         try await withServer(limits: Self.unsignedAccepted) { server, _ in
-            let writer = try await RawWebSocket.connect(server.webSocketURL)
-            var writerIn = writer.messages.makeAsyncIterator()
-            try await writer.send(hello("node-w", cursor: 0))
-            _ = await writerIn.next(ofType: "hello")
+            var (writer, writerIn, _) = try await saidHello(server, as: "node-w")
             let changes = (1...5).map { change("node-w", UInt64($0), "r\($0)") } + [change("node-x", 1, "x1")]
             try await writer.send(codec.encodeString(.changes(ChangeBatch(changes: changes.map { ChangeMessage($0) }))))
             _ = await writerIn.next(ofType: "ack")
@@ -70,6 +74,37 @@ import Testing
             #expect(live.changeID?.seq == 6 && live.serverSeq == 7)
             await writer.close()
             await reader.close()
+        }
+    }
+
+    /// A node that said `hello` and then took the server for a backend of the original protocol (its
+    /// `hello` answered late) writes records' states without change ids: refused with `SERVER_ERROR`
+    /// (which makes it write them again), never stored as the server's own changes. A change of its
+    /// own in the original frame (change id in `metadata`) is still committed as the change it is.
+    @Test func aNodeThatSaidHelloIsNotStoredWritesOfTheOriginalProtocol() async throws {
+        try await withServer(limits: Self.unsignedAccepted) { server, _ in
+            var (node, incoming, _) = try await saidHello(server, as: "node-s")
+            _ = await incoming.next(ofType: "changes")  // the (empty) catch-up
+            let state = ChangeMessage(kind: .insert, collection: "todos", recordID: "r1", data: ["text": "a state"],
+                                      timestamp: "2026-01-01T00:00:00.000Z", metadata: [:])
+            try await node.send(codec.encodeString(.change(state)))
+            try await node.send(codec.encodeString(.ping(time: nil)))
+            // Answered in order: the refusal before the pong (stored, it would get nothing).
+            guard case .error(let error) = try codec.decode(await incoming.next() ?? "") else { Issue.record("no error before the pong"); return }
+            #expect(error.code == .serverError, "\(error)")
+            try await node.send(codec.encodeString(.change(ChangeMessage(change("node-s", 1, "r2")))))
+            guard case .ack(let ack) = try codec.decode(await incoming.next(ofType: "ack") ?? "") else { Issue.record("no ack"); return }
+            #expect(ack.committed.keys.map(\.description) == ["node-s:1"])
+            #expect(try await server.store.changeCount() == 1, "the state was not stored")
+            #expect(server.store.heldVector[server.server.serverID!] == 0, "no change of the server's own")
+
+            // A client of the original protocol (no hello) writing the same is stored, as before.
+            let original = try await RawWebSocket.connect(server.webSocketURL)
+            try await original.send(codec.encodeString(.change(state)))
+            let stored = try await server.waitUntil { try await server.store.changeCount() == 2 }
+            #expect(stored)
+            await original.close()
+            await node.close()
         }
     }
 

@@ -51,7 +51,15 @@ public final class SyncNode: Service, Sendable {
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         engine = SyncEngine(store: store, configuration: configuration, hub: hub, metrics: metricsRecorder, wallClock: wallClock, logger: logger)
         if configuration.enableRealtimeSync, let url = configuration.effectiveWebSocketURL {
-            link = RealtimeLink(engine: engine, configuration: configuration, url: url, tls: tls, states: linkStatesBroadcaster, logger: logger)
+            // A backend that sends nothing on the WebSocket is asked over REST whether it is ours
+            // before anything is written to it in the original protocol (RealtimeSession).
+            var confirmSilence: (@Sendable () async -> DialectEvidence?)?
+            if configuration.baseURL != nil {
+                let poller = Poller(engine: engine, configuration: configuration, client: httpClient, logger: logger)
+                confirmSilence = { await poller.probeDialect() }
+            }
+            link = RealtimeLink(engine: engine, configuration: configuration, url: url, tls: tls, states: linkStatesBroadcaster, logger: logger,
+                                confirmSilence: confirmSilence)
         } else {
             link = nil
         }

@@ -83,14 +83,14 @@ extension Locked where Value == KeepAlive {
     /// Keeps a link alive until it is dead (returns) or the task is cancelled (throws): `ping` when
     /// a ping is due, and `handshakeExpired`, once, if `handshakeDone()` still does not hold at
     /// `handshakeDeadline` (monotonic nanoseconds). Shared by the realtime link and mesh links.
-    func run(handshakeDeadline: UInt64, handshakeDone: () -> Bool, handshakeExpired: () throws -> Void,
+    func run(handshakeDeadline: UInt64, handshakeDone: () -> Bool, handshakeExpired: () async throws -> Void,
              ping: () async throws -> Void) async throws {
         var expired = false
         while true {
             let now = monotonicNanos()
             if !expired, now >= handshakeDeadline, !handshakeDone() {
                 expired = true
-                try handshakeExpired()
+                try await handshakeExpired()
             }
             switch withLock({ $0.tick(at: now) }) {
             case .dead: return

@@ -120,6 +120,24 @@ final class Poller: Sendable {
         }
     }
 
+    /// Whether the backend is a server of ours, asked of `POST /sync/_pull` (one change at most,
+    /// not applied), for a realtime session whose backend sent nothing (``RealtimeSession``):
+    /// `.pullAnswered` when it answered with a server id, `.pullNotOurs` when it answered otherwise
+    /// (another status, another body); `nil` when it did not answer within 5 s, refused the token or
+    /// failed, which tells nothing.
+    func probeDialect() async -> DialectEvidence? {
+        do {
+            let position = try await engine.serverPosition()
+            let pull = PullRequest(cursorOwner: position.server, cursor: position.cursor, vector: try await engine.vector(), limit: 1,
+                                   collections: configuration.collections)
+            let (status, reply) = try await request(.POST, "/sync/_pull", body: pull.body, timeout: .seconds(5))
+            if status == 401 || status == 403 || status >= 500 { return nil }
+            return status == 200 && reply?["serverId"]?.stringValue.flatMap(NodeID.init) != nil ? .pullAnswered : .pullNotOurs
+        } catch {
+            return nil
+        }
+    }
+
     private func pull() async throws {
         while true {
             let position = try await engine.serverPosition()
@@ -226,10 +244,11 @@ final class Poller: Sendable {
         return answer
     }
 
-    private func request(_ method: HTTPMethod, _ path: String, body: JSONObject?) async throws -> (Int, JSONObject?) {
+    private func request(_ method: HTTPMethod, _ path: String, body: JSONObject?,
+                         timeout: TimeAmount = .seconds(30)) async throws -> (Int, JSONObject?) {
         guard let baseURL = engine.servers.current else { throw PollError(status: 0, reply: nil) }
         do {
-            return try await send(method, to: baseURL + path, body: body)
+            return try await send(method, to: baseURL + path, body: body, timeout: timeout)
         } catch {
             // Refused, reset or timed out: the next instance, if there is one, for the next request.
             engine.servers.failed(baseURL)
@@ -237,13 +256,13 @@ final class Poller: Sendable {
         }
     }
 
-    private func send(_ method: HTTPMethod, to url: String, body: JSONObject?) async throws -> (Int, JSONObject?) {
+    private func send(_ method: HTTPMethod, to url: String, body: JSONObject?, timeout: TimeAmount) async throws -> (Int, JSONObject?) {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Content-Type", value: "application/json")
         if let token = configuration.authToken { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body { request.body = .bytes(ByteBuffer(bytes: JSONValue.object(body).canonicalBytes)) }
-        let response = try await client.execute(request, timeout: .seconds(30))
+        let response = try await client.execute(request, timeout: timeout)
         let bytes = try await response.body.collect(upTo: 64 << 20)
         let json = try? JSONParser(limits: .init(maxBytes: 64 << 20, maxDepth: 48)).parseObject(bytes.readableBytesView)
         return (Int(response.status.code), json)

@@ -25,8 +25,13 @@ final class RealtimeLink: Sendable {
     /// Closes the current connection, if any.
     private let closeCurrent = Locked<AsyncCallback?>(nil)
     private let wanted = Locked(true)
+    /// Asks the backend's REST route whether it is ours, for a session whose backend sent nothing
+    /// (``RealtimeSession/confirmSilence``); `nil` without a REST base URL.
+    private let confirmSilence: (@Sendable () async -> DialectEvidence?)?
 
-    init(engine: SyncEngine, configuration: SyncConfiguration, url: String, tls: TLSConfiguration, states: LinkStateBroadcaster, logger: Logger) {
+    init(engine: SyncEngine, configuration: SyncConfiguration, url: String, tls: TLSConfiguration, states: LinkStateBroadcaster, logger: Logger,
+         confirmSilence: (@Sendable () async -> DialectEvidence?)? = nil) {
+        self.confirmSilence = confirmSilence
         self.engine = engine
         self.configuration = configuration
         self.url = url
@@ -140,7 +145,7 @@ final class RealtimeLink: Sendable {
         var clientLoggerLogger = logger
         clientLoggerLogger.logLevel = max(logger.logLevel, .warning)
         let clientLogger = clientLoggerLogger
-        let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger)
+        let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger, confirmSilence: confirmSilence)
         let dial = WebSocketDial()
         try await dial.run(upgradeDeadline: max(configuration.pingInterval * 2, .seconds(5))) {
             try await WebSocketClient.connect(

@@ -32,6 +32,10 @@ final class RealtimeSession: Sendable {
     /// all: the next session starts in our dialect.
     struct DialectCorrected: Error {}
 
+    /// The backend sent nothing within the probe's wait and its REST route could not tell whether it
+    /// is a server of ours: the next session asks again, with nothing written meanwhile.
+    struct SilenceUnexplained: Error {}
+
     let engine: SyncEngine
     let configuration: SyncConfiguration
     let logger: Logger
@@ -39,6 +43,9 @@ final class RealtimeSession: Sendable {
     /// How long a backend that sends nothing at all is given before it is taken for one of the
     /// original protocol.
     let probeWait: Duration
+    /// Asks the backend's REST route whether it is a server of ours (``Poller/probeDialect()``), for
+    /// a backend that sent nothing within ``probeWait``; `nil` when the node has no REST base URL.
+    let confirmSilence: (@Sendable () async -> DialectEvidence?)?
     private let codec = FrameCodec(maxFrameBytes: 8 << 20, maxDepth: 32, maxBatchCount: 10_000)
     private let probe: Locked<DialectProbe>
     private let delivery: Locked<OriginalDelivery>
@@ -48,11 +55,13 @@ final class RealtimeSession: Sendable {
     /// The session ended: no handshake completes any more.
     private let ended = Locked(false)
 
-    init(engine: SyncEngine, configuration: SyncConfiguration, logger: Logger, probeWait: Duration = .seconds(5)) {
+    init(engine: SyncEngine, configuration: SyncConfiguration, logger: Logger, probeWait: Duration = .seconds(5),
+         confirmSilence: (@Sendable () async -> DialectEvidence?)? = nil) {
         self.engine = engine
         self.configuration = configuration
         self.logger = logger
         self.probeWait = probeWait
+        self.confirmSilence = confirmSilence
         probe = Locked(DialectProbe(deadline: monotonicNanos() + UInt64(probeWait.nanosecondsValue)))
         // Two periods of the WebSocket's own pings, and half of one for scheduling (OriginalDelivery).
         let period = RealtimeLink.webSocketPingPeriod(configuration)
@@ -396,6 +405,28 @@ final class RealtimeSession: Sendable {
 
     // MARK: Keep-alive
 
+    /// Silence alone is also what a server of ours looks like behind a slow or flapping link, for
+    /// longer than the probe waits; writes sent to it in the original protocol would be stored as
+    /// the server's own changes, merged by timestamp against the node's, so an acknowledged write
+    /// could lose to an older one. So before anything is written in that protocol, the backend's
+    /// REST route must say it is not ours. If it says it is, or cannot tell (no answer, refused
+    /// token, server error), the session ends without writing and the next one asks again. A
+    /// node without a REST base URL has nothing to ask and takes silence for the original protocol.
+    private func explainSilence() async throws {
+        guard let confirmSilence else { return }
+        switch await confirmSilence() {
+        case .pullNotOurs?:
+            engine.learnDialect(.pullNotOurs)
+        case .pullAnswered?:
+            logger.info("the backend sent nothing for \(probeWait) but its REST route is a SyncLayer server's; reconnecting in its protocol")
+            engine.learnDialect(.pullAnswered)
+            throw DialectCorrected()
+        default:
+            logger.info("the backend sent nothing for \(probeWait) and its REST route did not tell its protocol; reconnecting before writing")
+            throw SilenceUnexplained()
+        }
+    }
+
     private func keepAliveLoop(_ channel: some MessageChannel, keepAlive: Locked<KeepAlive>,
                                onHandshake: @escaping @Sendable (Peer) -> Void) async throws {
         try await keepAlive.run(
@@ -406,6 +437,7 @@ final class RealtimeSession: Sendable {
                 // ignores unknown frames and pings. One taken for the original protocol by another
                 // frame, that never answers the ping after the subscriptions, is usable now too.
                 if case .decided(.original(let evidence)) = probe.withLock({ $0.tick(at: monotonicNanos()) }) {
+                    if evidence == .helloUnanswered { try await explainSilence() }
                     engine.learnDialect(evidence)
                 }
                 if case .original? = probe.withLock({ $0.verdict }) { completeHandshake(.legacy, onHandshake) }

@@ -263,6 +263,7 @@ final class ServerConnection: Sendable {
     private func commit(_ pending: PendingChanges, rights: TokenRights) async {
         var changes: [Change] = []
         var legacy: [LegacyWrite] = []
+        var refusedStates = 0
         var rejected: [ChangeID: FrameError] = [:]
         let held = store.heldVector
         let carried = pending.messages.map(\.change)
@@ -281,10 +282,21 @@ final class ServerConnection: Sendable {
                 } else {
                     changes.append(change)
                 }
+            } else if delivery.isNode {
+                // A node of ours (it said `hello`) that took this server for a backend of the original
+                // protocol, its `hello` answered late (Docs/Protocol.md): such a write is a record's
+                // state, no change of the node's, and stored as the server's own it would be merged by
+                // the server's clock against the node's changes. Refused: the node writes it again,
+                // as its changes, once it has our `hello`.
+                refusedStates += 1
             } else {
                 legacy.append(LegacyWrite(kind: message.kind, collection: message.collection, recordID: message.recordID,
                                           fields: message.data ?? [:]))
             }
+        }
+        if refusedStates > 0 {
+            hub.metrics.changesRejected.add(refusedStates, ordering: .relaxed)
+            reply(.error(FrameError(.serverError, "this is a SyncLayer server, and you said hello: send changes, not records' states")))
         }
         var duplicates: [ChangeID: UInt64] = [:]
         if !changes.isEmpty {
