@@ -148,6 +148,14 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
         }
     }
 
+    /// After the probe's wait: `hello`, `subscribe` and the first write, pings passed over; `nil` when
+    /// the session wrote something else.
+    func firstWriteAfterHandshake(_ frames: inout AsyncStream<WebSocketMessage>.Iterator, pings: inout Int) async throws -> ChangeMessage? {
+        guard case .hello = try await nextBesidesPings(&frames, pings: &pings), case .subscribe = try await nextBesidesPings(&frames, pings: &pings),
+              case .change(let sent) = try await nextBesidesPings(&frames, pings: &pings) else { return nil }
+        return sent
+    }
+
     /// Reads frames until one that is not a ping, counting the pings passed over.
     func nextBesidesPings(_ frames: inout AsyncStream<WebSocketMessage>.Iterator, pings: inout Int) async throws -> Frame {
         while true {
@@ -192,8 +200,7 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             let setup = try await Setup(directory: directory, pingInterval: .milliseconds(100), probeWait: .milliseconds(300))
             var frames = setup.channel.written.makeAsyncIterator()
             var pings = 0
-            guard case .hello = try await nextBesidesPings(&frames, pings: &pings), case .subscribe = try await nextBesidesPings(&frames, pings: &pings),
-                  case .change(let sent) = try await nextBesidesPings(&frames, pings: &pings) else {
+            guard let sent = try await firstWriteAfterHandshake(&frames, pings: &pings) else {
                 Issue.record("the outbox was not sent after the probe's wait"); return
             }
             #expect(sent.recordID == "mine")
@@ -278,8 +285,7 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             let setup = try await Setup(directory: directory, pingInterval: .milliseconds(100), probeWait: .milliseconds(300)) { .pullNotOurs }
             var frames = setup.channel.written.makeAsyncIterator()
             var pings = 0
-            guard case .hello = try await nextBesidesPings(&frames, pings: &pings), case .subscribe = try await nextBesidesPings(&frames, pings: &pings),
-                  case .change(let sent) = try await nextBesidesPings(&frames, pings: &pings) else {
+            guard let sent = try await firstWriteAfterHandshake(&frames, pings: &pings) else {
                 Issue.record("the outbox was not sent once the route said the backend is not ours"); return
             }
             #expect(sent.recordID == "mine")

@@ -126,27 +126,28 @@ final class Poller: Sendable {
     /// (another status, another body); `nil` when it did not answer within 5 s, refused the token or
     /// failed, which tells nothing.
     func probeDialect() async -> DialectEvidence? {
-        do {
-            let position = try await engine.serverPosition()
-            let pull = PullRequest(cursorOwner: position.server, cursor: position.cursor, vector: try await engine.vector(), limit: 1,
-                                   collections: configuration.collections)
-            let (status, reply) = try await request(.POST, "/sync/_pull", body: pull.body, timeout: .seconds(5))
-            if status == 401 || status == 403 || status >= 500 { return nil }
-            return status == 200 && reply?["serverId"]?.stringValue.flatMap(NodeID.init) != nil ? .pullAnswered : .pullNotOurs
-        } catch {
-            return nil
-        }
+        guard let answer = try? await requestPull(limit: 1, timeout: .seconds(5)) else { return nil }
+        return answer.server == nil ? .pullNotOurs : .pullAnswered
+    }
+
+    /// One `POST /sync/_pull` from the node's position, and the server id it answered with: `nil`
+    /// when it answered, but not as a server of ours does. Throws ``PollError`` for an answer that
+    /// tells nothing (401, 403, 5xx), and what the request threw.
+    private func requestPull(limit: Int, timeout: TimeAmount = .seconds(30))
+        async throws -> (status: Int, reply: JSONObject?, server: NodeID?, owner: NodeID?) {
+        let position = try await engine.serverPosition()
+        let pull = PullRequest(cursorOwner: position.server, cursor: position.cursor, vector: try await engine.vector(), limit: limit,
+                               collections: configuration.collections)
+        let (status, reply) = try await request(.POST, "/sync/_pull", body: pull.body, timeout: timeout)
+        if status == 401 || status == 403 || status >= 500 { throw PollError(status: status, reply: reply) }
+        let server = status == 200 ? reply?["serverId"]?.stringValue.flatMap(NodeID.init) : nil
+        return (status, reply, server, position.server)
     }
 
     private func pull() async throws {
         while true {
-            let position = try await engine.serverPosition()
-            let owner = position.server
-            let pull = PullRequest(cursorOwner: owner, cursor: position.cursor, vector: try await engine.vector(), limit: 500,
-                                   collections: configuration.collections)
-            let (status, reply) = try await request(.POST, "/sync/_pull", body: pull.body)
-            if status == 401 || status == 403 || status >= 500 { throw PollError(status: status, reply: reply) }
-            guard status == 200, let reply, let server = reply["serverId"]?.stringValue.flatMap(NodeID.init) else {
+            let (status, reply, answered, owner) = try await requestPull(limit: 500)
+            guard let reply, let server = answered else {
                 // Not our server: a backend of the original protocol (its POST /sync/{collection}
                 // route answers, or nothing does). Speak its protocol from now on.
                 engine.learnDialect(.pullNotOurs)

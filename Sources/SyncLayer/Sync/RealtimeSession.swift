@@ -412,11 +412,12 @@ final class RealtimeSession: Sendable {
     /// REST route must say it is not ours. If it says it is, or cannot tell (no answer, refused
     /// token, server error), the session ends without writing and the next one asks again. A
     /// node without a REST base URL has nothing to ask and takes silence for the original protocol.
-    private func explainSilence() async throws {
-        guard let confirmSilence else { return }
+    /// Returns what to learn of the backend: `helloUnanswered`, or the route's `pullNotOurs`.
+    private func explainSilence() async throws -> DialectEvidence {
+        guard let confirmSilence else { return .helloUnanswered }
         switch await confirmSilence() {
         case .pullNotOurs?:
-            engine.learnDialect(.pullNotOurs)
+            return .pullNotOurs
         case .pullAnswered?:
             logger.info("the backend sent nothing for \(probeWait) but its REST route is a SyncLayer server's; reconnecting in its protocol")
             engine.learnDialect(.pullAnswered)
@@ -437,8 +438,7 @@ final class RealtimeSession: Sendable {
                 // ignores unknown frames and pings. One taken for the original protocol by another
                 // frame, that never answers the ping after the subscriptions, is usable now too.
                 if case .decided(.original(let evidence)) = probe.withLock({ $0.tick(at: monotonicNanos()) }) {
-                    if evidence == .helloUnanswered { try await explainSilence() }
-                    engine.learnDialect(evidence)
+                    engine.learnDialect(evidence == .helloUnanswered ? try await explainSilence() : evidence)
                 }
                 if case .original? = probe.withLock({ $0.verdict }) { completeHandshake(.legacy, onHandshake) }
             },
