@@ -20,14 +20,7 @@ enum BareBroadcastServer {
     /// Serves on a free loopback port, printed as the first line of standard output, until this
     /// process is ended (SIGTERM) or the process that started it has ended (at most an hour).
     static func serve() async throws {
-        let parent = getppid()
-        let app = try await start()
-        FileHandle.standardOutput.write(Data("\(app.port)\n".utf8))
-        let deadline = now() + 3_600
-        while getppid() == parent, now() < deadline {
-            try? await Task.sleep(for: .milliseconds(500))
-        }
-        await app.stop()
+        try await serveAsChild(start)
     }
 
     static func start() async throws -> LoopbackApp {

@@ -12,6 +12,10 @@ import SyncCore
 /// The latency baseline: a Hummingbird + hummingbird-websocket server that echoes every message,
 /// configured as `SyncServer` configures its WebSocket channel.
 enum EchoServer {
+    /// The argument that makes `sync-benchmark` run this server instead of the benchmarks (part 1
+    /// with each server in its own process).
+    static let serveArgument = "serve-echo"
+
     static func start() async throws -> LoopbackApp {
         var logger = Logger(label: "bench.echo")
         logger.logLevel = .warning
@@ -32,6 +36,40 @@ enum EchoServer {
                 },
                 configuration: configuration, onServerRunning: onServerRunning, logger: logger)
         }
+    }
+}
+
+/// Serves `start()`'s app on a free loopback port, printed as the first line of standard output,
+/// until this process is ended (SIGTERM) or the process that started it has ended (at most an hour):
+/// a reference server run as its own process (`sync-benchmark serve-…`).
+func serveAsChild(_ start: () async throws -> LoopbackApp) async throws {
+    let parent = getppid()
+    let app = try await start()
+    FileHandle.standardOutput.write(Data("\(app.port)\n".utf8))
+    let deadline = now() + 3_600
+    while getppid() == parent, now() < deadline {
+        try? await Task.sleep(for: .milliseconds(500))
+    }
+    await app.stop()
+}
+
+/// Round trips of `message` through the echo server run as its own process (this executable as
+/// `sync-benchmark serve-echo`, started and stopped here): the seconds of each after `warmUp`
+/// unmeasured ones.
+func echoLatenciesOfChild(message: String, warmUp: Int, samples: Int) async throws -> [Double] {
+    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    let child = try ChildProcess(executable: executable, arguments: [EchoServer.serveArgument])
+    guard let port = await PythonBroadcastServer.port(printedBy: child) else {
+        await PythonBroadcastServer.stop(child)
+        throw BenchmarkError("the echo server did not start: \(child.standardError.suffix(500))")
+    }
+    do {
+        let latencies = try await echoRoundTrips(port: port, message: message, warmUp: warmUp, samples: samples)
+        await PythonBroadcastServer.stop(child)
+        return latencies
+    } catch {
+        await PythonBroadcastServer.stop(child)
+        throw error
     }
 }
 

@@ -50,6 +50,10 @@ struct SyncBenchmark {
             try await BareBroadcastServer.serve()
             return
         }
+        if arguments.count > 1, arguments[1] == EchoServer.serveArgument {
+            try await serveAsChild(EchoServer.start)
+            return
+        }
         let quick = arguments.contains("--quick")
         // `--only latency|fanout|fanout-ours|mesh|scale|flood` runs one part (for profiling).
         let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
@@ -72,6 +76,13 @@ struct SyncBenchmark {
                          ("B's store committed", measured.bCommitted), ("watch() on B emitted", measured.total)]
             report.note("  where it goes: medians from the start of save()", figures: steps.map { String(format: "%@ %.0f µs", $0.0, median($0.1) * 1e6) }
                 .joined(separator: ", "), verdict: "")
+            // The same with each server in its own process, as deployed: A and B share this
+            // process, the server (ours, or the echo) runs alone in its own.
+            let childEcho = try await echoLatenciesOfChild(message: echoMessage, warmUp: warmUp, samples: samples)
+            let child = try await watchLatencies(directory: directory, warmUp: warmUp, samples: samples, text: text,
+                                                 serverExecutable: try synclayerExecutable())
+            report.latencyPercentiles("change on A to watch() on B via `synclayer server`, its own process", ours: child.total, baseline: childEcho,
+                                      baselineName: "the same echo, its own process")
         }
 
         // 2. Server fan-out, each server its own process, against Python `websockets.broadcast`.
@@ -103,13 +114,32 @@ struct SyncBenchmark {
     /// after `warmUp` unmeasured ones; and, per write, the seconds until `save` returned, until the
     /// server committed it and until B's store committed it. Each write updates the same document (a
     /// counter), so every emission is the same small result.
-    static func watchLatencies(directory: TemporaryDirectory, warmUp: Int, samples: Int, text: String) async throws -> WatchSamples {
-        let server = try await TestServer.start(databasePath: directory.file("latency-server.sqlite"))
-        let a = try await TestNode.start(path: directory.file("a.sqlite"), baseURL: server.baseURL, collections: ["bench"])
-        let b = try await TestNode.start(path: directory.file("b.sqlite"), baseURL: server.baseURL, collections: ["bench"])
+    ///
+    /// The server runs in this process, or, given `serverExecutable`, as that `synclayer server` in
+    /// its own (then the server's commit times are not known: `serverCommitted` stays empty).
+    static func watchLatencies(directory: TemporaryDirectory, warmUp: Int, samples: Int, text: String,
+                               serverExecutable: String? = nil) async throws -> WatchSamples {
+        let label = serverExecutable == nil ? "latency" : "latency-child"
+        let server: TestServer?, child: ChildProcess?, baseURL: String
+        if let serverExecutable {
+            let (process, port) = try await ScaleBenchmark.startServer(serverExecutable, data: directory.file("\(label)-server.sqlite"))
+            (server, child, baseURL) = (nil, process, "http://127.0.0.1:\(port)")
+        } else {
+            let started = try await TestServer.start(databasePath: directory.file("\(label)-server.sqlite"))
+            (server, child, baseURL) = (started, nil, started.baseURL)
+        }
+        let a: TestNode, b: TestNode
+        do {
+            a = try await TestNode.start(path: directory.file("\(label)-a.sqlite"), baseURL: baseURL, collections: ["bench"])
+            b = try await TestNode.start(path: directory.file("\(label)-b.sqlite"), baseURL: baseURL, collections: ["bench"])
+        } catch {
+            await server?.stop()
+            if let child { await PythonBroadcastServer.stop(child) }
+            throw error
+        }
         // When the server and B last committed a change of "bench" (set on their writer threads).
         let serverCommitted = Locked<Double>(0), bCommitted = Locked<Double>(0)
-        let serverObserver = server.store.observeCommits { event in
+        let serverObserver = server?.store.observeCommits { event in
             if case .committed(let commit) = event, commit.collections.contains("bench") { serverCommitted.withLock { $0 = now() } }
         }
         let bObserver = b.node.store.observeCommits { event in
@@ -141,7 +171,7 @@ struct SyncBenchmark {
                     if index >= warmUp {
                         measured.total.append(end - start)
                         measured.saved.append(saved - start)
-                        measured.serverCommitted.append(serverCommitted.withLock { $0 } - start)
+                        if server != nil { measured.serverCommitted.append(serverCommitted.withLock { $0 } - start) }
                         measured.bCommitted.append(bCommitted.withLock { $0 } - start)
                     }
                 }
@@ -150,12 +180,13 @@ struct SyncBenchmark {
         } catch {
             result = .failure(error)
         }
-        server.store.removeObserver(serverObserver)
+        if let serverObserver { server?.store.removeObserver(serverObserver) }
         b.node.store.removeObserver(bObserver)
         let stopping = now()
         await a.stop()
         await b.stop()
-        await server.stop()
+        await server?.stop()
+        if let child { await PythonBroadcastServer.stop(child) }
         if now() - stopping > 5 {
             FileHandle.standardError.write(Data(String(format: "note: stopping the nodes and the server took %.1f s\n", now() - stopping).utf8))
         }

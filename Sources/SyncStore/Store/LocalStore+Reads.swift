@@ -2,23 +2,27 @@ import SyncCore
 
 extension LocalStore {
     /// The document, or `nil` when it does not exist.
+    ///
+    /// Read on the calling thread when a reader connection is idle (``ReaderPool/readInlineIfIdle(_:)``),
+    /// as are ``query(_:)`` and ``count(_:)``: an application's reads, and what `watch()` reads
+    /// after each commit, are mostly small, and the hand-offs to a reader thread and back cost more.
     package func get(collection: String, id: String) async throws -> Document? {
         try validate(collection: collection, id: id)
-        return try await readers.read { try DocumentTable.get($0, collection: collection, id: id) }
+        return try await readers.readInlineIfIdle { try DocumentTable.get($0, collection: collection, id: id) }
     }
 
     /// The documents a query selects, filtered, ordered and paged by SQLite.
     package func query(_ query: DocumentQuery) async throws -> [Document] {
         try validate(collection: query.collection, id: nil)
         let compiled = try QueryCompiler.compile(query, selecting: .documents)
-        return try await readers.read { try DocumentTable.query($0, compiled) }
+        return try await readers.readInlineIfIdle { try DocumentTable.query($0, compiled) }
     }
 
     /// How many documents a query selects (after its limit and offset).
     package func count(_ query: DocumentQuery) async throws -> Int {
         try validate(collection: query.collection, id: nil)
         let compiled = try QueryCompiler.compile(query, selecting: .count)
-        return try await readers.read { try DocumentTable.count($0, compiled) }
+        return try await readers.readInlineIfIdle { try DocumentTable.count($0, compiled) }
     }
 
     /// The collection's document count and content digest.

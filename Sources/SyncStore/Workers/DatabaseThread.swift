@@ -5,52 +5,6 @@ import Darwin
 #endif
 import Synchronization
 
-/// A blocking FIFO of jobs shared by database threads.
-///
-/// `@unchecked Sendable`: every access to `jobs` and `closed` happens with `condition` locked.
-package final class JobQueue<Job>: @unchecked Sendable {
-    private let condition = Condition()
-    private var jobs: [Job] = []
-    private var head = 0
-    private var closed = false
-
-    /// Queues a job; `false` when the queue is closed (the job was not queued).
-    package func push(_ job: Job) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        guard !closed else { return false }
-        jobs.append(job)
-        condition.signal()
-        return true
-    }
-
-    /// Waits for jobs and takes up to `limit` of them; `nil` once the queue is closed and drained.
-    package func pop(upTo limit: Int) -> ArraySlice<Job>? {
-        condition.lock()
-        defer { condition.unlock() }
-        while head == jobs.count {
-            if closed { return nil }
-            condition.wait()
-        }
-        let end = min(jobs.count, head + limit)
-        let taken = jobs[head..<end]
-        head = end
-        if head == jobs.count {
-            jobs.removeAll(keepingCapacity: true)
-            head = 0
-        }
-        return taken
-    }
-
-    /// Stops accepting jobs; waiting threads finish what is queued, then see `nil`.
-    package func close() {
-        condition.lock()
-        closed = true
-        condition.broadcast()
-        condition.unlock()
-    }
-}
-
 /// Starts a thread (POSIX, 1 MiB of stack) that runs `body` once; `wait()` on the result returns
 /// when it has. `name` says which thread could not be started, should that ever happen.
 package func startDatabaseThread(name: String, body: @escaping @Sendable () -> Void) -> ThreadCompletion {
