@@ -10,6 +10,39 @@ import Testing
         return DiscoveredPeer(nodeID: node, instanceName: "synclayer-\(node)", address: address, port: port, txt: txt, interfaceIndex: 1)
     }
 
+    /// What waits for the relay is bounded like a link's queue: past the limit new changes are
+    /// skipped (they are in the store), the relay hears of it once, when it has caught up, and a
+    /// batch on an empty queue is always taken.
+    @Test func theRelaysQueueSkipsChangesPastItsLimitAndSaysSoOnce() async {
+        let queue = ForwardQueue(limit: 10)
+        let batch = { (from: UInt64, count: UInt64) in (from..<from + count).map { policyChange("a", $0) } }
+        queue.offer(batch(1, 6))
+        queue.offer(batch(7, 6)) // 12 > 10: skipped
+        queue.offer(batch(13, 6)) // skipped again, no second notice
+        queue.offer(batch(19, 4)) // 10: taken
+        queue.finish()
+        var taken: [[UInt64]] = [], notices: [Bool] = []
+        for await changes in queue.batches {
+            taken.append(changes.map(\.change.id.seq))
+            notices.append(queue.done(with: changes))
+        }
+        #expect(taken == [Array(1...6), [], Array(19...22)])
+        #expect(notices == [false, false, true])
+
+        let empty = ForwardQueue(limit: 10)
+        empty.offer(batch(1, 25)) // larger than the limit, on an empty queue
+        empty.offer(batch(26, 1))
+        empty.finish()
+        var sizes: [Int] = []
+        notices = []
+        for await changes in empty.batches {
+            sizes.append(changes.count)
+            notices.append(empty.done(with: changes))
+        }
+        #expect(sizes == [25, 0])
+        #expect(notices == [true, false])
+    }
+
     @Test func discoveryDialsPeersOfItsTeamByResolvedAddress() throws {
         let own = NodeID("me")!
         let target = try #require(Mesh.dialTarget(for: found(node: "peer", team: "field"), team: "field", ownID: own))

@@ -24,8 +24,9 @@ package final class OutboundQueueBound: Sendable {
         return true
     }
 
-    /// `changes` left the queue (written, or taken by its reader).
-    package func release(_ changes: Int) {
-        count.subtract(changes, ordering: .relaxed)
+    /// `changes` left the queue (written, or taken by its reader); returns how many are still counted.
+    @discardableResult
+    package func release(_ changes: Int) -> Int {
+        count.subtract(changes, ordering: .relaxed).newValue
     }
 }

@@ -35,6 +35,10 @@ public struct SyncMetrics: Sendable, Hashable {
     /// LAN peers dropped for not reading: more than `MeshConfiguration.linkQueueLimit` changes
     /// were waiting to be written to them.
     public var slowPeersDropped = 0
+    /// New changes the mesh's relay did not pass on at once because more than
+    /// `MeshConfiguration.linkQueueLimit` were already waiting for it (a bulk import): peers get
+    /// them by version vector once the relay has caught up.
+    public var relaySkipped = 0
     /// Realtime connections to the server that completed their handshake (the first, then every reconnection).
     public var realtimeConnects = 0
     /// Error descriptions and how often each happened.

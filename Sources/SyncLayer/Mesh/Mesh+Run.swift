@@ -12,19 +12,28 @@ extension Mesh {
     }
 
     private func runServices(uplinkStates: some AsyncSequence<Bool, Never> & Sendable) async {
-        // New changes (local commits, changes from the server) reach the mesh through a stream: the
-        // engine hears local commits on the store's writer thread, which must not wait for the
-        // relay (signing, one queue per link). Before the mesh runs there are no links to relay
-        // to; a peer that links later gets what it lacks by its vector.
-        let (newChanges, continuation) = AsyncStream.makeStream(of: [ChangeInTransit].self)
-        engine.meshForward.withLock { $0 = Callback { continuation.yield($0) } }
+        // New changes (local commits, changes from the server) reach the mesh through a bounded
+        // queue (ForwardQueue): the engine hears local commits on the store's writer thread, which
+        // must not wait for the relay. Before the mesh runs there are no links to relay to; a peer
+        // that links later gets what it lacks by its vector.
+        let newChanges = ForwardQueue(limit: configuration.linkQueueLimit)
+        let metrics = engine.metrics
+        engine.meshForward.withLock {
+            $0 = Callback { changes in
+                if !newChanges.offer(changes) { metrics.update { $0.relaySkipped += changes.count } }
+            }
+        }
         defer {
             engine.meshForward.withLock { $0 = nil }
-            continuation.finish()
+            newChanges.finish()
         }
         await withDiscardingTaskGroup { group in
             group.addTask {
-                for await changes in newChanges { self.forward(changes, hops: 1, except: []) }
+                for await changes in newChanges.batches {
+                    self.forward(changes, hops: 1, except: [])
+                    // Some were skipped: every peer answers with its vector, which brings what it lacks.
+                    if newChanges.done(with: changes) { await self.broadcastState(wantsReply: true) }
+                }
             }
             group.addTask {
                 do {

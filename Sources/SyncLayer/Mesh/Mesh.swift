@@ -277,10 +277,12 @@ final class Mesh: Sendable {
         for loop in loops { loop.signal() }
     }
 
-    /// Sends every linked peer this node's state, so gaps left by a lost frame are filled.
-    func broadcastState() async {
+    /// Sends every linked peer this node's state, so gaps left by a lost frame are filled: each
+    /// peer sends what this node lacks, and, when `wantsReply`, answers with its own state, which
+    /// brings it what it lacks of this node's.
+    func broadcastState(wantsReply: Bool = false) async {
         let links = state.withLock { Array($0.table.byPeer.values) }
-        guard !links.isEmpty, let hello = try? await ownHello(wantsReply: false) else { return }
+        guard !links.isEmpty, let hello = try? await ownHello(wantsReply: wantsReply) else { return }
         for link in links { link.send(.peerHello(hello)) }
     }
 }

@@ -32,6 +32,8 @@ enum NodeMetrics {
         total("synclayer_node_frames_refused_total", [], "Frames from the server or peers that could not be read.", m.framesRejected)
         total("synclayer_node_changes_refused_total", [], "Changes from peers refused (unsigned, or not signed by their origin).", m.changesRefused)
         total("synclayer_node_slow_peers_dropped_total", [], "Peer links closed for not reading what they were sent.", m.slowPeersDropped)
+        total("synclayer_node_relay_skipped_changes_total", [], "New changes not relayed at once (the relay was behind); peers get them by version vector.",
+              m.relaySkipped)
 
         r.gauge("synclayer_node_link_connected", help: "1 while the realtime link to the server is up.", value: node.linkState == .connected ? 1 : 0)
         if let outbox = try? await node.store.outboxSummary() {

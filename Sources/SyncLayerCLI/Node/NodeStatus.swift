@@ -65,6 +65,7 @@ enum NodeStatus {
                 "framesRejected": .int(Int64(metrics.framesRejected)),
                 "changesRefused": .int(Int64(metrics.changesRefused)),
                 "slowPeersDropped": .int(Int64(metrics.slowPeersDropped)),
+                "relaySkipped": .int(Int64(metrics.relaySkipped)),
             ],
         ]
     }
