@@ -6,9 +6,13 @@ import Synchronization
 /// over by the threads that committed them, which must not wait for the relay (signing, one queue
 /// per link).
 ///
-/// Bounded like a link's queue (``MeshConfiguration/linkQueueLimit``, counted in changes; a batch
-/// on an empty queue is always taken): a node that commits faster than it can sign and relay (a bulk
-/// import) would otherwise hold every change twice, once in its store and once here. What the bound
+/// Bounded like a link's queue (``MeshConfiguration/linkQueueLimit``, counted in changes, and never
+/// below ``minimumLimit``; a batch on an empty queue is always taken): a node that commits faster
+/// than it can sign and relay (a bulk import) would otherwise hold every change twice, once in its
+/// store and once here. The floor keeps a small `linkQueueLimit` a bound on links: with the same
+/// small bound here, a relay that fell behind on a busy machine skipped changes, and a peer that had
+/// stopped reading was sent too little to overflow its link and be dropped (it still was, by its
+/// silence, two heartbeats later). What the bound
 /// turns away is skipped, not lost: it is in the store, and a peer gets what it lacks by its version
 /// vector. Once the relay has caught up, it learns that some were skipped (``done(with:)``) and
 /// asks every peer for its vector at once, instead of waiting for the periodic exchange; not
@@ -19,6 +23,9 @@ final class ForwardQueue: Sendable {
     private let continuation: AsyncStream<[ChangeInTransit]>.Continuation
     private let waiting: OutboundQueueBound
     private let skipped = Atomic<Bool>(false)
+
+    /// The least the queue holds before it skips: the default ``MeshConfiguration/linkQueueLimit``.
+    static let minimumLimit = 10_000
 
     init(limit: Int) {
         (batches, continuation) = AsyncStream.makeStream(of: [ChangeInTransit].self)
