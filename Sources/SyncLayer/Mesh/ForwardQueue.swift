@@ -12,11 +12,13 @@ import Synchronization
 /// store and once here. The floor keeps a small `linkQueueLimit` a bound on links: with the same
 /// small bound here, a relay that fell behind on a busy machine skipped changes, and a peer that had
 /// stopped reading was sent too little to overflow its link and be dropped (it still was, by its
-/// silence, two heartbeats later). What the bound
-/// turns away is skipped, not lost: it is in the store, and a peer gets what it lacks by its version
-/// vector. Once the relay has caught up, it learns that some were skipped (``done(with:)``) and
-/// asks every peer for its vector at once, instead of waiting for the periodic exchange; not
-/// before, so that an import does not make it ask again and again while it lasts.
+/// silence, two heartbeats later).
+///
+/// What the bound turns away is skipped, not lost: it is in the store, and a peer gets what it
+/// lacks by its version vector. Once the relay has caught up, it learns that some were skipped
+/// (``done(with:)``) and asks every peer for its vector at once, instead of waiting for the
+/// periodic exchange; not before, so that an import does not make it ask again and again while it
+/// lasts.
 final class ForwardQueue: Sendable {
     /// What the relay takes, in commit order. An empty batch only says that changes were skipped.
     let batches: AsyncStream<[ChangeInTransit]>
