@@ -53,16 +53,23 @@ func serveAsChild(_ start: () async throws -> LoopbackApp) async throws {
     await app.stop()
 }
 
+/// This executable run as the reference server `argument` names (``serveAsChild(_:)``): the child
+/// and the loopback port it printed. Throws, the child stopped, when it printed none.
+func startServingChild(_ argument: String, name: String) async throws -> (ChildProcess, port: Int) {
+    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    let child = try ChildProcess(executable: executable, arguments: [argument])
+    guard let port = await PythonBroadcastServer.port(printedBy: child) else {
+        await PythonBroadcastServer.stop(child)
+        throw BenchmarkError("the \(name) did not start: \(child.standardError.suffix(500))")
+    }
+    return (child, port)
+}
+
 /// Round trips of `message` through the echo server run as its own process (this executable as
 /// `sync-benchmark serve-echo`, started and stopped here): the seconds of each after `warmUp`
 /// unmeasured ones.
 func echoLatenciesOfChild(message: String, warmUp: Int, samples: Int) async throws -> [Double] {
-    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    let child = try ChildProcess(executable: executable, arguments: [EchoServer.serveArgument])
-    guard let port = await PythonBroadcastServer.port(printedBy: child) else {
-        await PythonBroadcastServer.stop(child)
-        throw BenchmarkError("the echo server did not start: \(child.standardError.suffix(500))")
-    }
+    let (child, port) = try await startServingChild(EchoServer.serveArgument, name: "echo server")
     do {
         let latencies = try await echoRoundTrips(port: port, message: message, warmUp: warmUp, samples: samples)
         await PythonBroadcastServer.stop(child)

@@ -23,12 +23,7 @@ struct FanOutServer: Sendable {
     /// The bare stack without a store (``BareBroadcastServer``): this executable run as
     /// `sync-benchmark serve-bare-broadcast`.
     static func bare() async throws -> FanOutServer {
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let child = try ChildProcess(executable: executable, arguments: [BareBroadcastServer.serveArgument])
-        guard let port = await PythonBroadcastServer.port(printedBy: child) else {
-            await PythonBroadcastServer.stop(child)
-            throw BenchmarkError("the bare broadcast server did not start: \(child.standardError.suffix(500))")
-        }
+        let (child, port) = try await startServingChild(BareBroadcastServer.serveArgument, name: "bare broadcast server")
         return FanOutServer(name: "bare stack (Hummingbird, no store)", child: child, url: "ws://127.0.0.1:\(port)/")
     }
 

@@ -271,7 +271,7 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
                                               ("http://127.0.0.1:1", nil)].enumerated() {
                 let configuration = SyncConfiguration(databasePath: directory.file("node\(index).sqlite"), baseURL: base, collections: ["todos"])
                 let node = try await SyncNode.open(configuration)
-                let poller = Poller(engine: node.engine, configuration: configuration, client: node.httpClient, logger: Logger(label: "test"))
+                let poller = try #require(node.poller, "a node with a base URL has a poller")
                 #expect(await poller.probeDialect() == expected, "\(base)")
                 #expect(!node.engine.speaksOriginalProtocol, "asking learns nothing by itself")
                 await node.close()

@@ -28,7 +28,9 @@ public struct MeshConfiguration: Sendable, Hashable {
     /// The most changes waiting to be written to one peer. A peer that stops reading (a stalled or
     /// hostile device) is dropped past it instead of holding the node's memory; when it links again
     /// it catches up by version vector like any peer.
-    public var linkQueueLimit: Int = 10_000
+    public var linkQueueLimit: Int = Self.defaultLinkQueueLimit
+    /// ``linkQueueLimit``'s default; also the least the relay's own queue holds (`ForwardQueue`).
+    static let defaultLinkQueueLimit = 10_000
     /// The DNS-SD instance name to ask for (Avahi may rename it); defaults to `synclayer-<node id prefix>`.
     public var instanceName: String?
 

@@ -7,7 +7,7 @@ import Synchronization
 /// per link).
 ///
 /// Bounded like a link's queue (``MeshConfiguration/linkQueueLimit``, counted in changes, and never
-/// below ``minimumLimit``; a batch on an empty queue is always taken): a node that commits faster
+/// below its default, 10,000; a batch on an empty queue is always taken): a node that commits faster
 /// than it can sign and relay (a bulk import) would otherwise hold every change twice, once in its
 /// store and once here. The floor keeps a small `linkQueueLimit` a bound on links: with the same
 /// small bound here, a relay that fell behind on a busy machine skipped changes, and a peer that had
@@ -25,9 +25,6 @@ final class ForwardQueue: Sendable {
     private let continuation: AsyncStream<[ChangeInTransit]>.Continuation
     private let waiting: OutboundQueueBound
     private let skipped = Atomic<Bool>(false)
-
-    /// The least the queue holds before it skips: the default ``MeshConfiguration/linkQueueLimit``.
-    static let minimumLimit = 10_000
 
     init(limit: Int) {
         (batches, continuation) = AsyncStream.makeStream(of: [ChangeInTransit].self)

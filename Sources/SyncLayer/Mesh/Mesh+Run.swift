@@ -16,7 +16,7 @@ extension Mesh {
         // queue (ForwardQueue): the engine hears local commits on the store's writer thread, which
         // must not wait for the relay. Before the mesh runs there are no links to relay to; a peer
         // that links later gets what it lacks by its vector.
-        let newChanges = ForwardQueue(limit: max(configuration.linkQueueLimit, ForwardQueue.minimumLimit))
+        let newChanges = ForwardQueue(limit: max(configuration.linkQueueLimit, MeshConfiguration.defaultLinkQueueLimit))
         let metrics = engine.metrics
         engine.meshForward.withLock {
             $0 = Callback { changes in

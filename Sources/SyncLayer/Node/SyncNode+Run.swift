@@ -7,9 +7,7 @@ extension SyncNode {
     /// the LAN mesh (when configured). A node with none of these waits until stopped.
     public func run() async throws {
         let link = self.link
-        let poller = configuration.baseURL.flatMap { _ in
-            configuration.enableAutoSync || link == nil ? Poller(engine: engine, configuration: configuration, client: httpClient, logger: logger) : nil
-        }
+        let poller = configuration.enableAutoSync || link == nil ? self.poller : nil
         let mesh = self.mesh
         guard link != nil || poller != nil || mesh != nil else {
             // Nothing to sync with: stay up (a service that returns ends its group) until stopped.
@@ -81,7 +79,7 @@ extension SyncNode {
     /// Pushes the outbox and pulls from the server now, over HTTP; `false` when it failed.
     @discardableResult
     public func syncNow() async -> Bool {
-        guard configuration.baseURL != nil else { return false }
-        return await Poller(engine: engine, configuration: configuration, client: httpClient, logger: logger).pollOnce()
+        guard let poller else { return false }
+        return await poller.pollOnce()
     }
 }

@@ -32,6 +32,9 @@ public final class SyncNode: Service, Sendable {
     let mesh: Mesh?
     /// The node's own HTTP client (polling), shut down with the node so no idle connection outlives it.
     let httpClient: HTTPClient
+    /// The REST side of sync, when a `baseURL` is set: the polling loop, `syncNow()`, and the
+    /// realtime session's question to a silent backend. It holds no state of its own.
+    let poller: Poller?
 
     private init(configuration: SyncConfiguration, tls: TLSConfiguration, store: LocalStore, wallClock: SystemWallClock, logger: Logger) {
         self.configuration = configuration
@@ -50,14 +53,13 @@ public final class SyncNode: Service, Sendable {
         httpConfiguration.tlsConfiguration = tls
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         engine = SyncEngine(store: store, configuration: configuration, hub: hub, metrics: metricsRecorder, wallClock: wallClock, logger: logger)
+        let poller = configuration.baseURL == nil ? nil : Poller(engine: engine, configuration: configuration, client: httpClient, logger: logger)
+        self.poller = poller
         if configuration.enableRealtimeSync, let url = configuration.effectiveWebSocketURL {
             // A backend that sends nothing on the WebSocket is asked over REST whether it is ours
             // before anything is written to it in the original protocol (RealtimeSession).
             var confirmSilence: (@Sendable () async -> DialectEvidence?)?
-            if configuration.baseURL != nil {
-                let poller = Poller(engine: engine, configuration: configuration, client: httpClient, logger: logger)
-                confirmSilence = { await poller.probeDialect() }
-            }
+            if let poller { confirmSilence = { await poller.probeDialect() } }
             link = RealtimeLink(engine: engine, configuration: configuration, url: url, tls: tls, states: linkStatesBroadcaster, logger: logger,
                                 confirmSilence: confirmSilence)
         } else {
