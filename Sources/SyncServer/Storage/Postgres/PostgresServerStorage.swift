@@ -204,7 +204,12 @@ package final class PostgresServerStorage: ServerStorage {
         var outcomes = screened.refused
         guard !accepted.isEmpty else { return outcomes }
         let writer = self.writer
-        let committed = try await boundedAwait(Self.operationLimit, "a commit") { try await writer.commit(accepted, submitter: submitter) }
+        // Encoded here, before the writer's queue: what the transaction does holding the head's lock,
+        // every instance's writers wait for.
+        let fields = accepted.map { JSONValue.canonicalString(object: $0.fields) }
+        let committed = try await boundedAwait(Self.operationLimit, "a commit") {
+            try await writer.commit(accepted, fields: fields, submitter: submitter)
+        }
         for (id, outcome) in committed { outcomes[id] = outcome }
         return outcomes
     }

@@ -8,18 +8,17 @@ extension PostgresWriteTransaction {
     ///
     /// Outcomes (in the order of `changes`) and rows are those that committing the changes one at a
     /// time would give: a change id held already, or given earlier in the batch, is a duplicate of
-    /// that first commit. It takes four statements, whatever the batch's size: which ids are held,
-    /// the documents the new changes touch, their origins' watermarks, then one that writes it all.
-    /// What is read stays true until `COMMIT`: every writer holds the head's lock.
-    /// `submitters` names, for each change, the connection it came from (for its ack); without it,
-    /// every change is the transaction's `submitter`'s.
-    mutating func commit(_ changes: [Change], submitters: [UInt64]? = nil) async throws -> [CommitOutcome] {
+    /// that first commit. It takes two statements, whatever the batch's size: one that reads what
+    /// the batch depends on (``readState(of:)``), then one that writes it all. Both run under the
+    /// head's lock, and every round trip under it is one more wait for the lock in every other
+    /// instance, so there are no more than that. What is read stays true until `COMMIT`: every
+    /// writer holds the head's lock.
+    /// `fields`, when given, holds each change's fields as canonical JSON (encoded before the lock
+    /// was taken). `submitters` names, for each change, the connection it came from (for its ack);
+    /// without it, every change is the transaction's `submitter`'s.
+    mutating func commit(_ changes: [Change], fields: [String]? = nil, submitters: [UInt64]? = nil) async throws -> [CommitOutcome] {
         guard !changes.isEmpty else { return [] }
-        var serverSeqs = try await serverSeqs(of: changes.map(\.id))
-        // A new id repeated in the batch is read for twice: harmless, only its first occurrence is applied.
-        let new = changes.filter { serverSeqs[$0.id] == nil }
-        var documents = new.isEmpty ? [:] : try await loadStates(of: new.map(PostgresDocumentKey.init))
-        var origins = new.isEmpty ? [:] : try await loadWatermarks(of: new)
+        var (serverSeqs, documents, origins) = try await readState(of: changes)
         var rows = PostgresBatchRows()
         var outcomes: [CommitOutcome] = []
         for (index, change) in changes.enumerated() {
@@ -45,7 +44,7 @@ extension PostgresWriteTransaction {
             if let contiguous = origins[origin.rawValue, default: PostgresWatermark()].advance(past: change.id.seq, hlc: change.hlc) {
                 written.vector[origin] = contiguous
             }
-            rows.append(change, serverSeq: serverSeq, now: now)
+            rows.append(change, serverSeq: serverSeq, now: now, fields: fields?[index])
             written.collections.insert(change.collection)
             written.committed.append(CommittedChange(change: change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange,
                                                      submitter: submitters?[index] ?? submitter))
@@ -55,18 +54,52 @@ extension PostgresWriteTransaction {
         return outcomes
     }
 
-    /// The server sequences of those of `ids` already held.
-    private func serverSeqs(of ids: [ChangeID]) async throws -> [ChangeID: UInt64] {
+    /// In one statement: the server sequences of those of `changes`' ids already held; the stored
+    /// state of each document they touch (none for a document never written); and each of their
+    /// origins' contiguous sequence, with the sequences held above it when one of `changes` fills
+    /// the gap right after it (only then can the run above join). A change already held is read for
+    /// like the others: its document and origin are read for nothing, and it is applied nowhere.
+    private func readState(of changes: [Change]) async throws
+        -> (held: [ChangeID: UInt64], documents: [PostgresDocumentKey: DocumentState], origins: [String: PostgresWatermark]) {
+        let parser = JSONParser()
         var held: [ChangeID: UInt64] = [:]
+        var states: [PostgresDocumentKey: DocumentState] = [:]
+        var watermarks: [String: PostgresWatermark] = [:]
+        let idOrigins = changes.map(\.id.origin.rawValue), idSeqs = changes.map { Int64(bitPattern: $0.id.seq) }
+        let keys = Array(Set(changes.map(PostgresDocumentKey.init)))
+        let origins = Array(Set(idOrigins))
         for row in try await connection.queryIfOpen("""
-            SELECT origin, seq, server_seq FROM changes
-            WHERE (origin, seq) IN (SELECT * FROM unnest(\(ids.map(\.origin.rawValue))::text[], \(ids.map { Int64(bitPattern: $0.seq) })::int8[]))
+            SELECT 0::int2, c.origin, NULL::text, NULL::text, NULL::text, c.seq, c.server_seq
+            FROM changes c
+            WHERE (c.origin, c.seq) IN (SELECT * FROM unnest(\(idOrigins)::text[], \(idSeqs)::int8[]))
+            UNION ALL
+            SELECT 1::int2, d.collection, d.id, d.body, d.clocks, NULL::int8, NULL::int8
+            FROM documents d
+            WHERE (d.collection, d.id) IN (SELECT * FROM unnest(\(keys.map(\.collection))::text[], \(keys.map(\.id))::text[]))
+            UNION ALL
+            SELECT 2::int2, batch.origin, NULL::text, NULL::text, NULL::text, coalesce(o.contiguous, 0), c.seq
+            FROM unnest(\(origins)::text[]) AS batch(origin)
+            LEFT JOIN origins o ON o.origin = batch.origin
+            LEFT JOIN changes c ON c.origin = batch.origin AND c.seq > coalesce(o.contiguous, 0)
+                AND (batch.origin, coalesce(o.contiguous, 0) + 1) IN (SELECT * FROM unnest(\(idOrigins)::text[], \(idSeqs)::int8[]))
             """, logger: logger) {
-            let (origin, seq, serverSeq) = try row.decode((String, Int64, Int64).self)
-            guard let origin = NodeID(origin) else { throw StoreError(.corrupted, "unreadable origin in the server's change log") }
-            held[ChangeID(origin: origin, seq: UInt64(bitPattern: seq))] = UInt64(bitPattern: serverSeq)
+            let (what, text, id, body, clocks, number, other) = try row.decode((Int16, String, String?, String?, String?, Int64?, Int64?).self)
+            switch what {
+            case 0:
+                guard let origin = NodeID(text), let seq = number, let serverSeq = other else {
+                    throw StoreError(.corrupted, "unreadable origin in the server's change log")
+                }
+                held[ChangeID(origin: origin, seq: UInt64(bitPattern: seq))] = UInt64(bitPattern: serverSeq)
+            case 1:
+                guard let id, let body, let clocks else { throw StoreError(.corrupted, "a document without a body or clocks") }
+                states[PostgresDocumentKey(collection: text, id: id)] = try DocumentState(body: try parser.parseObject(Array(body.utf8)),
+                                                                                          clocksJSON: clocks)
+            default:
+                watermarks[text, default: PostgresWatermark(contiguous: UInt64(bitPattern: number ?? 0))].held
+                    .formUnion(other.map { [UInt64(bitPattern: $0)] } ?? [])
+            }
         }
-        return held
+        return (held, states, watermarks)
     }
 
     /// The stored state of each of `keys` (none for a document never written).
@@ -84,30 +117,10 @@ extension PostgresWriteTransaction {
         return states
     }
 
-    /// Each origin's contiguous sequence, with the sequences held above it when one of `changes`
-    /// fills the gap right after it (only then can the run above join).
-    private func loadWatermarks(of changes: [Change]) async throws -> [String: PostgresWatermark] {
-        let origins = Array(Set(changes.map(\.id.origin.rawValue)))
-        var watermarks: [String: PostgresWatermark] = [:]
-        for row in try await connection.queryIfOpen("""
-            SELECT batch.origin, coalesce(o.contiguous, 0), c.seq
-            FROM unnest(\(origins)::text[]) AS batch(origin)
-            LEFT JOIN origins o ON o.origin = batch.origin
-            LEFT JOIN changes c ON c.origin = batch.origin AND c.seq > coalesce(o.contiguous, 0)
-                AND (batch.origin, coalesce(o.contiguous, 0) + 1)
-                    IN (SELECT * FROM unnest(\(changes.map(\.id.origin.rawValue))::text[], \(changes.map { Int64(bitPattern: $0.id.seq) })::int8[]))
-            """, logger: logger) {
-            let (origin, contiguous, held) = try row.decode((String, Int64, Int64?).self)
-            watermarks[origin, default: PostgresWatermark(contiguous: UInt64(bitPattern: contiguous))].held
-                .formUnion(held.map { [UInt64(bitPattern: $0)] } ?? [])
-        }
-        return watermarks
-    }
-
-    /// Writes the batch's new changes, the final state of each document they touched, and their
-    /// origins' watermarks, in one statement.
-    private func write(_ rows: PostgresBatchRows, documents: [PostgresDocumentKey: DocumentState],
-                       origins: [String: PostgresWatermark]) async throws {
+    /// Writes the batch's new changes, the final state of each document they touched, their
+    /// origins' watermarks and the head, and rings the other instances' doorbell, in one statement.
+    private mutating func write(_ rows: PostgresBatchRows, documents: [PostgresDocumentKey: DocumentState],
+                                origins: [String: PostgresWatermark]) async throws {
         var bodies: [String] = [], clocks: [String] = [], visible: [Bool] = []
         for key in rows.touched {
             let document = documents[key] ?? DocumentState()
@@ -132,12 +145,17 @@ extension PostgresWriteTransaction {
                                      \(clocks)::text[], \(visible)::bool[], \(rows.updatedSeqs)::int8[], \(rows.updatedAt)::int8[])
                 ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body, clocks = excluded.clocks, visible = excluded.visible,
                     updated_seq = excluded.updated_seq, updated_at = excluded.updated_at
+            ), new_origins AS (
+                INSERT INTO origins(origin, contiguous, max_hlc)
+                SELECT * FROM unnest(\(moved.map(\.key))::text[], \(moved.map { Int64(bitPattern: $0.value.contiguous) })::int8[],
+                                     \(moved.map { $0.value.maxHLC ?? 0 })::int8[])
+                ON CONFLICT (origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = greatest(origins.max_hlc, excluded.max_hlc)
+            ), new_head AS (
+                UPDATE synclayer_head SET seq = \(Int64(bitPattern: head)) WHERE id = 1
             )
-            INSERT INTO origins(origin, contiguous, max_hlc)
-            SELECT * FROM unnest(\(moved.map(\.key))::text[], \(moved.map { Int64(bitPattern: $0.value.contiguous) })::int8[],
-                                 \(moved.map { $0.value.maxHLC ?? 0 })::int8[])
-            ON CONFLICT (origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = greatest(origins.max_hlc, excluded.max_hlc)
+            SELECT pg_notify('synclayer_commits', \(String(head)))
             """, logger: logger)
+        storedHead = head
     }
 }
 
@@ -194,7 +212,8 @@ package struct PostgresBatchRows {
 
     package init() {}
 
-    package mutating func append(_ change: Change, serverSeq: UInt64, now: UInt64) {
+    /// Appends `change`'s row; `fields`, if given, is its fields as canonical JSON.
+    package mutating func append(_ change: Change, serverSeq: UInt64, now: UInt64, fields encoded: String? = nil) {
         serverSeqs.append(Int64(bitPattern: serverSeq))
         origins.append(change.id.origin.rawValue)
         seqs.append(Int64(bitPattern: change.id.seq))
@@ -202,7 +221,7 @@ package struct PostgresBatchRows {
         collections.append(change.collection)
         recordIDs.append(change.recordID)
         kinds.append(Int16(ChangeKindCode.code(change.kind)))
-        fields.append(JSONValue.object(change.fields).canonicalString)
+        fields.append(encoded ?? JSONValue.canonicalString(object: change.fields))
         receivedAt.append(Int64(bitPattern: now))
         signatures.append(change.signature?.wireText ?? "")
     }

@@ -60,10 +60,11 @@ actor PostgresWriter {
     /// while one commits are committed together by the next, up to ``groupLimit``. The next takes
     /// them once it holds the head's lock, so what arrived while it waited for another instance's
     /// transaction is in it too.
-    func commit(_ changes: [Change], submitter: UInt64) async throws -> [(ChangeID, CommitOutcome)] {
+    /// `fields` holds each change's fields as canonical JSON, in the order of `changes`.
+    func commit(_ changes: [Change], fields: [String], submitter: UInt64) async throws -> [(ChangeID, CommitOutcome)] {
         guard !changes.isEmpty else { return [] }
         return try await withCheckedThrowingContinuation { continuation in
-            waiting.append(WaitingCommit(changes: changes, submitter: submitter, continuation: continuation))
+            waiting.append(WaitingCommit(changes: changes, fields: fields, submitter: submitter, continuation: continuation))
             if !committing {
                 committing = true
                 Task { await self.commitWaiting() }
@@ -76,6 +77,7 @@ actor PostgresWriter {
 
     struct WaitingCommit {
         let changes: [Change]
+        let fields: [String]
         let submitter: UInt64
         let continuation: CheckedContinuation<[(ChangeID, CommitOutcome)], any Error>
     }
@@ -125,7 +127,7 @@ actor PostgresWriter {
                 if fixed == nil { group = self.takeGroup() }
                 let changes = group.flatMap(\.changes)
                 let submitters = group.flatMap { Array(repeating: $0.submitter, count: $0.changes.count) }
-                return try await transaction.commit(changes, submitters: submitters)
+                return try await transaction.commit(changes, fields: group.flatMap(\.fields), submitters: submitters)
             }
             var start = 0
             for request in group {
@@ -174,14 +176,14 @@ actor PostgresWriter {
                     }
                     var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
                                                                clock: startClock, wallClock: wallClock, head: UInt64(bitPattern: head),
+                                                               storedHead: UInt64(bitPattern: head),
                                                                submitter: submitter)
                     let result = try await body(&transaction)
-                    if transaction.head != UInt64(bitPattern: head) {
-                        // The notification is the doorbell for other instances; the table stays the truth.
-                        try await connection.queryIfOpen("""
-                            WITH moved AS (UPDATE synclayer_head SET seq = \(Int64(bitPattern: transaction.head)) WHERE id = 1)
-                            SELECT pg_notify('synclayer_commits', \(String(transaction.head)))
-                            """, logger: logger)
+                    // What numbered changes wrote the head with them, and rang the other instances'
+                    // doorbell (the table stays the truth); a body that numbered any otherwise would
+                    // leave the head behind.
+                    guard transaction.head == transaction.storedHead else {
+                        throw StoreError(.corrupted, "a write transaction numbered changes it did not write")
                     }
                     await self.recordOwn(transaction.written.committed, token: token)
                     return (result, transaction.written, transaction.clock)
@@ -374,6 +376,8 @@ struct PostgresWriteTransaction {
     let wallClock: any WallClock
     /// The highest server sequence given so far.
     var head: UInt64
+    /// The head as written to `synclayer_head` in this transaction (``head`` at its start until a write).
+    var storedHead: UInt64
     let submitter: UInt64
     var written = PostgresWrittenChanges()
 
