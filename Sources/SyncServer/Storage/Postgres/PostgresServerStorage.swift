@@ -116,7 +116,10 @@ package final class PostgresServerStorage: ServerStorage {
                             try await connection.listen(on: "synclayer_commits") { notifications in
                                 // Listening now: whatever committed before is in the table.
                                 try await writer.catchUp()
-                                for try await _ in notifications { try await writer.catchUp() }
+                                // Each notification names the head its commit left; one this instance
+                                // has published through (its own commits, and those an earlier read
+                                // covered) needs no read.
+                                for try await notification in notifications { try await writer.catchUp(through: UInt64(notification.payload)) }
                             }
                         } catch {
                             if Task.isCancelled { return }

@@ -252,8 +252,11 @@ actor PostgresWriter {
     /// connection that subscribes while such a read is under way may be published a partial change
     /// it wants: the hub then drops that node's connection (it catches up from its cursor when it
     /// reconnects) rather than send it less than the change (`Delivery.publishing`).
-    func catchUp() async throws {
+    ///
+    /// With `head` (a notification's), nothing is read when every commit up to it is published.
+    func catchUp(through head: UInt64? = nil) async throws {
         guard !closed else { return }
+        if let head, head <= published { return }
         let parser = JSONParser()
         while true {
             let after = published, logger = self.logger
