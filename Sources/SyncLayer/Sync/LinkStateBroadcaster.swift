@@ -41,14 +41,19 @@ final class LinkStateBroadcaster: Sendable {
     }
 
     /// Sets the state; listeners hear it only when it changed.
+    ///
+    /// Listeners are told under the lock, so that they hear states in the order they were set:
+    /// told after it, two concurrent `set`s could reach a listener in the other order, and leave it
+    /// on a state the link has left (a mesh believing the server lost while its link is up).
+    /// `yield` only buffers the state and schedules the listener's task, so nothing runs under the
+    /// lock that could take it again.
     func set(_ new: LinkState) {
-        let listeners = state.withLock { state -> [AsyncStream<LinkState>.Continuation] in
-            guard state.current != new else { return [] }
+        state.withLock { state in
+            guard state.current != new else { return }
             state.current = new
             state.since = now()
-            return Array(state.listeners.values)
+            for listener in state.listeners.values { listener.yield(new) }
         }
-        for listener in listeners { listener.yield(new) }
     }
 
     func finish() {

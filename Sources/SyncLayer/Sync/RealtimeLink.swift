@@ -96,8 +96,11 @@ final class RealtimeLink: Sendable {
         wakeup.signal()
     }
 
+    /// Tells the broadcaster the state machine's state. Read and told under the machine's lock: read
+    /// under it and told after it, a `publish()` racing another (the run loop's, `disconnect()`'s,
+    /// the session's at its handshake) could tell an older state last.
     private func publish() {
-        states.set(machine.withLock { $0.state })
+        machine.withLock { states.set($0.state) }
     }
 
     /// One connection to the instance in use; returns whether the node moved to another instance
