@@ -46,6 +46,42 @@ import WSCore
         }
     }
 
+    /// The node gains the server after its hello is queued on a new link but before the peer's
+    /// hello registers the link, so the uplink change is not sent on it (it was not linked yet):
+    /// once registered, the peer is told at once, not at the next periodic hello (seconds later,
+    /// meanwhile relaying by the old state; here the mesh is not running, so never).
+    @Test func aLinkThatRegistersAfterTheUplinkChangedIsToldTheNewUplink() async throws {
+        try await withTemporaryDirectory(prefix: "mesh-uplink") { directory in
+            let node = try await Self.meshNode(directory, linkQueueLimit: 100)
+            defer { Task { await node.close() } }
+            let mesh = try #require(node.mesh)
+            let link = try #require(mesh.openLink(direction: .outbound, address: "127.0.0.1"))
+            let channel = InMemoryMessageChannel()
+            let running = Task { try await MeshSession(mesh: mesh, link: link, abort: { channel.endInput() }).run(connection: channel) }
+            var frames = channel.written.makeAsyncIterator()
+            guard case .peerHello(let first) = try await next(&frames) else { Issue.record("no peerHello"); return }
+            #expect(!first.uplink)
+
+            await mesh.setUplink(true)
+            let peer = ChangeSigner()
+            channel.deliver(.peerHello(PeerHello(nodeID: peer.nodeID, team: "field", uplink: false, vector: VersionVector())))
+            // The session reads in order: what the peer's hello makes it queue comes before the pong.
+            channel.deliver(.ping(time: nil))
+            var told: [Bool] = []
+            reading: while true {
+                switch try await next(&frames) {
+                case .peerHello(let hello): told.append(hello.uplink)
+                case .pong: break reading
+                default: continue
+                }
+            }
+            #expect(told == [true], "the peer was told the new uplink once, before the pong (told: \(told))")
+            #expect(mesh.isLinked(peer.nodeID))
+            running.cancel()
+            _ = try? await running.value
+        }
+    }
+
     /// A node with a mesh on loopback (not running: the tests drive one link by hand).
     static func meshNode(_ directory: TemporaryDirectory, linkQueueLimit: Int) async throws -> SyncNode {
         var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])

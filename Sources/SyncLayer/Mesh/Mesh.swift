@@ -84,6 +84,19 @@ final class Mesh: Sendable {
         }
     }
 
+    /// Queues `hello` for `link`, saying this node's uplink as it is when queued. Read and queued
+    /// under the state's lock, the lock ``setUplink(_:)`` changes it under: a hello built before a
+    /// change (its vector is read with awaits) but queued after it cannot tell the peer the old
+    /// uplink last. The link remembers what it told (``MeshLink/advertisedUplink``).
+    func sendHello(_ hello: PeerHello, on link: MeshLink) {
+        state.withLock { state in
+            var hello = hello
+            hello.uplink = state.uplink
+            link.advertisedUplink.store(state.uplink, ordering: .relaxed)
+            link.send(.peerHello(hello))
+        }
+    }
+
     /// This node's state, as sent to peers.
     func ownHello(wantsReply: Bool) async throws -> PeerHello {
         var acknowledged = try await engine.acknowledgedVector()
@@ -107,6 +120,11 @@ final class Mesh: Sendable {
         }
         if first {
             try register(link, peer: hello.nodeID)
+            // The uplink changed after this node's hello was queued on the link, and before the
+            // link registered, so ``setUplink(_:)`` did not tell this peer: tell it now.
+            if state.withLock({ $0.uplink }) != link.advertisedUplink.load(ordering: .relaxed), !hello.wantsReply {
+                sendHello(try await ownHello(wantsReply: false), on: link)
+            }
             logger.info("peer linked", metadata: ["synclayer.peer": "\(hello.nodeID)", "synclayer.peer.address": "\(link.address)",
                                                   "synclayer.peer.uplink": "\(hello.uplink)"])
             engine.emit(.peerConnected, metadata: ["peer": .string(hello.nodeID.rawValue), "address": .string(link.address),
@@ -116,7 +134,7 @@ final class Mesh: Sendable {
             engine.emit(.connectivityChanged, metadata: ["peer": .string(hello.nodeID.rawValue), "uplink": .bool(hello.uplink)])
         }
         try await learnAcknowledgements(hello.acknowledged)
-        if hello.wantsReply { link.send(.peerHello(try await ownHello(wantsReply: false))) }
+        if hello.wantsReply { sendHello(try await ownHello(wantsReply: false), on: link) }
         guard shouldRelay(to: link) else { return }
         // At most half the link's bound at a time, so a peer far behind is not dropped by its own
         // catch-up (the rest of the bound is for live changes). When there may be more, a
@@ -128,7 +146,7 @@ final class Mesh: Sendable {
         let sent = relay(missing, to: link, hops: 1, sentTo: [])
         // Nothing sent now (filtered out, or deferred for a gateway) leaves the peer's vector where it
         // is: asking again would only loop. The periodic `peerHello` carries on from there.
-        if lacking.count == part, sent > 0 { link.send(.peerHello(try await ownHello(wantsReply: true))) }
+        if lacking.count == part, sent > 0 { sendHello(try await ownHello(wantsReply: true), on: link) }
     }
 
     /// What a peer knows the server committed (a gateway hears the server's acks): changes of
@@ -266,7 +284,7 @@ final class Mesh: Sendable {
         retryDialsNow()
         engine.emit(.connectivityChanged, metadata: ["uplink": .bool(uplink)])
         guard let hello = try? await ownHello(wantsReply: true) else { return }
-        for link in links { link.send(.peerHello(hello)) }
+        for link in links { sendHello(hello, on: link) }
     }
 
     /// Ends every dial loop's backoff: a peer that failed for a while (and backed off to 5 s) is
@@ -283,6 +301,6 @@ final class Mesh: Sendable {
     func broadcastState(wantsReply: Bool = false) async {
         let links = state.withLock { Array($0.table.byPeer.values) }
         guard !links.isEmpty, let hello = try? await ownHello(wantsReply: wantsReply) else { return }
-        for link in links { link.send(.peerHello(hello)) }
+        for link in links { sendHello(hello, on: link) }
     }
 }

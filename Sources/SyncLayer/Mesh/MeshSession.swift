@@ -44,7 +44,7 @@ struct MeshSession {
         }
         // The accepting side sends its key exchange when the dialer's arrives (readLoop).
         if let exchange, link.direction == .outbound { try await connection.write(.binary(ByteBuffer(bytes: exchange.keyMessage))) }
-        link.send(.peerHello(try await mesh.ownHello(wantsReply: false)))
+        mesh.sendHello(try await mesh.ownHello(wantsReply: false), on: link)
         let keepAlive = Locked(KeepAlive(interval: mesh.configuration.heartbeatInterval, now: monotonicNanos()))
         await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await readLoop(connection, keepAlive: keepAlive) }
