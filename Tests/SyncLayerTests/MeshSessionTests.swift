@@ -47,9 +47,9 @@ import WSCore
     }
 
     /// The node gains the server after its hello is queued on a new link but before the peer's
-    /// hello registers the link, so the uplink change is not sent on it (it was not linked yet):
-    /// once registered, the peer is told at once, not at the next periodic hello (seconds later,
-    /// meanwhile relaying by the old state; here the mesh is not running, so never).
+    /// hello registers the link: the peer is told the new uplink on that link too, not at the next
+    /// periodic hello (seconds later, meanwhile relaying by the old state; here the mesh is not
+    /// running, so never).
     @Test func aLinkThatRegistersAfterTheUplinkChangedIsToldTheNewUplink() async throws {
         try await withTemporaryDirectory(prefix: "mesh-uplink") { directory in
             let node = try await Self.meshNode(directory, linkQueueLimit: 100)

@@ -87,12 +87,11 @@ final class Mesh: Sendable {
     /// Queues `hello` for `link`, saying this node's uplink as it is when queued. Read and queued
     /// under the state's lock, the lock ``setUplink(_:)`` changes it under: a hello built before a
     /// change (its vector is read with awaits) but queued after it cannot tell the peer the old
-    /// uplink last. The link remembers what it told (``MeshLink/advertisedUplink``).
+    /// uplink last.
     func sendHello(_ hello: PeerHello, on link: MeshLink) {
         state.withLock { state in
             var hello = hello
             hello.uplink = state.uplink
-            link.advertisedUplink.store(state.uplink, ordering: .relaxed)
             link.send(.peerHello(hello))
         }
     }
@@ -120,11 +119,6 @@ final class Mesh: Sendable {
         }
         if first {
             try register(link, peer: hello.nodeID)
-            // The uplink changed after this node's hello was queued on the link, and before the
-            // link registered, so ``setUplink(_:)`` did not tell this peer: tell it now.
-            if state.withLock({ $0.uplink }) != link.advertisedUplink.load(ordering: .relaxed), !hello.wantsReply {
-                sendHello(try await ownHello(wantsReply: false), on: link)
-            }
             logger.info("peer linked", metadata: ["synclayer.peer": "\(hello.nodeID)", "synclayer.peer.address": "\(link.address)",
                                                   "synclayer.peer.uplink": "\(hello.uplink)"])
             engine.emit(.peerConnected, metadata: ["peer": .string(hello.nodeID.rawValue), "address": .string(link.address),
@@ -269,12 +263,14 @@ final class Mesh: Sendable {
     // MARK: Uplink
 
     /// This node gained or lost the server: peers hear it (and answer with their state, so each side
-    /// sends what the relay rule now lets through).
+    /// sends what the relay rule now lets through). Every open link hears it, also one whose peer
+    /// has not said hello yet: its first hello may have been queued before the change, and it
+    /// would otherwise learn the new uplink only from the next periodic hello.
     func setUplink(_ uplink: Bool) async {
         let links: [MeshLink]? = state.withLock { state in
             guard state.uplink != uplink else { return nil }
             state.uplink = uplink
-            return Array(state.table.byPeer.values)
+            return Array(state.table.links.values)
         }
         guard let links else { return }
         let avahi = state.withLock { $0.avahi }

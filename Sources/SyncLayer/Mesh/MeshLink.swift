@@ -32,8 +32,6 @@ final class MeshLink: Sendable {
     /// Changes written to the peer, and changes it sent, over this link (``PeerStatus``).
     let changesSent = Atomic<Int>(0)
     let changesReceived = Atomic<Int>(0)
-    /// The uplink this node's last `peerHello` queued on the link said (``Mesh/sendHello(_:on:)``).
-    let advertisedUplink = Atomic<Bool>(false)
 
     init(id: UInt64, direction: PeerStatus.Direction, address: String, queueLimit: Int, deferGrace: Duration) {
         deferred = Mutex(DeferredRelays(grace: deferGrace))

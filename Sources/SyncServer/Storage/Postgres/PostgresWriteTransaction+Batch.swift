@@ -69,9 +69,10 @@ extension PostgresWriteTransaction {
         let keys = Array(Set(changes.map(PostgresDocumentKey.init)))
         let origins = Array(Set(idOrigins))
         for row in try await connection.queryIfOpen("""
+            WITH ids AS (SELECT * FROM unnest(\(idOrigins)::text[], \(idSeqs)::int8[]) AS ids(origin, seq))
             SELECT 0::int2, c.origin, NULL::text, NULL::text, NULL::text, c.seq, c.server_seq
             FROM changes c
-            WHERE (c.origin, c.seq) IN (SELECT * FROM unnest(\(idOrigins)::text[], \(idSeqs)::int8[]))
+            WHERE (c.origin, c.seq) IN (SELECT origin, seq FROM ids)
             UNION ALL
             SELECT 1::int2, d.collection, d.id, d.body, d.clocks, NULL::int8, NULL::int8
             FROM documents d
@@ -81,7 +82,7 @@ extension PostgresWriteTransaction {
             FROM unnest(\(origins)::text[]) AS batch(origin)
             LEFT JOIN origins o ON o.origin = batch.origin
             LEFT JOIN changes c ON c.origin = batch.origin AND c.seq > coalesce(o.contiguous, 0)
-                AND (batch.origin, coalesce(o.contiguous, 0) + 1) IN (SELECT * FROM unnest(\(idOrigins)::text[], \(idSeqs)::int8[]))
+                AND (batch.origin, coalesce(o.contiguous, 0) + 1) IN (SELECT origin, seq FROM ids)
             """, logger: logger) {
             let (what, text, id, body, clocks, number, other) = try row.decode((Int16, String, String?, String?, String?, Int64?, Int64?).self)
             switch what {
@@ -92,8 +93,7 @@ extension PostgresWriteTransaction {
                 held[ChangeID(origin: origin, seq: UInt64(bitPattern: seq))] = UInt64(bitPattern: serverSeq)
             case 1:
                 guard let id, let body, let clocks else { throw StoreError(.corrupted, "a document without a body or clocks") }
-                states[PostgresDocumentKey(collection: text, id: id)] = try DocumentState(body: try parser.parseObject(Array(body.utf8)),
-                                                                                          clocksJSON: clocks)
+                states[PostgresDocumentKey(collection: text, id: id)] = try DocumentState(stored: body, clocks: clocks, parser: parser)
             default:
                 watermarks[text, default: PostgresWatermark(contiguous: UInt64(bitPattern: number ?? 0))].held
                     .formUnion(other.map { [UInt64(bitPattern: $0)] } ?? [])
@@ -111,16 +111,15 @@ extension PostgresWriteTransaction {
             WHERE (collection, id) IN (SELECT * FROM unnest(\(keys.map(\.collection))::text[], \(keys.map(\.id))::text[]))
             """, logger: logger) {
             let (collection, id, body, clocks) = try row.decode((String, String, String, String).self)
-            states[PostgresDocumentKey(collection: collection, id: id)] = try DocumentState(body: try parser.parseObject(Array(body.utf8)),
-                                                                                            clocksJSON: clocks)
+            states[PostgresDocumentKey(collection: collection, id: id)] = try DocumentState(stored: body, clocks: clocks, parser: parser)
         }
         return states
     }
 
     /// Writes the batch's new changes, the final state of each document they touched, their
     /// origins' watermarks and the head, and rings the other instances' doorbell, in one statement.
-    private mutating func write(_ rows: PostgresBatchRows, documents: [PostgresDocumentKey: DocumentState],
-                                origins: [String: PostgresWatermark]) async throws {
+    private func write(_ rows: PostgresBatchRows, documents: [PostgresDocumentKey: DocumentState],
+                       origins: [String: PostgresWatermark]) async throws {
         var bodies: [String] = [], clocks: [String] = [], visible: [Bool] = []
         for key in rows.touched {
             let document = documents[key] ?? DocumentState()
@@ -155,7 +154,13 @@ extension PostgresWriteTransaction {
             )
             SELECT pg_notify('synclayer_commits', \(String(head)))
             """, logger: logger)
-        storedHead = head
+    }
+}
+
+extension DocumentState {
+    /// A document as the `documents` table stores it: its body and its clocks, as JSON.
+    fileprivate init(stored body: String, clocks: String, parser: JSONParser) throws {
+        try self.init(body: try parser.parseObject(Array(body.utf8)), clocksJSON: clocks)
     }
 }
 
