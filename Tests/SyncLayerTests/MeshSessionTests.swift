@@ -7,15 +7,8 @@ import WSCore
 
 @Suite struct MeshSessionTests {
     @Test func anInboundLinkWaitsForThePeerThenRegistersItAndAppliesOnlySignedRelays() async throws {
-        try await withTemporaryDirectory(prefix: "mesh-session") { directory in
-            var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])
-            configuration.mesh = MeshConfiguration(teamID: "field", host: "127.0.0.1", port: 0, discovery: false)
-            let node = try await SyncNode.open(configuration)
-            defer { Task { await node.close() } }
-            let mesh = try #require(node.mesh)
-            let link = try #require(mesh.openLink(direction: .inbound, address: "127.0.0.1"))
-            let channel = InMemoryMessageChannel()
-            let running = Task { try await MeshSession(mesh: mesh, link: link, abort: { channel.endInput() }).run(connection: channel) }
+        try await Self.withLinkSession(prefix: "mesh-session", direction: .inbound) { session in
+            let (node, mesh, channel) = (session.node, session.mesh, session.channel)
             var frames = channel.written.makeAsyncIterator()
 
             // The accepting side writes nothing until the dialer spoke; then its own peerHello.
@@ -40,8 +33,7 @@ import WSCore
             #expect(try await node.collection("todos").get("bad") == nil)
             #expect(node.metrics().changesRefused == 1)
 
-            running.cancel()
-            _ = try? await running.value
+            await session.end()
             #expect(!mesh.isLinked(peer.nodeID), "the link is gone with its session")
         }
     }
@@ -51,13 +43,8 @@ import WSCore
     /// periodic hello (seconds later, meanwhile relaying by the old state; here the mesh is not
     /// running, so never).
     @Test func aLinkThatRegistersAfterTheUplinkChangedIsToldTheNewUplink() async throws {
-        try await withTemporaryDirectory(prefix: "mesh-uplink") { directory in
-            let node = try await Self.meshNode(directory, linkQueueLimit: 100)
-            defer { Task { await node.close() } }
-            let mesh = try #require(node.mesh)
-            let link = try #require(mesh.openLink(direction: .outbound, address: "127.0.0.1"))
-            let channel = InMemoryMessageChannel()
-            let running = Task { try await MeshSession(mesh: mesh, link: link, abort: { channel.endInput() }).run(connection: channel) }
+        try await Self.withLinkSession(prefix: "mesh-uplink", direction: .outbound) { session in
+            let (mesh, channel) = (session.mesh, session.channel)
             var frames = channel.written.makeAsyncIterator()
             guard case .peerHello(let first) = try await next(&frames) else { Issue.record("no peerHello"); return }
             #expect(!first.uplink)
@@ -77,18 +64,65 @@ import WSCore
             }
             #expect(told == [true], "the peer was told the new uplink once, before the pong (told: \(told))")
             #expect(mesh.isLinked(peer.nodeID))
+        }
+    }
+
+    /// One link of a mesh node's, served by a ``MeshSession`` over an in-memory connection.
+    struct LinkSession {
+        let node: SyncNode
+        let mesh: Mesh
+        let link: MeshLink
+        let channel: InMemoryMessageChannel
+        let running: Task<Void, any Error>
+        /// Whether the session dropped the connection (its `abort`).
+        let aborted: Locked<Bool>
+
+        /// Cancels the session and waits for it to end.
+        func end() async {
             running.cancel()
             _ = try? await running.value
         }
     }
 
-    /// A node with a mesh on loopback (not running: the tests drive one link by hand).
-    static func meshNode(_ directory: TemporaryDirectory, linkQueueLimit: Int) async throws -> SyncNode {
-        var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])
-        var mesh = MeshConfiguration(teamID: "field", host: "127.0.0.1", port: 0, discovery: false)
-        mesh.linkQueueLimit = linkQueueLimit
-        configuration.mesh = mesh
-        return try await SyncNode.open(configuration)
+    /// A node with a mesh on loopback (not running: the test drives one link by hand), `prepare`d,
+    /// then one link of `direction` with its session running, for `body`. Afterwards the session
+    /// is ended and the node closed, however `body` ended.
+    static func withLinkSession(prefix: String, direction: PeerStatus.Direction, linkQueueLimit: Int? = nil,
+                                stalled: Bool = false, prepare: (SyncNode) async throws -> Void = { _ in },
+                                _ body: (LinkSession) async throws -> Void) async throws {
+        try await withTemporaryDirectory(prefix: prefix) { directory in
+            var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])
+            var meshConfiguration = MeshConfiguration(teamID: "field", host: "127.0.0.1", port: 0, discovery: false)
+            if let linkQueueLimit { meshConfiguration.linkQueueLimit = linkQueueLimit }
+            configuration.mesh = meshConfiguration
+            let node = try await SyncNode.open(configuration)
+            do {
+                try await prepare(node)
+                let mesh = try #require(node.mesh)
+                let link = try #require(mesh.openLink(direction: direction, address: "127.0.0.1"))
+                let channel = InMemoryMessageChannel(stalled: stalled)
+                let aborted = Locked(false)
+                let running = Task {
+                    try await MeshSession(mesh: mesh, link: link, abort: {
+                        aborted.withLock { $0 = true }
+                        channel.endInput()
+                        channel.endOutput()
+                    }).run(connection: channel)
+                }
+                let session = LinkSession(node: node, mesh: mesh, link: link, channel: channel, running: running, aborted: aborted)
+                do {
+                    try await body(session)
+                } catch {
+                    await session.end()
+                    throw error
+                }
+                await session.end()
+            } catch {
+                await node.close()
+                throw error
+            }
+            await node.close()
+        }
     }
 
     /// A peer far behind (more changes missing than the link's bound) is sent them in parts of half
@@ -97,18 +131,13 @@ import WSCore
     /// connection takes each frame at once, so the old way could win the race against the bound here:
     /// what fails without the parts is their size and the `peerHello`s between them.
     @Test func aPeerFarBehindCatchesUpInPartsInsteadOfBeingDropped() async throws {
-        try await withTemporaryDirectory(prefix: "mesh-behind") { directory in
-            let node = try await Self.meshNode(directory, linkQueueLimit: 100)
-            defer { Task { await node.close() } }
+        let twelveHundredChanges: (SyncNode) async throws -> Void = { node in
             for batch in 0..<12 {
                 try await node.collection("todos").saveAll((0..<100).map { Document(id: "d\(batch)-\($0)", data: ["n": .int(Int64($0))]) })
             }
-            let mesh = try #require(node.mesh)
-            let link = try #require(mesh.openLink(direction: .inbound, address: "127.0.0.1"))
-            let channel = InMemoryMessageChannel()
-            let running = Task {
-                try await MeshSession(mesh: mesh, link: link, abort: { channel.endInput(); channel.endOutput() }).run(connection: channel)
-            }
+        }
+        try await Self.withLinkSession(prefix: "mesh-behind", direction: .inbound, linkQueueLimit: 100, prepare: twelveHundredChanges) { session in
+            let (node, mesh, link, channel) = (session.node, session.mesh, session.link, session.channel)
             var frames = channel.written.makeAsyncIterator()
             let peer = ChangeSigner()
             func hello(holding count: Int) -> Frame {
@@ -136,8 +165,6 @@ import WSCore
             #expect(!link.overflowed)
             #expect(node.metrics().slowPeersDropped == 0)
             #expect(mesh.isLinked(peer.nodeID))
-            running.cancel()
-            _ = try? await running.value
         }
     }
 
@@ -146,16 +173,8 @@ import WSCore
     /// dropped instead of piling frames up in front of the socket (a connection's write returns
     /// before its event loop has written anything).
     @Test func framesCountAgainstTheLinkUntilTheConnectionHasTakenThem() async throws {
-        try await withTemporaryDirectory(prefix: "mesh-stall") { directory in
-            let node = try await Self.meshNode(directory, linkQueueLimit: 500)
-            defer { Task { await node.close() } }
-            let mesh = try #require(node.mesh)
-            let link = try #require(mesh.openLink(direction: .inbound, address: "127.0.0.1"))
-            let channel = InMemoryMessageChannel(stalled: true)
-            let aborted = Locked(false)
-            let running = Task {
-                try await MeshSession(mesh: mesh, link: link, abort: { aborted.withLock { $0 = true }; channel.endInput() }).run(connection: channel)
-            }
+        try await Self.withLinkSession(prefix: "mesh-stall", direction: .inbound, linkQueueLimit: 500, stalled: true) { session in
+            let (node, mesh, link, channel) = (session.node, session.mesh, session.link, session.channel)
             var frames = channel.written.makeAsyncIterator()
             let peer = ChangeSigner()
             channel.deliver(.peerHello(PeerHello(nodeID: peer.nodeID, team: "field", uplink: false, vector: VersionVector())))
@@ -174,10 +193,11 @@ import WSCore
                 mesh.forward(changes, hops: 1, except: [])
                 await Task.yield()
             }
-            _ = try? await running.value
+            // The session ends by itself: it dropped the connection.
+            _ = try? await session.running.value
             #expect(link.overflowed, "more than 500 changes waited for the peer")
             #expect(node.metrics().slowPeersDropped == 1)
-            #expect(aborted.withLock { $0 }, "the connection was dropped")
+            #expect(session.aborted.withLock { $0 }, "the connection was dropped")
             #expect(!mesh.isLinked(peer.nodeID))
         }
     }
