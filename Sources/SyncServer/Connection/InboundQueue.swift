@@ -12,6 +12,13 @@ final class InboundQueue<Item: Sendable>: Sendable {
     private let state = Mutex(State())
     private let limit: Int
     private let weight: @Sendable (Item) -> Int
+    /// Where the handling task prefers to run (the connection's event loop), if anywhere: it
+    /// starts there at once, and handles there what weighs up to ``inlineWeight``. Heavier work
+    /// (a batch of changes to verify and commit) runs on Swift's pool, so that the loop keeps
+    /// reading and writing its other connections meanwhile.
+    private let executor: (any TaskExecutor)?
+    /// The most that is handled on ``executor`` (a few changes: the interactive write).
+    static var inlineWeight: Int { 16 }
 
     private struct State: Sendable {
         var items: [Item] = []
@@ -22,8 +29,9 @@ final class InboundQueue<Item: Sendable>: Sendable {
         var handle: (@Sendable ([Item]) async -> Void)?
     }
 
-    init(limit: Int, weight: @escaping @Sendable (Item) -> Int = { _ in 1 }) {
+    init(limit: Int, executor: (any TaskExecutor)? = nil, weight: @escaping @Sendable (Item) -> Int = { _ in 1 }) {
         self.limit = limit
+        self.executor = executor
         self.weight = weight
     }
 
@@ -47,7 +55,7 @@ final class InboundQueue<Item: Sendable>: Sendable {
             return (start, full)
         }
         if start {
-            let task = Task { await self.run() }
+            let task = Task(executorPreference: executor) { await self.run() }
             state.withLock { $0.task = task }
         }
         return !full
@@ -62,8 +70,8 @@ final class InboundQueue<Item: Sendable>: Sendable {
 
     private func run() async {
         while true {
-            let (items, reader, handle) = state.withLock { state in
-                let taken = (state.items, state.reader, state.handle)
+            let (items, weight, reader, handle) = state.withLock { state in
+                let taken = (state.items, state.weight, state.reader, state.handle)
                 state.items = []
                 state.weight = 0
                 state.reader = nil
@@ -72,7 +80,12 @@ final class InboundQueue<Item: Sendable>: Sendable {
             }
             reader?()
             if items.isEmpty { return }
-            await handle?(items)
+            guard let handle else { continue }
+            if executor != nil, weight > Self.inlineWeight {
+                await withTaskExecutorPreference(globalConcurrentExecutor) { await handle(items) }
+            } else {
+                await handle(items)
+            }
         }
     }
 }
