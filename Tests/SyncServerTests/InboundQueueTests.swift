@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 @testable import SyncServer
 import Testing
@@ -98,6 +99,44 @@ import Testing
         for await _ in resumed { break }
         await queue.drained()
         #expect(recorder.calls.withLock { $0 } == [[0], [1, 2]])
+    }
+
+    /// An executor on a serial dispatch queue that can tell whether the caller runs on it (a
+    /// stand-in for a connection's event loop).
+    final class QueueExecutor: TaskExecutor, @unchecked Sendable {
+        let queue = DispatchQueue(label: "inbound-queue-tests.executor")
+        private let key = DispatchSpecificKey<Bool>()
+
+        init() {
+            queue.setSpecific(key: key, value: true)
+        }
+
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
+
+        var isCurrent: Bool { DispatchQueue.getSpecific(key: key) == true }
+    }
+
+    /// The handling task prefers the executor it is given (the connection's event loop, which is
+    /// awake): a take of a few items is handled there; a heavier one on Swift's pool, so that the
+    /// loop goes on serving its other connections.
+    @Test func aFewItemsAreHandledOnTheGivenExecutorAndABatchOnSwiftsPool() async {
+        let executor = QueueExecutor()
+        let queue = InboundQueue<Int>(limit: 1_000, executor: executor) { $0 }
+        let calls = Mutex<[(weight: Int, onExecutor: Bool)]>([])
+        queue.setHandler { items in
+            let onExecutor = executor.isCurrent
+            calls.withLock { $0.append((items.reduce(0, +), onExecutor)) }
+        }
+        await queue.submit(1)
+        await queue.drained()
+        await queue.submit(InboundQueue<Int>.inlineWeight + 1)
+        await queue.drained()
+        let seen = calls.withLock { $0 }
+        #expect(seen.map(\.weight) == [1, InboundQueue<Int>.inlineWeight + 1])
+        #expect(seen.map(\.onExecutor) == [true, false], "one item on the given executor, a batch off it")
     }
 }
 

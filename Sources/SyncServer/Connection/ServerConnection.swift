@@ -49,8 +49,8 @@ final class ServerConnection: Sendable {
         self.codec = FrameCodec(maxFrameBytes: limits.maxFrameBytes, maxBatchCount: limits.maxBatchCount)
         // Bounded in changes, not frames: a frame may carry a batch of up to maxBatchCount.
         // The handling task starts on the event loop that read the frame, at once, instead of
-        // waiting for a thread of Swift's pool to wake (40–86 µs here); what it awaits (the
-        // store's writer) resumes it there.
+        // waiting for a thread of Swift's pool to wake (40–86 µs here), and handles a few changes
+        // there; a batch moves to the pool (`InboundQueue.inlineWeight`).
         received = InboundQueue(limit: limits.maxBatchCount, executor: EventLoopTaskExecutor(delivery.eventLoop)) { item in
             guard case .frame(let frame, _) = item else { return 1 }
             switch frame {
