@@ -86,7 +86,7 @@ import WSCore
 
     /// A node with a mesh on loopback (not running: the test drives one link by hand), `prepare`d,
     /// then one link of `direction` with its session running, for `body`. Afterwards the session
-    /// is ended and the node closed, however `body` ended.
+    /// is ended and the node closed (`SyncNode.with`), however `body` ended.
     static func withLinkSession(prefix: String, direction: PeerStatus.Direction, linkQueueLimit: Int? = nil,
                                 stalled: Bool = false, prepare: (SyncNode) async throws -> Void = { _ in },
                                 _ body: (LinkSession) async throws -> Void) async throws {
@@ -95,8 +95,7 @@ import WSCore
             var meshConfiguration = MeshConfiguration(teamID: "field", host: "127.0.0.1", port: 0, discovery: false)
             if let linkQueueLimit { meshConfiguration.linkQueueLimit = linkQueueLimit }
             configuration.mesh = meshConfiguration
-            let node = try await SyncNode.open(configuration)
-            do {
+            try await SyncNode.with(configuration) { node in
                 try await prepare(node)
                 let mesh = try #require(node.mesh)
                 let link = try #require(mesh.openLink(direction: direction, address: "127.0.0.1"))
@@ -117,11 +116,7 @@ import WSCore
                     throw error
                 }
                 await session.end()
-            } catch {
-                await node.close()
-                throw error
             }
-            await node.close()
         }
     }
 
