@@ -181,30 +181,35 @@ import Testing
         #expect(encodings.withLock { $0 } == [false, true], "the plain frame once; nodes asked once, and share it")
     }
 
-    /// A change another instance committed, published partial because no connection here wanted its
-    /// collection when it was read (`PostgresWriter.catchUp()`), is never sent: a node that
-    /// subscribed since must have it, so its connection is dropped before anything of that commit
-    /// goes out (it catches up from its cursor when it reconnects); a client of the original
-    /// protocol is sent its collection from its subscription on, so it just does not get it.
-    @Test func aPartialChangeIsNeverSentAndANodeThatWantsItIsDropped() throws {
-        func partial(_ seq: UInt64, _ collection: String) -> HubChange {
-            let change = Change(id: ChangeID(origin: Self.other, seq: seq), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000 + seq),
-                                collection: collection, recordID: "", kind: .insert, fields: [:])
-            return HubChange(change: change, serverSeq: seq, submitter: 0, isPartial: true) { _ in
-                Issue.record("a partial change was encoded")
-                return nil
-            }
-        }
+    /// A publication that skipped, up to `through`, other instances' changes outside the
+    /// collections wanted when it was read (`PostgresWriter.catchUp()`): a node that subscribed to
+    /// another collection since, live below `through`, may lack one of them, so its connection is
+    /// dropped before anything of that publication goes out (it catches up from its cursor when it
+    /// reconnects); a node that wants only what was complete, or is live from above `through`,
+    /// stays; a client of the original protocol is sent its collection from its subscription on,
+    /// so it just gets what the publication holds.
+    @Test func aNodeThatMayLackWhatAReadSkippedIsDropped() throws {
         let metrics = ServerMetrics()
         let node = try Harness(metrics: metrics)
         _ = node.delivery.beginCatchUp(vector: VersionVector(), collections: ["todos"]) { 0 }
         node.delivery.endCatchUp()
-        // Partial in a collection it does not subscribe to: nothing sent, the connection stays.
-        #expect(node.delivery.publish([partial(1, "notes")], connection: 7))
+        // Its collection was complete: what the publication holds goes out, the connection stays.
+        #expect(node.delivery.publishing(Self.commit(1...1), skipped: (through: 3, complete: ["todos", "notes"]), connection: 7).admitted)
+        #expect(Self.serverSeqs(try node.written()) == [1] && node.channel.isActive)
+        // Nothing held, nothing of its collections skipped: nothing sent, still open.
+        #expect(node.delivery.publishing([], skipped: (through: 5, complete: ["todos"]), connection: 7).admitted)
         #expect(try node.written().isEmpty && node.channel.isActive)
-        // Whole changes before it in the same commit do not go out either: the node's cursor must
-        // not move past the change it did not get.
-        #expect(node.delivery.publish(Self.commit(2...3) + [partial(4, "todos")], connection: 7))
+
+        // Live from 10; a read that ended at 8 without `todos` skipped nothing it lacks.
+        let late = try Harness(metrics: metrics)
+        _ = late.delivery.beginCatchUp(vector: VersionVector(), collections: ["todos"]) { 10 }
+        late.delivery.endCatchUp()
+        #expect(late.delivery.publishing([], skipped: (through: 8, complete: ["notes"]), connection: 8).admitted)
+        #expect(late.channel.isActive && metrics.partialResyncs.load(ordering: .relaxed) == 0)
+
+        // `todos` not complete up to 6, above where it is live: the changes held go out neither, the
+        // node's cursor must not move past a change it did not get.
+        #expect(node.delivery.publishing(Self.commit(4...5), skipped: (through: 6, complete: ["notes"]), connection: 7).admitted)
         #expect(try node.written().isEmpty)
         #expect(!node.channel.isActive, "dropped, to catch up from its cursor")
         #expect(metrics.partialResyncs.load(ordering: .relaxed) == 1, "and counted")
@@ -212,7 +217,7 @@ import Testing
         let client = try Harness()
         client.delivery.subscribe("todos")
         _ = try client.written()
-        #expect(client.delivery.publish([partial(4, "todos")] + Self.commit(5...5), connection: 8))
+        #expect(client.delivery.publishing(Self.commit(5...5), skipped: (through: 6, complete: ["notes"]), connection: 9).admitted)
         #expect(Self.serverSeqs(try client.written()) == [5])
         #expect(client.channel.isActive)
     }

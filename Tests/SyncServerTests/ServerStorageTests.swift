@@ -342,18 +342,19 @@ import Testing
         }
     }
 
-    /// An instance reads other instances' commits in full only in the collections its observers
-    /// want; the others it publishes partial, in the same order, with nothing skipped. Its own
-    /// commits it always publishes whole.
-    @Test func otherInstancesCommitsAreReadWholeOnlyWhereWanted() async throws {
+    /// An instance reads other instances' commits only in the collections its observers want; it
+    /// skips the others, and says so: each publication's `through` moves its head over them, and
+    /// `complete` names what it holds every change of. Its own commits it always publishes, with
+    /// their submitter, whatever their collection.
+    @Test func otherInstancesCommitsAreReadOnlyWhereWanted() async throws {
         guard TestStoreKind.available.contains(.postgres) else { return }
         try await TestPostgres.withDatabase { url in
             let writer = try await openStorage(url), reader = try await openStorage(url)
             let wanted = Locked<Set<String>>(["wanted"])
             reader.setInterest { wanted.withLock { $0 } }
-            let heard = Locked<[CommittedChange]>([])
+            let heard = Locked<[StoreCommit]>([])
             let token = reader.observeCommits { event in
-                if case .committed(let commit) = event { heard.withLock { $0 += commit.changes } }
+                if case .committed(let commit) = event { heard.withLock { $0.append(commit) } }
             }
             func item(_ seq: UInt64, _ collection: String) -> Change {
                 Change(id: ChangeID(origin: NodeID("wwww")!, seq: seq), hlc: HLCTimestamp(wallMillis: 1_000 + seq), collection: collection,
@@ -362,24 +363,27 @@ import Testing
             let first = (1...6).map { item($0, $0 % 2 == 0 ? "wanted" : "other") }
             _ = try await writer.commit(first)
             #expect(try await reader.waitUntilHead(6))
-            let second = [item(7, "other"), item(8, "wanted")]
+            let second = [item(7, "wanted"), item(8, "other")]
             _ = try await writer.commit(second)
-            #expect(try await reader.waitUntilHead(8))
-            // The reader's own commit is whole, in a collection it does not want.
+            #expect(try await reader.waitUntilHead(8), "the head moves over what was skipped")
+            // The reader's own commit, in a collection it does not want, tagged with its submitter.
             let own = Change(id: ChangeID(origin: NodeID("rrrr")!, seq: 1), hlc: HLCTimestamp(wallMillis: 2_000), collection: "other",
                              recordID: "mine", kind: .insert, fields: ["v": 1])
-            _ = try await reader.commit([own])
+            _ = try await reader.commit([own], submitter: 42)
             reader.removeObserver(token)
 
-            let changes = heard.withLock { $0 }
-            #expect(changes.map { $0.serverSeq ?? 0 } == Array(1...9), "every commit once, in order")
-            for (committed, sent) in zip(changes, first + second + [own]) {
-                let whole = committed.serverSeq == 9 || sent.collection == "wanted"
-                #expect(committed.isPartial == !whole, "\(sent.id)")
-                #expect(committed.change.id == sent.id && committed.change.collection == sent.collection && committed.change.hlc == sent.hlc)
-                if whole { #expect(committed.change.fields == sent.fields && committed.change.recordID == sent.recordID) }
-                else { #expect(committed.change.fields.isEmpty) }
+            let commits = heard.withLock { $0 }
+            let changes = commits.flatMap(\.changes)
+            #expect(changes.map { $0.serverSeq ?? 0 } == [2, 4, 6, 7, 9], "the wanted ones and its own, once, in order")
+            #expect(commits.allSatisfy { $0.through != nil } && commits.last?.through == 9)
+            #expect(commits.map(\.through).contains(8), "a publication went as far as the skipped 8")
+            for commit in commits where commit.changes.last?.serverSeq != 9 { #expect(commit.complete == ["wanted"]) }
+            for committed in changes where committed.serverSeq != 9 {
+                let sent = (first + second).first { $0.id == committed.change.id }
+                #expect(committed.change.fields == sent?.fields && committed.change.recordID == sent?.recordID && committed.change.collection == "wanted")
             }
+            #expect(changes.last?.change.id == own.id && changes.last?.submitter == 42)
+            #expect(reader.head == 9)
             await writer.close()
             await reader.close()
         }

@@ -101,11 +101,27 @@ final class Delivery: Sendable {
     }
 
     /// ``publish(_:connection:)``, also saying whether any change frame was queued (the fan-out).
-    func publishing(_ changes: [HubChange], connection: UInt64) -> (admitted: Bool, sentChanges: Bool) {
+    ///
+    /// `skipped`: the store left out, up to `through`, every change outside `complete` (other
+    /// instances' changes in collections no connection here subscribed to when it read them:
+    /// `PostgresWriter.catchUp()`). A node live below `through` that subscribes to another
+    /// collection may lack one of them, and its cursor must not move past a change it did not get:
+    /// its connection is dropped before anything of this commit goes out, and it catches up from
+    /// its cursor when it reconnects. A client of the original protocol is sent its collection from
+    /// its subscription on: nothing changes for it.
+    func publishing(_ changes: [HubChange], skipped: (through: UInt64, complete: Set<String>)? = nil,
+                    connection: UInt64) -> (admitted: Bool, sentChanges: Bool) {
         let isNode = self.isNode
         var sentChanges = false
         let admitted = enqueue { state in
             guard state.live else { return [] }
+            if isNode, let skipped, skipped.through > state.liveFrom, !state.subscriptions.isSubset(of: skipped.complete) {
+                metrics?.partialResyncs.add(1, ordering: .relaxed)
+                state.ended = true
+                state.deferred = []
+                state.closing = .abort
+                return []
+            }
             var out: [Outgoing] = []
             var acks: [ChangeID: UInt64] = [:]
             var held = HeldRanges()
@@ -120,20 +136,6 @@ final class Delivery: Sendable {
                 } else if id.seq <= state.holds[id.origin] {
                     held.insert(id)
                 } else if state.subscriptions.contains(change.change.collection) {
-                    if change.isPartial {
-                        // Read partial before this connection subscribed (`PostgresWriter.catchUp()`),
-                        // so committed before it did. A client of the original protocol is sent its
-                        // collection from its subscription on: not this. A node is live above the
-                        // head its catch-up covered, so it must have it: its connection is dropped
-                        // before anything of this commit goes out, and it catches up from its
-                        // cursor when it reconnects.
-                        guard isNode else { continue }
-                        metrics?.partialResyncs.add(1, ordering: .relaxed)
-                        state.ended = true
-                        state.deferred = []
-                        state.closing = .abort
-                        return []
-                    }
                     out.append(Outgoing(buffer: isNode ? change.nodeFrame : change.frame, promise: nil))
                     sentChanges = true
                 } else {

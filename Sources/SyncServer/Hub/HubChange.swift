@@ -8,8 +8,6 @@ struct HubChange: Sendable {
     let change: Change
     let serverSeq: UInt64
     let submitter: UInt64
-    /// Published partial (``SyncStore/CommittedChange/isPartial``): never sent, see `Delivery.publishing`.
-    let isPartial: Bool
     /// A write of the original protocol, stamped by the server as its own change: its sender gets
     /// no `ack` (the original protocol has none; its servers send the sender nothing).
     let isStampedWrite: Bool
@@ -18,12 +16,11 @@ struct HubChange: Sendable {
     /// A change whose frames are encoded when first asked for: `encode(false)` gives the complete
     /// server frame (``ServerFrame``), `encode(true)` the one for nodes, or `nil` when nodes get
     /// the same.
-    init(change: Change, serverSeq: UInt64, submitter: UInt64, isPartial: Bool = false, isStampedWrite: Bool = false,
+    init(change: Change, serverSeq: UInt64, submitter: UInt64, isStampedWrite: Bool = false,
          encode: @escaping @Sendable (_ forNode: Bool) -> ByteBuffer?) {
         self.change = change
         self.serverSeq = serverSeq
         self.submitter = submitter
-        self.isPartial = isPartial
         self.isStampedWrite = isStampedWrite
         frames = Frames(encode)
     }

@@ -70,8 +70,9 @@ final class ServerHub: Sendable {
 
     /// Hands a commit to every connection (called in commit order).
     func publish(_ commit: StoreCommit) {
-        guard !commit.changes.isEmpty else { return }
-        metrics.commits.add(1, ordering: .relaxed)
+        // A commit with no change matters only if it skipped changes some reader may want.
+        guard !commit.changes.isEmpty || commit.complete != nil else { return }
+        if !commit.changes.isEmpty { metrics.commits.add(1, ordering: .relaxed) }
         let targets = connections.withLock { Array($0) }
         guard !targets.isEmpty else { return }
         // Each change is encoded the first time a connection is sent it, once for all of them; the
@@ -80,7 +81,7 @@ final class ServerHub: Sendable {
         let changes = commit.changes.map { committed in
             let serverSeq = committed.serverSeq
             return HubChange(change: committed.change, serverSeq: serverSeq ?? 0, submitter: committed.submitter,
-                             isPartial: committed.isPartial, isStampedWrite: committed.change.id.origin == signer.nodeID) { forNode in
+                             isStampedWrite: committed.change.id.origin == signer.nodeID) { forNode in
                 var change = committed.change
                 if forNode {
                     // signingOwn signs only the server's own changes not signed yet; others stay as they are.
@@ -94,7 +95,7 @@ final class ServerHub: Sendable {
         }
         var fanout = 0
         for (id, delivery) in targets {
-            let outcome = delivery.publishing(changes, connection: id)
+            let outcome = delivery.publishing(changes, skipped: commit.complete.map { (commit.through ?? 0, $0) }, connection: id)
             if outcome.sentChanges { fanout += 1 }
             if !outcome.admitted {
                 metrics.slowConnectionsDropped.add(1, ordering: .relaxed)

@@ -29,8 +29,8 @@ final class ServerMetrics: Sendable {
     /// sender's changes in it (one check instead of one per change).
     let changeSignaturesChecked = Atomic<Int>(0)
     let frameSignaturesChecked = Atomic<Int>(0)
-    /// Node connections dropped because another instance's change of their collection was read
-    /// partial while they subscribed (they catch up from their cursor when they reconnect).
+    /// Node connections dropped because another instance's change of their collection was skipped
+    /// by a read under way while they subscribed (they catch up from their cursor when they reconnect).
     let partialResyncs = Atomic<Int>(0)
     let authFailures = Atomic<Int>(0)
     let rateLimited = Atomic<Int>(0)
@@ -114,7 +114,7 @@ final class ServerMetrics: Sendable {
         total("synclayer_server_signature_checks_total", [("kind", "frame")],
               "Ed25519 checks: of one change's own signature, or of a frame's signature over its sender's changes.", frameSignaturesChecked)
         total("synclayer_server_partial_resyncs_total", [],
-              "Node connections dropped to catch up again: another instance's change of their collection was read partial as they subscribed.",
+              "Node connections dropped to catch up again: another instance's change of their collection was skipped as they subscribed.",
               partialResyncs)
         total("synclayer_server_slow_connections_dropped_total", [], "Connections closed for not reading what they were sent.", slowConnectionsDropped)
         r.gauge("synclayer_server_connections", help: "WebSocket connections open now.", value: Double(state.connections))

@@ -30,10 +30,10 @@ package protocol ServerStorage: Sendable {
     func removeObserver(_ token: UInt64)
     /// Sets what hears how long each write transaction took (`nil` stops it).
     func timeCommits(_ handler: (@Sendable (Duration) -> Void)?)
-    /// Says which collections the observers want whole (`nil`, the default: all). A store that
-    /// publishes commits of other instances (PostgreSQL) reads and decodes only those in full; the
-    /// others it publishes partial (``CommittedChange/isPartial``: id, HLC, kind and collection),
-    /// asking `collections` before each read.
+    /// Says which collections the observers want (`nil`, the default: all). A store that publishes
+    /// commits of other instances (PostgreSQL) reads only theirs in those, asking `collections`
+    /// before each read; each such publication says how far it goes and which collections it
+    /// holds every change of (``StoreCommit/through``, ``StoreCommit/complete``).
     func setInterest(_ collections: (@Sendable () -> Set<String>)?)
 
     /// Validates and commits changes (each once: a duplicate reports its first sequence).

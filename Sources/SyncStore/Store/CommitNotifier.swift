@@ -13,18 +13,13 @@ package struct CommittedChange: Sendable, Hashable {
     package let visibleChange: Bool
     /// Who submitted it, as the writer's caller said (the server tags each connection's writes); 0 if unsaid.
     package let submitter: UInt64
-    /// Whether only the change's id, HLC, kind and collection are real: a server store that other
-    /// instances share publishes their commits this way in collections none of its readers wants
-    /// (``ServerStorage/setInterest(_:)``), without reading the rest.
-    package let isPartial: Bool
 
-    package init(change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool, submitter: UInt64, isPartial: Bool = false) {
+    package init(change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool, submitter: UInt64) {
         self.change = change
         self.serverSeq = serverSeq
         self.isLocal = isLocal
         self.visibleChange = visibleChange
         self.submitter = submitter
-        self.isPartial = isPartial
     }
 }
 
@@ -34,10 +29,18 @@ package struct StoreCommit: Sendable, Hashable {
     package let collections: Set<String>
     /// The new changes, in the order they were applied (server sequence order in the server's store).
     package let changes: [CommittedChange]
+    /// The highest server sequence this commit accounts for: its last change's, or above it when a
+    /// server store that other instances share skipped their changes in collections none of its
+    /// readers wants (``complete``); `nil` outside the server's store.
+    package let through: UInt64?
+    /// The collections this commit holds every change of up to ``through``; `nil`: all of them.
+    package let complete: Set<String>?
 
-    package init(collections: Set<String>, changes: [CommittedChange]) {
+    package init(collections: Set<String>, changes: [CommittedChange], through: UInt64? = nil, complete: Set<String>? = nil) {
         self.collections = collections
         self.changes = changes
+        self.through = through ?? changes.last?.serverSeq
+        self.complete = complete
     }
 }
 

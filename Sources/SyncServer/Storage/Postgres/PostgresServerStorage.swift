@@ -84,7 +84,7 @@ package final class PostgresServerStorage: ServerStorage {
                                               clientTask: clientTask, writer: writer, notifier: notifier, logger: logger, head: opened.head)
             // Registered first, so the head is current before any other observer (the hub) hears of a commit.
             _ = notifier.observe { [store] event in
-                if case .committed(let commit) = event, let last = commit.changes.last?.serverSeq {
+                if case .committed(let commit) = event, let last = commit.through {
                     store.headSeq.store(last, ordering: .releasing)
                 }
             }
@@ -190,8 +190,8 @@ package final class PostgresServerStorage: ServerStorage {
         notifier.timeCommits(handler)
     }
 
-    /// Which collections other instances' commits are read in full for; the rest are published
-    /// partial (`PostgresWriter.catchUp()`).
+    /// Which collections other instances' commits are read for; the rest are skipped
+    /// (`PostgresWriter.catchUp()`).
     package func setInterest(_ collections: (@Sendable () -> Set<String>)?) {
         writer.interest.withLock { $0 = collections }
     }

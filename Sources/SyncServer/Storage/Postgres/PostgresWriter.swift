@@ -240,13 +240,13 @@ actor PostgresWriter {
     /// Publishes, in order, every commit in the table above what this instance published (other
     /// instances' commits, heard of by LISTEN or the periodic read, and its own, with their tags).
     ///
-    /// Rows of collections no observer wants (``interest``, asked before each read) are read and
-    /// published partial: their id, HLC, kind and collection, not their record, fields or signature.
-    /// Every instance reads every other's commits, and most are in collections none of its own
-    /// connections subscribes to; decoding them whole was a fifth of an instance's CPU. A
-    /// connection that subscribes while such a read is under way may be published a partial change
-    /// it wants: the hub then drops that node's connection (it catches up from its cursor when it
-    /// reconnects) rather than send it less than the change (`Delivery.publishing`).
+    /// Only rows of collections some observer wants (``interest``, asked before each read) are read,
+    /// with this instance's own numbers: every instance hears every other's commits, and most are in
+    /// collections none of its own connections subscribes to. The read is bounded by the head in the
+    /// same snapshot, and each publication says how far it goes (`through`) and which collections it
+    /// holds every change of (`complete`). A node that subscribed to another collection while such a
+    /// read was under way, live below its end, may have missed a change: the hub then drops its
+    /// connection (it catches up from its cursor when it reconnects; `Delivery.publishing`).
     ///
     /// With `head` (a notification's), nothing is read when every commit up to it is published.
     func catchUp(through head: UInt64? = nil) async throws {
@@ -256,46 +256,57 @@ actor PostgresWriter {
         while true {
             let after = published, logger = self.logger
             let wanted = interest.withLock { $0 }?()
-            let rows = try await client.withConnection { connection in
+            // This instance's own numbers are read whatever their collection: a number recorded
+            // before a `COMMIT` whose outcome is not known yet is this instance's change only if the
+            // row holding it is (after a rollback another instance may hold it).
+            let own = ownUnpublished.keys.filter { $0 > after }.map { Int64(bitPattern: $0) }
+            let (head, rows) = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.readLimit) {
                     var rows: [CommittedChange] = []
+                    var head: Int64 = 0
+                    // One statement, so one snapshot: every number up to the head it reads is in it.
                     let result = try await connection.queryIfOpen("""
-                        SELECT server_seq, origin, seq, hlc, collection, kind, wanted.whole,
-                               CASE WHEN wanted.whole THEN record_id END, CASE WHEN wanted.whole THEN fields END,
-                               CASE WHEN wanted.whole THEN sig END
-                        FROM changes, LATERAL (SELECT \(wanted == nil) OR collection = ANY(\(Array(wanted ?? []))::text[]) AS whole) wanted
-                        WHERE server_seq > \(Int64(bitPattern: after)) ORDER BY server_seq LIMIT 1000
+                        SELECT h.seq, c.server_seq, c.origin, c.seq, c.hlc, c.collection, c.record_id, c.kind, c.fields, c.sig
+                        FROM synclayer_head h LEFT JOIN LATERAL (
+                            SELECT * FROM changes
+                            WHERE server_seq > \(Int64(bitPattern: after)) AND server_seq <= h.seq
+                              AND (\(wanted == nil) OR collection = ANY(\(Array(wanted ?? []))::text[]) OR server_seq = ANY(\(own)::bigint[]))
+                            ORDER BY server_seq LIMIT 1000) c ON true
+                        WHERE h.id = 1
                         """, logger: logger)
                     for columns in result {
-                        let (serverSeq, origin, seq, hlc, collection, kind, whole, recordID, fields, sig)
-                            = try columns.decode((Int64, String, Int64, Int64, String, Int16, Bool, String?, String?, String?).self)
-                        if whole, let recordID, let fields {
-                            let row = try PostgresChangeRow((serverSeq, origin, seq, hlc, collection, recordID, kind, fields, sig))
-                            rows.append(CommittedChange(change: try row.change(parser), serverSeq: row.serverSeq, isLocal: false,
-                                                        visibleChange: true, submitter: 0))
-                            continue
-                        }
-                        let (node, changeKind) = try PostgresChangeRow.identity(origin: origin, kind: kind)
-                        let change = Change(id: ChangeID(origin: node, seq: UInt64(bitPattern: seq)), hlc: HLCTimestamp(rawValue: UInt64(bitPattern: hlc)),
-                                            collection: collection, recordID: "", kind: changeKind, fields: [:])
-                        rows.append(CommittedChange(change: change, serverSeq: UInt64(bitPattern: serverSeq), isLocal: false, visibleChange: true,
-                                                    submitter: 0, isPartial: true))
+                        let (rowHead, serverSeq, origin, seq, hlc, collection, recordID, kind, fields, sig)
+                            = try columns.decode((Int64, Int64?, String?, Int64?, Int64?, String?, String?, Int16?, String?, String?).self)
+                        head = rowHead
+                        guard let serverSeq, let origin, let seq, let hlc, let collection, let recordID, let kind, let fields else { continue }
+                        let row = try PostgresChangeRow((serverSeq, origin, seq, hlc, collection, recordID, kind, fields, sig))
+                        rows.append(CommittedChange(change: try row.change(parser), serverSeq: row.serverSeq, isLocal: false,
+                                                    visibleChange: true, submitter: 0))
                     }
-                    return rows
+                    return (UInt64(bitPattern: head), rows)
                 }
             }
             // No `await` from here to the publication: `published` may have moved while reading
-            // (another catch-up, a commit of this instance), so rows it covers are skipped.
-            var changes: [CommittedChange] = []
-            for row in rows {
-                let number = row.serverSeq ?? 0
-                if number <= published { continue }
-                // Numbers are dense by the head's lock; a gap here is a row not visible to this read yet.
-                guard number == published + 1 else { break }
-                changes.append(ownUnpublished.removeValue(forKey: number)?.change ?? row)
-                published = number
+            // (another catch-up, a commit of this instance), so what it covers is skipped.
+            let through = rows.count == 1000 ? (rows.last?.serverSeq ?? head) : head
+            if through > published {
+                var changes: [CommittedChange] = []
+                for row in rows {
+                    guard let number = row.serverSeq, number > published else { continue }
+                    if let own = ownUnpublished.removeValue(forKey: number), own.change.change.id == row.change.id {
+                        changes.append(own.change)
+                    } else {
+                        changes.append(row)
+                    }
+                }
+                // Numbers of this instance's that no row holds up to here were not committed.
+                for number in ownUnpublished.keys where number <= through { ownUnpublished[number] = nil }
+                published = through
+                // Also when empty: the head moves on, and a reader that wants what was skipped learns
+                // that it missed it (`Delivery.publishing`).
+                notifier.publish(StoreCommit(collections: Set(changes.map(\.change.collection)), changes: changes,
+                                             through: through, complete: wanted))
             }
-            if !changes.isEmpty { notifier.publish(StoreCommit(collections: Set(changes.map(\.change.collection)), changes: changes)) }
             publishOwnRun()
             if rows.count < 1000 { return }
         }
