@@ -41,23 +41,37 @@ import Testing
 
         /// Runs the loop, then decodes every frame written since the last call.
         func written() throws -> [Frame] {
-            channel.embeddedEventLoop.run()
-            var frames: [Frame] = []
-            while let buffer = try channel.readOutbound(as: ByteBuffer.self) {
-                let frame = try DeliveryTests.decode(buffer)
+            try writtenFrames().map { frame in
                 #expect(frame.opcode == .text)
-                frames.append(try FrameCodec().decode(frame.unmaskedData.readableBytesView))
+                return try FrameCodec().decode(frame.unmaskedData.readableBytesView)
             }
+        }
+
+        /// Runs the loop, then decodes every WebSocket frame written since the last call, whatever
+        /// the writes that carried them.
+        func writtenFrames() throws -> [WebSocketFrame] {
+            channel.embeddedEventLoop.run()
+            var frames: [WebSocketFrame] = []
+            while let buffer = try channel.readOutbound(as: ByteBuffer.self) { frames += try DeliveryTests.decodeAll(buffer) }
             return frames
         }
     }
 
+    /// The one frame `buffer` holds.
     static func decode(_ buffer: ByteBuffer) throws -> WebSocketFrame {
+        let frames = try decodeAll(buffer)
+        #expect(frames.count == 1, "one buffer holds exactly one frame")
+        return try #require(frames.first)
+    }
+
+    /// Every frame `buffer` holds, whole (no bytes left over).
+    static func decodeAll(_ buffer: ByteBuffer) throws -> [WebSocketFrame] {
         let decoder = EmbeddedChannel(handler: ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 24)))
         try decoder.writeInbound(buffer)
-        let frame = try #require(try decoder.readInbound(as: WebSocketFrame.self))
-        #expect(try decoder.readInbound(as: WebSocketFrame.self) == nil, "one buffer holds exactly one frame")
-        return frame
+        var frames: [WebSocketFrame] = []
+        while let frame = try decoder.readInbound(as: WebSocketFrame.self) { frames.append(frame) }
+        #expect(throws: Never.self, "no partial frame left") { try decoder.finish() }
+        return frames
     }
 
     static func commit(_ seqs: ClosedRange<UInt64>, collection: String = "todos", origin: NodeID = origin, submitter: UInt64 = 99) -> [HubChange] {
@@ -93,7 +107,10 @@ import Testing
             #expect(harness.delivery.publish(Self.commit(first...first + 9), connection: 7))
         }
         #expect(harness.delivery.publish(Self.commit(31...31, collection: "notes"), connection: 7))
-        let frames = try harness.written()
+        harness.channel.embeddedEventLoop.run()
+        let write = try #require(try harness.channel.readOutbound(as: ByteBuffer.self))
+        #expect(try harness.channel.readOutbound(as: ByteBuffer.self) == nil, "one write for the three commits")
+        let frames = try Self.decodeAll(write).map { try FrameCodec().decode($0.unmaskedData.readableBytesView) }
         #expect(Self.serverSeqs(frames) == Array(1...30), "every subscribed change, in commit order, nothing of another collection")
         #expect(harness.counter.flushes.value == flushesBefore + 1, "one flush for the three commits")
     }
@@ -249,17 +266,17 @@ import Testing
         _ = try harness.written()
         harness.delivery.close(with: FrameError(.authFailed, "no"), code: 1008)
         #expect(harness.delivery.publish(Self.commit(1...1), connection: 7))
-        harness.channel.embeddedEventLoop.run()
-        let error = try Self.decode(try #require(try harness.channel.readOutbound(as: ByteBuffer.self)))
+        let frames = try harness.writtenFrames()
+        #expect(frames.count == 2, "the error and the close, nothing after")
+        let error = try #require(frames.first)
         guard case .error(let frameError) = try FrameCodec().decode(error.unmaskedData.readableBytesView) else {
             Issue.record("expected the error frame first"); return
         }
         #expect(frameError.code == .authFailed)
-        let close = try Self.decode(try #require(try harness.channel.readOutbound(as: ByteBuffer.self)))
+        let close = try #require(frames.last)
         #expect(close.opcode == .connectionClose)
         var data = close.unmaskedData
         #expect(data.readInteger(as: UInt16.self) == 1008)
-        #expect(try harness.channel.readOutbound(as: ByteBuffer.self) == nil, "nothing after the close")
         #expect(!harness.channel.isActive)
     }
 }

@@ -126,23 +126,35 @@ final class Delivery: Sendable {
             var acks: [ChangeID: UInt64] = [:]
             var held = HeldRanges()
             var last: UInt64 = 0
+            // The subscription is looked up once per run of one collection: this runs for every
+            // connection and every change, and hashing the collection each time was a good part of
+            // what a delivery cost.
+            var runCollection: String?
+            var runWanted = false
             for change in changes where change.serverSeq > state.liveFrom {
                 last = change.serverSeq
-                state.through = last
-                let id = change.change.id
                 if change.submitter == connection {
                     // Never echoed to its sender; acknowledged unless it is an original-protocol write.
-                    if !change.isStampedWrite { acks[id] = change.serverSeq }
-                } else if id.seq <= state.holds[id.origin] {
-                    held.insert(id)
-                } else if state.subscriptions.contains(change.change.collection) {
-                    out.append(Outgoing(buffer: isNode ? change.nodeFrame : change.frame, promise: nil))
-                    sentChanges = true
-                } else {
+                    if !change.isStampedWrite { acks[change.change.id] = last }
+                    if isNode { Self.advance(&state.holds, past: change.change.id) }
                     continue
                 }
-                if id.seq == state.holds[id.origin] + 1 { state.holds[id.origin] = id.seq }
+                // What a node holds: its hello's vector, moved on by what it sent and was sent. A client
+                // of the original protocol sends no vector, and nothing is published to it twice.
+                if isNode, change.change.id.seq <= state.holds[change.change.id.origin] {
+                    held.insert(change.change.id)
+                    continue
+                }
+                if change.change.collection != runCollection {
+                    runCollection = change.change.collection
+                    runWanted = state.subscriptions.contains(change.change.collection)
+                }
+                guard runWanted else { continue }
+                out.append(Outgoing(buffer: isNode ? change.nodeFrame : change.frame, promise: nil))
+                sentChanges = true
+                if isNode { Self.advance(&state.holds, past: change.change.id) }
             }
+            if last != 0 { state.through = last }
             if !acks.isEmpty || !held.ranges.isEmpty {
                 let ack = codec.encode(.ack(Ack(committed: acks, cursor: last, held: held.ranges)))
                 out.append(Outgoing(buffer: ServerFrame.text(ack), promise: nil))
@@ -150,6 +162,11 @@ final class Delivery: Sendable {
             return out
         }
         return (admitted, sentChanges)
+    }
+
+    /// Moves what a node holds of `id`'s origin past it, when it comes right after.
+    private static func advance(_ holds: inout VersionVector, past id: ChangeID) {
+        if id.seq == holds[id.origin] + 1 { holds[id.origin] = id.seq }
     }
 
     /// A client of the original protocol subscribed: answer, then deliver the collection from now.
@@ -338,8 +355,20 @@ final class Delivery: Sendable {
         guard !written.isEmpty else { return }
         // Writes complete in order: the last one's completion releases them all.
         let done = written[written.count - 1].promise ?? context.eventLoop.makePromise(of: Void.self)
-        for (index, item) in written.enumerated() {
-            context.write(NIOAny(item.buffer), promise: index == written.count - 1 ? done : item.promise)
+        // Each run of frames up to one somebody waits for (a catch-up page, and the last) goes out
+        // as one buffer: copying a few hundred bytes costs less than a write of its own through
+        // the pipeline and its own entry in the socket's pending writes.
+        var start = 0
+        for end in written.indices where end == written.count - 1 || written[end].promise != nil {
+            let promise = end == written.count - 1 ? done : written[end].promise
+            if start == end {
+                context.write(NIOAny(written[end].buffer), promise: promise)
+            } else {
+                var run = context.channel.allocator.buffer(capacity: written[start...end].reduce(0) { $0 + $1.buffer.readableBytes })
+                for item in written[start...end] { run.writeImmutableBuffer(item.buffer) }
+                context.write(NIOAny(run), promise: promise)
+            }
+            start = end + 1
         }
         context.flush()
         if let metrics {

@@ -3,8 +3,10 @@ import SyncCore
 import Synchronization
 
 /// One committed change as the hub hands it to connections: encoded at most once for all of them,
-/// and only if one of them is sent it (a commit nobody subscribed to is not encoded at all).
-struct HubChange: Sendable {
+/// and only if one of them is sent it (a commit nobody subscribed to is not encoded at all). A
+/// class: every connection reads it, and a copy of a reference costs one retain where a copy of
+/// the change's fields cost one each.
+final class HubChange: Sendable {
     let change: Change
     let serverSeq: UInt64
     let submitter: UInt64
@@ -26,7 +28,7 @@ struct HubChange: Sendable {
     }
 
     /// A change with its frames already encoded.
-    init(change: Change, serverSeq: UInt64, submitter: UInt64, frame: ByteBuffer, nodeFrame: ByteBuffer) {
+    convenience init(change: Change, serverSeq: UInt64, submitter: UInt64, frame: ByteBuffer, nodeFrame: ByteBuffer) {
         self.init(change: change, serverSeq: serverSeq, submitter: submitter) { $0 ? nodeFrame : frame }
     }
 
