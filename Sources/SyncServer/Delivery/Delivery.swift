@@ -357,9 +357,12 @@ final class Delivery: Sendable {
         let done = written[written.count - 1].promise ?? context.eventLoop.makePromise(of: Void.self)
         // Each run of frames up to one somebody waits for (a catch-up page, and the last) goes out
         // as one buffer: copying a few hundred bytes costs less than a write of its own through
-        // the pipeline and its own entry in the socket's pending writes.
+        // the pipeline and its own entry in the socket's pending writes. Not while the socket is
+        // backed up: what waits there would be this connection's copy of frames that every
+        // connection shares, and a reader that stopped would hold its bound in copies.
+        let join = context.channel.isWritable
         var start = 0
-        for end in written.indices where end == written.count - 1 || written[end].promise != nil {
+        for end in written.indices where end == written.count - 1 || written[end].promise != nil || !join {
             let promise = end == written.count - 1 ? done : written[end].promise
             if start == end {
                 context.write(NIOAny(written[end].buffer), promise: promise)
