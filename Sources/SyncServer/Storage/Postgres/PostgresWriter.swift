@@ -287,19 +287,23 @@ actor PostgresWriter {
                 }
             }
             // No `await` from here to the publication: `published` may have moved while reading
-            // (another catch-up, a commit of this instance), so what it covers is skipped.
-            let through = rows.count == 1000 ? (rows.last?.serverSeq ?? head) : head
+            // (another catch-up, a commit of this instance), so what it covers is skipped. A number
+            // this instance recorded while the statement was on its way was not asked for: the
+            // publication stops below it, and the next read asks.
+            let read = rows.count == 1000 ? (rows.last?.serverSeq ?? head) : head
+            let asked = Set(own.map { UInt64(bitPattern: $0) })
+            let through = ownUnpublished.keys.filter { $0 > after && $0 <= read && !asked.contains($0) }.min().map { $0 - 1 } ?? read
             if through > published {
                 var changes: [CommittedChange] = []
                 for row in rows {
-                    guard let number = row.serverSeq, number > published else { continue }
+                    guard let number = row.serverSeq, number > published, number <= through else { continue }
                     if let own = ownUnpublished.removeValue(forKey: number), own.change.change.id == row.change.id {
                         changes.append(own.change)
                     } else {
                         changes.append(row)
                     }
                 }
-                // Numbers of this instance's that no row holds up to here were not committed.
+                // Numbers of this instance's asked for that no row holds were not committed.
                 for number in ownUnpublished.keys where number <= through { ownUnpublished[number] = nil }
                 published = through
                 // Also when empty: the head moves on, and a reader that wants what was skipped learns
@@ -308,7 +312,7 @@ actor PostgresWriter {
                                              through: through, complete: wanted))
             }
             publishOwnRun()
-            if rows.count < 1000 { return }
+            if rows.count < 1000 && through == read { return }
         }
     }
 }
