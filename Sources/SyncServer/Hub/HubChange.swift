@@ -13,7 +13,8 @@ final class HubChange: Sendable {
     /// A write of the original protocol, stamped by the server as its own change: its sender gets
     /// no `ack` (the original protocol has none; its servers send the sender nothing).
     let isStampedWrite: Bool
-    private let frames: Frames
+    private let encode: @Sendable (Bool) -> ByteBuffer?
+    private let encoded = Mutex<(plain: ByteBuffer?, node: ByteBuffer?)>((nil, nil))
 
     /// A change whose frames are encoded when first asked for: `encode(false)` gives the complete
     /// server frame (``ServerFrame``), `encode(true)` the one for nodes, or `nil` when nodes get
@@ -24,7 +25,7 @@ final class HubChange: Sendable {
         self.serverSeq = serverSeq
         self.submitter = submitter
         self.isStampedWrite = isStampedWrite
-        frames = Frames(encode)
+        self.encode = encode
     }
 
     /// A change with its frames already encoded.
@@ -33,32 +34,23 @@ final class HubChange: Sendable {
     }
 
     /// The complete server frame, the same bytes for every subscriber.
-    var frame: ByteBuffer { frames.get(forNode: false) }
+    var frame: ByteBuffer { frame(forNode: false) }
     /// The frame nodes get: the same, except for the server's own changes (writes of the original
     /// protocol), which are stored unsigned and signed as they leave for a node, so that it can
     /// relay them over the mesh.
-    var nodeFrame: ByteBuffer { frames.get(forNode: true) }
+    var nodeFrame: ByteBuffer { frame(forNode: true) }
 
-    private final class Frames: Sendable {
-        let encode: @Sendable (Bool) -> ByteBuffer?
-        let encoded = Mutex<(plain: ByteBuffer?, node: ByteBuffer?)>((nil, nil))
-
-        init(_ encode: @escaping @Sendable (Bool) -> ByteBuffer?) {
-            self.encode = encode
-        }
-
-        func get(forNode: Bool) -> ByteBuffer {
-            encoded.withLock { encoded in
-                if let frame = forNode ? encoded.node : encoded.plain { return frame }
-                if forNode, let frame = encode(true) {
-                    encoded.node = frame
-                    return frame
-                }
-                let plain = encoded.plain ?? encode(false)!
-                encoded.plain = plain
-                if forNode { encoded.node = plain }
-                return plain
+    private func frame(forNode: Bool) -> ByteBuffer {
+        encoded.withLock { encoded in
+            if let frame = forNode ? encoded.node : encoded.plain { return frame }
+            if forNode, let frame = encode(true) {
+                encoded.node = frame
+                return frame
             }
+            let plain = encoded.plain ?? encode(false)!
+            encoded.plain = plain
+            if forNode { encoded.node = plain }
+            return plain
         }
     }
 }

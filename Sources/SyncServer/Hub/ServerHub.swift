@@ -93,9 +93,10 @@ final class ServerHub: Sendable {
                 return frame
             }
         }
+        let skipped = commit.complete.map { (through: commit.through ?? 0, complete: $0) }
         var fanout = 0
         for (id, delivery) in targets {
-            let outcome = delivery.publishing(changes, skipped: commit.complete.map { (commit.through ?? 0, $0) }, connection: id)
+            let outcome = delivery.publishing(changes, skipped: skipped, connection: id)
             if outcome.sentChanges { fanout += 1 }
             if !outcome.admitted {
                 metrics.slowConnectionsDropped.add(1, ordering: .relaxed)

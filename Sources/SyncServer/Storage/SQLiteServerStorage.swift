@@ -56,7 +56,7 @@ package final class SQLiteServerStorage: ServerStorage {
         }
         // Registered first, so the head is current before any other observer (the hub) hears of a commit.
         _ = notifier.observe { [store] event in
-            if case .committed(let commit) = event, let last = commit.changes.last?.serverSeq {
+            if case .committed(let commit) = event, let last = commit.through {
                 store.headSeq.store(last, ordering: .releasing)
             }
         }

@@ -259,7 +259,7 @@ actor PostgresWriter {
             // This instance's own numbers are read whatever their collection: a number recorded
             // before a `COMMIT` whose outcome is not known yet is this instance's change only if the
             // row holding it is (after a rollback another instance may hold it).
-            let own = ownUnpublished.keys.filter { $0 > after }.map { Int64(bitPattern: $0) }
+            let own = Set(ownUnpublished.keys.filter { $0 > after })
             let (head, rows) = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.readLimit) {
                     var rows: [CommittedChange] = []
@@ -270,7 +270,7 @@ actor PostgresWriter {
                         FROM synclayer_head h LEFT JOIN LATERAL (
                             SELECT * FROM changes
                             WHERE server_seq > \(Int64(bitPattern: after)) AND server_seq <= h.seq
-                              AND (\(wanted == nil) OR collection = ANY(\(Array(wanted ?? []))::text[]) OR server_seq = ANY(\(own)::bigint[]))
+                              AND (\(wanted == nil) OR collection = ANY(\(Array(wanted ?? []))::text[]) OR server_seq = ANY(\(own.map { Int64(bitPattern: $0) })::bigint[]))
                             ORDER BY server_seq LIMIT 1000) c ON true
                         WHERE h.id = 1
                         """, logger: logger)
@@ -291,8 +291,7 @@ actor PostgresWriter {
             // this instance recorded while the statement was on its way was not asked for: the
             // publication stops below it, and the next read asks.
             let read = rows.count == 1000 ? (rows.last?.serverSeq ?? head) : head
-            let asked = Set(own.map { UInt64(bitPattern: $0) })
-            let through = ownUnpublished.keys.filter { $0 > after && $0 <= read && !asked.contains($0) }.min().map { $0 - 1 } ?? read
+            let through = ownUnpublished.keys.filter { $0 > after && $0 <= read && !own.contains($0) }.min().map { $0 - 1 } ?? read
             if through > published {
                 var changes: [CommittedChange] = []
                 for row in rows {
@@ -304,7 +303,7 @@ actor PostgresWriter {
                     }
                 }
                 // Numbers of this instance's asked for that no row holds were not committed.
-                for number in ownUnpublished.keys where number <= through { ownUnpublished[number] = nil }
+                ownUnpublished = ownUnpublished.filter { $0.key > through }
                 published = through
                 // Also when empty: the head moves on, and a reader that wants what was skipped learns
                 // that it missed it (`Delivery.publishing`).
