@@ -4,11 +4,30 @@ import SyncCore
 /// Holds the link state, and since when it holds, and tells every listener each change, the
 /// current state first.
 final class LinkStateBroadcaster: Sendable {
+    /// A listener's stream, and whether it has ended (its consumer cancelled or dropped it).
+    private struct Listener {
+        let continuation: AsyncStream<LinkState>.Continuation
+        let ended: Ended
+    }
+
+    /// Set by a stream's termination handler without taking the broadcaster's lock: that handler
+    /// runs under the Swift runtime's lock of the cancelled task, and `set` yields (which takes
+    /// that same task's lock) while holding the broadcaster's. Had the handler taken the
+    /// broadcaster's lock, a cancellation racing a `set` would deadlock (it did, in a test's
+    /// `stop()`). Ended listeners are dropped by the next `set` or `stream()`.
+    private final class Ended: Sendable {
+        let flag = Atomic<Bool>(false)
+    }
+
     private struct State {
         var current: LinkState = .disconnected
         var since: UInt64
-        var listeners: [UInt64: AsyncStream<LinkState>.Continuation] = [:]
+        var listeners: [UInt64: Listener] = [:]
         var nextID: UInt64 = 1
+
+        mutating func dropEnded() {
+            listeners = listeners.filter { !$0.value.ended.flag.load(ordering: .acquiring) }
+        }
     }
 
     private let state: Mutex<State>
@@ -25,17 +44,24 @@ final class LinkStateBroadcaster: Sendable {
     /// When the link entered its current state, in milliseconds since the epoch.
     var since: UInt64 { state.withLock { $0.since } }
 
+    /// Listeners whose stream has not ended.
+    var listenerCount: Int {
+        state.withLock { state in
+            state.dropEnded()
+            return state.listeners.count
+        }
+    }
+
     /// A stream of states, starting with the current one.
     func stream() -> AsyncStream<LinkState> {
         let (stream, continuation) = AsyncStream.makeStream(of: LinkState.self, bufferingPolicy: .bufferingNewest(64))
-        let id = state.withLock { state -> UInt64 in
+        let ended = Ended()
+        continuation.onTermination = { _ in ended.flag.store(true, ordering: .releasing) }
+        state.withLock { state in
+            state.dropEnded()
             defer { state.nextID += 1 }
-            state.listeners[state.nextID] = continuation
+            state.listeners[state.nextID] = Listener(continuation: continuation, ended: ended)
             continuation.yield(state.current)
-            return state.nextID
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.listeners.removeValue(forKey: id) }
         }
         return stream
     }
@@ -45,22 +71,23 @@ final class LinkStateBroadcaster: Sendable {
     /// Listeners are told under the lock, so that they hear states in the order they were set:
     /// told after it, two concurrent `set`s could reach a listener in the other order, and leave it
     /// on a state the link has left (a mesh believing the server lost while its link is up).
-    /// `yield` only buffers the state and schedules the listener's task, so nothing runs under the
-    /// lock that could take it again.
+    /// `yield` buffers the state and resumes the listener's task, which takes that task's runtime
+    /// lock; nothing that holds such a lock takes the broadcaster's (see ``Ended``).
     func set(_ new: LinkState) {
         state.withLock { state in
             guard state.current != new else { return }
             state.current = new
             state.since = now()
-            for listener in state.listeners.values { listener.yield(new) }
+            state.dropEnded()
+            for listener in state.listeners.values { listener.continuation.yield(new) }
         }
     }
 
     func finish() {
-        let listeners = state.withLock { state -> [AsyncStream<LinkState>.Continuation] in
+        let listeners = state.withLock { state -> [Listener] in
             defer { state.listeners = [:] }
             return Array(state.listeners.values)
         }
-        for listener in listeners { listener.finish() }
+        for listener in listeners { listener.continuation.finish() }
     }
 }
