@@ -64,12 +64,18 @@ final class MeshLink: Sendable {
         continuation.yield(frame)
     }
 
-    /// The writer wrote `frame` to the peer.
+    /// The writer hands `frame` to the connection. Counted before the write, so that by the time
+    /// the peer holds a change, the count says it was sent (a peer's status read after it applied
+    /// the change never lags behind it).
+    func sending(_ frame: Frame) {
+        let changes = Self.changeCount(frame)
+        if changes > 0 { changesSent.add(changes, ordering: .relaxed) }
+    }
+
+    /// The connection took `frame`: its changes stop counting against the queue's bound.
     func wrote(_ frame: Frame) {
         let changes = Self.changeCount(frame)
-        guard changes > 0 else { return }
-        queued.release(changes)
-        changesSent.add(changes, ordering: .relaxed)
+        if changes > 0 { queued.release(changes) }
     }
 
     private static func changeCount(_ frame: Frame) -> Int {

@@ -129,11 +129,13 @@ struct MeshSession {
         if exchange != nil {
             guard let cipher = await channel.value else { return }
             for await frame in link.queue {
+                link.sending(frame)
                 try await connection.write(.binary(ByteBuffer(bytes: cipher.seal(mesh.codec.encode(frame)))))
                 try await wrote(frame, connection)
             }
         } else {
             for await frame in link.queue {
+                link.sending(frame)
                 try await connection.write(.text(mesh.codec.encodeString(frame)))
                 try await wrote(frame, connection)
             }

@@ -34,7 +34,8 @@ public struct PeerStatus: Sendable, Hashable {
     /// Whether the link is encrypted and authenticated: it is whenever the team has a secret
     /// (``MeshConfiguration/teamSecret``), as a link of such a team carries no frame in clear.
     public var encrypted: Bool
-    /// Changes written to this peer over this link (relayed, or sent because it lacked them).
+    /// Changes sent to this peer over this link (relayed, or sent because it lacked them), counted
+    /// as each frame is handed to the connection.
     public var changesSent: Int
     /// Changes this peer sent over this link, new here or not.
     public var changesReceived: Int
