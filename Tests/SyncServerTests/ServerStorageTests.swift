@@ -370,20 +370,39 @@ import Testing
             let own = Change(id: ChangeID(origin: NodeID("rrrr")!, seq: 1), hlc: HLCTimestamp(wallMillis: 2_000), collection: "other",
                              recordID: "mine", kind: .insert, fields: ["v": 1])
             _ = try await reader.commit([own], submitter: 42)
+            // Its own commits racing the writer's (unwanted): whether the reader hears of the
+            // writer's commit before its own or reads it after, each of its own is published once,
+            // in order, with its submitter (from memory: a number whose `COMMIT` returned is not
+            // read back).
+            let rounds = 40
+            for round in 0..<rounds {
+                let mine = Change(id: ChangeID(origin: NodeID("rrrr")!, seq: UInt64(2 + round)), hlc: HLCTimestamp(wallMillis: 2_001 + UInt64(round)),
+                                  collection: "other", recordID: "mine", kind: .update, fields: ["v": .int(Int64(round))])
+                async let theirs = writer.commit([item(UInt64(9 + round), "other")])
+                async let ours = reader.commit([mine], submitter: 100 + UInt64(round))
+                _ = try await (theirs, ours)
+            }
+            #expect(try await reader.waitUntilHead(9 + 2 * UInt64(rounds)))
             reader.removeObserver(token)
 
             let commits = heard.withLock { $0 }
-            let changes = commits.flatMap(\.changes)
+            let all = commits.flatMap(\.changes)
+            let raced = all.filter { $0.change.id.origin == NodeID("rrrr")! && $0.change.id.seq >= 2 }
+            #expect(raced.map(\.submitter) == (0..<UInt64(rounds)).map { 100 + $0 }, "each of its own once, in order, tagged")
+            #expect(zip(all, all.dropFirst()).allSatisfy { ($0.serverSeq ?? 0) < ($1.serverSeq ?? 0) })
+            let changes = all.filter { ($0.serverSeq ?? 0) <= 9 }
             #expect(changes.map { $0.serverSeq ?? 0 } == [2, 4, 6, 7, 9], "the wanted ones and its own, once, in order")
-            #expect(commits.allSatisfy { $0.through != nil } && commits.last?.through == 9)
+            #expect(commits.allSatisfy { $0.through != nil } && commits.last?.through == 9 + 2 * UInt64(rounds))
             #expect(commits.map(\.through).contains(8), "a publication went as far as the skipped 8")
-            for commit in commits where commit.changes.last?.serverSeq != 9 { #expect(commit.complete == ["wanted"]) }
+            for commit in commits where commit.changes.contains(where: { $0.change.id.origin == NodeID("rrrr")! }) == false {
+                #expect(commit.complete == ["wanted"])
+            }
             for committed in changes where committed.serverSeq != 9 {
                 let sent = (first + second).first { $0.id == committed.change.id }
                 #expect(committed.change.fields == sent?.fields && committed.change.recordID == sent?.recordID && committed.change.collection == "wanted")
             }
             #expect(changes.last?.change.id == own.id && changes.last?.submitter == 42)
-            #expect(reader.head == 9)
+            #expect(reader.head == 9 + 2 * UInt64(rounds))
             await writer.close()
             await reader.close()
         }

@@ -256,10 +256,12 @@ actor PostgresWriter {
         while true {
             let after = published, logger = self.logger
             let wanted = interest.withLock { $0 }?()
-            // This instance's own numbers are read whatever their collection: a number recorded
-            // before a `COMMIT` whose outcome is not known yet is this instance's change only if the
-            // row holding it is (after a rollback another instance may hold it).
-            let own = Set(ownUnpublished.keys.filter { $0 > after })
+            // This instance's numbers whose `COMMIT` has not returned are read whatever their
+            // collection: such a number is this instance's change only if the row holding it is
+            // (after a rollback another instance may hold it). Those whose `COMMIT` returned are
+            // not read: they are its changes, published from memory.
+            let asked = Set(ownUnpublished.filter { $0.key > after && !$0.value.committed }.keys)
+            let known = ownUnpublished.filter { $0.key > after && $0.value.committed }.keys.map { Int64(bitPattern: $0) }
             let (head, rows) = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.readLimit) {
                     var rows: [CommittedChange] = []
@@ -270,7 +272,8 @@ actor PostgresWriter {
                         FROM synclayer_head h LEFT JOIN LATERAL (
                             SELECT * FROM changes
                             WHERE server_seq > \(Int64(bitPattern: after)) AND server_seq <= h.seq
-                              AND (\(wanted == nil) OR collection = ANY(\(Array(wanted ?? []))::text[]) OR server_seq = ANY(\(own.map { Int64(bitPattern: $0) })::bigint[]))
+                              AND (\(wanted == nil) OR collection = ANY(\(Array(wanted ?? []))::text[]) OR server_seq = ANY(\(asked.map { Int64(bitPattern: $0) })::bigint[]))
+                              AND server_seq <> ALL(\(known)::bigint[])
                             ORDER BY server_seq LIMIT 1000) c ON true
                         WHERE h.id = 1
                         """, logger: logger)
@@ -288,19 +291,30 @@ actor PostgresWriter {
             }
             // No `await` from here to the publication: `published` may have moved while reading
             // (another catch-up, a commit of this instance), so what it covers is skipped. A number
-            // this instance recorded while the statement was on its way was not asked for: the
-            // publication stops below it, and the next read asks.
+            // not asked for whose `COMMIT` has still not returned (recorded while the statement was
+            // on its way): the publication stops below it, and the next read asks.
             let read = rows.count == 1000 ? (rows.last?.serverSeq ?? head) : head
-            let through = ownUnpublished.keys.filter { $0 > after && $0 <= read && !own.contains($0) }.min().map { $0 - 1 } ?? read
+            let through = ownUnpublished.filter { $0.key > after && $0.key <= read && !asked.contains($0.key) && !$0.value.committed }
+                .keys.min().map { $0 - 1 } ?? read
             if through > published {
+                // The rows read, merged in order with this instance's committed numbers, not read.
+                var mine = ownUnpublished.filter { $0.key > published && $0.key <= through && !asked.contains($0.key) && $0.value.committed }
+                    .keys.sorted()[...]
                 var changes: [CommittedChange] = []
                 for row in rows {
                     guard let number = row.serverSeq, number > published, number <= through else { continue }
+                    while let next = mine.first, next < number {
+                        mine.removeFirst()
+                        if let own = ownUnpublished.removeValue(forKey: next) { changes.append(own.change) }
+                    }
                     if let own = ownUnpublished.removeValue(forKey: number), own.change.change.id == row.change.id {
                         changes.append(own.change)
                     } else {
                         changes.append(row)
                     }
+                }
+                for number in mine {
+                    if let own = ownUnpublished.removeValue(forKey: number) { changes.append(own.change) }
                 }
                 // Numbers of this instance's asked for that no row holds were not committed.
                 ownUnpublished = ownUnpublished.filter { $0.key > through }
