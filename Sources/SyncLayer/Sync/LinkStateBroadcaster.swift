@@ -4,29 +4,25 @@ import SyncCore
 /// Holds the link state, and since when it holds, and tells every listener each change, the
 /// current state first.
 final class LinkStateBroadcaster: Sendable {
-    /// A listener's stream, and whether it has ended (its consumer cancelled or dropped it).
+    /// A listener's stream, and whether it ended (its consumer cancelled or dropped it).
+    ///
+    /// `ended` is fulfilled by the stream's termination handler, which must not take the
+    /// broadcaster's lock: that handler runs under the Swift runtime's lock of the cancelled task,
+    /// and `set` yields (which takes that same task's lock) while holding the broadcaster's. Had the
+    /// handler taken the broadcaster's lock, a cancellation racing a `set` would deadlock (it did,
+    /// in a test's `stop()`). Ended listeners are dropped by the next `set` or `stream()`.
     private struct Listener {
         let continuation: AsyncStream<LinkState>.Continuation
-        let ended: Ended
-    }
-
-    /// Set by a stream's termination handler without taking the broadcaster's lock: that handler
-    /// runs under the Swift runtime's lock of the cancelled task, and `set` yields (which takes
-    /// that same task's lock) while holding the broadcaster's. Had the handler taken the
-    /// broadcaster's lock, a cancellation racing a `set` would deadlock (it did, in a test's
-    /// `stop()`). Ended listeners are dropped by the next `set` or `stream()`.
-    private final class Ended: Sendable {
-        let flag = Atomic<Bool>(false)
+        let ended: Promise<Void>
     }
 
     private struct State {
         var current: LinkState = .disconnected
         var since: UInt64
-        var listeners: [UInt64: Listener] = [:]
-        var nextID: UInt64 = 1
+        var listeners: [Listener] = []
 
         mutating func dropEnded() {
-            listeners = listeners.filter { !$0.value.ended.flag.load(ordering: .acquiring) }
+            listeners.removeAll { $0.ended.current != nil }
         }
     }
 
@@ -55,12 +51,11 @@ final class LinkStateBroadcaster: Sendable {
     /// A stream of states, starting with the current one.
     func stream() -> AsyncStream<LinkState> {
         let (stream, continuation) = AsyncStream.makeStream(of: LinkState.self, bufferingPolicy: .bufferingNewest(64))
-        let ended = Ended()
-        continuation.onTermination = { _ in ended.flag.store(true, ordering: .releasing) }
+        let ended = Promise<Void>()
+        continuation.onTermination = { _ in ended.fulfill(()) }
         state.withLock { state in
             state.dropEnded()
-            defer { state.nextID += 1 }
-            state.listeners[state.nextID] = Listener(continuation: continuation, ended: ended)
+            state.listeners.append(Listener(continuation: continuation, ended: ended))
             continuation.yield(state.current)
         }
         return stream
@@ -72,21 +67,21 @@ final class LinkStateBroadcaster: Sendable {
     /// told after it, two concurrent `set`s could reach a listener in the other order, and leave it
     /// on a state the link has left (a mesh believing the server lost while its link is up).
     /// `yield` buffers the state and resumes the listener's task, which takes that task's runtime
-    /// lock; nothing that holds such a lock takes the broadcaster's (see ``Ended``).
+    /// lock; nothing that holds such a lock takes the broadcaster's (see ``Listener``).
     func set(_ new: LinkState) {
         state.withLock { state in
             guard state.current != new else { return }
             state.current = new
             state.since = now()
             state.dropEnded()
-            for listener in state.listeners.values { listener.continuation.yield(new) }
+            for listener in state.listeners { listener.continuation.yield(new) }
         }
     }
 
     func finish() {
         let listeners = state.withLock { state -> [Listener] in
-            defer { state.listeners = [:] }
-            return Array(state.listeners.values)
+            defer { state.listeners = [] }
+            return state.listeners
         }
         for listener in listeners { listener.continuation.finish() }
     }

@@ -297,24 +297,21 @@ actor PostgresWriter {
             let through = ownUnpublished.filter { $0.key > after && $0.key <= read && !asked.contains($0.key) && !$0.value.committed }
                 .keys.min().map { $0 - 1 } ?? read
             if through > published {
-                // The rows read, merged in order with this instance's committed numbers, not read.
-                var mine = ownUnpublished.filter { $0.key > published && $0.key <= through && !asked.contains($0.key) && $0.value.committed }
-                    .keys.sorted()[...]
                 var changes: [CommittedChange] = []
                 for row in rows {
                     guard let number = row.serverSeq, number > published, number <= through else { continue }
-                    while let next = mine.first, next < number {
-                        mine.removeFirst()
-                        if let own = ownUnpublished.removeValue(forKey: next) { changes.append(own.change) }
-                    }
                     if let own = ownUnpublished.removeValue(forKey: number), own.change.change.id == row.change.id {
                         changes.append(own.change)
                     } else {
                         changes.append(row)
                     }
                 }
-                for number in mine {
-                    if let own = ownUnpublished.removeValue(forKey: number) { changes.append(own.change) }
+                // This instance's numbers whose `COMMIT` returned and that the read left out: in
+                // order among the rows.
+                let unread = ownUnpublished.filter { $0.key > published && $0.key <= through && $0.value.committed }
+                if !unread.isEmpty {
+                    changes += unread.values.map(\.change)
+                    changes.sort { ($0.serverSeq ?? 0) < ($1.serverSeq ?? 0) }
                 }
                 // Numbers of this instance's asked for that no row holds were not committed.
                 ownUnpublished = ownUnpublished.filter { $0.key > through }
