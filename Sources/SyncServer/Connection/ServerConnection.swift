@@ -118,7 +118,7 @@ final class ServerConnection: Sendable {
     /// One whole message from the client, on the event loop: counted, rate limited, decoded and
     /// checked, then queued for handling. Returns `false` when the reader must stop reading until
     /// `resume` is called (the queue is at its bound), or for good (`reader.stopped`).
-    func receive(_ bytes: ByteBufferView, _ reader: inout ReaderState, resume: @escaping @Sendable () -> Void) -> Bool {
+    func receive(_ bytes: UnsafeRawBufferPointer, _ reader: inout ReaderState, resume: @escaping @Sendable () -> Void) -> Bool {
         guard !reader.stopped else { return false }
         let now = monotonicNanos()
         lastActivity.store(now, ordering: .relaxed)

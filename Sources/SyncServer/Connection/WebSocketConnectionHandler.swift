@@ -25,6 +25,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     private var context: ChannelHandlerContext?
     /// Called by the inbound queue, from its task, once it has room again.
     private var resumeReading: (@Sendable () -> Void)?
+    /// Where a client's masked message is unmasked, kept between messages (``MessageUnmasker``).
+    private var unmasker = MessageUnmasker()
 
     init(connection: ServerConnection, reader: ServerConnection.ReaderState) {
         self.connection = connection
@@ -49,7 +51,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         switch frame.opcode {
         case .text, .binary:
             guard let resumeReading else { return }
-            if !connection.receive(frame.unmaskedData.readableBytesView, &reader, resume: resumeReading) { paused = true }
+            let goOn = unmasker.withUnmasked(frame) { connection.receive($0, &reader, resume: resumeReading) }
+            if !goOn { paused = true }
         case .ping:
             connection.touched()
             guard !reader.stopped else { return }
