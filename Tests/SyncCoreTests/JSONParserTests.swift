@@ -37,6 +37,37 @@ import Testing
         #expect(try parser.parse(#"{"key":"plain ascii ~"}"#) == ["key": "plain ascii ~"])
     }
 
+    /// Strings are scanned eight bytes at a time up to their first special byte: whatever its
+    /// position, an invalid UTF-8 byte is refused, a raw control character is refused, an escape
+    /// is decoded, and multi-byte text is kept.
+    @Test func readsEachSpecialByteAtEveryPosition() throws {
+        for length in 1...20 {
+            for position in 0..<length {
+                var bytes = [UInt8](repeating: 0x61, count: length)
+                bytes[position] = 0xFF
+                #expect(throws: JSONError.self) { try parser.parse([0x22] + bytes + [0x22]) }
+                bytes[position] = 0x01
+                #expect(throws: JSONError.self) { try parser.parse([0x22] + bytes + [0x22]) }
+                bytes[position] = 0x5C
+                bytes.insert(0x6E, at: position + 1)
+                var expected = String(repeating: "a", count: length)
+                expected.replaceSubrange(expected.index(expected.startIndex, offsetBy: position)..<expected.index(expected.startIndex, offsetBy: position + 1), with: "\n")
+                #expect(try parser.parse([0x22] + bytes + [0x22]) == .string(expected))
+                let text = String(repeating: "a", count: position) + "é" + String(repeating: "z", count: length)
+                #expect(try parser.parse(#""\#(text)""#) == .string(text))
+            }
+        }
+    }
+
+    /// Members are gathered for each object apart, nested ones included: a key repeated inside
+    /// one object is refused, the same key in an object and in the object it holds is not.
+    @Test func duplicateKeysAreFoundPerObject() throws {
+        #expect(try parser.parse(#"{"a":{"a":{"a":1},"b":2},"b":[{"a":3}]}"#)
+            == ["a": ["a": ["a": 1], "b": 2], "b": [["a": 3]]])
+        #expect(throws: JSONError.self) { try parser.parse(#"{"a":{"b":1,"c":{"d":2},"b":3}}"#) }
+        #expect(throws: JSONError.self) { try parser.parse(#"{"x":{"y":1},"x":2}"#) }
+    }
+
     @Test func boundsNestingDepth() throws {
         let limited = JSONParser(limits: .init(maxDepth: 10))
         let deep = String(repeating: "[", count: 11) + String(repeating: "]", count: 11)
@@ -73,5 +104,46 @@ import Testing
         let value: JSONValue = ["address": ["city": "Oslo"]]
         #expect(value.value(atPath: "address.city") == "Oslo")
         #expect(value.value(atPath: "address.zip") == nil)
+    }
+
+    /// Every byte a string literal must escape is escaped wherever it stands in the string (the
+    /// scan for one goes eight bytes at a time), and nothing else is: the canonical text is the
+    /// reference escaping's, and it parses back to the string.
+    @Test func escapesEachSpecialByteAtEveryPosition() throws {
+        func reference(_ value: String) -> String {
+            var out = "\""
+            for scalar in value.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case "\u{08}": out += "\\b"
+                case "\u{0C}": out += "\\f"
+                case "\u{00}"..."\u{1F}": out += "\\u00" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let specials: [Character] = ["\"", "\\", "\n", "\u{01}", "\u{1F}", "\u{00}"]
+        // ASCII around the special byte, and two-byte characters (bytes of 0x80 and above, never special).
+        let cases = (1...20).flatMap { length in (0..<length).map { (length, $0) } }
+        for (length, position) in cases {
+            for special in specials {
+                for filler in [Character("a"), Character("é")] {
+                    var characters = Array(repeating: filler, count: length)
+                    characters[position] = special
+                    let value = String(characters)
+                    #expect(JSONValue.string(value).canonicalString == reference(value), "\(length) \(position)")
+                    #expect(try JSONParser().parse(JSONValue.string(value).canonicalString) == .string(value))
+                }
+            }
+        }
+        for length in 0...20 {
+            let plain = String(repeating: "a", count: length) + String(repeating: "\u{7F}é ~", count: length % 5)
+            #expect(JSONValue.string(plain).canonicalString == reference(plain))
+        }
     }
 }

@@ -71,6 +71,9 @@ struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
     var index = 0
+    /// The members of the objects being read, innermost last: an object's dictionary is built once
+    /// its members are known, at its final size, instead of growing (and rehashing) key by key.
+    private var members: [(key: String, value: JSONValue, offset: Int)] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
@@ -117,12 +120,13 @@ struct JSONReader {
     mutating func readObject(depth: Int) throws(JSONError) -> JSONObject {
         guard depth <= maxDepth else { throw error(.tooDeep, "nesting deeper than \(maxDepth)") }
         index += 1
-        var object: JSONObject = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return object
+            return [:]
         }
+        let first = members.count
+        defer { members.removeSubrange(first...) }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error(.syntax, "expected a key") }
@@ -133,15 +137,18 @@ struct JSONReader {
             index += 1
             skipWhitespace()
             let value = try readValue(depth: depth)
-            if object.updateValue(value, forKey: key) != nil {
-                throw JSONError(code: .duplicateKey, offset: keyOffset, message: "duplicate key \"\(key)\"")
-            }
+            members.append((key, value, keyOffset))
             skipWhitespace()
             guard index < bytes.count else { throw error(.syntax, "unterminated object") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return object }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; break }
             throw error(.syntax, "expected ',' or '}'")
         }
+        var object = JSONObject(minimumCapacity: members.count - first)
+        for member in members[first...] where object.updateValue(member.value, forKey: member.key) != nil {
+            throw JSONError(code: .duplicateKey, offset: member.offset, message: "duplicate key \"\(member.key)\"")
+        }
+        return object
     }
 
     mutating func readArray(depth: Int) throws(JSONError) -> [JSONValue] {
@@ -170,6 +177,12 @@ struct JSONReader {
         // Fast path: no escapes. A string of ASCII bytes only (most keys and values) needs no
         // UTF-8 validation, which goes through the generic validator otherwise.
         var bits: UInt8 = 0
+        // Whole words without a special byte first (`PlainRun`); the loop below stops on it.
+        if let base = bytes.baseAddress {
+            let run = PlainRun.skip(base, from: index, to: bytes.count)
+            index = run.index
+            if run.nonASCII { bits = 0x80 }
+        }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {

@@ -87,13 +87,25 @@ extension JSONValue {
         return lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }
 
+    /// Whether `bytes` hold a quote, a backslash or a control character, the bytes a JSON string
+    /// literal escapes.
+    static func needsEscaping(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        var index = PlainRun.skip(base, from: 0, to: bytes.count).index
+        while index < bytes.count {
+            if PlainRun.isSpecial(base[index]) { return true }
+            index += 1
+        }
+        return false
+    }
+
     /// Appends `value` as a JSON string literal, escaping quotes, backslashes and control characters.
     package static func appendQuoted(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Fast path: nothing to escape, copy the bytes in one go. Native and small strings are
         // contiguous UTF-8, scanned as a buffer rather than through the view's iterator.
         let copied = value.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
-            for byte in bytes where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            if needsEscaping(bytes) { return false }
             out.append(contentsOf: bytes)
             return true
         }
