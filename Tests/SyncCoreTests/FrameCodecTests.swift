@@ -109,4 +109,18 @@ import Testing
         let batch = #"{"type":"changes","data":{"changes":[{"type":"delete","collection":"c","recordId":"a"},{"type":"delete","collection":"c","recordId":"b"}]}}"#
         #expect { try FrameCodec(maxBatchCount: 1).decode(batch) } throws: { ($0 as? FrameError)?.code == .tooLarge }
     }
+
+    /// A record id with a control character (or DEL) anywhere is refused; the same id without it is not.
+    @Test func recordIDsWithAControlCharacterAreRefused() {
+        for length in 1...24 {
+            for position in 0..<length {
+                for control in ["\u{00}", "\u{1F}", "\u{7F}"] {
+                    var characters = Array(repeating: "é", count: length)
+                    #expect(Identifiers.problem(withRecordID: characters.joined()) == nil)
+                    characters[position] = control
+                    #expect(Identifiers.problem(withRecordID: characters.joined()) == "record id contains a control character")
+                }
+            }
+        }
+    }
 }

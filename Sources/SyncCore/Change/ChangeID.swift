@@ -23,6 +23,13 @@ package struct ChangeID: Hashable, Comparable, Sendable, CustomStringConvertible
 
     package var description: String { "\(origin.rawValue):\(seq)" }
 
+    /// Appends ``description``'s bytes to `out` (nothing to escape: a node id's characters are safe).
+    package func appendText(to out: inout [UInt8]) {
+        out.append(contentsOf: origin.rawValue.utf8)
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: String(seq).utf8)
+    }
+
     package static func < (lhs: ChangeID, rhs: ChangeID) -> Bool {
         lhs.origin == rhs.origin ? lhs.seq < rhs.seq : lhs.origin < rhs.origin
     }

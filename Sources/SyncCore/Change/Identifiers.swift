@@ -25,7 +25,10 @@ package enum Identifiers {
         let utf8 = id.utf8
         guard !utf8.isEmpty else { return "record id is empty" }
         guard utf8.count <= maxRecordIDBytes else { return "record id is longer than \(maxRecordIDBytes) bytes" }
-        guard !utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return "record id contains a control character" }
+        // Every change's record id is checked: scan the bytes as a buffer, not through the view.
+        let control = utf8.withContiguousStorageIfAvailable { $0.contains { $0 < 0x20 || $0 == 0x7F } }
+            ?? utf8.contains { $0 < 0x20 || $0 == 0x7F }
+        guard !control else { return "record id contains a control character" }
         return nil
     }
 }

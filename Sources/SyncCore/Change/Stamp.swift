@@ -32,6 +32,15 @@ package struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
         return text
     }
 
+    /// Appends ``description``'s bytes to `out` (nothing to escape), without making a string.
+    package func appendText(to out: inout [UInt8]) {
+        hlc.appendHex(to: &out)
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: String(seq).utf8)
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: origin.rawValue.utf8)
+    }
+
     /// Parses the text form; `nil` for anything else.
     package init?(_ text: some StringProtocol) {
         let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)

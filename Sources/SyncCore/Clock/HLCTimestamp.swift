@@ -48,6 +48,14 @@ package struct HLCTimestamp: Hashable, Comparable, Sendable {
         }
     }
 
+    /// Appends the 16 lowercase hex digits of ``hexString`` to `out`, without making a string.
+    package func appendHex(to out: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        for index in 0..<16 {
+            out.append(digits.utf8Start[Int((rawValue >> UInt64(60 - 4 * index)) & 0xF)])
+        }
+    }
+
     /// Parses the 16-hex-digit form; `nil` for anything else.
     package init?(hexString: some StringProtocol) {
         guard hexString.utf8.count == 16, let raw = UInt64(hexString, radix: 16) else { return nil }

@@ -8,6 +8,11 @@ extension DocumentState {
     /// (keys in that order, fields in UTF-8 order) instead of through a `JSONObject`: every change a
     /// store applies writes it.
     package var clocksJSON: String {
+        String(decoding: clocksBytes, as: UTF8.self)
+    }
+
+    /// ``clocksJSON``'s UTF-8 bytes, as the stores bind them.
+    package var clocksBytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 + 64 * fields.count)
         out.append(UInt8(ascii: "{"))
@@ -20,18 +25,20 @@ extension DocumentState {
             for (index, (name, stamp)) in stamped.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.appendQuoted(name, to: &out)
-                out.append(UInt8(ascii: ":"))
-                JSONValue.appendQuoted(stamp.description, to: &out)
+                out.append(contentsOf: #":""#.utf8)
+                stamp.appendText(to: &out)
+                out.append(UInt8(ascii: "\""))
             }
             out.append(UInt8(ascii: "}"))
         }
         if let lifecycle {
             if out.count > 1 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #""l":"#.utf8)
-            JSONValue.appendQuoted(lifecycle.stamp.description, to: &out)
+            out.append(contentsOf: #""l":""#.utf8)
+            lifecycle.stamp.appendText(to: &out)
+            out.append(UInt8(ascii: "\""))
         }
         out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     /// Rebuilds a state from its stored body and clocks.

@@ -81,6 +81,7 @@ package struct DocumentState: Hashable, Sendable {
             changed = true
         }
         if let lifecycle, stamp < lifecycle.stamp { return changed }
+        fields.reserveCapacity(fields.count + written.count)
         for (name, value) in written where fields[name].map({ stamp > $0.stamp }) ?? true {
             fields[name] = Field(stamp: stamp, value: value)
             changed = true

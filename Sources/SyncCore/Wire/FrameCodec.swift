@@ -64,10 +64,12 @@ package struct FrameCodec: Sendable {
         appendChange(collection: change.collection, recordID: change.recordID, kind: change.kind,
                      data: change.kind == .delete ? nil : change.fields,
                      timestamp: ISO8601.string(fromMillis: change.hlc.wallMillis), to: &out) { out in
-            out.append(contentsOf: #","metadata":{"changeId":"#.utf8)
-            JSONValue.appendQuoted(change.id.description, to: &out)
-            out.append(contentsOf: #","hlc":"#.utf8)
-            JSONValue.appendQuoted(change.hlc.hexString, to: &out)
+            // A change id and an HLC have nothing to escape: their bytes go in as they are.
+            out.append(contentsOf: #","metadata":{"changeId":""#.utf8)
+            change.id.appendText(to: &out)
+            out.append(contentsOf: #"","hlc":""#.utf8)
+            change.hlc.appendHex(to: &out)
+            out.append(UInt8(ascii: "\""))
             let sequence = serverSeq.map { String(Int64(clamping: $0)) }
             if let sequence {
                 out.append(contentsOf: #","serverSeq":"#.utf8)

@@ -21,7 +21,8 @@ extension WriteContext {
         try insert.bind(change.collection, at: 4)
         try insert.bind(change.recordID, at: 5)
         try insert.bind(Int64(ChangeKindCode.code(change.kind)), at: 6)
-        try insert.bind(utf8: JSONValue.object(change.fields).canonicalBytes, at: 7)
+        let fields = JSONValue.object(change.fields).canonicalBytes
+        try insert.bind(utf8: fields, at: 7)
         try insert.bind(Int64(bitPattern: now), at: 8)
         try insert.bind(change.signature.map { .text($0.wireText) } ?? .null, at: 9)
         while try insert.step() {}
@@ -33,12 +34,15 @@ extension WriteContext {
         let serverSeq = UInt64(sqlite3LastInsertRowID())
         if !state.clock.observe(change.hlc, physicalMillis: now) { state.clampedObservations += 1 }
         var document = try (loaded ?? loadState(collection: change.collection, id: change.recordID)) ?? DocumentState()
+        // A first write to a document (an insert or an update) leaves exactly its fields as the
+        // body: their canonical bytes, just written to the change's row, are the body's too.
+        let body = document.lifecycle == nil && document.fields.isEmpty && change.kind != .delete ? fields : nil
         let before = (document.exists, document.body)
         var visibleChange = false
         if document.apply(change) {
             visibleChange = before.0 != document.exists || (document.exists && before.1 != document.body)
         }
-        try storeServerState(document, collection: change.collection, id: change.recordID, serverSeq: serverSeq, at: now)
+        try storeServerState(document, body: body, collection: change.collection, id: change.recordID, serverSeq: serverSeq, at: now)
         try advanceVector(origin: change.id.origin, seq: change.id.seq, hlc: change.hlc)
         record(change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange)
         return .committed(serverSeq: serverSeq, duplicate: false)
@@ -61,17 +65,23 @@ extension WriteContext {
         return SequencedChange(change: change, serverSeq: serverSeq)
     }
 
-    func storeServerState(_ state: DocumentState, collection: String, id: String, serverSeq: UInt64, at millis: UInt64) throws {
+    /// Writes a document's merge state; `encodedBody`, when given, is its body's canonical encoding.
+    func storeServerState(_ state: DocumentState, body encodedBody: [UInt8]?, collection: String, id: String, serverSeq: UInt64,
+                          at millis: UInt64) throws {
         let statement = try connection.statement(static: """
             INSERT OR REPLACE INTO documents(collection, id, body, clocks, visible, updated_seq, updated_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
             """)
         try statement.bind(collection, at: 1)
         try statement.bind(id, at: 2)
-        var body: [UInt8] = []
-        JSONValue.appendCanonical(object: state.body, to: &body)
-        try statement.bind(utf8: body, at: 3)
-        try statement.bind(state.clocksJSON, at: 4)
+        if let encodedBody {
+            try statement.bind(utf8: encodedBody, at: 3)
+        } else {
+            var body: [UInt8] = []
+            JSONValue.appendCanonical(object: state.body, to: &body)
+            try statement.bind(utf8: body, at: 3)
+        }
+        try statement.bind(utf8: state.clocksBytes, at: 4)
         try statement.bind(state.exists ? 1 : 0, at: 5)
         try statement.bind(Int64(bitPattern: serverSeq), at: 6)
         try statement.bind(Int64(bitPattern: millis), at: 7)

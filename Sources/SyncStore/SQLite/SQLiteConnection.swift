@@ -15,6 +15,7 @@ package final class SQLiteConnection {
 
     /// Opens (and creates when `create`) the database at `path`.
     package init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
+        _ = Self.configured
         var handle: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE
         flags |= readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
@@ -29,6 +30,11 @@ package final class SQLiteConnection {
         sqlite3_extended_result_codes(handle, 0)
         sqlite3_busy_timeout(handle, 10_000)
     }
+
+    /// Process-wide settings, made once before the first connection opens: no memory statistics
+    /// (each of SQLite's allocations would otherwise take a global mutex to count its bytes, some
+    /// forty a committed change on the server). Nothing here reads them.
+    private static let configured: Int32 = csqlite_disable_memory_statistics()
 
     /// Replaces SQLite's automatic checkpoint (which runs inside whichever commit crosses the
     /// threshold, on the committing thread) with a count of WAL pages: the owner of the connection

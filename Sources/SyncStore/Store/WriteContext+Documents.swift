@@ -20,7 +20,7 @@ extension WriteContext {
         var body: [UInt8] = []
         JSONValue.appendCanonical(object: state.body, to: &body)
         try statement.bind(utf8: body, at: 3)
-        try statement.bind(state.clocksJSON, at: 4)
+        try statement.bind(utf8: state.clocksBytes, at: 4)
         try statement.bind(state.exists ? 1 : 0, at: 5)
         while try statement.step() {}
     }
