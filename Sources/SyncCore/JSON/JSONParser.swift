@@ -125,8 +125,9 @@ struct JSONReader {
             index += 1
             return [:]
         }
+        if members.capacity == 0 { members.reserveCapacity(16) }
         let first = members.count
-        defer { members.removeSubrange(first...) }
+        defer { members.removeLast(members.count - first) }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error(.syntax, "expected a key") }
@@ -171,6 +172,16 @@ struct JSONReader {
         }
     }
 
+    /// A string of bytes known to be ASCII, copied without the UTF-8 validation (and repair)
+    /// `String(decoding:as:)` does: most keys and values read are such.
+    static func asciiString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: bytes.count) { buffer in
+            guard let source = bytes.baseAddress, let target = buffer.baseAddress else { return 0 }
+            target.update(from: source, count: bytes.count)
+            return bytes.count
+        }
+    }
+
     mutating func readString() throws(JSONError) -> String {
         index += 1
         let start = index
@@ -188,7 +199,7 @@ struct JSONReader {
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                if bits < 0x80 { return String(decoding: slice, as: UTF8.self) }
+                if bits < 0x80 { return Self.asciiString(slice) }
                 guard let string = String(validating: slice, as: UTF8.self) else {
                     throw JSONError(code: .invalidUTF8, offset: start, message: "string is not valid UTF-8")
                 }
