@@ -29,4 +29,18 @@ import Testing
         let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: #"{"type":"ping"}"#))
         #expect(unmasker.withUnmasked(frame) { String(decoding: $0, as: UTF8.self) } == #"{"type":"ping"}"#)
     }
+
+    /// A message above what is kept between messages is unmasked whole, and a smaller one after
+    /// it as well.
+    @Test func aMessageLargerThanTheKeptStorageIsUnmaskedWhole() {
+        var unmasker = MessageUnmasker()
+        for length in [MessageUnmasker.keptBytes + 13, 100, MessageUnmasker.keptBytes, 7] {
+            let key = WebSocketMaskingKey([0x12, 0x34, 0x56, 0x78])!
+            let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            var masked = ByteBuffer(bytes: payload)
+            masked.webSocketMask(key)
+            let frame = WebSocketFrame(fin: true, opcode: .binary, maskKey: key, data: masked)
+            #expect(unmasker.withUnmasked(frame) { Array($0) } == payload, "length \(length)")
+        }
+    }
 }

@@ -21,7 +21,11 @@ package struct ChangeID: Hashable, Comparable, Sendable, CustomStringConvertible
         self.init(origin: origin, seq: seq)
     }
 
-    package var description: String { "\(origin.rawValue):\(seq)" }
+    package var description: String {
+        var text: [UInt8] = []
+        appendText(to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
 
     /// Appends ``description``'s bytes to `out` (nothing to escape: a node id's characters are safe).
     package func appendText(to out: inout [UInt8]) {

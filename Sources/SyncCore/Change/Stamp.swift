@@ -23,13 +23,10 @@ package struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     package var description: String {
-        var text = hlc.hexString
+        var text: [UInt8] = []
         text.reserveCapacity(16 + 22 + origin.rawValue.utf8.count)
-        text.append(":")
-        text.append(String(seq))
-        text.append(":")
-        text.append(origin.rawValue)
-        return text
+        appendText(to: &text)
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Appends ``description``'s bytes to `out` (nothing to escape), without making a string.

@@ -39,21 +39,20 @@ package struct HLCTimestamp: Hashable, Comparable, Sendable {
     /// 16 lowercase hex digits.
     package var hexString: String {
         String(unsafeUninitializedCapacity: 16) { buffer in
-            let digits: StaticString = "0123456789abcdef"
-            for index in 0..<16 {
-                let nibble = Int((rawValue >> UInt64(60 - 4 * index)) & 0xF)
-                buffer[index] = digits.utf8Start[nibble]
-            }
+            for index in 0..<16 { buffer[index] = hexDigit(index) }
             return 16
         }
     }
 
     /// Appends the 16 lowercase hex digits of ``hexString`` to `out`, without making a string.
     package func appendHex(to out: inout [UInt8]) {
+        for index in 0..<16 { out.append(hexDigit(index)) }
+    }
+
+    /// The ASCII hex digit at `index` (0 the most significant) of the 16.
+    private func hexDigit(_ index: Int) -> UInt8 {
         let digits: StaticString = "0123456789abcdef"
-        for index in 0..<16 {
-            out.append(digits.utf8Start[Int((rawValue >> UInt64(60 - 4 * index)) & 0xF)])
-        }
+        return digits.utf8Start[Int((rawValue >> UInt64(60 - 4 * index)) & 0xF)]
     }
 
     /// Parses the 16-hex-digit form; `nil` for anything else.

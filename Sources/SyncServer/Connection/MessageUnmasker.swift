@@ -6,8 +6,12 @@ import NIOWebSocket
 /// A client masks every frame it sends (RFC 6455 §5.3). NIO's `unmaskedData` copies the payload
 /// into a new buffer and unmasks it a byte at a time, for every message; here the payload is
 /// unmasked eight bytes at a time into storage that is reused, so that reading a message allocates
-/// nothing once the buffer is as large as the largest message so far.
+/// nothing once the buffer is as large as the messages. The storage kept is bounded
+/// (``keptBytes``): a larger message, rare, is unmasked into a buffer of its own, so that one big
+/// message does not make every idle connection cost a megabyte.
 struct MessageUnmasker {
+    /// The most storage kept between messages: a batch of 100 changes fits.
+    static let keptBytes = 64 * 1024
     private var storage: [UInt8] = []
 
     /// Calls `body` with the payload of `frame`, unmasked.
@@ -17,7 +21,14 @@ struct MessageUnmasker {
             return frame.unmaskedData.withUnsafeReadableBytes(body)
         }
         let count = frame.data.readableBytes
-        if storage.count < count { storage = [UInt8](repeating: 0, count: max(count, 2 * storage.count)) }
+        if count > Self.keptBytes {
+            var own = [UInt8](repeating: 0, count: count)
+            return own.withUnsafeMutableBytes { output in
+                frame.data.withUnsafeReadableBytes { input in Self.unmask(input, with: key, into: output) }
+                return body(UnsafeRawBufferPointer(output))
+            }
+        }
+        if storage.count < count { storage = [UInt8](repeating: 0, count: min(max(count, 2 * storage.count), Self.keptBytes)) }
         return storage.withUnsafeMutableBytes { output in
             frame.data.withUnsafeReadableBytes { input in Self.unmask(input, with: key, into: output) }
             return body(UnsafeRawBufferPointer(rebasing: output[0..<count]))

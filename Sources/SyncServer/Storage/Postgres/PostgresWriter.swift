@@ -260,8 +260,10 @@ actor PostgresWriter {
             // collection: such a number is this instance's change only if the row holding it is
             // (after a rollback another instance may hold it). Those whose `COMMIT` returned are
             // not read: they are its changes, published from memory.
-            let asked = Set(ownUnpublished.filter { $0.key > after && !$0.value.committed }.keys)
-            let known = ownUnpublished.filter { $0.key > after && $0.value.committed }.keys.map { Int64(bitPattern: $0) }
+            var asked = Set<UInt64>(), known: [Int64] = []
+            for (number, own) in ownUnpublished where number > after {
+                if own.committed { known.append(Int64(bitPattern: number)) } else { asked.insert(number) }
+            }
             let (head, rows) = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.readLimit) {
                     var rows: [CommittedChange] = []
