@@ -5,6 +5,16 @@ package final class SQLiteStatement {
     package let handle: OpaquePointer
     unowned let connection: SQLiteConnection
     package let sql: String
+    /// Each parameter's own storage for text of up to ``slotLimit`` bytes. Text is copied into its
+    /// parameter's slot and bound with `SQLITE_STATIC`, so SQLite does not allocate and copy it
+    /// again (with `SQLITE_TRANSIENT` every text bound cost SQLite a `malloc`, and each reset a
+    /// `free`). A slot is reused by every execution and lives as long as the statement; longer
+    /// text is copied by SQLite as before, so a cached statement keeps at most ``slotLimit`` bytes
+    /// per parameter. SQLite reads a slot until the statement is reset (``reset()`` also clears
+    /// the bindings), its parameter is bound again, or it is finalized.
+    private var slots: [UnsafeMutableRawBufferPointer]
+    /// The longest text a parameter's slot holds.
+    package static let slotLimit = 1024
 
     package init(connection: SQLiteConnection, sql: String) throws(SQLiteError) {
         var handle: OpaquePointer?
@@ -15,10 +25,13 @@ package final class SQLiteStatement {
         self.handle = handle
         self.connection = connection
         self.sql = sql
+        self.slots = Array(repeating: UnsafeMutableRawBufferPointer(start: nil, count: 0),
+                           count: Int(sqlite3_bind_parameter_count(handle)))
     }
 
     deinit {
         sqlite3_finalize(handle)
+        for slot in slots { slot.deallocate() }
     }
 
     package func reset() {
@@ -38,7 +51,7 @@ package final class SQLiteStatement {
         case .null: code = sqlite3_bind_null(handle, index)
         case .int(let int): code = sqlite3_bind_int64(handle, index, int)
         case .double(let double): code = sqlite3_bind_double(handle, index, double)
-        case .text(let text): code = sqlite3_bind_text(handle, index, text, -1, csqlite_transient())
+        case .text(var text): code = text.withUTF8 { bindText(UnsafeRawBufferPointer($0), at: index) }
         }
         guard code == SQLITE_OK else { throw SQLiteError(code: code, connection: connection.handle, sql: sql) }
     }
@@ -53,12 +66,45 @@ package final class SQLiteStatement {
 
     /// Binds UTF-8 bytes as text without building a `String`.
     package func bind(utf8 bytes: [UInt8], at index: Int32) throws(SQLiteError) {
-        let code = bytes.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { pointer in
-                sqlite3_bind_text(handle, index, pointer, Int32(buffer.count), csqlite_transient())
+        let code = bytes.withUnsafeBytes { bindText($0, at: index) }
+        guard code == SQLITE_OK else { throw SQLiteError(code: code, connection: connection.handle, sql: sql) }
+    }
+
+    /// Binds `bytes` as text: copied into the parameter's slot when they fit, else by SQLite.
+    private func bindText(_ bytes: UnsafeRawBufferPointer, at index: Int32) -> Int32 {
+        let position = Int(index) - 1
+        guard bytes.count <= Self.slotLimit, slots.indices.contains(position) else {
+            // SQLite binds a null pointer as NULL, so empty text needs an address.
+            let start = bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)
+            return sqlite3_bind_text(handle, index, start.assumingMemoryBound(to: CChar.self), Int32(bytes.count),
+                                     csqlite_transient())
+        }
+        // A statement part way through its rows may still read the slot: leave it as it is, and
+        // let SQLite refuse the bind.
+        if sqlite3_stmt_busy(handle) != 0 { return SQLITE_MISUSE }
+        let held = slots[position]
+        let slot: UnsafeMutableRawBufferPointer
+        if held.count >= bytes.count, held.baseAddress != nil {
+            slot = held
+        } else {
+            var capacity = 64
+            while capacity < bytes.count { capacity *= 2 }
+            slot = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 1)
+        }
+        if bytes.count > 0 { slot.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        // A nil destructor is SQLITE_STATIC: SQLite keeps the pointer and does not copy.
+        let code = sqlite3_bind_text(handle, index, slot.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil)
+        if slot.baseAddress != held.baseAddress {
+            // The old slot is free once the new one is bound in its place; if the bind failed,
+            // SQLite may still point at the old one, so the new one goes instead.
+            if code == SQLITE_OK {
+                held.deallocate()
+                slots[position] = slot
+            } else {
+                slot.deallocate()
             }
         }
-        guard code == SQLITE_OK else { throw SQLiteError(code: code, connection: connection.handle, sql: sql) }
+        return code
     }
 
     /// Advances to the next row; `false` when the statement is done.
