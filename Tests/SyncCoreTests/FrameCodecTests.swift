@@ -53,7 +53,7 @@ import Testing
             #expect(codec.encode(.changes(batch)) == JSONValue.object(FrameCodec.object(for: .changes(batch))).canonicalBytes)
         }
         // A stored change, written straight from the change: signed or not, with a server
-        // sequence or not, deleted or not.
+        // sequence or not, deleted or not, with its fields' canonical bytes given or not.
         let origin = NodeID("node-1")!
         let signature = ChangeSignature(wireText: String(repeating: "A", count: 128))
         for kind in [Change.Kind.insert, .update, .delete] {
@@ -64,6 +64,10 @@ import Testing
                                         signature: signed ? signature : nil)
                     let expected = JSONValue.object(FrameCodec.object(for: ChangeMessage(change, serverSeq: serverSeq))).canonicalBytes
                     #expect(FrameCodec.encode(change: change, serverSeq: serverSeq) == expected, "\(kind) signed \(signed) \(serverSeq as Any)")
+                    // With the fields' canonical bytes the store made: written as they are, the same frame.
+                    let fields = JSONValue.object(change.fields).canonicalBytes
+                    #expect(FrameCodec.encode(change: change, serverSeq: serverSeq, canonicalFields: fields) == expected,
+                            "\(kind) signed \(signed) \(serverSeq as Any), fields given")
                 }
             }
         }

@@ -57,12 +57,14 @@ package struct FrameCodec: Sendable {
     /// The frame of a stored change, the bytes of `encode(.change(ChangeMessage(change, serverSeq:)))`
     /// written straight from the change: no message and no metadata object are built (the server
     /// encodes one for every change it commits). Its metadata keys in sorted order: changeId, hlc,
-    /// serverSeq, sig, version.
-    package static func encode(change: Change, serverSeq: UInt64?) -> [UInt8] {
+    /// serverSeq, sig, version. `canonicalFields`, when given, must be the canonical bytes of
+    /// `change.fields` (`JSONValue.object(change.fields).canonicalBytes`): they are written as they are.
+    package static func encode(change: Change, serverSeq: UInt64?, canonicalFields: [UInt8]? = nil) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(320)
         appendChange(collection: change.collection, recordID: change.recordID, kind: change.kind,
                      data: change.kind == .delete ? nil : change.fields,
+                     encodedData: change.kind == .delete ? nil : canonicalFields,
                      timestamp: ISO8601.string(fromMillis: change.hlc.wallMillis), to: &out) { out in
             // A change id and an HLC have nothing to escape: their bytes go in as they are.
             out.append(contentsOf: #","metadata":{"changeId":""#.utf8)
@@ -100,11 +102,16 @@ package struct FrameCodec: Sendable {
 
     /// A change message's keys in canonical order (collection, data, metadata, recordId, timestamp,
     /// type); `metadata` appends `,"metadata":{…}` (or nothing) in its place.
-    private static func appendChange(collection: String, recordID: String, kind: Change.Kind, data: JSONObject?, timestamp: String?,
+    /// `encodedData`, when given, is `data`'s canonical encoding.
+    private static func appendChange(collection: String, recordID: String, kind: Change.Kind, data: JSONObject?,
+                                     encodedData: [UInt8]? = nil, timestamp: String?,
                                      to out: inout [UInt8], metadata: (inout [UInt8]) -> Void) {
         out.append(contentsOf: #"{"collection":"#.utf8)
         JSONValue.appendQuoted(collection, to: &out)
-        if let data {
+        if let encodedData {
+            out.append(contentsOf: #","data":"#.utf8)
+            out.append(contentsOf: encodedData)
+        } else if let data {
             out.append(contentsOf: #","data":"#.utf8)
             JSONValue.appendCanonical(object: data, to: &out)
         }

@@ -88,7 +88,8 @@ final class ServerHub: Sendable {
                     change = signer.signingOwn(change)
                     guard change.signature != committed.change.signature else { return nil }
                 }
-                let frame = ServerFrame.text(FrameCodec.encode(change: change, serverSeq: serverSeq))
+                let frame = ServerFrame.text(FrameCodec.encode(change: change, serverSeq: serverSeq,
+                                                                     canonicalFields: committed.canonicalFields))
                 if !forNode { metrics.messageBytesOut.record(frame.readableBytes) }
                 return frame
             }

@@ -44,7 +44,7 @@ extension WriteContext {
         }
         try storeServerState(document, body: body, collection: change.collection, id: change.recordID, serverSeq: serverSeq, at: now)
         try advanceVector(origin: change.id.origin, seq: change.id.seq, hlc: change.hlc)
-        record(change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange)
+        record(change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange, canonicalFields: fields)
         return .committed(serverSeq: serverSeq, duplicate: false)
     }
 

@@ -13,8 +13,14 @@ package struct CommittedChange: Sendable, Hashable {
     package let visibleChange: Bool
     /// Who submitted it, as the writer's caller said (the server tags each connection's writes); 0 if unsaid.
     package let submitter: UInt64
+    /// The canonical JSON of the change's fields, when the writer made it anyway (the server's
+    /// stores do, for the change's row): a frame of the change reuses it instead of encoding the
+    /// fields again.
+    package let canonicalFields: [UInt8]?
 
-    package init(change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool, submitter: UInt64) {
+    package init(change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool, submitter: UInt64,
+                 canonicalFields: [UInt8]? = nil) {
+        self.canonicalFields = canonicalFields
         self.change = change
         self.serverSeq = serverSeq
         self.isLocal = isLocal

@@ -37,10 +37,11 @@ package struct WriteContext {
     package var movedOrigins: [NodeID: HLCTimestamp] = [:]
 
     /// Notes a change this job wrote, for the observers that hear about the commit.
-    package mutating func record(_ change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool) {
+    package mutating func record(_ change: Change, serverSeq: UInt64?, isLocal: Bool, visibleChange: Bool,
+                                 canonicalFields: [UInt8]? = nil) {
         touched.insert(change.collection)
         committed.append(CommittedChange(change: change, serverSeq: serverSeq, isLocal: isLocal, visibleChange: visibleChange,
-                                         submitter: submitter))
+                                         submitter: submitter, canonicalFields: canonicalFields))
     }
 
     /// A new HLC reading for a local write.
