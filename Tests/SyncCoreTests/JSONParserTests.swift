@@ -64,7 +64,11 @@ import Testing
     @Test func duplicateKeysAreFoundPerObject() throws {
         #expect(try parser.parse(#"{"a":{"a":{"a":1},"b":2},"b":[{"a":3}]}"#)
             == ["a": ["a": ["a": 1], "b": 2], "b": [["a": 3]]])
-        #expect(throws: JSONError.self) { try parser.parse(#"{"a":{"b":1,"c":{"d":2},"b":3}}"#) }
+        let repeated = #"{"a":{"b":1,"c":{"d":2},"b":3}}"#
+        let error = #expect(throws: JSONError.self) { try parser.parse(repeated) }
+        // The error points at one of the repeated key's occurrences.
+        #expect(error?.code == .duplicateKey)
+        #expect(error.map { Array(repeated.utf8.dropFirst($0.offset).prefix(3)) } == Array(#""b""#.utf8))
         #expect(throws: JSONError.self) { try parser.parse(#"{"x":{"y":1},"x":2}"#) }
     }
 

@@ -127,7 +127,9 @@ struct JSONReader {
         }
         if members.capacity == 0 { members.reserveCapacity(16) }
         let first = members.count
-        defer { members.removeLast(members.count - first) }
+        // On an error part way, the members gathered so far are dropped; on success they are
+        // moved into the object below, which leaves the stack as it was.
+        defer { if members.count > first { members.removeLast(members.count - first) } }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error(.syntax, "expected a key") }
@@ -145,9 +147,15 @@ struct JSONReader {
             if bytes[index] == UInt8(ascii: "}") { index += 1; break }
             throw error(.syntax, "expected ',' or '}'")
         }
+        // Each member is moved off the stack into the object, last first: no copy of its key and
+        // value, and nothing left on the stack to destroy. A key met again is one that a later
+        // member of this object also has; the error points at this earlier one.
         var object = JSONObject(minimumCapacity: members.count - first)
-        for member in members[first...] where object.updateValue(member.value, forKey: member.key) != nil {
-            throw JSONError(code: .duplicateKey, offset: member.offset, message: "duplicate key \"\(member.key)\"")
+        while members.count > first {
+            let member = members.removeLast()
+            if object.updateValue(member.value, forKey: member.key) != nil {
+                throw JSONError(code: .duplicateKey, offset: member.offset, message: "duplicate key \"\(member.key)\"")
+            }
         }
         return object
     }
