@@ -67,6 +67,39 @@ import Testing
         }
     }
 
+    /// An original-protocol insert is stamped by the server. On a new record it is written as a
+    /// first write; on a record that holds a later stamp (here a node's, an hour ahead) it is
+    /// restamped after that stamp, so it still wins, and the stamp it returns is the one stored,
+    /// pulled and published.
+    @Test(arguments: TestStoreKind.available)
+    func anOriginalProtocolInsertIsStampedAfterWhatItsRecordHolds(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
+            let published = Locked<[ChangeID: HLCTimestamp]>([:])
+            let token = store.observeCommits { event in
+                guard case .committed(let commit) = event else { return }
+                published.withLock { for change in commit.changes { $0[change.change.id] = change.change.hlc } }
+            }
+            let ahead = HLCTimestamp(wallMillis: SystemWallClock().nowMillis() + 3_600_000)
+            let nodeChange = Change(id: ChangeID("node:1")!, hlc: ahead, collection: "items", recordID: "held", kind: .insert,
+                                    fields: ["by": "node", "n": 1])
+            #expect(try await store.commit([nodeChange])[nodeChange.id] == .committed(serverSeq: 1, duplicate: false))
+            let written = try await store.commitLegacy([LegacyWrite(kind: .insert, collection: "items", recordID: "held", fields: ["by": "legacy"]),
+                                                        LegacyWrite(kind: .insert, collection: "items", recordID: "new", fields: ["by": "legacy"])])
+            store.removeObserver(token)
+            #expect(written.map(\.serverSeq) == [2, 3])
+            #expect(written[0].change.hlc > ahead, "restamped after the node's stamp")
+            #expect(written[1].change.hlc < ahead, "a new record keeps the server's own reading")
+            // An insert starts the record anew: the node's older field goes with it.
+            #expect(try await store.get(collection: "items", id: "held") == Document(id: "held", data: ["by": "legacy"]))
+            #expect(try await store.get(collection: "items", id: "new") == Document(id: "new", data: ["by": "legacy"]))
+            let page = try await store.changes(after: 1, collections: ["items"])
+            #expect(page.changes.map(\.change) == written.map(\.change), "pulled as returned")
+            #expect(published.withLock { $0 } == [nodeChange.id: ahead, written[0].change.id: written[0].change.hlc,
+                                                   written[1].change.id: written[1].change.hlc], "published as returned")
+            #expect(try await store.digest(collection: "items").count == 2)
+        }
+    }
+
     /// The same changes, in any order and with repeats, leave every store with the same documents,
     /// vector and digest: a PostgreSQL server and a SQLite one are interchangeable to nodes.
     @Test func everyStoreMergesTheSameChangesToTheSameDigest() async throws {

@@ -4,12 +4,17 @@ import SyncStore
 extension WriteContext {
     /// Commits one change on the server: once per change id, merged, given the next server sequence.
     mutating func commitOnServer(_ change: Change) throws -> CommitOutcome {
-        try commitOnServer(change, document: nil)
+        try commitOnServer(change, document: nil).outcome
     }
 
     /// ``commitOnServer(_:)`` with the document's state already read in this transaction, if the
-    /// caller has it (`.some(nil)`: there is no such document yet).
-    private mutating func commitOnServer(_ change: Change, document loaded: DocumentState??) throws -> CommitOutcome {
+    /// caller has it (`.some(nil)`: there is no such document yet). `restamp`: the change is the
+    /// server's own, stamped before its document was read; if the document holds a stamp at or
+    /// after it, it is given the next stamp after that one, as ``commitLegacy(_:)`` does for a
+    /// document it reads first. Returns the change as committed.
+    private mutating func commitOnServer(_ change: Change, document loaded: DocumentState??,
+                                         restamp: Bool = false) throws -> (outcome: CommitOutcome, change: Change) {
+        var change = change
         let insert = try connection.statement(static: """
             INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(origin, seq) DO NOTHING
@@ -29,49 +34,84 @@ extension WriteContext {
         guard connection.changes == 1 else {
             let existing = try connection.scalarInt("SELECT server_seq FROM changes WHERE origin = ?1 AND seq = ?2",
                                                     .text(change.id.origin.rawValue), .int(Int64(bitPattern: change.id.seq))) ?? 0
-            return .committed(serverSeq: UInt64(existing), duplicate: true)
+            return (.committed(serverSeq: UInt64(existing), duplicate: true), change)
         }
         let serverSeq = UInt64(sqlite3LastInsertRowID())
-        if !state.clock.observe(change.hlc, physicalMillis: now) { state.clampedObservations += 1 }
-        var document = try (loaded ?? loadState(collection: change.collection, id: change.recordID)) ?? DocumentState()
-        // A first write to a document (an insert or an update) leaves exactly its fields as the
-        // body: their canonical bytes, just written to the change's row, are the body's too.
-        let body = document.lifecycle == nil && document.fields.isEmpty && change.kind != .delete ? fields : nil
-        let before = (document.exists, document.body)
-        var visibleChange = false
-        if document.apply(change) {
-            visibleChange = before.0 != document.exists || (document.exists && before.1 != document.body)
+        // An insert not read yet is almost always of a record the server does not hold: it is
+        // written as a first write, and only if the record exists after all is it read and merged
+        // as any other change is. That spares a new record's read, a B-tree search of its own.
+        var visibleChange = true
+        let writtenAsNew: Bool
+        if loaded == nil, change.kind == .insert {
+            var document = DocumentState()
+            // What the general path below finds for a document that did not exist.
+            visibleChange = document.apply(change) && document.exists
+            writtenAsNew = try storeServerState(document, body: fields, collection: change.collection, id: change.recordID,
+                                                serverSeq: serverSeq, at: now, onlyIfNew: true)
+        } else {
+            writtenAsNew = false
         }
-        try storeServerState(document, body: body, collection: change.collection, id: change.recordID, serverSeq: serverSeq, at: now)
+        if !writtenAsNew {
+            var document = try (loaded ?? loadState(collection: change.collection, id: change.recordID)) ?? DocumentState()
+            if restamp, let latest = document.maxStamp, latest.hlc >= change.hlc {
+                change = Change(id: change.id, hlc: latest.hlc.successor, collection: change.collection, recordID: change.recordID,
+                                kind: change.kind, fields: change.fields, signature: change.signature)
+                try connection.run(static: "UPDATE changes SET hlc = ?1 WHERE server_seq = ?2",
+                                   .int(Int64(bitPattern: change.hlc.rawValue)), .int(Int64(bitPattern: serverSeq)))
+            }
+            // A first write to a document (an insert or an update) leaves exactly its fields as the
+            // body: their canonical bytes, just written to the change's row, are the body's too.
+            let body = document.lifecycle == nil && document.fields.isEmpty && change.kind != .delete ? fields : nil
+            let before = (document.exists, document.body)
+            visibleChange = false
+            if document.apply(change) {
+                visibleChange = before.0 != document.exists || (document.exists && before.1 != document.body)
+            }
+            try storeServerState(document, body: body, collection: change.collection, id: change.recordID, serverSeq: serverSeq, at: now)
+        }
+        if !state.clock.observe(change.hlc, physicalMillis: now) { state.clampedObservations += 1 }
         try advanceVector(origin: change.id.origin, seq: change.id.seq, hlc: change.hlc)
         record(change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange, canonicalFields: fields)
-        return .committed(serverSeq: serverSeq, duplicate: false)
+        return (.committed(serverSeq: serverSeq, duplicate: false), change)
     }
 
     /// Stamps a write of the original protocol as a change of the server's own, then commits it.
     mutating func commitLegacy(_ write: LegacyWrite) throws -> SequencedChange {
         var hlc = nextTimestamp()
-        let document = try loadState(collection: write.collection, id: write.recordID)
-        if let latest = document?.maxStamp, latest.hlc >= hlc {
-            hlc = latest.hlc.successor
+        // An insert's record is read only if it exists (``commitOnServer(_:document:restamp:)``),
+        // and the change restamped then; any other write's record is read first.
+        var document: DocumentState?? = nil
+        if write.kind != .insert {
+            let stored = try loadState(collection: write.collection, id: write.recordID)
+            if let latest = stored?.maxStamp, latest.hlc >= hlc {
+                hlc = latest.hlc.successor
+            }
+            document = .some(stored)
         }
         // Stored unsigned: the server signs its own changes as they leave it for a node
         // (`ServerSigning`), as a node does; clients of the original protocol need no signature.
         let change = Change(id: ChangeID(origin: nodeID, seq: takeSequence()), hlc: hlc, collection: write.collection,
                             recordID: write.recordID, kind: write.kind, fields: write.fields)
-        guard case .committed(let serverSeq, _) = try commitOnServer(change, document: .some(document)) else {
+        guard case (.committed(let serverSeq, _), let committed) = try commitOnServer(change, document: document, restamp: true) else {
             throw StoreError(.corrupted, "the server's own change was refused")
         }
-        return SequencedChange(change: change, serverSeq: serverSeq)
+        return SequencedChange(change: committed, serverSeq: serverSeq)
     }
 
     /// Writes a document's merge state; `encodedBody`, when given, is its body's canonical encoding.
+    /// With `onlyIfNew`, nothing is written if the document exists; returns whether it was written.
+    @discardableResult
     func storeServerState(_ state: DocumentState, body encodedBody: [UInt8]?, collection: String, id: String, serverSeq: UInt64,
-                          at millis: UInt64) throws {
-        let statement = try connection.statement(static: """
-            INSERT OR REPLACE INTO documents(collection, id, body, clocks, visible, updated_seq, updated_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-            """)
+                          at millis: UInt64, onlyIfNew: Bool = false) throws -> Bool {
+        let statement = onlyIfNew
+            ? try connection.statement(static: """
+                INSERT INTO documents(collection, id, body, clocks, visible, updated_seq, updated_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(collection, id) DO NOTHING
+                """)
+            : try connection.statement(static: """
+                INSERT OR REPLACE INTO documents(collection, id, body, clocks, visible, updated_seq, updated_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                """)
         try statement.bind(collection, at: 1)
         try statement.bind(id, at: 2)
         if let encodedBody {
@@ -86,6 +126,7 @@ extension WriteContext {
         try statement.bind(Int64(bitPattern: serverSeq), at: 6)
         try statement.bind(Int64(bitPattern: millis), at: 7)
         while try statement.step() {}
+        return !onlyIfNew || connection.changes == 1
     }
 
     private func sqlite3LastInsertRowID() -> Int64 {
