@@ -8,12 +8,13 @@ extension WriteContext {
     }
 
     /// ``commitOnServer(_:)`` with the document's state already read in this transaction, if the
-    /// caller has it (`.some(nil)`: there is no such document yet). `restamp`: the change is the
-    /// server's own, stamped before its document was read; if the document holds a stamp at or
-    /// after it, it is given the next stamp after that one, as ``commitLegacy(_:)`` does for a
-    /// document it reads first. Returns the change as committed.
+    /// caller has it (`.some(nil)`: there is no such document yet). `asNew`: the change is the
+    /// server's own insert, stamped before its document was read, and written as a first write
+    /// unless its document exists; if the document does exist and holds a stamp at or after the
+    /// change's, the change is given the next stamp after that one, as ``commitLegacy(_:)`` does
+    /// for a document it reads first. Returns the change as committed.
     private mutating func commitOnServer(_ change: Change, document loaded: DocumentState??,
-                                         restamp: Bool = false) throws -> (outcome: CommitOutcome, change: Change) {
+                                         asNew: Bool = false) throws -> (outcome: CommitOutcome, change: Change) {
         var change = change
         let insert = try connection.statement(static: """
             INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
@@ -37,12 +38,14 @@ extension WriteContext {
             return (.committed(serverSeq: UInt64(existing), duplicate: true), change)
         }
         let serverSeq = UInt64(sqlite3LastInsertRowID())
-        // An insert not read yet is almost always of a record the server does not hold: it is
+        // An original-protocol insert is of a record the server does not hold, as a rule: it is
         // written as a first write, and only if the record exists after all is it read and merged
-        // as any other change is. That spares a new record's read, a B-tree search of its own.
+        // as any other change is. That spares a new record's read, a B-tree search of its own. A
+        // node's insert is read first: `save()` makes inserts of existing documents as often as of
+        // new ones, and for those a first attempt would be one search more, not one fewer.
         var visibleChange = true
         let writtenAsNew: Bool
-        if loaded == nil, change.kind == .insert {
+        if asNew, change.kind == .insert {
             var document = DocumentState()
             // What the general path below finds for a document that did not exist.
             visibleChange = document.apply(change) && document.exists
@@ -53,7 +56,7 @@ extension WriteContext {
         }
         if !writtenAsNew {
             var document = try (loaded ?? loadState(collection: change.collection, id: change.recordID)) ?? DocumentState()
-            if restamp, let latest = document.maxStamp, latest.hlc >= change.hlc {
+            if asNew, let latest = document.maxStamp, latest.hlc >= change.hlc {
                 change = Change(id: change.id, hlc: latest.hlc.successor, collection: change.collection, recordID: change.recordID,
                                 kind: change.kind, fields: change.fields, signature: change.signature)
                 try connection.run(static: "UPDATE changes SET hlc = ?1 WHERE server_seq = ?2",
@@ -78,8 +81,8 @@ extension WriteContext {
     /// Stamps a write of the original protocol as a change of the server's own, then commits it.
     mutating func commitLegacy(_ write: LegacyWrite) throws -> SequencedChange {
         var hlc = nextTimestamp()
-        // An insert's record is read only if it exists (``commitOnServer(_:document:restamp:)``),
-        // and the change restamped then; any other write's record is read first.
+        // An insert's record is read only if it exists (``commitOnServer(_:document:asNew:)``), and
+        // the change restamped then; any other write's record is read first.
         var document: DocumentState?? = nil
         if write.kind != .insert {
             let stored = try loadState(collection: write.collection, id: write.recordID)
@@ -92,7 +95,7 @@ extension WriteContext {
         // (`ServerSigning`), as a node does; clients of the original protocol need no signature.
         let change = Change(id: ChangeID(origin: nodeID, seq: takeSequence()), hlc: hlc, collection: write.collection,
                             recordID: write.recordID, kind: write.kind, fields: write.fields)
-        guard case (.committed(let serverSeq, _), let committed) = try commitOnServer(change, document: document, restamp: true) else {
+        guard case (.committed(let serverSeq, _), let committed) = try commitOnServer(change, document: document, asNew: write.kind == .insert) else {
             throw StoreError(.corrupted, "the server's own change was refused")
         }
         return SequencedChange(change: committed, serverSeq: serverSeq)
