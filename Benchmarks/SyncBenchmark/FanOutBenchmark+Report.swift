@@ -63,6 +63,15 @@ extension FanOutBenchmark {
         let perFrame = scenario.subscribers == 1 ? "server CPU per change" : "server CPU per delivered frame"
         compare(perFrame, ours: ours.serverCPU * 1e6, python: python.map { $0.serverCPU * 1e6 }, unit: "µs", target: scenario.cpuTarget,
                 pythonProblem: pythonProblem, to: &report)
+        if python != nil, let mine = results.first?.samples, let theirs = results.last?.samples, mine.count > 1 {
+            // The machine's speed moves between rounds; a server's round and Python's in the same
+            // alternation ran one after the other, so their ratio is less exposed to that.
+            let ratios = zip(mine, theirs).map { ($0.serverCPU / Double($0.frames)) / ($1.serverCPU / Double($1.frames)) }
+            report.note("  reference: \(perFrame), ours over Python's round by round (each pair ran one after the other)",
+                        figures: String(format: "median %.2f, lowest %.2f, highest %.2f; ours below Python's in %d of %d rounds",
+                                        median(ratios), ratios.min() ?? 0, ratios.max() ?? 0, ratios.filter { $0 < 1 }.count, ratios.count),
+                        verdict: "")
+        }
         if let python, let kernel = ours.serverKernelCPU, scenario.cpuTarget < 1, kernel > scenario.cpuTarget * python.serverCPU {
             // What no server can save: the kernel's part of sending (one send per subscriber when
             // writes come one at a time; on loopback it carries the receiver's TCP work too).
