@@ -9,6 +9,21 @@ import Testing
         #expect(value == ["s": "hé\n\"q\"", "i": -12, "d": 150.0, "t": true, "f": false, "n": nil, "a": [1, [2]], "o": ["k": [:]]])
     }
 
+    /// The stores take the checked encoding of a document's fields (``DocumentRules/encode(_:maxDepth:)``)
+    /// as their canonical encoding: byte for byte the same, for every kind of value, key order
+    /// by UTF-8 bytes included.
+    @Test func aDocumentsCheckedEncodingIsItsCanonicalEncoding() throws {
+        let documents: [JSONObject] = [
+            [:],
+            ["b": 1, "a": -2.5, "é": "ü\u{1}\"", "Z": nil, "t": true, "f": false],
+            ["nested": ["z": [1, ["y": [:], "x": []], "s"], "a": ["k": 1e300]], "\u{10FFFF}": "\u{10FFFF}", "a\u{0}b": 0],
+            ["int": .int(Int64.max), "small": .int(Int64.min), "tiny": .double(Double.leastNonzeroMagnitude), "pi": 3.141592653589793],
+        ]
+        for document in documents {
+            #expect(try DocumentRules.encode(document, maxDepth: 24).get() == JSONValue.object(document).canonicalBytes)
+        }
+    }
+
     @Test func keepsIntegersAndDoublesApart() throws {
         #expect(try parser.parse("1") == .int(1))
         #expect(try parser.parse("1.0") == .double(1.0))

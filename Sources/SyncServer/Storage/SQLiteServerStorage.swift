@@ -96,14 +96,15 @@ package final class SQLiteServerStorage: ServerStorage {
     /// - Parameter submitter: tags the committed changes for commit observers (0: untagged).
     package func commit(_ changes: [Change], submitter: UInt64) async throws -> [ChangeID: CommitOutcome] {
         let screened = limits.screen(changes, now: wallClock.nowMillis())
-        let accepted = screened.accepted
+        let accepted = screened.accepted, fields = screened.fields
         var outcomes = screened.refused
         guard !accepted.isEmpty else { return outcomes }
-        let batch = accepted
         let committed = try await writer.write { context in
             context.submitter = submitter
             var results: [(ChangeID, CommitOutcome)] = []
-            for change in batch { results.append((change.id, try context.commitOnServer(change))) }
+            for (change, encoded) in zip(accepted, fields) {
+                results.append((change.id, try context.commitOnServer(change, canonicalFields: encoded)))
+            }
             return results
         }
         for (id, outcome) in committed { outcomes[id] = outcome }
@@ -112,10 +113,10 @@ package final class SQLiteServerStorage: ServerStorage {
 
     /// Stamps and commits writes from clients of the original protocol.
     package func commitLegacy(_ writes: [LegacyWrite], submitter: UInt64) async throws -> [SequencedChange] {
-        for write in writes { try limits.check(write) }
+        let fields = try writes.map { try limits.check($0) }
         return try await writer.write { context in
             context.submitter = submitter
-            return try writes.map { try context.commitLegacy($0) }
+            return try zip(writes, fields).map { try context.commitLegacy($0, canonicalFields: $1) }
         }
     }
 }

@@ -29,45 +29,56 @@ public struct ServerStorageLimits: Sendable, Hashable {
 }
 
 extension ServerStorageLimits {
-    /// Why a change cannot be accepted at `now` (the server's clock), or `nil`. Every store checks
-    /// the same way.
-    package func problem(with change: Change, now: UInt64) -> FrameError? {
+    /// The canonical encoding of a change's fields if it can be accepted at `now` (the server's
+    /// clock), else why not. Every store checks the same way.
+    package func check(_ change: Change, now: UInt64) -> Result<[UInt8], FrameError> {
         if let problem = Identifiers.problem(withCollection: change.collection) ?? Identifiers.problem(withRecordID: change.recordID) {
-            return FrameError(.invalidMessage, problem)
+            return .failure(FrameError(.invalidMessage, problem))
         }
+        let fields: [UInt8]
         switch DocumentRules.encode(change.fields, maxDepth: maxDocumentDepth) {
-        case .failure(let problem): return FrameError(.invalidMessage, problem.message)
+        case .failure(let problem): return .failure(FrameError(.invalidMessage, problem.message))
         case .success(let body) where body.count > maxDocumentBytes:
-            return FrameError(.tooLarge, "document of \(body.count) bytes exceeds the limit of \(maxDocumentBytes)")
-        default: break
+            return .failure(FrameError(.tooLarge, "document of \(body.count) bytes exceeds the limit of \(maxDocumentBytes)"))
+        case .success(let body): fields = body
         }
         if change.hlc.wallMillis > now + maxFutureMillis {
-            return FrameError(.invalidMessage, "change \(change.id) is stamped \((change.hlc.wallMillis - now) / 1000) s in the future; fix the device's clock")
+            return .failure(FrameError(.invalidMessage,
+                                       "change \(change.id) is stamped \((change.hlc.wallMillis - now) / 1000) s in the future; fix the device's clock"))
         }
-        return nil
+        return .success(fields)
     }
 
-    /// Splits submitted changes into those to commit and the refusals (``problem(with:now:)``).
-    package func screen(_ changes: [Change], now: UInt64) -> (accepted: [Change], refused: [ChangeID: CommitOutcome]) {
+    /// Splits submitted changes into those to commit, with their fields' canonical encoding (made
+    /// by the check, and used by the stores instead of a second one), and the refusals
+    /// (``check(_:now:)``).
+    package func screen(_ changes: [Change], now: UInt64)
+        -> (accepted: [Change], fields: [[UInt8]], refused: [ChangeID: CommitOutcome]) {
         var refused: [ChangeID: CommitOutcome] = [:]
         var accepted: [Change] = []
+        var fields: [[UInt8]] = []
         for change in changes {
-            if let problem = problem(with: change, now: now) {
+            switch check(change, now: now) {
+            case .failure(let problem):
                 refused[change.id] = .rejected(problem)
-            } else {
+            case .success(let encoded):
                 accepted.append(change)
+                fields.append(encoded)
             }
         }
-        return (accepted, refused)
+        return (accepted, fields, refused)
     }
 
-    /// Throws when a write of the original protocol cannot be accepted.
-    package func check(_ write: LegacyWrite) throws {
+    /// Throws when a write of the original protocol cannot be accepted; else returns the canonical
+    /// encoding of its fields.
+    @discardableResult
+    package func check(_ write: LegacyWrite) throws -> [UInt8] {
         if let problem = Identifiers.problem(withCollection: write.collection) ?? Identifiers.problem(withRecordID: write.recordID) {
             throw StoreError(.invalidIdentifier, problem)
         }
-        if case .failure(let problem) = DocumentRules.encode(write.fields, maxDepth: maxDocumentDepth) {
-            throw StoreError(.invalidDocument, problem.message)
+        switch DocumentRules.encode(write.fields, maxDepth: maxDocumentDepth) {
+        case .failure(let problem): throw StoreError(.invalidDocument, problem.message)
+        case .success(let fields): return fields
         }
     }
 }

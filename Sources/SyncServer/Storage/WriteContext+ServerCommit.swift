@@ -3,8 +3,10 @@ import SyncStore
 
 extension WriteContext {
     /// Commits one change on the server: once per change id, merged, given the next server sequence.
-    mutating func commitOnServer(_ change: Change) throws -> CommitOutcome {
-        try commitOnServer(change, document: nil).outcome
+    /// `canonicalFields`, when given, is the canonical encoding of the change's fields (the limits'
+    /// check makes it).
+    mutating func commitOnServer(_ change: Change, canonicalFields: [UInt8]? = nil) throws -> CommitOutcome {
+        try commitOnServer(change, document: nil, canonicalFields: canonicalFields).outcome
     }
 
     /// ``commitOnServer(_:)`` with the document's state already read in this transaction, if the
@@ -13,8 +15,8 @@ extension WriteContext {
     /// unless its document exists; if the document does exist and holds a stamp at or after the
     /// change's, the change is given the next stamp after that one, as ``commitLegacy(_:)`` does
     /// for a document it reads first. Returns the change as committed.
-    private mutating func commitOnServer(_ change: Change, document loaded: DocumentState??,
-                                         asNew: Bool = false) throws -> (outcome: CommitOutcome, change: Change) {
+    private mutating func commitOnServer(_ change: Change, document loaded: DocumentState??, asNew: Bool = false,
+                                         canonicalFields: [UInt8]?) throws -> (outcome: CommitOutcome, change: Change) {
         var change = change
         let insert = try connection.statement(static: """
             INSERT INTO changes(origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
@@ -27,7 +29,7 @@ extension WriteContext {
         try insert.bind(change.collection, at: 4)
         try insert.bind(change.recordID, at: 5)
         try insert.bind(Int64(ChangeKindCode.code(change.kind)), at: 6)
-        let fields = JSONValue.object(change.fields).canonicalBytes
+        let fields = canonicalFields ?? JSONValue.object(change.fields).canonicalBytes
         try insert.bind(utf8: fields, at: 7)
         try insert.bind(Int64(bitPattern: now), at: 8)
         try insert.bind(change.signature.map { .text($0.wireText) } ?? .null, at: 9)
@@ -78,10 +80,11 @@ extension WriteContext {
         return (.committed(serverSeq: serverSeq, duplicate: false), change)
     }
 
-    /// Stamps a write of the original protocol as a change of the server's own, then commits it.
-    mutating func commitLegacy(_ write: LegacyWrite) throws -> SequencedChange {
+    /// Stamps a write of the original protocol as a change of the server's own, then commits it;
+    /// `canonicalFields` as for ``commitOnServer(_:canonicalFields:)``.
+    mutating func commitLegacy(_ write: LegacyWrite, canonicalFields: [UInt8]? = nil) throws -> SequencedChange {
         var hlc = nextTimestamp()
-        // An insert's record is read only if it exists (``commitOnServer(_:document:asNew:)``), and
+        // An insert's record is read only if it exists (``commitOnServer(_:document:asNew:canonicalFields:)``), and
         // the change restamped then; any other write's record is read first.
         var document: DocumentState?? = nil
         if write.kind != .insert {
@@ -95,7 +98,8 @@ extension WriteContext {
         // (`ServerSigning`), as a node does; clients of the original protocol need no signature.
         let change = Change(id: ChangeID(origin: nodeID, seq: takeSequence()), hlc: hlc, collection: write.collection,
                             recordID: write.recordID, kind: write.kind, fields: write.fields)
-        guard case (.committed(let serverSeq, _), let committed) = try commitOnServer(change, document: document, asNew: write.kind == .insert) else {
+        guard case (.committed(let serverSeq, _), let committed) = try commitOnServer(change, document: document, asNew: write.kind == .insert,
+                                                                                      canonicalFields: canonicalFields) else {
             throw StoreError(.corrupted, "the server's own change was refused")
         }
         return SequencedChange(change: committed, serverSeq: serverSeq)

@@ -207,9 +207,9 @@ package final class PostgresServerStorage: ServerStorage {
         var outcomes = screened.refused
         guard !accepted.isEmpty else { return outcomes }
         let writer = self.writer
-        // Encoded here, before the writer's queue: what the transaction does holding the head's lock,
-        // every instance's writers wait for.
-        let fields = accepted.map { JSONValue.canonicalString(object: $0.fields) }
+        // Encoded here, before the writer's queue (by the check): what the transaction does holding
+        // the head's lock, every instance's writers wait for.
+        let fields = screened.fields.map { String(decoding: $0, as: UTF8.self) }
         let committed = try await boundedAwait(Self.operationLimit, "a commit") {
             try await writer.commit(accepted, fields: fields, submitter: submitter)
         }
