@@ -84,8 +84,9 @@ extension WriteContext {
     /// `canonicalFields` as for ``commitOnServer(_:canonicalFields:)``.
     mutating func commitLegacy(_ write: LegacyWrite, canonicalFields: [UInt8]? = nil) throws -> SequencedChange {
         var hlc = nextTimestamp()
-        // An insert's record is read only if it exists (``commitOnServer(_:document:asNew:canonicalFields:)``), and
-        // the change restamped then; any other write's record is read first.
+        // An insert's record is read only if it exists, and the change restamped then
+        // (``commitOnServer(_:document:asNew:canonicalFields:)``); any other write's record is
+        // read first.
         var document: DocumentState?? = nil
         if write.kind != .insert {
             let stored = try loadState(collection: write.collection, id: write.recordID)
