@@ -46,6 +46,7 @@ package final class SQLiteStatement {
     }
 
     package func bind(_ value: SQLiteValue, at index: Int32) throws(SQLiteError) {
+        try refuseWhileBusy()
         let code: Int32
         switch value {
         case .null: code = sqlite3_bind_null(handle, index)
@@ -66,11 +67,21 @@ package final class SQLiteStatement {
 
     /// Binds UTF-8 bytes as text without building a `String`.
     package func bind(utf8 bytes: [UInt8], at index: Int32) throws(SQLiteError) {
+        try refuseWhileBusy()
         let code = bytes.withUnsafeBytes { bindText($0, at: index) }
         guard code == SQLITE_OK else { throw SQLiteError(code: code, connection: connection.handle, sql: sql) }
     }
 
-    /// Binds `bytes` as text: copied into the parameter's slot when they fit, else by SQLite.
+    /// A statement part way through its rows may still read its parameters' slots: a bind then is
+    /// refused before any slot is touched (SQLite would refuse it too, after the slot was written).
+    private func refuseWhileBusy() throws(SQLiteError) {
+        guard sqlite3_stmt_busy(handle) != 0 else { return }
+        throw SQLiteError(code: SQLITE_MISUSE, message: "a parameter was bound while the statement was part way through its rows",
+                          sql: sql)
+    }
+
+    /// Binds `bytes` as text: copied into the parameter's slot when they fit, else by SQLite. The
+    /// statement is not part way through its rows (``refuseWhileBusy()``).
     private func bindText(_ bytes: UnsafeRawBufferPointer, at index: Int32) -> Int32 {
         let position = Int(index) - 1
         guard bytes.count <= Self.slotLimit, slots.indices.contains(position) else {
@@ -79,9 +90,6 @@ package final class SQLiteStatement {
             return sqlite3_bind_text(handle, index, start.assumingMemoryBound(to: CChar.self), Int32(bytes.count),
                                      csqlite_transient())
         }
-        // A statement part way through its rows may still read the slot: leave it as it is, and
-        // let SQLite refuse the bind.
-        if sqlite3_stmt_busy(handle) != 0 { return SQLITE_MISUSE }
         let held = slots[position]
         let slot: UnsafeMutableRawBufferPointer
         if held.count >= bytes.count, held.baseAddress != nil {
