@@ -100,6 +100,19 @@ import Testing
         }
     }
 
+    /// A document over `maxDocumentBytes` is refused through either protocol: a node's change and
+    /// an original-protocol write go through the same check.
+    @Test func aDocumentOverTheSizeLimitIsRefusedThroughEitherProtocol() throws {
+        let limits = ServerStorageLimits(maxDocumentBytes: 32)
+        let big: JSONObject = ["text": .string(String(repeating: "x", count: 40))]
+        let change = Change(id: ChangeID("node:1")!, hlc: HLCTimestamp(wallMillis: 1_000), collection: "items", recordID: "r",
+                            kind: .insert, fields: big)
+        guard case .failure(let refused) = limits.check(change, now: 1_000) else { Issue.record("a 50-byte document was accepted"); return }
+        #expect(refused.code == .tooLarge)
+        #expect(throws: StoreError.self) { try limits.check(LegacyWrite(kind: .insert, collection: "items", recordID: "r", fields: big)) }
+        #expect(try limits.check(LegacyWrite(kind: .insert, collection: "items", recordID: "r", fields: ["n": 1])) == Array(#"{"n":1}"#.utf8))
+    }
+
     /// The same changes, in any order and with repeats, leave every store with the same documents,
     /// vector and digest: a PostgreSQL server and a SQLite one are interchangeable to nodes.
     @Test func everyStoreMergesTheSameChangesToTheSameDigest() async throws {

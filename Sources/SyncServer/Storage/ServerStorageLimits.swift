@@ -36,10 +36,9 @@ extension ServerStorageLimits {
             return .failure(FrameError(.invalidMessage, problem))
         }
         let fields: [UInt8]
-        switch DocumentRules.encode(change.fields, maxDepth: maxDocumentDepth) {
-        case .failure(let problem): return .failure(FrameError(.invalidMessage, problem.message))
-        case .success(let body) where body.count > maxDocumentBytes:
-            return .failure(FrameError(.tooLarge, "document of \(body.count) bytes exceeds the limit of \(maxDocumentBytes)"))
+        switch encode(change.fields) {
+        case .failure(.invalid(let problem)): return .failure(FrameError(.invalidMessage, problem))
+        case .failure(.tooLarge(let problem)): return .failure(FrameError(.tooLarge, problem))
         case .success(let body): fields = body
         }
         if change.hlc.wallMillis > now + maxFutureMillis {
@@ -76,9 +75,25 @@ extension ServerStorageLimits {
         if let problem = Identifiers.problem(withCollection: write.collection) ?? Identifiers.problem(withRecordID: write.recordID) {
             throw StoreError(.invalidIdentifier, problem)
         }
-        switch DocumentRules.encode(write.fields, maxDepth: maxDocumentDepth) {
-        case .failure(let problem): throw StoreError(.invalidDocument, problem.message)
+        switch encode(write.fields) {
+        case .failure(.invalid(let problem)), .failure(.tooLarge(let problem)): throw StoreError(.invalidDocument, problem)
         case .success(let fields): return fields
+        }
+    }
+
+    /// Why a document's fields are refused.
+    private enum DocumentRefusal: Error {
+        case invalid(String), tooLarge(String)
+    }
+
+    /// The canonical encoding of a document's fields, checked against the document rules and
+    /// `maxDocumentBytes`: the one check of both protocols' writes.
+    private func encode(_ fields: JSONObject) -> Result<[UInt8], DocumentRefusal> {
+        switch DocumentRules.encode(fields, maxDepth: maxDocumentDepth) {
+        case .failure(let problem): return .failure(.invalid(problem.message))
+        case .success(let body) where body.count > maxDocumentBytes:
+            return .failure(.tooLarge("document of \(body.count) bytes exceeds the limit of \(maxDocumentBytes)"))
+        case .success(let body): return .success(body)
         }
     }
 }

@@ -47,7 +47,7 @@ extension WriteContext {
         // new ones, and for those a first attempt would be one search more, not one fewer.
         var visibleChange = true
         let writtenAsNew: Bool
-        if asNew, change.kind == .insert {
+        if asNew {
             var document = DocumentState()
             // What the general path below finds for a document that did not exist.
             visibleChange = document.apply(change) && document.exists
