@@ -83,7 +83,8 @@ extension ServerStorageLimits {
 
     /// Why a document's fields are refused.
     private enum DocumentRefusal: Error {
-        case invalid(String), tooLarge(String)
+        case invalid(String)
+        case tooLarge(String)
     }
 
     /// The canonical encoding of a document's fields, checked against the document rules and
