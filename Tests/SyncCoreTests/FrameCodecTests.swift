@@ -107,6 +107,28 @@ import Testing
         }
     }
 
+    /// A change frame is read from its top-level members as they came, every other frame from a
+    /// dictionary of them: both ways decode a change the same, and refuse the same frames.
+    @Test func aChangeFrameReadFromItsMembersIsTheOneReadFromItsObject() throws {
+        let frames = [
+            #"{"type":"insert","collection":"todos","recordId":"1","data":{"text":"a","n":1},"timestamp":"2026-01-01T00:00:00.000Z"}"#,
+            #"{"metadata":{"changeId":"node-1:42","hlc":"019b76daa8000002","serverSeq":7},"recordId":"r1","type":"update","collection":"c","data":{}}"#,
+            #"{"type":"delete","collection":"c","recordId":"r","data":null,"timestamp":null,"metadata":null}"#,
+        ]
+        for text in frames {
+            let object = try JSONParser().parseObject(Array(text.utf8))
+            #expect(try codec.decode(text) == .change(try FrameCodec.changeMessage(from: object)))
+        }
+        // A repeated key at the top level is refused as in any object, type and collection too.
+        for repeated in [
+            #"{"type":"insert","collection":"c","recordId":"r","data":{},"recordId":"s"}"#,
+            #"{"type":"insert","type":"delete","collection":"c","recordId":"r"}"#,
+            #"{"type":"subscribe","collection":"c","collection":"d"}"#,
+        ] {
+            #expect { try codec.decode(repeated) } throws: { ($0 as? FrameError)?.code == .invalidMessage }
+        }
+    }
+
     @Test func rejectsOversizedFramesAndBatches() {
         let small = FrameCodec(maxFrameBytes: 64, maxBatchCount: 1)
         #expect { try small.decode(String(repeating: " ", count: 65) + "{}") } throws: { ($0 as? FrameError)?.code == .tooLarge }

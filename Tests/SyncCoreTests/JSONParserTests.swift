@@ -87,6 +87,43 @@ import Testing
         #expect(throws: JSONError.self) { try parser.parse(#"{"x":{"y":1},"x":2}"#) }
     }
 
+    /// ``JSONParser/parseMembers(_:)`` (a frame's top level) reads what ``JSONParser/parse(_:)``
+    /// reads: the same members in the order they came, the same refusals, and `nil` for a value
+    /// that is not an object. Repeated keys are found by comparing the keys of a small object and
+    /// through a set for a larger one; either way the error points at an occurrence of the key.
+    @Test func membersAreWhatTheObjectHoldsInOrder() throws {
+        let text = #" {"type":"insert","data":{"b":1,"a":[2]},"n":null,"z":-1.5} "#
+        let members = try #require(try parser.parseMembers(Array(text.utf8)))
+        #expect(members.members.map(\.key) == ["type", "data", "n", "z"])
+        #expect(members.object == (try parser.parseObject(Array(text.utf8))))
+        #expect(members["data"] == ["b": 1, "a": [2]] && members["n"] == .null && members["missing"] == nil)
+        #expect(try parser.parseMembers(Array("{}".utf8))?.members.isEmpty == true)
+        for other in ["[1]", "\"s\"", "3", "null"] {
+            #expect(try parser.parseMembers(Array(other.utf8)) == nil)
+        }
+        for bad in [#"{"a":1} x"#, #"{"a":1"#, #"{"a" 1}"#, "", #"{"a":1}{"#] {
+            #expect(throws: JSONError.self) { try parser.parseMembers(Array(bad.utf8)) }
+        }
+        #expect { try JSONParser(limits: .init(maxBytes: 8)).parseMembers(Array(#"{"a":"123456"}"#.utf8)) } throws: {
+            ($0 as? JSONError)?.code == .tooLarge
+        }
+        #expect { try JSONParser(limits: .init(maxDepth: 2)).parseMembers(Array(#"{"a":{"b":{}}}"#.utf8)) } throws: {
+            ($0 as? JSONError)?.code == .tooDeep
+        }
+        let many = (0..<40).map { #""k\#($0)":\#($0)"# }
+        for (count, repeatAt) in [(3, 2), (16, 15), (17, 16), (40, 39), (40, 1)] {
+            let unique = "{" + many.prefix(count).joined(separator: ",") + "}"
+            #expect(try parser.parseMembers(Array(unique.utf8))?.members.count == count)
+            // The last member's key made the same as the first's.
+            var keys = Array(many.prefix(count))
+            keys[repeatAt] = #""k0":"# + "\(repeatAt)"
+            let repeated = "{" + keys.joined(separator: ",") + "}"
+            let error = #expect(throws: JSONError.self) { try parser.parseMembers(Array(repeated.utf8)) }
+            #expect(error?.code == .duplicateKey)
+            #expect(error.map { Array(repeated.utf8.dropFirst($0.offset).prefix(4)) } == Array(#""k0""#.utf8))
+        }
+    }
+
     @Test func boundsNestingDepth() throws {
         let limited = JSONParser(limits: .init(maxDepth: 10))
         let deep = String(repeating: "[", count: 11) + String(repeating: "]", count: 11)

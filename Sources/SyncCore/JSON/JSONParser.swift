@@ -51,20 +51,68 @@ package struct JSONParser: Sendable {
         return object
     }
 
+    /// Parses one JSON value from `bytes` and, when it is an object, returns its members as they
+    /// came (``JSONMembers``) instead of a dictionary; `nil` for any other valid value. For a
+    /// reader that looks a few keys up once, such as a frame's top level.
+    package func parseMembers<Bytes: Collection>(_ bytes: Bytes) throws(JSONError) -> JSONMembers? where Bytes.Element == UInt8 {
+        if let result = bytes.withContiguousStorageIfAvailable({ buffer in
+            Result { () throws(JSONError) -> JSONMembers? in try parseMembers(buffer: buffer) }
+        }) {
+            return try result.get()
+        }
+        let copy = Array(bytes)
+        return try copy.withContiguousStorageIfAvailable({ buffer in
+            Result { () throws(JSONError) -> JSONMembers? in try parseMembers(buffer: buffer) }
+        })!.get()
+    }
+
     private func parse(buffer: UnsafeBufferPointer<UInt8>) throws(JSONError) -> JSONValue {
-        guard buffer.count <= limits.maxBytes else {
-            throw JSONError(code: .tooLarge, offset: limits.maxBytes, message: "input of \(buffer.count) bytes exceeds the limit of \(limits.maxBytes)")
-        }
-        var reader = JSONReader(bytes: buffer, maxDepth: limits.maxDepth)
-        reader.skipWhitespace()
+        var reader = try JSONReader(checking: buffer, limits: limits)
         let value = try reader.readValue(depth: 0)
-        reader.skipWhitespace()
-        guard reader.index == buffer.count else {
-            throw reader.error(.syntax, "unexpected bytes after the value")
-        }
+        try reader.expectEnd()
         return value
     }
+
+    private func parseMembers(buffer: UnsafeBufferPointer<UInt8>) throws(JSONError) -> JSONMembers? {
+        var reader = try JSONReader(checking: buffer, limits: limits)
+        guard reader.index < buffer.count, buffer[reader.index] == UInt8(ascii: "{") else {
+            _ = try reader.readValue(depth: 0)
+            try reader.expectEnd()
+            return nil
+        }
+        let members = try reader.readMembers(depth: 1)
+        try reader.expectEnd()
+        return members
+    }
 }
+
+/// One JSON object's members in the order they came, each key once (checked when parsed): read by
+/// looking a key up along them, where a dictionary would hash every key to build it and again to
+/// look one up. For objects of a few members read once, such as a frame's top level.
+package struct JSONMembers: Sendable {
+    package let members: [(key: String, value: JSONValue)]
+
+    /// The value of `key`, if the object has it.
+    package subscript(key: String) -> JSONValue? {
+        for member in members where member.key == key { return member.value }
+        return nil
+    }
+
+    /// The same object as a dictionary.
+    package var object: JSONObject {
+        var object = JSONObject(minimumCapacity: members.count)
+        for member in members { object[member.key] = member.value }
+        return object
+    }
+}
+
+/// How a decoder reads an object's members: from a dictionary, or from ``JSONMembers``.
+package protocol JSONMemberLookup {
+    subscript(key: String) -> JSONValue? { get }
+}
+
+extension Dictionary: JSONMemberLookup where Key == String, Value == JSONValue {}
+extension JSONMembers: JSONMemberLookup {}
 
 /// The cursor of one parse.
 struct JSONReader {
@@ -78,6 +126,21 @@ struct JSONReader {
     init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+    }
+
+    /// A reader of a whole input within `limits`, at its first value.
+    init(checking buffer: UnsafeBufferPointer<UInt8>, limits: JSONParser.Limits) throws(JSONError) {
+        guard buffer.count <= limits.maxBytes else {
+            throw JSONError(code: .tooLarge, offset: limits.maxBytes, message: "input of \(buffer.count) bytes exceeds the limit of \(limits.maxBytes)")
+        }
+        self.init(bytes: buffer, maxDepth: limits.maxDepth)
+        skipWhitespace()
+    }
+
+    /// Nothing but white space follows the value read.
+    mutating func expectEnd() throws(JSONError) {
+        skipWhitespace()
+        guard index == bytes.count else { throw error(.syntax, "unexpected bytes after the value") }
     }
 
     func error(_ code: JSONError.Code, _ message: String) -> JSONError {
@@ -118,18 +181,66 @@ struct JSONReader {
     }
 
     mutating func readObject(depth: Int) throws(JSONError) -> JSONObject {
+        let first = members.count
+        // On an error part way, the members gathered so far are dropped; on success they are
+        // moved into the object below, which leaves the stack as it was.
+        defer { if members.count > first { members.removeLast(members.count - first) } }
+        try gatherMembers(depth: depth)
+        // Each member is moved off the stack into the object, last first: no copy of its key and
+        // value, and nothing left on the stack to destroy. A key met again is one that a later
+        // member of this object also has; the error points at this earlier one.
+        var object = JSONObject(minimumCapacity: members.count - first)
+        while members.count > first {
+            let member = members.removeLast()
+            if object.updateValue(member.value, forKey: member.key) != nil {
+                throw JSONError(code: .duplicateKey, offset: member.offset, message: "duplicate key \"\(member.key)\"")
+            }
+        }
+        return object
+    }
+
+    /// Reads an object as ``readObject(depth:)`` does, and returns its members in order without
+    /// building a dictionary. Keys are checked unique by comparing them with each other, which
+    /// for the few members of a frame costs less than hashing them; a larger object is checked
+    /// through a set.
+    mutating func readMembers(depth: Int) throws(JSONError) -> JSONMembers {
+        let first = members.count
+        defer { if members.count > first { members.removeLast(members.count - first) } }
+        try gatherMembers(depth: depth)
+        let count = members.count - first
+        if count <= 16 {
+            for later in first..<members.count {
+                for earlier in first..<later where members[earlier].key == members[later].key {
+                    let member = members[earlier]
+                    throw JSONError(code: .duplicateKey, offset: member.offset, message: "duplicate key \"\(member.key)\"")
+                }
+            }
+        } else {
+            var seen = Set<String>(minimumCapacity: count)
+            for member in members[first...] where !seen.insert(member.key).inserted {
+                throw JSONError(code: .duplicateKey, offset: member.offset, message: "duplicate key \"\(member.key)\"")
+            }
+        }
+        var list: [(key: String, value: JSONValue)] = []
+        list.reserveCapacity(count)
+        while members.count > first {
+            let member = members.removeLast()
+            list.append((member.key, member.value))
+        }
+        list.reverse()
+        return JSONMembers(members: list)
+    }
+
+    /// Reads an object's members onto ``members`` (none for `{}`), the reader past its `}`.
+    private mutating func gatherMembers(depth: Int) throws(JSONError) {
         guard depth <= maxDepth else { throw error(.tooDeep, "nesting deeper than \(maxDepth)") }
         index += 1
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return [:]
+            return
         }
         if members.capacity == 0 { members.reserveCapacity(16) }
-        let first = members.count
-        // On an error part way, the members gathered so far are dropped; on success they are
-        // moved into the object below, which leaves the stack as it was.
-        defer { if members.count > first { members.removeLast(members.count - first) } }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error(.syntax, "expected a key") }
@@ -147,17 +258,6 @@ struct JSONReader {
             if bytes[index] == UInt8(ascii: "}") { index += 1; break }
             throw error(.syntax, "expected ',' or '}'")
         }
-        // Each member is moved off the stack into the object, last first: no copy of its key and
-        // value, and nothing left on the stack to destroy. A key met again is one that a later
-        // member of this object also has; the error points at this earlier one.
-        var object = JSONObject(minimumCapacity: members.count - first)
-        while members.count > first {
-            let member = members.removeLast()
-            if object.updateValue(member.value, forKey: member.key) != nil {
-                throw JSONError(code: .duplicateKey, offset: member.offset, message: "duplicate key \"\(member.key)\"")
-            }
-        }
-        return object
     }
 
     mutating func readArray(depth: Int) throws(JSONError) -> [JSONValue] {

@@ -207,14 +207,19 @@ package struct FrameCodec: Sendable {
         guard bytes.count <= maxFrameBytes else {
             throw FrameError(.tooLarge, "frame of \(bytes.count) bytes exceeds the limit of \(maxFrameBytes)")
         }
-        let value: JSONValue
+        let parsed: JSONMembers?
         do {
-            value = try JSONParser(limits: .init(maxBytes: maxFrameBytes, maxDepth: maxDepth)).parse(bytes)
+            parsed = try JSONParser(limits: .init(maxBytes: maxFrameBytes, maxDepth: maxDepth)).parseMembers(bytes)
         } catch {
             throw FrameError(error.code == .tooLarge ? .tooLarge : .invalidMessage, error.description)
         }
-        guard case .object(let object) = value else { throw FrameError(.invalidMessage, "a frame must be a JSON object") }
-        return try decode(object: object)
+        guard let members = parsed else { throw FrameError(.invalidMessage, "a frame must be a JSON object") }
+        // A change, the frame that comes most, is read from the members as they came; the others
+        // from a dictionary of them.
+        if let type = members["type"]?.stringValue, Change.Kind(rawValue: type) != nil {
+            return .change(try Self.changeMessage(from: members))
+        }
+        return try decode(object: members.object)
     }
 
     /// Decodes one frame from a JSON string.
@@ -252,7 +257,7 @@ package struct FrameCodec: Sendable {
         }
     }
 
-    static func collection(in object: JSONObject) throws(FrameError) -> String {
+    static func collection(in object: some JSONMemberLookup) throws(FrameError) -> String {
         guard let collection = object["collection"]?.stringValue else {
             throw FrameError(.invalidMessage, "missing string field \"collection\"")
         }
@@ -269,7 +274,7 @@ package struct FrameCodec: Sendable {
     }
 
     /// Decodes an insert, update or delete object.
-    package static func changeMessage(from object: JSONObject) throws(FrameError) -> ChangeMessage {
+    package static func changeMessage(from object: some JSONMemberLookup) throws(FrameError) -> ChangeMessage {
         guard let type = object["type"]?.stringValue, let kind = Change.Kind(rawValue: type) else {
             throw FrameError(.invalidMessage, "change frame type must be insert, update or delete")
         }
