@@ -14,6 +14,18 @@ import Testing
         #expect(theirs.missing(from: mine).map(\.origin) == [c])
     }
 
+    /// `extend` takes only the next sequence number, and never leaves an entry at 0: a vector
+    /// extended where it could not be equals one built without that origin.
+    @Test func extendTakesOnlyTheNextSequenceNumber() {
+        var vector = VersionVector([a: 5])
+        #expect(vector.extend(a, to: 6) == 5 && vector[a] == 6)
+        #expect(vector.extend(a, to: 8) == 6 && vector[a] == 6)
+        #expect(vector.extend(a, to: 3) == 6 && vector[a] == 6)
+        #expect(vector.extend(b, to: 2) == 0 && vector == VersionVector([a: 6]) && vector.entries[b] == nil)
+        #expect(vector.extend(c, to: 0) == 0 && vector.entries[c] == nil)
+        #expect(vector.extend(b, to: 1) == 0 && vector == VersionVector([a: 6, b: 1]))
+    }
+
     @Test func unionTakesTheMaximum() {
         var vector = VersionVector([a: 5])
         vector.formUnion(VersionVector([a: 3, b: 4]))

@@ -64,9 +64,9 @@ extension WriteContext {
     /// (``WriterState/originsAhead``). The origin's row is written once per transaction, by
     /// ``writeOrigins()``.
     package mutating func advanceVector(origin: NodeID, seq: UInt64, hlc: HLCTimestamp) throws {
-        var contiguous = state.vector[origin]
-        if seq == contiguous + 1 {
-            contiguous = seq
+        let previous = state.vector.extend(origin, to: seq)
+        if seq == previous + 1 {
+            var contiguous = seq
             if state.originsAhead.contains(origin) {
                 let statement = try connection.statement(static: "SELECT seq FROM changes WHERE origin = ?1 AND seq > ?2 ORDER BY seq")
                 try statement.bind(origin.rawValue, at: 1)
@@ -81,12 +81,16 @@ extension WriteContext {
                     contiguous = next
                 }
                 if !gap { state.originsAhead.remove(origin) }
+                state.vector[origin] = contiguous
             }
-            state.vector[origin] = contiguous
-        } else if seq > contiguous + 1 {
+        } else if seq > previous + 1 {
             state.originsAhead.insert(origin)
         }
-        movedOrigins[origin] = max(movedOrigins[origin] ?? hlc, hlc)
+        Self.raise(&movedOrigins[origin, default: hlc], to: hlc)
+    }
+
+    private static func raise(_ mark: inout HLCTimestamp, to hlc: HLCTimestamp) {
+        if hlc > mark { mark = hlc }
     }
 
     /// Writes the rows of the origins this transaction moved (``advanceVector(origin:seq:hlc:)``);
