@@ -23,20 +23,32 @@ import SyncCore
         }
     }
 
+    struct ListenerDidNotStart: Error, CustomStringConvertible {
+        let node: String
+        var description: String { "\(node)'s mesh listener did not start" }
+    }
+
     static func startMeshNode(_ directory: TemporaryDirectory, name: String, serverPort: Int, team: String = "field",
                               peers: [Int] = [], heartbeat: Duration = .milliseconds(200),
                               gatewayGrace: Duration = .milliseconds(300), secret: String? = nil) async throws -> MeshNode {
         let proxy = try await TCPProxy.start(targetPort: serverPort)
-        let meshPort = try freeLoopbackPort()
+        // The listener takes a port the kernel picks as it binds: a port found free beforehand can
+        // be taken (by another connection's local end) before the node binds it, and the node
+        // then runs without a listener, so that no peer ever links to it.
         let test = try await TestNode.start(path: directory.file("\(name).sqlite"), baseURL: "http://127.0.0.1:\(proxy.port)") {
             $0.pingInterval = .milliseconds(250)
             $0.syncInterval = .milliseconds(500)
-            var mesh = MeshConfiguration(teamID: team, host: "127.0.0.1", port: meshPort,
+            var mesh = MeshConfiguration(teamID: team, host: "127.0.0.1", port: 0,
                                          staticPeers: peers.map { "ws://127.0.0.1:\($0)" }, discovery: false)
             mesh.heartbeatInterval = heartbeat
             mesh.gatewayGrace = gatewayGrace
             mesh.teamSecret = secret
             $0.mesh = mesh
+        }
+        guard let meshPort = await test.node.waitUntilMeshListening() else {
+            await test.stop()
+            await proxy.stop()
+            throw ListenerDidNotStart(node: name)
         }
         return MeshNode(test: test, proxy: proxy, meshPort: meshPort)
     }
