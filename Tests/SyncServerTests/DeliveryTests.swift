@@ -249,6 +249,104 @@ import Testing
         #expect(!harness.channel.isActive, "the connection is closed")
     }
 
+    /// A socket that takes nothing until the test lets the writes through; `full` makes the channel
+    /// unwritable at the next write, as NIO does when what it holds passes its high watermark.
+    final class HeldWrites: ChannelOutboundHandler, @unchecked Sendable {
+        typealias OutboundIn = ByteBuffer
+        var held: [(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)] = []
+        var full = false
+        var context: ChannelHandlerContext?
+
+        func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            held.append((unwrapOutboundIn(data), promise))
+            if full, let channel = context.channel as? EmbeddedChannel { channel.isWritable = false }
+        }
+
+        func flush(context: ChannelHandlerContext) {}
+
+        func letThrough() {
+            guard let context else { return }
+            for write in held { context.write(NIOAny(write.buffer), promise: write.promise) }
+            held = []
+            context.flush()
+        }
+    }
+
+    /// A small drain to a writable channel is released once flushed (what the channel holds is
+    /// below its high watermark); one that leaves the channel unwritable, and every drain after it,
+    /// count against the bound until their writes complete.
+    @Test func framesCountAgainstTheBoundOnceTheChannelIsFull() throws {
+        let channel = EmbeddedChannel()
+        let held = HeldWrites()
+        let delivery = Delivery(eventLoop: channel.embeddedEventLoop, limit: 3, byteLimit: 64 << 20)
+        try channel.pipeline.syncOperations.addHandler(held)
+        try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        delivery.subscribe("todos")
+        channel.embeddedEventLoop.run()
+        // Writable: five frames, one drain each, none counted once written, though none is on the socket.
+        for seq in UInt64(1)...5 {
+            let admitted = delivery.publish(Self.commit(seq...seq), connection: 7)
+            #expect(admitted, "frame \(seq)")
+            channel.embeddedEventLoop.run()
+        }
+        let heldWrites = held.held.count, writable = channel.isWritable
+        #expect(heldWrites == 6)
+        #expect(writable)
+        // The next write fills the channel: that drain's frame stays counted, and so does each after it.
+        held.full = true
+        for seq in UInt64(6)...8 {
+            let admitted = delivery.publish(Self.commit(seq...seq), connection: 7)
+            #expect(admitted, "frame \(seq)")
+            channel.embeddedEventLoop.run()
+        }
+        let full = !channel.isWritable
+        #expect(full)
+        let ninth = delivery.publish(Self.commit(9...9), connection: 7)
+        #expect(!ninth, "three frames not on the socket, and a fourth")
+        channel.embeddedEventLoop.run()
+        let dropped = !channel.isActive
+        #expect(dropped, "the connection is dropped")
+    }
+
+    /// The frames of a drain that filled the channel are released when a later drain's writes
+    /// complete, and the connection takes frames again.
+    @Test func aFullChannelsFramesAreReleasedWithTheNextWrites() throws {
+        let channel = EmbeddedChannel()
+        let held = HeldWrites()
+        let delivery = Delivery(eventLoop: channel.embeddedEventLoop, limit: 3, byteLimit: 64 << 20)
+        try channel.pipeline.syncOperations.addHandler(held)
+        try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        delivery.subscribe("todos")
+        channel.embeddedEventLoop.run()
+        held.full = true
+        for seq in UInt64(1)...3 {
+            let admitted = delivery.publish(Self.commit(seq...seq), connection: 7)
+            #expect(admitted, "frame \(seq)")
+            channel.embeddedEventLoop.run()
+        }
+        // The socket takes everything; the channel is writable again.
+        channel.isWritable = true
+        held.full = false
+        held.letThrough()
+        channel.embeddedEventLoop.run()
+        for seq in UInt64(4)...6 {
+            let admitted = delivery.publish(Self.commit(seq...seq), connection: 7)
+            #expect(admitted, "frame \(seq): the first three are on the socket")
+            channel.embeddedEventLoop.run()
+        }
+        held.letThrough()
+        var frames: [Frame] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            frames += try Self.decodeAll(buffer).map { try FrameCodec().decode($0.unmaskedData.readableBytesView) }
+        }
+        let seqs = Self.serverSeqs(frames)
+        #expect(seqs == Array(1...6))
+    }
+
     @Test func aBoundInBytesDropsAReaderOfLargeFrames() throws {
         let harness = try Harness(byteLimit: 1_000)
         harness.delivery.subscribe("todos")

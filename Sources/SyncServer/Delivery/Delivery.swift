@@ -21,6 +21,9 @@ final class Delivery: Sendable {
     let eventLoop: any EventLoop
     private let state = Mutex(State())
     private let context: NIOLoopBoundBox<ChannelHandlerContext?>
+    /// Frames a drain wrote without a promise (``drain()``) that the socket had not all taken by the
+    /// end of the flush: still counted against the bound, released with the next drain's writes.
+    private let unconfirmed: NIOLoopBoundBox<[Outgoing]>
     /// Frames queued or written and not yet on the socket.
     private let frames: OutboundQueueBound
     private let bytes = Atomic<Int>(0)
@@ -73,6 +76,7 @@ final class Delivery: Sendable {
         self.metrics = metrics
         self.info = info
         self.context = NIOLoopBoundBox(nil, eventLoop: eventLoop)
+        self.unconfirmed = NIOLoopBoundBox([], eventLoop: eventLoop)
         self.frames = OutboundQueueBound(limit: limit)
         self.byteLimit = byteLimit
     }
@@ -353,14 +357,24 @@ final class Delivery: Sendable {
             written.append(Outgoing(buffer: ServerFrame.close(code: code, reason: reason), promise: nil, counted: false))
         }
         guard !written.isEmpty else { return }
-        // Writes complete in order: the last one's completion releases them all.
-        let done = written[written.count - 1].promise ?? context.eventLoop.makePromise(of: Void.self)
+        // Writes complete in order: the last one's completion releases them all. A small drain that
+        // nobody waits for (no page, no close) to a writable channel, behind nothing unconfirmed,
+        // is written without a promise, and released once flushed if the channel is still writable:
+        // what it then holds unwritten is below NIO's high watermark (64 kB). That saves a promise,
+        // its future and its callback per delivery, for each of 1,000 subscribers of a commit. A
+        // drain that leaves the channel unwritable stays counted until a later drain's writes
+        // complete, and every drain after it takes a promise until then.
+        let last = written[written.count - 1]
+        let previous = unconfirmed.value
+        let join = context.channel.isWritable
+        let confirmLater = join && last.promise == nil && closing == nil && previous.isEmpty && written.count <= Self.smallDrain.frames
+            && written.reduce(0) { $0 + $1.buffer.readableBytes } <= Self.smallDrain.bytes
+        let done = confirmLater ? nil : (last.promise ?? context.eventLoop.makePromise(of: Void.self))
         // Each run of frames up to one somebody waits for (a catch-up page, and the last) goes out
         // as one buffer: copying a few hundred bytes costs less than a write of its own through
         // the pipeline and its own entry in the socket's pending writes. Not while the socket is
         // backed up: what waits there would be this connection's copy of frames that every
         // connection shares, and a reader that stopped would hold its bound in copies.
-        let join = context.channel.isWritable
         var start = 0
         for end in written.indices where end == written.count - 1 || written[end].promise != nil || !join {
             let promise = end == written.count - 1 ? done : written[end].promise
@@ -379,12 +393,25 @@ final class Delivery: Sendable {
             metrics.bytesSent.add(written.reduce(0) { $0 + $1.buffer.readableBytes }, ordering: .relaxed)
             metrics.deliverySeconds.recordNanoseconds(Int64(clamping: monotonicNanos() &- askedAt))
         }
+        guard let done else {
+            if context.channel.isWritable {
+                release(items)
+            } else {
+                unconfirmed.value = items
+            }
+            return
+        }
+        if !previous.isEmpty { unconfirmed.value = [] }
         let channel = context.channel
         done.futureResult.whenComplete { [self] _ in
+            release(previous)
             release(items)
             if closing != nil { channel.close(promise: nil) }
         }
     }
+
+    /// The most a drain writes without a promise (``drain()``).
+    private static var smallDrain: (frames: Int, bytes: Int) { (4, 16 << 10) }
 
     private func isAbort(_ closing: Closing?) -> Bool {
         if case .abort = closing { return true }
