@@ -274,18 +274,24 @@ import Testing
         }
     }
 
-    /// A small drain to a writable channel is released once flushed (what the channel holds is
-    /// below its high watermark); one that leaves the channel unwritable, and every drain after it,
-    /// count against the bound until their writes complete.
-    @Test func framesCountAgainstTheBoundOnceTheChannelIsFull() throws {
+    /// A delivery subscribed to "todos" whose socket takes nothing until the test says.
+    static func heldChannel(limit: Int) throws -> (EmbeddedChannel, HeldWrites, Delivery) {
         let channel = EmbeddedChannel()
         let held = HeldWrites()
-        let delivery = Delivery(eventLoop: channel.embeddedEventLoop, limit: 3, byteLimit: 64 << 20)
+        let delivery = Delivery(eventLoop: channel.embeddedEventLoop, limit: limit, byteLimit: 64 << 20)
         try channel.pipeline.syncOperations.addHandler(held)
         try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         delivery.subscribe("todos")
         channel.embeddedEventLoop.run()
+        return (channel, held, delivery)
+    }
+
+    /// A small drain to a writable channel is released once flushed (what the channel holds is
+    /// below its high watermark); one that leaves the channel unwritable, and every drain after it,
+    /// count against the bound until their writes complete.
+    @Test func framesCountAgainstTheBoundOnceTheChannelIsFull() throws {
+        let (channel, held, delivery) = try Self.heldChannel(limit: 3)
         // Writable: five frames, one drain each, none counted once written, though none is on the socket.
         for seq in UInt64(1)...5 {
             let admitted = delivery.publish(Self.commit(seq...seq), connection: 7)
@@ -314,14 +320,7 @@ import Testing
     /// The frames of a drain that filled the channel are released when a later drain's writes
     /// complete, and the connection takes frames again.
     @Test func aFullChannelsFramesAreReleasedWithTheNextWrites() throws {
-        let channel = EmbeddedChannel()
-        let held = HeldWrites()
-        let delivery = Delivery(eventLoop: channel.embeddedEventLoop, limit: 3, byteLimit: 64 << 20)
-        try channel.pipeline.syncOperations.addHandler(held)
-        try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
-        delivery.subscribe("todos")
-        channel.embeddedEventLoop.run()
+        let (channel, held, delivery) = try Self.heldChannel(limit: 3)
         held.full = true
         for seq in UInt64(1)...3 {
             let admitted = delivery.publish(Self.commit(seq...seq), connection: 7)
