@@ -51,7 +51,8 @@ public struct ServerLimits: Sendable, Hashable {
     /// and catches up). This bounds what a client that never reads can make the server hold.
     public var outboundQueueLimit = 10_000
     /// Bytes queued to a connection and not yet written to its socket before it is dropped as too
-    /// slow, whatever the count of frames: the bound on memory when frames are large.
+    /// slow, whatever the count of frames: the bound on memory when frames are large. (Frames a
+    /// writable channel holds below NIO's high watermark, 64 kB, may be left out: `Docs/Delivery.md`.)
     public var outboundQueueBytes = 64 << 20
     /// Invalid frames a connection may send before it is closed.
     public var maxInvalidFrames = 100

@@ -16,7 +16,8 @@ import Synchronization
 ///
 /// A connection whose frames are not written out (a reader that stopped reading) is dropped past
 /// `limit` frames or `byteLimit` bytes queued or handed to the channel and not yet written to the
-/// socket; it catches up from its cursor when it comes back. See `Docs/Delivery.md`.
+/// socket (less what a writable channel holds below its high watermark after a small drain:
+/// ``drain()``); it catches up from its cursor when it comes back. See `Docs/Delivery.md`.
 final class Delivery: Sendable {
     let eventLoop: any EventLoop
     private let state = Mutex(State())
