@@ -114,11 +114,14 @@ final class Delivery: Sendable {
     /// its connection is dropped before anything of this commit goes out, and it catches up from
     /// its cursor when it reconnects. A client of the original protocol is sent its collection from
     /// its subscription on: nothing changes for it.
+    ///
+    /// `drains`: where the drain this asks for is gathered with other connections' (the hub's
+    /// publish), instead of being asked of the event loop at once.
     func publishing(_ changes: [HubChange], skipped: (through: UInt64, complete: Set<String>)? = nil,
-                    connection: UInt64) -> (admitted: Bool, sentChanges: Bool) {
+                    connection: UInt64, drains: DrainBatch? = nil) -> (admitted: Bool, sentChanges: Bool) {
         let isNode = self.isNode
         var sentChanges = false
-        let admitted = enqueue { state in
+        let admitted = enqueue(drains: drains) { state in
             guard state.live else { return [] }
             if isNode, let skipped, skipped.through > state.liveFrom, !state.subscriptions.isSubset(of: skipped.complete) {
                 metrics?.partialResyncs.add(1, ordering: .relaxed)
@@ -295,7 +298,7 @@ final class Delivery: Sendable {
     /// Appends what `make` decides under the lock, to the held-back list during a catch-up, and
     /// drops the connection if that takes it past its bound.
     @discardableResult
-    private func enqueue(_ make: (inout State) -> [Outgoing]) -> Bool {
+    private func enqueue(drains: DrainBatch? = nil, _ make: (inout State) -> [Outgoing]) -> Bool {
         var admitted = true
         let schedule = state.withLock { state -> Bool in
             guard !state.ended else { return false }
@@ -319,7 +322,9 @@ final class Delivery: Sendable {
             state.pending.append(contentsOf: out)
             return Self.claimDrain(&state)
         }
-        if schedule { scheduleDrain() }
+        if schedule {
+            if let drains { drains.add(self) } else { scheduleDrain() }
+        }
         return admitted
     }
 
@@ -336,7 +341,7 @@ final class Delivery: Sendable {
     }
 
     /// On the event loop: writes every pending frame, flushes once, then closes if asked to.
-    private func drain() {
+    fileprivate func drain() {
         let (items, closing, askedAt) = state.withLock { state in
             state.drainScheduled = false
             defer {
@@ -430,6 +435,39 @@ final class Delivery: Sendable {
         guard count > 0 else { return }
         frames.release(count)
         bytes.subtract(size, ordering: .relaxed)
+    }
+}
+
+/// The drains one publish asks for, gathered per event loop: each loop is asked once per
+/// ``size`` connections (`execute`, two locks and a task each), where each connection asked its
+/// own. A loop starts on a batch as soon as it is full, while the hub goes on with the next
+/// connections; ``submit()`` sends what is left. Used by one thread, within one publish.
+final class DrainBatch {
+    /// Connections per `execute`.
+    static let size = 32
+    private var loops: [(loop: any EventLoop, deliveries: [Delivery])] = []
+
+    func add(_ delivery: Delivery) {
+        let loop = ObjectIdentifier(delivery.eventLoop)
+        guard let index = loops.firstIndex(where: { ObjectIdentifier($0.loop) == loop }) else {
+            loops.append((delivery.eventLoop, [delivery]))
+            return
+        }
+        loops[index].deliveries.append(delivery)
+        if loops[index].deliveries.count >= Self.size { submit(index) }
+    }
+
+    /// Asks each loop to drain what was gathered for it.
+    func submit() {
+        for index in loops.indices where !loops[index].deliveries.isEmpty { submit(index) }
+    }
+
+    private func submit(_ index: Int) {
+        let deliveries = loops[index].deliveries
+        loops[index].deliveries = []
+        loops[index].loop.execute {
+            for delivery in deliveries { delivery.drain() }
+        }
     }
 }
 

@@ -96,14 +96,16 @@ final class ServerHub: Sendable {
         }
         let skipped = commit.complete.map { (through: commit.through ?? 0, complete: $0) }
         var fanout = 0
+        let drains = DrainBatch()
         for (id, delivery) in targets {
-            let outcome = delivery.publishing(changes, skipped: skipped, connection: id)
+            let outcome = delivery.publishing(changes, skipped: skipped, connection: id, drains: drains)
             if outcome.sentChanges { fanout += 1 }
             if !outcome.admitted {
                 metrics.slowConnectionsDropped.add(1, ordering: .relaxed)
                 remove(id)
             }
         }
+        drains.submit()
         metrics.fanout.record(fanout)
     }
 
