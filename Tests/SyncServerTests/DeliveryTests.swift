@@ -28,11 +28,12 @@ import Testing
     }
 
     struct Harness {
-        let channel = EmbeddedChannel()
+        let channel: EmbeddedChannel
         let counter = FlushCounter()
         let delivery: Delivery
 
-        init(limit: Int = 10_000, byteLimit: Int = 64 << 20, metrics: ServerMetrics? = nil) throws {
+        init(limit: Int = 10_000, byteLimit: Int = 64 << 20, metrics: ServerMetrics? = nil, loop: EmbeddedEventLoop = EmbeddedEventLoop()) throws {
+            channel = EmbeddedChannel(loop: loop)
             delivery = Delivery(eventLoop: channel.embeddedEventLoop, limit: limit, byteLimit: byteLimit, metrics: metrics)
             try channel.pipeline.syncOperations.addHandler(counter)
             try channel.pipeline.syncOperations.addHandler(DeliveryHandler(delivery))
@@ -237,6 +238,28 @@ import Testing
         #expect(client.delivery.publishing(Self.commit(5...5), skipped: (through: 6, complete: ["notes"]), connection: 9).admitted)
         #expect(Self.serverSeqs(try client.written()) == [5])
         #expect(client.channel.isActive)
+    }
+
+    /// The hub's drains are asked of a loop 32 connections at a time: a full batch goes at once,
+    /// the rest when the publish ends, and every connection is drained once.
+    @Test func drainsAreAskedOfALoopInBatches() throws {
+        let loop = EmbeddedEventLoop()
+        let harnesses = try (0..<70).map { _ in try Harness(loop: loop) }
+        for harness in harnesses { harness.delivery.subscribe("todos") }
+        loop.run()
+        for harness in harnesses { while try harness.channel.readOutbound(as: ByteBuffer.self) != nil {} }
+        let drains = DrainBatch()
+        for (index, harness) in harnesses.enumerated() {
+            let outcome = harness.delivery.publishing(Self.commit(1...1), connection: UInt64(100 + index), drains: drains)
+            #expect(outcome.admitted && outcome.sentChanges)
+        }
+        loop.run()
+        let early = try harnesses.map { try $0.written().count }
+        #expect(early == Array(repeating: 1, count: 64) + Array(repeating: 0, count: 6), "two full batches of 32 went at once")
+        drains.submit()
+        loop.run()
+        let late = try harnesses.map { try $0.written().count }
+        #expect(late == Array(repeating: 0, count: 64) + Array(repeating: 1, count: 6), "the rest when the publish ended, each once")
     }
 
     @Test func aReaderPastItsBoundIsClosedWithoutWhatWasQueued() throws {
