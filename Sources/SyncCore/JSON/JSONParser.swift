@@ -26,15 +26,7 @@ package struct JSONParser: Sendable {
 
     /// Parses one JSON value from `bytes`.
     package func parse<Bytes: Collection>(_ bytes: Bytes) throws(JSONError) -> JSONValue where Bytes.Element == UInt8 {
-        if let result = bytes.withContiguousStorageIfAvailable({ buffer in
-            Result { () throws(JSONError) -> JSONValue in try parse(buffer: buffer) }
-        }) {
-            return try result.get()
-        }
-        let copy = Array(bytes)
-        return try copy.withContiguousStorageIfAvailable({ buffer in
-            Result { () throws(JSONError) -> JSONValue in try parse(buffer: buffer) }
-        })!.get()
+        try Self.withContiguous(bytes) { buffer throws(JSONError) in try parse(buffer: buffer) }
     }
 
     /// Parses one JSON value from a string.
@@ -55,15 +47,17 @@ package struct JSONParser: Sendable {
     /// came (``JSONMembers``) instead of a dictionary; `nil` for any other valid value. For a
     /// reader that looks a few keys up once, such as a frame's top level.
     package func parseMembers<Bytes: Collection>(_ bytes: Bytes) throws(JSONError) -> JSONMembers? where Bytes.Element == UInt8 {
-        if let result = bytes.withContiguousStorageIfAvailable({ buffer in
-            Result { () throws(JSONError) -> JSONMembers? in try parseMembers(buffer: buffer) }
-        }) {
+        try Self.withContiguous(bytes) { buffer throws(JSONError) in try parseMembers(buffer: buffer) }
+    }
+
+    /// Runs `body` on `bytes` as one buffer: their own storage when contiguous, else a copy.
+    private static func withContiguous<Bytes: Collection, T>(
+        _ bytes: Bytes, _ body: (UnsafeBufferPointer<UInt8>) throws(JSONError) -> T
+    ) throws(JSONError) -> T where Bytes.Element == UInt8 {
+        if let result = bytes.withContiguousStorageIfAvailable({ buffer in Result { () throws(JSONError) -> T in try body(buffer) } }) {
             return try result.get()
         }
-        let copy = Array(bytes)
-        return try copy.withContiguousStorageIfAvailable({ buffer in
-            Result { () throws(JSONError) -> JSONMembers? in try parseMembers(buffer: buffer) }
-        })!.get()
+        return try Array(bytes).withUnsafeBufferPointer { buffer in Result { () throws(JSONError) -> T in try body(buffer) } }.get()
     }
 
     private func parse(buffer: UnsafeBufferPointer<UInt8>) throws(JSONError) -> JSONValue {
