@@ -19,16 +19,14 @@ package struct VersionVector: Hashable, Sendable {
     /// Takes `seq` as `origin`'s entry when it is the next one (the entry plus one), looking the
     /// origin up once; returns the entry as it was.
     package mutating func extend(_ origin: NodeID, to seq: UInt64) -> UInt64 {
-        var previous: UInt64 = 0
-        Self.extend(&entries[origin, default: 0], to: seq, previous: &previous)
+        func extend(_ entry: inout UInt64) -> UInt64 {
+            defer { if seq == entry + 1 { entry = seq } }
+            return entry
+        }
+        let previous = extend(&entries[origin, default: 0])
         // No entry is kept at 0 (an origin held from nothing and not extended).
         if previous == 0, seq != 1 { entries[origin] = nil }
         return previous
-    }
-
-    private static func extend(_ entry: inout UInt64, to seq: UInt64, previous: inout UInt64) {
-        previous = entry
-        if seq == entry + 1 { entry = seq }
     }
 
     /// Raises every entry to at least `other`'s.
