@@ -373,8 +373,9 @@ final class Delivery: Sendable {
         let last = written[written.count - 1]
         let previous = unconfirmed.value
         let join = context.channel.isWritable
+        let size = written.reduce(0) { $0 + $1.buffer.readableBytes }
         let confirmLater = join && last.promise == nil && closing == nil && previous.isEmpty && written.count <= Self.smallDrain.frames
-            && written.reduce(0) { $0 + $1.buffer.readableBytes } <= Self.smallDrain.bytes
+            && size <= Self.smallDrain.bytes
         let done = confirmLater ? nil : (last.promise ?? context.eventLoop.makePromise(of: Void.self))
         // Each run of frames up to one somebody waits for (a catch-up page, and the last) goes out
         // as one buffer: copying a few hundred bytes costs less than a write of its own through
@@ -396,7 +397,7 @@ final class Delivery: Sendable {
         context.flush()
         if let metrics {
             metrics.framesSent.add(written.count, ordering: .relaxed)
-            metrics.bytesSent.add(written.reduce(0) { $0 + $1.buffer.readableBytes }, ordering: .relaxed)
+            metrics.bytesSent.add(size, ordering: .relaxed)
             metrics.deliverySeconds.recordNanoseconds(Int64(clamping: monotonicNanos() &- askedAt))
         }
         guard let done else {
