@@ -176,6 +176,10 @@ package final class PostgresServerStorage: ServerStorage {
 
     package var heldVector: VersionVector { writer.heldVector }
 
+    /// Rows of the change table this instance has read to publish other instances' commits (its
+    /// own are published from memory).
+    package var rowsReadBack: Int { writer.rowsRead.load(ordering: .relaxed) }
+
     package func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
         notifier.observe(handler)
     }

@@ -190,6 +190,9 @@ actor PostgresWriter {
             // If it did commit, a catch-up publishes it from the table, untagged (the client gets no
             // ack, sends again, and is answered as a duplicate).
             ownUnpublished = ownUnpublished.filter { $0.value.token != token }
+            // A read that stopped below these numbers left what was heard of above them to this
+            // transaction: read it now, whatever became of these.
+            if heard > published { Task { try? await self.catchUp() } }
             throw error
         }
         let (result, written, endClock) = outcome
@@ -200,9 +203,10 @@ actor PostgresWriter {
             for (origin, seq) in written.vector { vector[origin] = max(vector[origin], seq) }
         }
         publishOwnRun()
-        if ownUnpublished.values.contains(where: { $0.token == token }) {
+        if ownUnpublished.values.contains(where: { $0.token == token }) || heard > published {
             // Other instances committed since this one last published: read those from the table
-            // first, in order, then these.
+            // first, in order, then these. Or they committed after these, and a read heard of them
+            // while this `COMMIT` had not returned (it stopped below these numbers).
             do {
                 try await catchUp()
             } catch {
@@ -216,6 +220,10 @@ actor PostgresWriter {
     /// published: a catch-up that finds one in the table publishes it with its submitter.
     private var ownUnpublished: [UInt64: (token: UInt64, change: CommittedChange, committed: Bool)] = [:]
     private var nextToken: UInt64 = 0
+    /// The highest head a notification named, or a read found.
+    private var heard: UInt64 = 0
+    /// Rows of the change table read to publish them (other instances' commits).
+    nonisolated let rowsRead = Atomic<Int>(0)
 
     private func recordOwn(_ committed: [CommittedChange], token: UInt64) async {
         for change in committed { ownUnpublished[change.serverSeq ?? 0] = (token, change, false) }
@@ -240,30 +248,35 @@ actor PostgresWriter {
     /// Publishes, in order, every commit in the table above what this instance published (other
     /// instances' commits, heard of by LISTEN or the periodic read, and its own, with their tags).
     ///
-    /// Only rows of collections some observer wants (``interest``, asked before each read) are read,
-    /// with this instance's own numbers: every instance hears every other's commits, and most are in
-    /// collections none of its own connections subscribes to. The read is bounded by the head in the
-    /// same snapshot, and each publication says how far it goes (`through`) and which collections it
-    /// holds every change of (`complete`). A node that subscribed to another collection while such a
-    /// read was under way, live below its end, may have missed a change: the hub then drops its
-    /// connection (it catches up from its cursor when it reconnects; `Delivery.publishing`).
+    /// Only rows of collections some observer wants (``interest``, asked before each read) are read:
+    /// every instance hears every other's commits, and most are in collections none of its own
+    /// connections subscribes to. This instance's own numbers are never read. Those whose `COMMIT`
+    /// returned are its changes, published from memory in order among the rows. The read stops
+    /// below the lowest whose `COMMIT` has not returned: after a rollback another instance may hold
+    /// that number, and whether it does is known when the `COMMIT` answers; the transaction then
+    /// publishes it, and reads what was heard of above it (``heard``). So a notification of this
+    /// instance's own commit, which often comes before the answer to its `COMMIT`, costs no read.
+    /// The read is bounded by the head in the same snapshot, and each publication says how far it
+    /// goes (`through`) and which collections it holds every change of (`complete`). A node that
+    /// subscribed to another collection while such a read was under way, live below its end, may
+    /// have missed a change: the hub then drops its connection (it catches up from its cursor when
+    /// it reconnects; `Delivery.publishing`).
     ///
     /// With `head` (a notification's), nothing is read when every commit up to it is published.
     func catchUp(through head: UInt64? = nil) async throws {
         guard !closed else { return }
-        if let head, head <= published { return }
+        if let head {
+            heard = max(heard, head)
+            if head <= published { return }
+        }
         let parser = JSONParser()
         while true {
             let after = published, logger = self.logger
+            let pending = ownUnpublished.filter { $0.key > after && !$0.value.committed }.keys.min()
+            if pending == after + 1 { return }
+            let bound = Int64(bitPattern: pending.map { $0 - 1 } ?? UInt64(Int64.max))
+            let known = ownUnpublished.filter { $0.key > after && $0.value.committed }.map { Int64(bitPattern: $0.key) }
             let wanted = interest.withLock { $0 }?()
-            // This instance's numbers whose `COMMIT` has not returned are read whatever their
-            // collection: such a number is this instance's change only if the row holding it is
-            // (after a rollback another instance may hold it). Those whose `COMMIT` returned are
-            // not read: they are its changes, published from memory.
-            var asked = Set<UInt64>(), known: [Int64] = []
-            for (number, own) in ownUnpublished where number > after {
-                if own.committed { known.append(Int64(bitPattern: number)) } else { asked.insert(number) }
-            }
             let (head, rows) = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.readLimit) {
                     var rows: [CommittedChange] = []
@@ -273,8 +286,8 @@ actor PostgresWriter {
                         SELECT h.seq, c.server_seq, c.origin, c.seq, c.hlc, c.collection, c.record_id, c.kind, c.fields, c.sig
                         FROM synclayer_head h LEFT JOIN LATERAL (
                             SELECT * FROM changes
-                            WHERE server_seq > \(Int64(bitPattern: after)) AND server_seq <= h.seq
-                              AND (\(wanted == nil) OR collection = ANY(\(Array(wanted ?? []))::text[]) OR server_seq = ANY(\(asked.map { Int64(bitPattern: $0) })::bigint[]))
+                            WHERE server_seq > \(Int64(bitPattern: after)) AND server_seq <= least(h.seq, \(bound))
+                              AND (\(wanted == nil) OR collection = ANY(\(Array(wanted ?? []))::text[]))
                               AND server_seq <> ALL(\(known)::bigint[])
                             ORDER BY server_seq LIMIT 1000) c ON true
                         WHERE h.id = 1
@@ -293,10 +306,13 @@ actor PostgresWriter {
             }
             // No `await` from here to the publication: `published` may have moved while reading
             // (another catch-up, a commit of this instance), so what it covers is skipped. A number
-            // not asked for whose `COMMIT` has still not returned (recorded while the statement was
-            // on its way): the publication stops below it, and the next read asks.
-            let read = rows.count == 1000 ? (rows.last?.serverSeq ?? head) : head
-            let through = ownUnpublished.filter { $0.key > after && $0.key <= read && !asked.contains($0.key) && !$0.value.committed }
+            // of this instance's whose `COMMIT` has not returned (recorded while the statement was on
+            // its way): the publication stops below it, as the read did below the others.
+            rowsRead.add(rows.count, ordering: .relaxed)
+            heard = max(heard, head)
+            let top = min(head, UInt64(bitPattern: bound))
+            let read = rows.count == 1000 ? (rows.last?.serverSeq ?? top) : top
+            let through = ownUnpublished.filter { $0.key > after && $0.key <= read && !$0.value.committed }
                 .keys.min().map { $0 - 1 } ?? read
             if through > published {
                 var changes: [CommittedChange] = []
@@ -315,7 +331,8 @@ actor PostgresWriter {
                     changes += unread.values.map(\.change)
                     changes.sort { ($0.serverSeq ?? 0) < ($1.serverSeq ?? 0) }
                 }
-                // Numbers of this instance's asked for that no row holds were not committed.
+                // Every number up to `through` of this instance's is published, from a row (a number
+                // that became visible while the statement was on its way) or from memory.
                 ownUnpublished = ownUnpublished.filter { $0.key > through }
                 published = through
                 // Also when empty: the head moves on, and a reader that wants what was skipped learns
