@@ -409,11 +409,58 @@ import Testing
             for seq in 1...60 { _ = try await store.commit([change("a", UInt64(seq), "r\(seq % 7)")], submitter: seq % 2 == 0 ? 7 : 0) }
             #expect(try await store.waitUntilHead(60))
             store.removeObserver(token)
-            let published = heard.withLock { $0 }, read = store.rowsReadBack
+            let published = heard.withLock { $0 }, read = store.readBack.rows
             #expect(published == Array(1...60), "each commit published once, in order")
             #expect(read <= 3, "rows read back: \(read)")
             await store.close()
         }
+    }
+
+    /// Another instance's commits in collections nobody here wants cost no read: the notification
+    /// names the numbers they were given and their collections. One in a wanted collection is read.
+    @Test func commitsNobodyWantsAreSkippedOnTheirNotification() async throws {
+        guard TestStoreKind.available.contains(.postgres) else { return }
+        try await TestPostgres.withDatabase { url in
+            let writer = try await openStorage(url)
+            let reader = try #require(try await openStorage(url) as? PostgresServerStorage)
+            reader.setInterest { ["wanted"] }
+            let heard = Locked<[StoreCommit]>([])
+            let token = reader.observeCommits { event in
+                if case .committed(let commit) = event { heard.withLock { $0.append(commit) } }
+            }
+            func item(_ seq: UInt64, in collection: String) -> Change {
+                Change(id: ChangeID(origin: NodeID("wwww")!, seq: seq), hlc: HLCTimestamp(wallMillis: 1_000 + seq), collection: collection,
+                       recordID: "r\(seq)", kind: .insert, fields: ["v": .int(Int64(seq))])
+            }
+            for seq in 1...30 { _ = try await writer.commit([item(UInt64(seq), in: "other")]) }
+            #expect(try await reader.waitUntilHead(30))
+            // (The listener's first read and the read every second are not counted here.)
+            let skipping = reader.readBack.onNotice
+            #expect(skipping == 0, "reads on a notification for 30 unwanted commits: \(skipping)")
+            let wanted = item(31, in: "wanted")
+            _ = try await writer.commit([wanted])
+            #expect(try await reader.waitUntilHead(31))
+            reader.removeObserver(token)
+            let commits = heard.withLock { $0 }
+            #expect(commits.flatMap(\.changes).map(\.change) == [wanted], "only the wanted change, read from the table")
+            #expect(commits.allSatisfy { $0.complete == ["wanted"] } && commits.last?.through == 31)
+            #expect(reader.readBack.rows == 1)
+            await writer.close()
+            await reader.close()
+        }
+    }
+
+    @Test func aCommitNoticeSaysWhatItCanAndOnlyThat() {
+        let notice = PostgresCommitNotice(head: 12, from: 9, collections: ["b", "a.1"])
+        #expect(notice.payload == "12 9 a.1 b")
+        #expect(PostgresCommitNotice(payload: notice.payload) == notice)
+        #expect(PostgresCommitNotice(payload: "12") == PostgresCommitNotice(head: 12, from: nil, collections: []), "an earlier instance's")
+        #expect(PostgresCommitNotice(payload: "x 9 a") == nil)
+        #expect(PostgresCommitNotice(payload: "12 12 a")?.from == nil, "no numbers given: read")
+        let odd = PostgresCommitNotice(head: 12, from: 9, collections: ["a b"])
+        #expect(odd.payload == "12", "a name that could not be told apart")
+        let many = PostgresCommitNotice(head: 900, from: 100, collections: Set((0..<800).map { "collection-\($0)" }))
+        #expect(many.payload == "900", "too long to list")
     }
 
     @Test func otherInstancesCommitsAreReadOnlyWhereWanted() async throws {

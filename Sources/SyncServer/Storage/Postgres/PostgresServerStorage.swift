@@ -116,10 +116,13 @@ package final class PostgresServerStorage: ServerStorage {
                             try await connection.listen(on: "synclayer_commits") { notifications in
                                 // Listening now: whatever committed before is in the table.
                                 try await writer.catchUp()
-                                // Each notification names the head its commit left; one this instance
-                                // has published through (its own commits, and those an earlier read
-                                // covered) needs no read.
-                                for try await notification in notifications { try await writer.catchUp(through: UInt64(notification.payload)) }
+                                // Each notification names the head its commit left (and, mostly, the
+                                // numbers it gave and their collections): one this instance has
+                                // published through, or whose collections none of its connections
+                                // wants, needs no read.
+                                for try await notification in notifications {
+                                    try await writer.catchUp(after: PostgresCommitNotice(payload: notification.payload))
+                                }
                             }
                         } catch {
                             if Task.isCancelled { return }
@@ -176,9 +179,12 @@ package final class PostgresServerStorage: ServerStorage {
 
     package var heldVector: VersionVector { writer.heldVector }
 
-    /// Rows of the change table this instance has read to publish other instances' commits (its
-    /// own are published from memory).
-    package var rowsReadBack: Int { writer.rowsRead.load(ordering: .relaxed) }
+    /// How often this instance has read the change table to publish other instances' commits (in
+    /// all, and on a notification), and how many rows of changes it read (its own are published
+    /// from memory).
+    package var readBack: (reads: Int, onNotice: Int, rows: Int) {
+        (writer.readsMade.load(ordering: .relaxed), writer.readsOnNotice.load(ordering: .relaxed), writer.rowsRead.load(ordering: .relaxed))
+    }
 
     package func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
         notifier.observe(handler)

@@ -117,7 +117,8 @@ extension PostgresWriteTransaction {
     }
 
     /// Writes the batch's new changes, the final state of each document they touched, their
-    /// origins' watermarks and the head, and rings the other instances' doorbell, in one statement.
+    /// origins' watermarks and the head, and rings the other instances' doorbell (saying which
+    /// numbers the batch gave, in which collections: ``PostgresCommitNotice``), in one statement.
     private func write(_ rows: PostgresBatchRows, documents: [PostgresDocumentKey: DocumentState],
                        origins: [String: PostgresWatermark]) async throws {
         var bodies: [String] = [], clocks: [String] = [], visible: [Bool] = []
@@ -130,6 +131,8 @@ extension PostgresWriteTransaction {
             visible.append(document.exists)
         }
         let moved = origins.filter { $0.value.maxHLC != nil }.sorted { $0.key < $1.key }
+        // The batch's numbers are the ones right below the head: `head - count + 1 ... head`.
+        let notice = PostgresCommitNotice(head: head, from: head - UInt64(rows.serverSeqs.count), collections: Set(rows.collections))
         try await connection.queryIfOpen("""
             WITH new_changes AS (
                 INSERT INTO changes(server_seq, origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
@@ -152,7 +155,7 @@ extension PostgresWriteTransaction {
             ), new_head AS (
                 UPDATE synclayer_head SET seq = \(Int64(bitPattern: head)) WHERE id = 1
             )
-            SELECT pg_notify('synclayer_commits', \(String(head)))
+            SELECT pg_notify('synclayer_commits', \(notice.payload))
             """, logger: logger)
     }
 }

@@ -222,7 +222,10 @@ actor PostgresWriter {
     private var nextToken: UInt64 = 0
     /// The highest head a notification named, or a read found.
     private var heard: UInt64 = 0
-    /// Rows of the change table read to publish them (other instances' commits).
+    /// Reads of the change table to publish other instances' commits (those a notification
+    /// started, and all), and the rows of changes read.
+    nonisolated let readsOnNotice = Atomic<Int>(0)
+    nonisolated let readsMade = Atomic<Int>(0)
     nonisolated let rowsRead = Atomic<Int>(0)
 
     private func recordOwn(_ committed: [CommittedChange], token: UInt64) async {
@@ -262,12 +265,21 @@ actor PostgresWriter {
     /// have missed a change: the hub then drops its connection (it catches up from its cursor when
     /// it reconnects; `Delivery.publishing`).
     ///
-    /// With `head` (a notification's), nothing is read when every commit up to it is published.
-    func catchUp(through head: UInt64? = nil) async throws {
+    /// After a notification (`notice`), nothing is read when every commit up to its head is
+    /// published, nor when it gave the numbers right above ``published`` in collections no
+    /// observer wants: the publication then holds no change and goes through its head.
+    func catchUp(after notice: PostgresCommitNotice? = nil) async throws {
         guard !closed else { return }
-        if let head {
-            heard = max(heard, head)
-            if head <= published { return }
+        if let notice {
+            heard = max(heard, notice.head)
+            if notice.head <= published { return }
+            if let from = notice.from, from == published, !ownUnpublished.keys.contains(where: { $0 > from && $0 <= notice.head }),
+               let wanted = interest.withLock({ $0 })?(), notice.collections.isDisjoint(with: wanted) {
+                published = notice.head
+                notifier.publish(StoreCommit(collections: [], changes: [], through: notice.head, complete: wanted))
+                publishOwnRun()
+                return
+            }
         }
         let parser = JSONParser()
         while true {
@@ -308,6 +320,8 @@ actor PostgresWriter {
             // (another catch-up, a commit of this instance), so what it covers is skipped. A number
             // of this instance's whose `COMMIT` has not returned (recorded while the statement was on
             // its way): the publication stops below it, as the read did below the others.
+            readsMade.add(1, ordering: .relaxed)
+            if notice != nil { readsOnNotice.add(1, ordering: .relaxed) }
             rowsRead.add(rows.count, ordering: .relaxed)
             heard = max(heard, head)
             let top = min(head, UInt64(bitPattern: bound))
