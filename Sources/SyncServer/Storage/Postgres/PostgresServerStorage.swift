@@ -179,11 +179,10 @@ package final class PostgresServerStorage: ServerStorage {
 
     package var heldVector: VersionVector { writer.heldVector }
 
-    /// How often this instance has read the change table to publish other instances' commits (in
-    /// all, and on a notification), and how many rows of changes it read (its own are published
-    /// from memory).
-    package var readBack: (reads: Int, onNotice: Int, rows: Int) {
-        (writer.readsMade.load(ordering: .relaxed), writer.readsOnNotice.load(ordering: .relaxed), writer.rowsRead.load(ordering: .relaxed))
+    /// How often a notification made this instance read the change table, and how many rows of
+    /// changes it read in all (its own commits are published from memory).
+    package var readBack: (onNotice: Int, rows: Int) {
+        (writer.readsOnNotice.load(ordering: .relaxed), writer.rowsRead.load(ordering: .relaxed))
     }
 
     package func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {

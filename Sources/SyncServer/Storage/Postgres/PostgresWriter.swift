@@ -222,10 +222,8 @@ actor PostgresWriter {
     private var nextToken: UInt64 = 0
     /// The highest head a notification named, or a read found.
     private var heard: UInt64 = 0
-    /// Reads of the change table to publish other instances' commits (those a notification
-    /// started, and all), and the rows of changes read.
+    /// Reads of the change table a notification started, and the rows of changes read by any.
     nonisolated let readsOnNotice = Atomic<Int>(0)
-    nonisolated let readsMade = Atomic<Int>(0)
     nonisolated let rowsRead = Atomic<Int>(0)
 
     private func recordOwn(_ committed: [CommittedChange], token: UInt64) async {
@@ -273,22 +271,27 @@ actor PostgresWriter {
         if let notice {
             heard = max(heard, notice.head)
             if notice.head <= published { return }
-            if let from = notice.from, from == published, !ownUnpublished.keys.contains(where: { $0 > from && $0 <= notice.head }),
-               let wanted = interest.withLock({ $0 })?(), notice.collections.isDisjoint(with: wanted) {
+        }
+        let parser = JSONParser()
+        while true {
+            let after = published, logger = self.logger
+            // This instance's numbers above: those whose `COMMIT` returned (not read), and the lowest
+            // whose `COMMIT` has not (the read stops below it).
+            var pending: UInt64?, known: [Int64] = []
+            for (number, own) in ownUnpublished where number > after {
+                if own.committed { known.append(Int64(bitPattern: number)) } else { pending = min(pending ?? number, number) }
+            }
+            if pending == after + 1 { return }
+            let wanted = interest.withLock { $0 }?()
+            // A notice of the numbers right above: not this instance's (its own would be pending,
+            // or published once its `COMMIT` returned), so published through its head as it says.
+            if let notice, notice.from == after, let wanted, notice.collections.isDisjoint(with: wanted) {
                 published = notice.head
                 notifier.publish(StoreCommit(collections: [], changes: [], through: notice.head, complete: wanted))
                 publishOwnRun()
                 return
             }
-        }
-        let parser = JSONParser()
-        while true {
-            let after = published, logger = self.logger
-            let pending = ownUnpublished.filter { $0.key > after && !$0.value.committed }.keys.min()
-            if pending == after + 1 { return }
-            let bound = Int64(bitPattern: pending.map { $0 - 1 } ?? UInt64(Int64.max))
-            let known = ownUnpublished.filter { $0.key > after && $0.value.committed }.map { Int64(bitPattern: $0.key) }
-            let wanted = interest.withLock { $0 }?()
+            let limit = pending.map { $0 - 1 } ?? UInt64(Int64.max)
             let (head, rows) = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.readLimit) {
                     var rows: [CommittedChange] = []
@@ -298,7 +301,7 @@ actor PostgresWriter {
                         SELECT h.seq, c.server_seq, c.origin, c.seq, c.hlc, c.collection, c.record_id, c.kind, c.fields, c.sig
                         FROM synclayer_head h LEFT JOIN LATERAL (
                             SELECT * FROM changes
-                            WHERE server_seq > \(Int64(bitPattern: after)) AND server_seq <= least(h.seq, \(bound))
+                            WHERE server_seq > \(Int64(bitPattern: after)) AND server_seq <= least(h.seq, \(Int64(bitPattern: limit)))
                               AND (\(wanted == nil) OR collection = ANY(\(Array(wanted ?? []))::text[]))
                               AND server_seq <> ALL(\(known)::bigint[])
                             ORDER BY server_seq LIMIT 1000) c ON true
@@ -316,15 +319,14 @@ actor PostgresWriter {
                     return (UInt64(bitPattern: head), rows)
                 }
             }
+            if notice != nil { readsOnNotice.add(1, ordering: .relaxed) }
+            rowsRead.add(rows.count, ordering: .relaxed)
+            heard = max(heard, head)
             // No `await` from here to the publication: `published` may have moved while reading
             // (another catch-up, a commit of this instance), so what it covers is skipped. A number
             // of this instance's whose `COMMIT` has not returned (recorded while the statement was on
             // its way): the publication stops below it, as the read did below the others.
-            readsMade.add(1, ordering: .relaxed)
-            if notice != nil { readsOnNotice.add(1, ordering: .relaxed) }
-            rowsRead.add(rows.count, ordering: .relaxed)
-            heard = max(heard, head)
-            let top = min(head, UInt64(bitPattern: bound))
+            let top = min(head, limit)
             let read = rows.count == 1000 ? (rows.last?.serverSeq ?? top) : top
             let through = ownUnpublished.filter { $0.key > after && $0.key <= read && !$0.value.committed }
                 .keys.min().map { $0 - 1 } ?? read
