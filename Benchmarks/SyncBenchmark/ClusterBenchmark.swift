@@ -263,26 +263,25 @@ enum ClusterBenchmark {
     /// here). Each ratio is the median of the rounds', shown with the figures of its round.
     static func throughput(report: inout Report, executable: String, postmaster: pid_t, seconds: Double, rounds: Int) async throws {
         let text = "Durable: a change like any other, with a few fields"
-        var measured: [(raw: Rate, one: Rate, three: Rate)] = []
+        struct Round {
+            let raw: Rate, one: Rate, three: Rate
+            var oneToRaw: Double { one.changesPerSecond / raw.changesPerSecond }
+            var threeToOne: Double { three.changesPerSecond / one.changesPerSecond }
+        }
+        func ours(_ count: Int) async throws -> Rate {
+            try await withInstances(executable, count: count) { instances in
+                try await ourRate(instances: instances, postmaster: postmaster, seconds: seconds, text: text)
+            }
+        }
+        var measured: [Round] = []
         for _ in 0..<rounds {
             let raw = try await TestPostgres.withDatabase { url in try await rawRate(url: url, postmaster: postmaster, seconds: seconds, text: text) }
-            var rates: [Int: Rate] = [:]
-            for count in [1, 3] {
-                rates[count] = try await withInstances(executable, count: count) { instances in
-                    try await ourRate(instances: instances, postmaster: postmaster, seconds: seconds, text: text)
-                }
-            }
-            guard let one = rates[1], let three = rates[3] else { return }
-            measured.append((raw, one, three))
+            measured.append(Round(raw: raw, one: try await ours(1), three: try await ours(3)))
         }
         /// The round whose `ratio` is the median of the rounds'.
-        func medianRound(_ ratio: ((raw: Rate, one: Rate, three: Rate)) -> Double) -> (raw: Rate, one: Rate, three: Rate) {
-            measured.sorted { ratio($0) < ratio($1) }[measured.count / 2]
-        }
-        let oneToRaw = { (round: (raw: Rate, one: Rate, three: Rate)) in round.one.changesPerSecond / round.raw.changesPerSecond }
-        let threeToOne = { (round: (raw: Rate, one: Rate, three: Rate)) in round.three.changesPerSecond / round.one.changesPerSecond }
-        let (raw, one, _) = medianRound(oneToRaw)
-        let (_, oneOfThree, three) = medianRound(threeToOne)
+        func medianRound(_ ratio: (Round) -> Double) -> Round { measured.sorted { ratio($0) < ratio($1) }[measured.count / 2] }
+        let againstRaw = medianRound(\.oneToRaw), scaling = medianRound(\.threeToOne)
+        let raw = againstRaw.raw, one = againstRaw.one, oneOfThree = scaling.one, three = scaling.three
         // What checking signatures costs per change (the server checks each frame's signature over
         // the changes it does not hold yet, or each change's own when a frame has none; the
         // baseline checks none), measured here on the same changes.
@@ -314,11 +313,9 @@ enum ClusterBenchmark {
                      baselineName: "1 instance", target: 1)
         report.note("  CPU", figures: cpu(three, "in the 3 instances") + (three.refused > 0 ? "; \(three.refused) refused" : ""), verdict: "")
         if measured.count > 1 {
-            func list(_ ratio: ((raw: Rate, one: Rate, three: Rate)) -> Double) -> String {
-                measured.map { String(format: "%.2f", ratio($0)) }.joined(separator: ", ")
-            }
+            func list(_ figure: (Round) -> Double) -> String { measured.map { String(format: "%.2f", figure($0)) }.joined(separator: ", ") }
             report.note("  rounds (raw INSERT, 1 instance, 3 instances, alternated; the median round shown above)",
-                        figures: "1 instance against the raw INSERT: \(list(oneToRaw)); 3 instances against 1: \(list(threeToOne))"
+                        figures: "1 instance against the raw INSERT: \(list(\.oneToRaw)); 3 instances against 1: \(list(\.threeToOne))"
                             + "; 1 instance, changes/s: " + measured.map { String(format: "%.0f", $0.one.changesPerSecond) }.joined(separator: ", "),
                         verdict: "")
         }
