@@ -118,7 +118,7 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
             // Part 10 (several instances on PostgreSQL) and its raw-INSERT baseline.
             .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
-        ], path: "Benchmarks/SyncBenchmark", exclude: ["broadcast_server.py"], swiftSettings: strict),
+        ], path: "Benchmarks/SyncBenchmark", exclude: ["broadcast_server.py", "floor_server.py"], swiftSettings: strict),
         .testTarget(name: "SyncDiscoveryTests", dependencies: ["SyncDiscovery", "CAvahi", log], swiftSettings: strict),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncCore", "SyncStore", "SyncTesting"], swiftSettings: strict),

@@ -138,7 +138,8 @@ func withTimeout<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escapi
     }
 }
 
-/// The Python `websockets` broadcast server, a child process on a free loopback port.
+/// A Python server of the benchmarks (Python `websockets`' broadcast server unless told), a child
+/// process on a free loopback port.
 final class PythonBroadcastServer: Sendable {
     let child: ChildProcess
     let port: Int
@@ -150,11 +151,13 @@ final class PythonBroadcastServer: Sendable {
         self.python = python
     }
 
-    /// Starts `broadcast_server.py` with the first Python that has `websockets`: `$SYNC_BENCH_PYTHON`,
+    /// Starts `script` (beside this file, or in `$SYNC_BENCH_SCRIPTS`) with the first Python that
+    /// runs it (one that has `needs`, `websockets` for `broadcast_server.py`): `$SYNC_BENCH_PYTHON`,
     /// a venv `pyvenv` in the build folder, then `python3` on the `PATH`. Throws, saying why, when none works.
-    static func start() async throws -> PythonBroadcastServer {
-        let script = ProcessInfo.processInfo.environment["SYNC_BENCH_SCRIPT"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("broadcast_server.py").path
+    static func start(script name: String = "broadcast_server.py", needs: String = "websockets") async throws -> PythonBroadcastServer {
+        let directory = ProcessInfo.processInfo.environment["SYNC_BENCH_SCRIPTS"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        let script = directory.appendingPathComponent(name).path
         var failures: [String] = []
         for python in candidates() {
             let child = try ChildProcess(executable: python, arguments: [script])
@@ -164,11 +167,12 @@ final class PythonBroadcastServer: Sendable {
             await stop(child)
             failures.append("\(python): \(child.standardError.split(separator: "\n").last ?? "no port printed")")
         }
-        throw BenchmarkError("""
-            no Python with `websockets` could run \(script) (\(failures.joined(separator: "; "))).
-            Set one up with: python3 -m venv .build-bench/pyvenv && .build-bench/pyvenv/bin/pip install websockets
+        let setUp = needs.isEmpty ? "" : """
+
+            Set one up with: python3 -m venv .build-bench/pyvenv && .build-bench/pyvenv/bin/pip install \(needs)
             (or point SYNC_BENCH_PYTHON at a python3 that has it)
-            """)
+            """
+        throw BenchmarkError("no Python could run \(script) (\(failures.joined(separator: "; ")))." + setUp)
     }
 
     /// The port a server child prints as its first line, within `seconds`; `nil` if it printed

@@ -47,8 +47,8 @@ extension FanOutBenchmark {
         }
     }
 
-    /// The scenario's rows: each server's figures, then ours against Python's (the targets) and
-    /// against the bare stack (for reference).
+    /// The scenario's rows: each server's figures, then ours against Python's (the targets), and
+    /// for reference against the floor and the bare stack.
     static func add(_ scenario: Scenario, _ results: [Outcome], pythonProblem: String?, to report: inout Report) {
         let figures = results.map { Figures($0, subscribers: scenario.subscribers) }
         let rounds = results.first?.samples.count ?? 0
@@ -57,34 +57,62 @@ extension FanOutBenchmark {
         for (result, figure) in zip(results, figures) {
             report.note("  \(result.server)", figures: figure.summary, verdict: "")
         }
-        guard let ours = figures.first else { return }
-        let bare = figures.count > 1 ? figures[1] : nil
-        let python = pythonProblem == nil ? figures.last : nil
+        func figure(_ role: FanOutServer.Role) -> (samples: [FanOutRound.Sample], figures: Figures)? {
+            guard let index = results.firstIndex(where: { $0.role == role }) else { return nil }
+            return (results[index].samples, figures[index])
+        }
+        guard let (ourRounds, ours) = figure(.ours) else { return }
+        let bare = figure(.bare)?.figures, floor = figure(.floor)?.figures
+        let pythonRounds = pythonProblem == nil ? figure(.python) : nil
+        let python = pythonRounds?.figures
         let perFrame = scenario.subscribers == 1 ? "server CPU per change" : "server CPU per delivered frame"
         compare(perFrame, ours: ours.serverCPU * 1e6, python: python.map { $0.serverCPU * 1e6 }, unit: "µs", target: scenario.cpuTarget,
                 pythonProblem: pythonProblem, to: &report)
-        if python != nil, let mine = results.first?.samples, let theirs = results.last?.samples, mine.count > 1 {
+        if let theirs = pythonRounds?.samples, ourRounds.count > 1 {
             // The machine's speed moves between rounds; a server's round and Python's in the same
             // alternation ran one after the other, so their ratio is less exposed to that.
-            let ratios = zip(mine, theirs).map { ($0.serverCPU / Double($0.frames)) / ($1.serverCPU / Double($1.frames)) }
+            let ratios = zip(ourRounds, theirs).map { ($0.serverCPU / Double($0.frames)) / ($1.serverCPU / Double($1.frames)) }
             report.note("  reference: \(perFrame), ours over Python's round by round (each pair ran one after the other)",
                         figures: String(format: "median %.2f, lowest %.2f, highest %.2f; ours below Python's in %d of %d rounds",
                                         median(ratios), ratios.min() ?? 0, ratios.max() ?? 0, ratios.filter { $0 < 1 }.count, ratios.count),
                         verdict: "")
         }
-        if let python, let kernel = ours.serverKernelCPU, scenario.cpuTarget < 1, kernel > scenario.cpuTarget * python.serverCPU {
+        if let floor {
+            let kernel = floor.serverKernelCPU.map { String(format: " (%.2f µs in the kernel)", $0 * 1e6) } ?? ""
+            let againstPython = python.map { String(format: ", Python's %.2f", $0.serverCPU / floor.serverCPU) } ?? ""
+            report.note("  reference: \(perFrame) of the floor, a server that does nothing but one send per subscriber",
+                        figures: String(format: "%.2f µs%@; over it: ours %.2f%@", floor.serverCPU * 1e6, kernel,
+                                        ours.serverCPU / floor.serverCPU, againstPython),
+                        verdict: "")
+        }
+        if let python, scenario.cpuTarget < 1 {
             // What no server can save: the kernel's part of sending (one send per subscriber when
             // writes come one at a time; on loopback it carries the receiver's TCP work too).
-            report.note("  the kernel's part of our server's CPU alone, against the target",
-                        figures: String(format: "%.2f µs per delivered frame in the kernel, above %.2f µs (the target times Python's figure)",
-                                        kernel * 1e6, scenario.cpuTarget * python.serverCPU * 1e6),
-                        verdict: "the target is below what the sends cost the kernel")
+            let allowed = scenario.cpuTarget * python.serverCPU
+            if let kernel = ours.serverKernelCPU, kernel > allowed {
+                report.note("  the kernel's part of our server's CPU alone, against the target",
+                            figures: String(format: "%.2f µs per delivered frame in the kernel, above %.2f µs (the target times Python's figure)",
+                                            kernel * 1e6, allowed * 1e6),
+                            verdict: "the target is below what our sends cost the kernel")
+            }
+            if let floorKernel = floor?.serverKernelCPU {
+                report.note("  the kernel's part of the floor's CPU, against the target",
+                            figures: String(format: "%.2f µs per delivered frame in the kernel, against %.2f µs allowed (the target times Python's figure)",
+                                            floorKernel * 1e6, allowed * 1e6),
+                            verdict: floorKernel > allowed ? "above it: no server can meet the target on this machine"
+                                : "below it: the target is within a server's reach")
+            }
         }
         if !ours.latencies.isEmpty {
             for (label, fraction) in [("p50", 0.5), ("p99", 0.99)] {
                 compare("fan-out latency \(label), from the send until the last of \(scenario.subscribers) subscribers has it (\(ours.latencies.count) writes)",
                         ours: percentile(ours.latencies, fraction) * 1e3, python: python.map { percentile($0.latencies, fraction) * 1e3 },
                         unit: "ms", target: 1, strictly: true, pythonProblem: pythonProblem, to: &report)
+            }
+            if let latencies = floor?.latencies, !latencies.isEmpty {
+                report.note("  reference: the floor's fan-out latency",
+                            figures: String(format: "p50 %.2f ms, p99 %.2f ms", percentile(latencies, 0.5) * 1e3, percentile(latencies, 0.99) * 1e3),
+                            verdict: "")
             }
         }
         if let mine = ours.memoryPerConnection {
@@ -94,6 +122,9 @@ extension FanOutBenchmark {
                     pythonProblem: pythonProblem, to: &report)
             if let bareMemory = bare?.memoryPerConnection {
                 report.note("  reference: the bare stack", figures: String(format: "%.1f kB per connection", bareMemory / 1e3), verdict: "")
+            }
+            if let floorMemory = floor?.memoryPerConnection {
+                report.note("  reference: the floor", figures: String(format: "%.1f kB per connection", floorMemory / 1e3), verdict: "")
             }
         }
         if let bare {

@@ -3,8 +3,9 @@ import Foundation
 import SyncTesting
 
 /// 2. Server fan-out (issue 17), each server its own child process: ours (`synclayer server`), the
-/// bare stack without a store (``BareBroadcastServer``) and Python's `websockets.broadcast` server
-/// (`broadcast_server.py`), all driven by the same bulk-reading NIO clients in this process, rounds
+/// bare stack without a store (``BareBroadcastServer``), the floor (`floor_server.py`: one send per
+/// subscriber and nothing else, what any server must at least spend) and Python's
+/// `websockets.broadcast` server (`broadcast_server.py`), all driven by the same bulk-reading NIO clients in this process, rounds
 /// alternated between the servers, medians reported. Per server: its CPU per delivered frame
 /// (`/proc/PID/task/*/schedstat` from the first send until the last delivery) and the kernel's part
 /// of it (`/proc/PID/stat`, in rounds long enough for its 10 ms ticks), this process's CPU
@@ -15,7 +16,7 @@ import SyncTesting
 /// b. 1,000 subscribers, one write at a time: CPU per delivery at most a third of Python's, and the
 ///    fan-out latency (from the send until the last subscriber has it) below Python's at p50 and p99.
 ///    Each delivery is then one send call; the report says when the kernel's part of those sends
-///    alone is above the target.
+///    alone (ours, and the floor's) is above the target.
 /// c. 1 subscriber, inserts streamed: CPU per change at most Python's.
 /// d. Memory per connection: resident memory with the 1,000 subscribers of (b) connected and idle,
 ///    less that of the idle server, per connection, on a fresh process: at most Python's.
@@ -37,6 +38,7 @@ enum FanOutBenchmark {
 
     /// One scenario's rounds on one server.
     struct Outcome {
+        let role: FanOutServer.Role
         let server: String
         let samples: [FanOutRound.Sample]
         let traced: Swift.Result<FanOutRound.Sample, any Error>
@@ -89,7 +91,7 @@ enum FanOutBenchmark {
             } catch {
                 traced = .failure(error)
             }
-            results.append(Outcome(server: server.name, samples: samples[index], traced: traced))
+            results.append(Outcome(role: server.role, server: server.name, samples: samples[index], traced: traced))
         }
         return results
     }
