@@ -137,7 +137,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: strict),
         .testTarget(name: "SyncServerTests", dependencies: [
-            "SyncCore", "SyncStore", "SyncServer", "SyncTesting", httpClient,
+            "SyncCore", "SyncStore", "SyncServer", "SyncTelemetry", "SyncTesting", httpClient,
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

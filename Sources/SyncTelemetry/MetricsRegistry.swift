@@ -6,7 +6,9 @@ import Synchronization
 ///
 /// Two ways in, both ending in the same `PrometheusCollectorRegistry`:
 /// - **Histograms** are recorded where they happen, through swift-metrics (`Timer`, `Recorder`)
-///   created with ``factory``, so several servers or nodes in one process keep apart.
+///   created with ``factory``, so several servers or nodes in one process keep apart. One recorded
+///   for every frame a server writes is an ``AtomicDurationHistogram`` instead (``durationHistogram(_:help:)``),
+///   rendered with the others.
 /// - **Counters and gauges that already exist elsewhere** (the server's atomics, a node's
 ///   `SyncMetrics`, a snapshot of its state) are brought up to date when `/metrics` is read:
 ///   ``counter(_:_:help:total:)`` adds what a counter gained since the last read, ``gauge(_:_:help:value:)``
@@ -17,6 +19,8 @@ package final class MetricsRegistry: Sendable {
     package let factory: PrometheusMetricsFactory
     /// Per fed counter (name and labels): its series and the total it was last brought to.
     private let fed = Mutex<[String: (counter: Prometheus.Counter, total: Int64)]>([:])
+    /// The histograms of ``durationHistogram(_:help:)``, in the order they were made.
+    private let atomicHistograms = Mutex<[AtomicDurationHistogram]>([])
 
     package init() {
         registry = PrometheusCollectorRegistry()
@@ -59,9 +63,19 @@ package final class MetricsRegistry: Sendable {
         }
     }
 
+    /// A histogram of durations, with ``durationBuckets``, for a path that records too often for a
+    /// `Timer`'s lock (``AtomicDurationHistogram``). `name` must not be used by another metric.
+    package func durationHistogram(_ name: String, help: String) -> AtomicDurationHistogram {
+        let histogram = AtomicDurationHistogram(name: name, help: help, buckets: Self.durationBuckets)
+        atomicHistograms.withLock { $0.append(histogram) }
+        return histogram
+    }
+
     /// Everything, in the text exposition format (version 0.0.4).
     package func exposition() -> [UInt8] {
-        registry.emitToBuffer()
+        var buffer = registry.emitToBuffer()
+        for histogram in atomicHistograms.withLock({ $0 }) { histogram.emit(into: &buffer) }
+        return buffer
     }
 
     /// The content type of ``exposition()``.

@@ -39,8 +39,9 @@ final class ServerMetrics: Sendable {
     let registry = MetricsRegistry()
     /// Collections subscribed to since the server started: their gauge stays, at 0, when none is.
     private let subscribed = Mutex<Set<String>>([])
-    /// From a frame being queued to a connection (right after its commit, or as a reply) to its write.
-    let deliverySeconds: Timer
+    /// From a frame being queued to a connection (right after its commit, or as a reply) to its
+    /// write: recorded once per connection per drain, so without a `Timer`'s lock.
+    let deliverySeconds: AtomicDurationHistogram
     /// A write transaction, from its start to its commit.
     let commitSeconds: Timer
     let messageBytesIn: Recorder
@@ -50,7 +51,8 @@ final class ServerMetrics: Sendable {
 
     init() {
         let factory = registry.factory
-        deliverySeconds = Timer(label: "synclayer_server_delivery_seconds", factory: factory)
+        deliverySeconds = registry.durationHistogram("synclayer_server_delivery_seconds",
+                                                     help: "From a frame being queued to a connection to its write to the socket, once per write batch.")
         commitSeconds = Timer(label: "synclayer_store_commit_seconds", factory: factory)
         messageBytesIn = Recorder(label: "synclayer_server_message_bytes", dimensions: [("direction", "in")], factory: factory)
         messageBytesOut = Recorder(label: "synclayer_server_message_bytes", dimensions: [("direction", "out")], factory: factory)
