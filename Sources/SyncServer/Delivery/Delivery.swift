@@ -319,7 +319,8 @@ final class Delivery: Sendable {
                 state.deferred.append(contentsOf: out)
                 return false
             }
-            state.pending.append(contentsOf: out)
+            // An idle queue takes `out` itself: no second array per delivery.
+            if state.pending.isEmpty { state.pending = out } else { state.pending.append(contentsOf: out) }
             return Self.claimDrain(&state)
         }
         if schedule {
