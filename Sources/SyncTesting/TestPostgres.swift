@@ -69,6 +69,18 @@ extension TestPostgres {
                 logger)
     }
 
+    /// Runs `sql` on the database at `url`; the first column of each row it returns, as text.
+    @discardableResult
+    package static func texts(_ url: String, _ sql: String) async throws -> [String] {
+        try await withConnection(url) { connection, logger in
+            var found: [String] = []
+            for try await text in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(String.self) {
+                found.append(text)
+            }
+            return found
+        }
+    }
+
     /// Runs `body` with a connection of its own to the database at `url`, closed afterwards.
     package static func withConnection<T>(_ url: String, _ body: (PostgresConnection, Logger) async throws -> T) async throws -> T {
         let (connection, logger) = try await connect(url)

@@ -450,6 +450,32 @@ import Testing
         }
     }
 
+    /// Schema 2 (`PostgresSchema`): `documents` has no index on `updated_seq` and leaves room on its
+    /// pages, so that an update can stay on its page. A database of schema 1 is brought to it when
+    /// a server opens it, and the documents written before read as they did.
+    @Test func aDatabaseOfSchemaOneIsBroughtToUpdatesInPlace() async throws {
+        guard TestStoreKind.available.contains(.postgres) else { return }
+        try await TestPostgres.withDatabase { url in
+            let first = try await openStorage(url)
+            _ = try await first.commit([change("a", 1, "r1"), change("a", 2, "r2")])
+            await first.close()
+            // Back to schema 1 as it was: the index on `updated_seq`, the default fill.
+            try await TestPostgres.texts(url, "CREATE INDEX documents_updated ON documents(collection, updated_seq)")
+            try await TestPostgres.texts(url, "ALTER TABLE documents RESET (fillfactor)")
+            try await TestPostgres.texts(url, "UPDATE synclayer_meta SET value = '1' WHERE key = 'schema_version'")
+            let store = try await openStorage(url)
+            #expect(try await TestPostgres.texts(url, "SELECT value FROM synclayer_meta WHERE key = 'schema_version'") == ["2"])
+            #expect(try await TestPostgres.texts(url, "SELECT indexname::text FROM pg_indexes WHERE tablename = 'documents'") == ["documents_pkey"])
+            #expect(try await TestPostgres.texts(url, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'documents'")
+                == ["fillfactor=70"])
+            _ = try await store.commit([change("a", 3, "r1")])
+            let records = try await store.records(collection: "items", since: 0, limit: 10, offset: 0)
+            #expect(records.map(\.id) == ["r2", "r1"], "oldest change first")
+            #expect(records.map(\.version) == [2, 3])
+            await store.close()
+        }
+    }
+
     @Test func aCommitNoticeSaysWhatItCanAndOnlyThat() {
         let notice = PostgresCommitNotice(head: 12, from: 9, collections: ["b", "a.1"])
         #expect(notice.payload == "12 9 a.1 b")

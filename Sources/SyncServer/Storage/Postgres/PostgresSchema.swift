@@ -43,6 +43,17 @@ enum PostgresSchema {
         CREATE TABLE synclayer_head(id smallint PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL);
         INSERT INTO synclayer_head(id, seq) VALUES (1, 0);
         """,
+        // 2: a document's update changes no indexed column and finds room on its page, so
+        // PostgreSQL can keep it there (a HOT update) instead of adding an entry to every index of
+        // `documents` for each version. With `updated_seq` indexed no update could be HOT, and with
+        // three instances the versions in the primary key's leaves doubled PostgreSQL's CPU per
+        // change (`Docs/Benchmarks.md`, 2026-12-07). The original protocol's REST pull, the only
+        // reader of that index, reads a collection's rows and sorts the page instead: faster for a
+        // poll of recent changes, slower for the first pages of a full pull (same document).
+        """
+        DROP INDEX IF EXISTS documents_updated;
+        ALTER TABLE documents SET (fillfactor = 70)
+        """,
     ]
 
     struct Opened {
