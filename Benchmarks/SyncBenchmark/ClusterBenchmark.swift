@@ -124,29 +124,42 @@ enum ClusterBenchmark {
         var instanceCPU: Double
         var databaseCPU: Double
         var refused = 0
-        /// Batches a writer had to sign during the run, past those signed before it (``presign(_:batches:_:)``).
+        /// Batches a writer had to sign during the run, past those signed before it (``SignedAhead``).
         var signedLate = 0
     }
 
-    /// For each writer, its first `batches` batches, made by `make` (which signs them) before the
-    /// run, several writers at once. A node signs each change as it saves it, about 50 µs here
-    /// (Ed25519): done during the run, this process's signing took about a third of the two cores
-    /// that the instances and PostgreSQL share with it, so the clients decided the rate.
-    static func presign<Item: Sendable>(_ writers: [Writer], batches: Int,
-                                        _ make: @escaping @Sendable (Writer, Int) -> Item) async -> [[Item]] {
-        await withTaskGroup(of: (Int, [Item]).self) { group in
-            for (index, writer) in writers.enumerated() {
-                group.addTask { (index, (0..<batches).map { make(writer, $0) }) }
-            }
-            var made = [[Item]](repeating: [], count: writers.count)
-            for await (index, items) in group { made[index] = items }
-            return made
-        }
-    }
+    /// What each writer sends, made by `make` (which signs) before the run for up to
+    /// `changesPerSecond` over the run's `seconds`, several writers at once; a writer that runs past
+    /// them makes the rest as it goes (``late``). A node signs each change as it saves it, about 50 µs
+    /// here (Ed25519): done during the run, this process's signing took about a third of the two
+    /// cores that the instances and PostgreSQL share with it, so the clients decided the rate.
+    final class SignedAhead<Item: Sendable>: Sendable {
+        private let made: [[Item]]
+        private let writers: [Writer]
+        private let make: @Sendable (Writer, Int) -> Item
+        /// Items made during the run.
+        let late = Atomic<Int>(0)
 
-    /// Batches per writer to sign before a run of `seconds` at up to `changesPerSecond`.
-    static func presignedBatches(seconds: Double, changesPerSecond: Double) -> Int {
-        Int((seconds * changesPerSecond / Double(writerCount * batchSize)).rounded(.up))
+        init(_ writers: [Writer], seconds: Double, changesPerSecond: Double, _ make: @escaping @Sendable (Writer, Int) -> Item) async {
+            let batches = Int((seconds * changesPerSecond / Double(writers.count * batchSize)).rounded(.up))
+            self.made = await withTaskGroup(of: (Int, [Item]).self) { group in
+                for (index, writer) in writers.enumerated() {
+                    group.addTask { (index, (0..<batches).map { make(writer, $0) }) }
+                }
+                var made = [[Item]](repeating: [], count: writers.count)
+                for await (index, items) in group { made[index] = items }
+                return made
+            }
+            self.writers = writers
+            self.make = make
+        }
+
+        /// Writer `index`'s item `number` (from 0).
+        func item(_ index: Int, _ number: Int) -> Item {
+            if number < made[index].count { return made[index][number] }
+            late.add(1, ordering: .relaxed)
+            return make(writers[index], number)
+        }
     }
 
     /// The most changes a second signed ahead for our instances and for the raw INSERT (about 1.5
@@ -200,16 +213,14 @@ enum ClusterBenchmark {
         }
         let connected = sockets
         let wall = UInt64(Date().timeIntervalSince1970 * 1000)
-        @Sendable func frame(_ writer: Writer, _ number: Int) -> String {
+        let frames = await SignedAhead(writers, seconds: seconds, changesPerSecond: presignedRate.ours) { writer, number in
             codec.encodeString(writer.frame(writer.batch(number, size: batchSize, collection: collection, text: text, wall: wall)))
         }
-        let frames = await presign(writers, batches: presignedBatches(seconds: seconds, changesPerSecond: presignedRate.ours), frame)
-        let late = Atomic<Int>(0)
         var rate = try await rate(writers: writerCount, seconds: seconds, reading: {
             Reading(time: now(), acked: writers.reduce(0) { $0 + $1.acked.load(ordering: .relaxed) },
                     writerCPU: instances.reduce(0) { $0 + (cpuSeconds($1.child.pid) ?? 0) }, database: childrenCPU(of: postmaster))
         }, writer: { index, end in
-            let writer = writers[index], socket = connected[index], signed = frames[index]
+            let writer = writers[index], socket = connected[index]
             var acks = writer.acks.makeAsyncIterator()
             var number = 0
             while now() < end {
@@ -217,19 +228,14 @@ enum ClusterBenchmark {
                 while number - writer.acked.load(ordering: .relaxed) / batchSize >= window {
                     guard await acks.next() != nil else { return }
                 }
-                if number < signed.count {
-                    try await socket.send(signed[number])
-                } else {
-                    late.add(1, ordering: .relaxed)
-                    try await socket.send(frame(writer, number))
-                }
+                try await socket.send(frames.item(index, number))
                 number += 1
             }
         })
         for writer in writers { writer.finish() }
         for socket in sockets { await socket.close() }
         rate.refused = writers.reduce(0) { $0 + $1.refused.load(ordering: .relaxed) }
-        rate.signedLate = late.load(ordering: .relaxed)
+        rate.signedLate = frames.late.load(ordering: .relaxed)
         return rate
     }
 
@@ -250,22 +256,20 @@ enum ClusterBenchmark {
         for _ in 0..<writerCount { connections.append(try await TestPostgres.connect(url)) }
         let writers = (0..<writerCount).map { _ in Writer() }
         let wall = UInt64(Date().timeIntervalSince1970 * 1000)
-        @Sendable func batch(_ writer: Writer, _ number: Int) -> [Change] {
+        let batches = await SignedAhead(writers, seconds: seconds, changesPerSecond: presignedRate.raw) { writer, number in
             writer.batch(number, size: batchSize, collection: collection, text: text, wall: wall)
         }
-        let batches = await presign(writers, batches: presignedBatches(seconds: seconds, changesPerSecond: presignedRate.raw), batch)
-        let acked = SharedCounter(0), late = Atomic<Int>(0)
+        let acked = SharedCounter(0)
         let me = getpid(), opened = connections
         let result: Result<Rate, any Error>
         do {
             result = .success(try await rate(writers: writerCount, seconds: seconds, reading: {
                 Reading(time: now(), acked: acked.value.load(ordering: .relaxed), writerCPU: cpuSeconds(me) ?? 0, database: childrenCPU(of: postmaster))
             }, writer: { index, end in
-                let writer = writers[index], (connection, logger) = opened[index], signed = batches[index]
+                let (connection, logger) = opened[index]
                 var number = 0
                 while now() < end {
-                    if number >= signed.count { late.add(1, ordering: .relaxed) }
-                    let batch = number < signed.count ? signed[number] : batch(writer, number)
+                    let batch = batches.item(index, number)
                     number += 1
                     var rows = PostgresBatchRows()
                     let received = UInt64(Date().timeIntervalSince1970 * 1000)
@@ -291,7 +295,7 @@ enum ClusterBenchmark {
         }
         for (connection, _) in connections { try? await connection.close() }
         var measured = try result.get()
-        measured.signedLate = late.load(ordering: .relaxed)
+        measured.signedLate = batches.late.load(ordering: .relaxed)
         // The baseline's count is checked against the table: every row it counted is there.
         var rows: Int64 = 0
         try await TestPostgres.withConnection(url) { connection, logger in
