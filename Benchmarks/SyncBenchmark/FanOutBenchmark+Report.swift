@@ -63,7 +63,7 @@ extension FanOutBenchmark {
         }
         guard let (ourRounds, ours) = figure(.ours) else { return }
         let bare = figure(.bare)?.figures, floor = figure(.floor)?.figures
-        let pythonRounds = pythonProblem == nil ? figure(.python) : nil
+        let pythonRounds = figure(.python)
         let python = pythonRounds?.figures
         let perFrame = scenario.subscribers == 1 ? "server CPU per change" : "server CPU per delivered frame"
         compare(perFrame, ours: ours.serverCPU * 1e6, python: python.map { $0.serverCPU * 1e6 }, unit: "µs", target: scenario.cpuTarget,

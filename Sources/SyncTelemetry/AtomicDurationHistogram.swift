@@ -12,9 +12,8 @@ import Synchronization
 package final class AtomicDurationHistogram: Sendable {
     let name: String
     let help: String
-    /// The buckets' upper bounds, ascending, in nanoseconds, and as `Duration`s (for their text).
+    /// The buckets' upper bounds, ascending, in nanoseconds.
     private let bounds: [Int64]
-    private let durations: [Duration]
     /// How many values fell in each bucket (not cumulative): one per bound, then one above them all.
     private let counts: [Cell]
     private let sumNanoseconds = Atomic<Int64>(0)
@@ -26,8 +25,7 @@ package final class AtomicDurationHistogram: Sendable {
     init(name: String, help: String, buckets: [Duration]) {
         self.name = name
         self.help = help
-        durations = buckets.sorted()
-        bounds = durations.map { Int64(clamping: $0.components.seconds) &* 1_000_000_000 &+ $0.components.attoseconds / 1_000_000_000 }
+        bounds = buckets.map { Int64(clamping: $0.components.seconds) &* 1_000_000_000 &+ $0.components.attoseconds / 1_000_000_000 }.sorted()
         counts = (0...buckets.count).map { _ in Cell() }
     }
 
@@ -49,9 +47,9 @@ package final class AtomicDurationHistogram: Sendable {
         let sum = sumNanoseconds.load(ordering: .relaxed)
         var text = "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
         var cumulative = 0
-        for (bound, count) in zip(durations, perBucket) {
+        for (bound, count) in zip(bounds, perBucket) {
             cumulative += count
-            text += "\(name)_bucket{le=\"\(bound.bucketRepresentation)\"} \(cumulative)\n"
+            text += "\(name)_bucket{le=\"\(Duration.nanoseconds(bound).bucketRepresentation)\"} \(cumulative)\n"
         }
         cumulative += perBucket[perBucket.count - 1]
         text += "\(name)_bucket{le=\"+Inf\"} \(cumulative)\n"
