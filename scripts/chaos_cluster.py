@@ -46,6 +46,10 @@ def stop_processes(procs, first=signal.SIGTERM, grace=5):
     for p in procs:
         p.signal(signal.SIGKILL)
 
+class EndedAtStart(Exception):
+    """A process started by the harness ended before it answered (it crashed, or refused its arguments)."""
+
+
 class Process:
     """One spawned process: not our child (setsid + nsenter), so liveness is read from /proc."""
 
@@ -124,7 +128,8 @@ class Cluster:
     def start_server(self):
         self.server = self.lan.spawn(SERVER_HOST, os.path.join(self.work, "server.log"), self.bin, "server",
                                      "--host", "10.77.0.11", "--port", "8080", "--data", os.path.join(self.work, "server.sqlite"))
-        return self.wait(lambda: self.server_get("/health") is not None, 15, "the server answers /health")
+        return self.started(self.server, "server.log", lambda: self.server_get("/health") is not None, 15,
+                            "the server answers /health")
 
     def start_node(self, host, offset=None):
         if offset is not None:
@@ -135,7 +140,8 @@ class Cluster:
             "--control", "7000", "--mesh", "--team", "chaos", "--team-secret-file", self.secret, "--mesh-host", "0.0.0.0",
             "--mesh-port", "7100", "--ping-interval", "1", "--sync-interval", "1", "--reconnect-delay", "0.5",
             "--heartbeat", "0.5", f"--clock-offset={self.offsets[host]}")
-        return self.wait(lambda: self.status(host) is not None, 15, f"node {host}'s control endpoint answers")
+        return self.started(self.procs[host], f"node{host}.log", lambda: self.status(host) is not None, 15,
+                            f"node {host}'s control endpoint answers")
 
     def server_urls(self, host):
         """The --server argument of the node on `host`."""
@@ -257,6 +263,20 @@ class Cluster:
         return proc.returncode, (err or out).strip()
 
     # --- waiting -----------------------------------------------------------------------------------
+
+    def started(self, process, log, answers, timeout, what):
+        """Waits until `answers()`, as `wait` does, but fails at once, naming why, if `process` ends
+        first: a process that crashed as it started is not one that is slow to answer."""
+        if self.wait(lambda: answers() or not process.alive(), timeout, what) and answers():
+            return True
+        path = os.path.join(self.work, log)
+        try:
+            with open(path, errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            lines = []
+        why = next((line.strip("* ") for line in lines if "Program crashed" in line or "Fatal error" in line), None)
+        raise EndedAtStart(f"{what}: the process {process.pid} ended as it started ({why or 'no crash report'}; see {path})")
 
     @staticmethod
     def wait(condition, timeout, what):
@@ -398,7 +418,8 @@ class PgCluster(Cluster):
         self.instances[host] = self.lan.spawn(host, os.path.join(self.work, f"instance{host}.log"), self.bin, "server",
                                               "--host", f"10.77.0.{10 + host}", "--port", "8080", "--data", self.database)
         self.expected_down.discard(host)
-        return self.wait(lambda: self.instance_get(host, "/health") is not None, 20, f"the instance on host {host} answers /health")
+        return self.started(self.instances[host], f"instance{host}.log", lambda: self.instance_get(host, "/health") is not None,
+                            20, f"the instance on host {host} answers /health")
 
     def kill_instance(self, host):
         self.expected_down.add(host)
