@@ -37,6 +37,8 @@ public final class SyncNode: Service, Sendable {
     let poller: Poller?
 
     private init(configuration: SyncConfiguration, tls: TLSConfiguration, store: LocalStore, wallClock: SystemWallClock, logger: Logger) {
+        // Before the clients below set up their pipelines on several event loops at once.
+        HTTPHandlerMetadata.warmUp()
         self.configuration = configuration
         self.store = store
         self.wallClock = wallClock
