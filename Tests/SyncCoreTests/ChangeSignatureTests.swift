@@ -145,4 +145,33 @@ import Testing
         #expect(ChangeSigner.vouched(by: signature, in: decoded.changes.compactMap(\.change)) == Set(own.map(\.id)))
         #expect(throws: FrameError.self) { try codec.decode(text.replacingOccurrences(of: "\"sig\":\"\(signature.wireText)\"", with: "\"sig\":3")) }
     }
+
+    /// Signatures made by an earlier build still verify: what a change and a frame sign is the same
+    /// bytes, so stored changes, relays and nodes of different versions keep agreeing. The pinned
+    /// signatures were made by the build before `signedBytes` was written in place (a fixed key,
+    /// fields that need escaping and sorting, a non-ASCII collection); any change to those bytes
+    /// makes them invalid.
+    @Test func signaturesOfAnEarlierBuildStillVerify() throws {
+        let pinned = try #require(ChangeSigner(rawRepresentation: (0..<32).map { UInt8($0 * 7 + 1) }))
+        #expect(pinned.nodeID.rawValue == "d3c05ab2093cb2205b52f71c54e2c8d4")
+        func bytes(_ hex: String) -> [UInt8] {
+            let digits = Array(hex.utf8).map { $0 <= UInt8(ascii: "9") ? $0 - UInt8(ascii: "0") : $0 - UInt8(ascii: "a") + 10 }
+            return stride(from: 0, to: digits.count, by: 2).map { digits[$0] << 4 | digits[$0 + 1] }
+        }
+        let fields: JSONObject = ["text": "grüße \"quoted\"\n\u{1}", "n": 3, "x": 1.5, "nested": .object(["b": true, "a": .array([.null, "z"])]), "Z": -12]
+        var a = Change(id: ChangeID(origin: pinned.nodeID, seq: 1_234_567), hlc: HLCTimestamp(rawValue: 0x0123_4567_89ab_cdef),
+                       collection: "todös", recordID: "r/1", kind: .update, fields: fields)
+        var b = Change(id: ChangeID(origin: pinned.nodeID, seq: 1_234_568), hlc: HLCTimestamp(rawValue: 0x0123_4567_89ab_cdf0),
+                       collection: "todös", recordID: "r/1", kind: .delete, fields: [:])
+        a.signature = ChangeSignature(publicKey: pinned.publicKey, signature: bytes(
+            "20234374e07a415d2457d7d4cceb3665dfc001e077433fb21e4b3ecb04b8ecbbc0e1ac32f30a6866d7f3a469de248e26ed048ea608dc3e47ae8fafcc265b600d"))
+        b.signature = ChangeSignature(publicKey: pinned.publicKey, signature: bytes(
+            "5c56901efae3170e3da36fd10c3378d40672275b90dab52f06d60a4830f5981b25e5e5a312fcd26e9a59960785902e42588f15e4b36e6f3477a414a732f25104"))
+        #expect(ChangeSigner.verify(a) == .valid)
+        #expect(ChangeSigner.verify(b) == .valid)
+        let frame = ChangeSignature(publicKey: pinned.publicKey, signature: bytes(
+            "3eb55fff3df7e0cccfde508c0e367ebec7cf9ef35f5b51dfb547a06a3de5b4542d46b36789627fc3b418b96892d24cba9cb9650cf36dd94cea5b08928a1d630c"))
+        #expect(ChangeSigner.vouched(by: frame, in: [a, b]) == [a.id, b.id])
+        #expect(ChangeSigner.vouched(by: frame, in: [b, a]).isEmpty)
+    }
 }

@@ -99,16 +99,22 @@ extension Change {
     /// so no two different changes give the same bytes. Every field a relay could alter is covered.
     package var signedBytes: [UInt8] {
         var out: [UInt8] = []
-        let fieldsJSON = JSONValue.object(fields).canonicalBytes
-        out.reserveCapacity(96 + collection.utf8.count + recordID.utf8.count + fieldsJSON.count)
+        out.reserveCapacity(128 + collection.utf8.count + recordID.utf8.count + 16 * fields.count)
+        appendSignedBytes(to: &out)
+        return out
+    }
+
+    /// Appends ``signedBytes`` to `out`, each part written in place (no string or array per part).
+    /// (No `reserveCapacity` here: called once per change of a frame on one growing array, it would
+    /// copy the array each time instead of letting it grow geometrically.)
+    package func appendSignedBytes(to out: inout [UInt8]) {
         out.appendLengthPrefixed("synclayer-change-v1".utf8)
-        out.appendLengthPrefixed(id.description.utf8)
-        out.appendLengthPrefixed(hlc.hexString.utf8)
+        out.appendLengthPrefixed { id.appendText(to: &$0) }
+        out.appendLengthPrefixed { hlc.appendHex(to: &$0) }
         out.appendLengthPrefixed(collection.utf8)
         out.appendLengthPrefixed(recordID.utf8)
         out.appendLengthPrefixed(kind.rawValue.utf8)
-        out.appendLengthPrefixed(fieldsJSON)
-        return out
+        out.appendLengthPrefixed { JSONValue.appendCanonical(object: fields, to: &$0) }
     }
 }
 
@@ -116,8 +122,26 @@ extension [UInt8] {
     /// Appends `part` preceded by its length (4 bytes, big endian): what signatures cover is a run
     /// of such parts, so that no two different contents give the same bytes.
     mutating func appendLengthPrefixed(_ part: some Collection<UInt8>) {
-        let count = UInt32(clamping: part.count)
-        append(contentsOf: [UInt8(count >> 24), UInt8(count >> 16 & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count & 0xFF)])
+        appendLength(UInt32(clamping: part.count))
         append(contentsOf: part)
+    }
+
+    /// Appends what `write` appends, preceded by its length as ``appendLengthPrefixed(_:)`` does.
+    mutating func appendLengthPrefixed(_ write: (inout [UInt8]) -> Void) {
+        let start = count
+        appendLength(0)
+        write(&self)
+        let length = UInt32(clamping: count - start - 4)
+        self[start] = UInt8(length >> 24)
+        self[start + 1] = UInt8(length >> 16 & 0xFF)
+        self[start + 2] = UInt8(length >> 8 & 0xFF)
+        self[start + 3] = UInt8(length & 0xFF)
+    }
+
+    private mutating func appendLength(_ length: UInt32) {
+        append(UInt8(length >> 24))
+        append(UInt8(length >> 16 & 0xFF))
+        append(UInt8(length >> 8 & 0xFF))
+        append(UInt8(length & 0xFF))
     }
 }

@@ -133,8 +133,11 @@ extension ChangeSigner {
         out.appendLengthPrefixed("synclayer-frame-v1".utf8)
         out.appendLengthPrefixed(origin.rawValue.utf8)
         for change in changes where change.id.origin == origin {
-            out.appendLengthPrefixed(change.signedBytes)
-            out.appendLengthPrefixed((change.signature?.publicKey ?? []) + (change.signature?.signature ?? []))
+            out.appendLengthPrefixed { change.appendSignedBytes(to: &$0) }
+            out.appendLengthPrefixed {
+                $0.append(contentsOf: change.signature?.publicKey ?? [])
+                $0.append(contentsOf: change.signature?.signature ?? [])
+            }
         }
         return out
     }
