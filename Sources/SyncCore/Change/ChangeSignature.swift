@@ -131,17 +131,16 @@ extension [UInt8] {
         let start = count
         appendLength(0)
         write(&self)
-        let length = UInt32(clamping: count - start - 4)
-        self[start] = UInt8(length >> 24)
-        self[start + 1] = UInt8(length >> 16 & 0xFF)
-        self[start + 2] = UInt8(length >> 8 & 0xFF)
-        self[start + 3] = UInt8(length & 0xFF)
+        storeLength(UInt32(clamping: count - start - 4), at: start)
     }
 
     private mutating func appendLength(_ length: UInt32) {
-        append(UInt8(length >> 24))
-        append(UInt8(length >> 16 & 0xFF))
-        append(UInt8(length >> 8 & 0xFF))
-        append(UInt8(length & 0xFF))
+        append(contentsOf: repeatElement(0, count: 4))
+        storeLength(length, at: count - 4)
+    }
+
+    /// Writes `length` over the 4 bytes at `index`, big endian.
+    private mutating func storeLength(_ length: UInt32, at index: Int) {
+        for offset in 0..<4 { self[index + offset] = UInt8(truncatingIfNeeded: length >> (24 - 8 * offset)) }
     }
 }

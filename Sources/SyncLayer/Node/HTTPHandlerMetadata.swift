@@ -14,6 +14,9 @@ import NIOHTTP1
 /// (threads released together to build those two pipelines, a new process per run) crashed in 94
 /// of about 45,700 debug runs, none of 18,000 release runs, and none of 25,000 debug runs with the
 /// metadata instantiated first on the main thread (`Docs/Reliability.md`, "Product issues seen").
+/// The server side's pair (request decoder, response encoder) is instantiated too: a node's control
+/// and mesh servers build it on the same event loops, so the same race could meet it; the
+/// reproducer covered the client side's pair only.
 enum HTTPHandlerMetadata {
     /// Instantiates the types (once; later calls return at once).
     static func warmUp() { _ = instantiated }
