@@ -122,25 +122,15 @@ extension [UInt8] {
     /// Appends `part` preceded by its length (4 bytes, big endian): what signatures cover is a run
     /// of such parts, so that no two different contents give the same bytes.
     mutating func appendLengthPrefixed(_ part: some Collection<UInt8>) {
-        appendLength(UInt32(clamping: part.count))
-        append(contentsOf: part)
+        appendLengthPrefixed { $0.append(contentsOf: part) }
     }
 
-    /// Appends what `write` appends, preceded by its length as ``appendLengthPrefixed(_:)`` does.
+    /// Appends what `write` appends, preceded by its length, written in once `write` is done.
     mutating func appendLengthPrefixed(_ write: (inout [UInt8]) -> Void) {
         let start = count
-        appendLength(0)
-        write(&self)
-        storeLength(UInt32(clamping: count - start - 4), at: start)
-    }
-
-    private mutating func appendLength(_ length: UInt32) {
         append(contentsOf: repeatElement(0, count: 4))
-        storeLength(length, at: count - 4)
-    }
-
-    /// Writes `length` over the 4 bytes at `index`, big endian.
-    private mutating func storeLength(_ length: UInt32, at index: Int) {
-        for offset in 0..<4 { self[index + offset] = UInt8(truncatingIfNeeded: length >> (24 - 8 * offset)) }
+        write(&self)
+        let length = UInt32(clamping: count - start - 4)
+        for offset in 0..<4 { self[start + offset] = UInt8(truncatingIfNeeded: length >> (24 - 8 * offset)) }
     }
 }
