@@ -267,7 +267,8 @@ class Cluster:
     def started(self, process, log, answers, timeout, what):
         """Waits until `answers()`, as `wait` does, but fails at once, naming why, if `process` ends
         first: a process that crashed as it started is not one that is slow to answer."""
-        if self.wait(lambda: answers() or not process.alive(), timeout, what) and answers():
+        self.wait(lambda: answers() or not process.alive(), timeout, what)
+        if answers():
             return True
         path = os.path.join(self.work, log)
         try:
