@@ -7,11 +7,16 @@ import SyncCore
 /// The server is killed with SIGKILL while nodes keep writing, then restarted on the same port:
 /// afterwards every acknowledged write is on the server and on every node, once.
 @Suite(.timeLimit(.minutes(4))) struct ServerCrashTests {
-    /// Starts `synclayer server` as a child process on `port`, returning once it listens.
-    static func startServer(database: String, port: Int) async throws -> ChildProcess {
+    /// Starts `synclayer server` as a child process on `port` (0: one the system picks, so that no
+    /// other test can take it between a pick and the bind), returning once it listens, with the port
+    /// it listens on.
+    static func startServer(database: String, port: Int = 0) async throws -> (child: ChildProcess, port: Int) {
         let child = try ChildProcess(executable: try synclayerExecutable(),
                                      arguments: ["server", "--data", database, "--port", String(port), "--log-level", "warning"])
-        for await line in child.lines where line.hasPrefix("listening on") { return child }
+        for await line in child.lines where line.hasPrefix("listening on") {
+            guard let bound = line.split(separator: ":").last.flatMap({ Int($0) }) else { break }
+            return (child, bound)
+        }
         throw ChildProcessError(message: "the server did not start: \(child.standardError)")
     }
 
@@ -24,9 +29,10 @@ import SyncCore
 
     @Test func serverKilledAndRestartedWhileNodesWrite() async throws {
         try await withTemporaryDirectory(prefix: "crash") { directory in
-            let port = try freeLoopbackPort()
             let database = directory.file("server.sqlite")
-            var server = try await Self.startServer(database: database, port: port)
+            let first = try await Self.startServer(database: database)
+            var server = first.child
+            let port = first.port
             var started: [TestNode] = []
             for index in 0..<3 {
                 started.append(try await TestNode.start(path: directory.file("node\(index).sqlite"), baseURL: "http://127.0.0.1:\(port)") {
@@ -56,7 +62,7 @@ import SyncCore
                             }
                             if index == 0, n == 80 {
                                 _ = await serverBox.withLock { $0 }?.waitForExit()
-                                let next = try await Self.startServer(database: database, port: port)
+                                let (next, _) = try await Self.startServer(database: database, port: port)
                                 serverBox.withLock { $0 = next }
                                 restarted.withLock { $0 = true }
                             }

@@ -43,9 +43,9 @@ import Testing
         guard TestStoreKind.available.contains(.postgres) else { return }
         try await withTemporaryDirectory(prefix: "instance-kill") { directory in
             try await TestPostgres.withDatabase { url in
-                let ports = [try freeLoopbackPort(), try freeLoopbackPort()]
-                let a = try await ServerCrashTests.startServer(database: url, port: ports[0])
-                let b = try await ServerCrashTests.startServer(database: url, port: ports[1])
+                let (a, portA) = try await ServerCrashTests.startServer(database: url)
+                let (b, portB) = try await ServerCrashTests.startServer(database: url)
+                let ports = [portA, portB]
                 let urls = ports.map { "http://127.0.0.1:\($0)" }
                 var started: [TestNode] = []
                 for index in 0..<3 {
