@@ -464,7 +464,7 @@ import Testing
             try await TestPostgres.texts(url, "ALTER TABLE documents RESET (fillfactor)")
             try await TestPostgres.texts(url, "UPDATE synclayer_meta SET value = '1' WHERE key = 'schema_version'")
             let store = try await openStorage(url)
-            #expect(try await TestPostgres.texts(url, "SELECT value FROM synclayer_meta WHERE key = 'schema_version'") == ["2"])
+            #expect(try await TestPostgres.texts(url, "SELECT value FROM synclayer_meta WHERE key = 'schema_version'") == ["3"])
             #expect(try await TestPostgres.texts(url, "SELECT indexname::text FROM pg_indexes WHERE tablename = 'documents'") == ["documents_pkey"])
             #expect(try await TestPostgres.texts(url, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'documents'")
                 == ["fillfactor=70"])
@@ -473,6 +473,57 @@ import Testing
             #expect(records.map(\.id) == ["r2", "r1"], "oldest change first")
             #expect(records.map(\.version) == [2, 3])
             await store.close()
+        }
+    }
+
+    /// A PostgreSQL instance merges a batch into the documents its own last commit wrote from memory
+    /// (`PostgresDocumentCache`), and into what the table holds whenever the head is at another
+    /// version: after another instance's commit, and after a restore that gave the same number to
+    /// another commit. Were the cache trusted there, a field written by the other history would be
+    /// lost from the document.
+    @Test func anInstanceMergesIntoTheDocumentsAsTheTableHasThem() async throws {
+        guard TestStoreKind.available.contains(.postgres) else { return }
+        try await TestPostgres.withDatabase { url in
+            func set(_ origin: String, _ seq: UInt64, _ field: String) -> Change {
+                Change(id: ChangeID(origin: NodeID(origin)!, seq: seq), hlc: HLCTimestamp(wallMillis: 1_000 + seq), collection: "items",
+                       recordID: "r", kind: .update, fields: [field: .int(Int64(seq))])
+            }
+            func fields(_ store: any ServerStorage) async throws -> [String] {
+                try await store.get(collection: "items", id: "r")?.data.keys.sorted() ?? []
+            }
+            let a = try #require(try await openStorage(url) as? PostgresServerStorage)
+            let b = try #require(try await openStorage(url) as? PostgresServerStorage)
+            _ = try await a.commit([set("a", 1, "x")])
+            _ = try await a.commit([set("a", 2, "y")])
+            #expect(a.documentsRead == 0, "a new document, then the one its own commit wrote: nothing read")
+            _ = try await b.commit([set("b", 1, "z")])
+            #expect(b.documentsRead == 1)
+            _ = try await a.commit([set("a", 3, "w")])
+            #expect(a.documentsRead == 1, "another instance committed since: read")
+            #expect(try await fields(a) == ["w", "x", "y", "z"])
+            await b.close()
+
+            // A backup at head 4, one more commit through `a` (head 5), then the backup restored
+            // under `a`, and head 5 given to another change by an instance started after it.
+            for table in ["documents", "origins", "synclayer_head"] {
+                _ = try await TestPostgres.texts(url, "CREATE TABLE backup_\(table) AS SELECT * FROM \(table)")
+            }
+            _ = try await a.commit([set("a", 4, "lost")])
+            #expect(a.documentsRead == 1)
+            for statement in ["DELETE FROM documents", "INSERT INTO documents SELECT * FROM backup_documents",
+                              "DELETE FROM origins", "INSERT INTO origins SELECT * FROM backup_origins",
+                              "DELETE FROM changes WHERE server_seq > 4",
+                              "UPDATE synclayer_head h SET seq = b.seq, commit_id = b.commit_id FROM backup_synclayer_head b"] {
+                _ = try await TestPostgres.texts(url, statement)
+            }
+            let c = try #require(try await openStorage(url) as? PostgresServerStorage)
+            _ = try await c.commit([set("c", 1, "v")])
+            #expect(c.head == 5)
+            _ = try await a.commit([set("a", 5, "u")])
+            #expect(a.documentsRead == 2, "head 5 again, but not a's: read")
+            #expect(try await fields(a) == ["u", "v", "w", "x", "y", "z"], "the restored history's field kept, the lost one gone")
+            await a.close()
+            await c.close()
         }
     }
 

@@ -54,6 +54,12 @@ enum PostgresSchema {
         DROP INDEX IF EXISTS documents_updated;
         ALTER TABLE documents SET (fillfactor = 70)
         """,
+        // 3: each write transaction that gives numbers also gives the head a random id, so that an
+        // instance can tell the state its own last commit left from any other, a restored
+        // database's included, and keep the documents it wrote in memory (`PostgresDocumentCache`).
+        """
+        ALTER TABLE synclayer_head ADD COLUMN IF NOT EXISTS commit_id bigint NOT NULL DEFAULT 0
+        """,
     ]
 
     struct Opened {

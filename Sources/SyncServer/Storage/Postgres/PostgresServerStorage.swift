@@ -51,7 +51,13 @@ package final class PostgresServerStorage: ServerStorage {
     ///
     /// - Throws: ``PostgresStorageError`` when the database cannot be reached or its schema is newer
     ///   than this server knows.
+    /// Bytes of stored JSON an instance keeps of the documents its commits wrote, by default.
+    package static let documentCacheBytes = 16 << 20
+
+    /// `documentCacheBytes` bounds the documents this instance's commits wrote that it keeps in
+    /// memory for the next (``PostgresDocumentCache``; 0: none kept, every document read).
     package static func open(url: String, wallClock: any WallClock = SystemWallClock(), limits: ServerStorageLimits = ServerStorageLimits(),
+                            documentCacheBytes: Int = PostgresServerStorage.documentCacheBytes,
                             logger: Logger = Logger(label: "synclayer.server.store")) async throws -> PostgresServerStorage {
         let location = try PostgresLocation(url)
         // The pool's own reports (each failed connection attempt) only as warnings.
@@ -79,7 +85,8 @@ package final class PostgresServerStorage: ServerStorage {
             }
             let notifier = CommitNotifier()
             let writer = PostgresWriter(client: client, serverID: opened.serverID, signer: opened.signer, clock: opened.clock,
-                                        held: opened.vector, head: opened.head, wallClock: wallClock, notifier: notifier, logger: logger)
+                                        held: opened.vector, head: opened.head, wallClock: wallClock, notifier: notifier,
+                                        documentCacheBytes: documentCacheBytes, logger: logger)
             let store = PostgresServerStorage(identity: ServerIdentity(serverID: opened.serverID, signer: opened.signer), limits: limits, location: location.description, client: client,
                                               clientTask: clientTask, writer: writer, notifier: notifier, logger: logger, head: opened.head)
             // Registered first, so the head is current before any other observer (the hub) hears of a commit.
@@ -184,6 +191,10 @@ package final class PostgresServerStorage: ServerStorage {
     package var readBack: (onNotice: Int, rows: Int) {
         (writer.readsOnNotice.load(ordering: .relaxed), writer.rowsRead.load(ordering: .relaxed))
     }
+
+    /// How many documents this instance's committed transactions read from the database to merge
+    /// into (those its own last commit wrote are held in memory: ``PostgresDocumentCache``).
+    package var documentsRead: Int { writer.documentsRead.load(ordering: .relaxed) }
 
     package func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
         notifier.observe(handler)

@@ -18,7 +18,9 @@ extension PostgresWriteTransaction {
     /// without it, every change is the transaction's `submitter`'s.
     mutating func commit(_ changes: [Change], fields: [String]? = nil, submitters: [UInt64]? = nil) async throws -> [CommitOutcome] {
         guard !changes.isEmpty else { return [] }
-        var (serverSeqs, documents, origins) = try await readState(of: changes)
+        let state = try await readState(of: changes)
+        var (serverSeqs, documents, origins) = (state.held, state.documents, state.origins)
+        written.documentsRead += state.read
         var rows = PostgresBatchRows()
         var outcomes: [CommitOutcome] = []
         for (index, change) in changes.enumerated() {
@@ -55,18 +57,23 @@ extension PostgresWriteTransaction {
     }
 
     /// In one statement: the server sequences of those of `changes`' ids already held; the stored
-    /// state of each document they touch (none for a document never written); and each of their
+    /// state of each document they touch (none for a document never written), from ``cached`` for
+    /// those it holds and from `documents` for the others; and each of their
     /// origins' contiguous sequence, with the sequences held above it when one of `changes` fills
     /// the gap right after it (only then can the run above join). A change already held is read for
     /// like the others: its document and origin are read for nothing, and it is applied nowhere.
     private func readState(of changes: [Change]) async throws
-        -> (held: [ChangeID: UInt64], documents: [PostgresDocumentKey: DocumentState], origins: [String: PostgresWatermark]) {
+        -> (held: [ChangeID: UInt64], documents: [PostgresDocumentKey: DocumentState], origins: [String: PostgresWatermark], read: Int) {
         let parser = JSONParser()
+        var read = 0
         var held: [ChangeID: UInt64] = [:]
         var states: [PostgresDocumentKey: DocumentState] = [:]
         var watermarks: [String: PostgresWatermark] = [:]
         let idOrigins = changes.map(\.id.origin.rawValue), idSeqs = changes.map { Int64(bitPattern: $0.id.seq) }
-        let keys = Array(Set(changes.map(PostgresDocumentKey.init)))
+        var keys: [PostgresDocumentKey] = []
+        for key in Set(changes.map(PostgresDocumentKey.init)) {
+            if let entry = cached[key] { states[key] = entry.state } else { keys.append(key) }
+        }
         let origins = Array(Set(idOrigins))
         for row in try await connection.queryIfOpen("""
             WITH ids AS (SELECT * FROM unnest(\(idOrigins)::text[], \(idSeqs)::int8[]) AS ids(origin, seq))
@@ -93,13 +100,14 @@ extension PostgresWriteTransaction {
                 held[ChangeID(origin: origin, seq: UInt64(bitPattern: seq))] = UInt64(bitPattern: serverSeq)
             case 1:
                 guard let id, let body, let clocks else { throw StoreError(.corrupted, "a document without a body or clocks") }
+                read += 1
                 states[PostgresDocumentKey(collection: text, id: id)] = try DocumentState(stored: body, clocks: clocks, parser: parser)
             default:
                 watermarks[text, default: PostgresWatermark(contiguous: UInt64(bitPattern: number ?? 0))].held
                     .formUnion(other.map { [UInt64(bitPattern: $0)] } ?? [])
             }
         }
-        return (held, states, watermarks)
+        return (held, states, watermarks, read)
     }
 
     /// The stored state of each of `keys` (none for a document never written).
@@ -119,17 +127,24 @@ extension PostgresWriteTransaction {
     /// Writes the batch's new changes, the final state of each document they touched, their
     /// origins' watermarks and the head, and rings the other instances' doorbell (saying which
     /// numbers the batch gave, in which collections: ``PostgresCommitNotice``), in one statement.
-    private func write(_ rows: PostgresBatchRows, documents: [PostgresDocumentKey: DocumentState],
+    private mutating func write(_ rows: PostgresBatchRows, documents: [PostgresDocumentKey: DocumentState],
                        origins: [String: PostgresWatermark]) async throws {
         var bodies: [String] = [], clocks: [String] = [], visible: [Bool] = []
+        var states: [PostgresDocumentKey: PostgresDocumentCache.Entry] = [:]
+        states.reserveCapacity(rows.touched.count)
         for key in rows.touched {
             let document = documents[key] ?? DocumentState()
             var body: [UInt8] = []
             JSONValue.appendCanonical(object: document.body, to: &body)
+            let clocksJSON = document.clocksJSON
             bodies.append(String(decoding: body, as: UTF8.self))
-            clocks.append(document.clocksJSON)
+            clocks.append(clocksJSON)
             visible.append(document.exists)
+            states[key] = PostgresDocumentCache.Entry(state: document, bytes: body.count + clocksJSON.utf8.count)
         }
+        // A new id for the head's new version: a restored database that gives these numbers again
+        // does not give them with this id (``PostgresDocumentCache``).
+        let commitID = Int64.random(in: 1 ... .max)
         let moved = origins.filter { $0.value.maxHLC != nil }.sorted { $0.key < $1.key }
         // The batch's numbers are the ones right below the head: `head - count + 1 ... head`.
         let notice = PostgresCommitNotice(head: head, from: head - UInt64(rows.serverSeqs.count), collections: Set(rows.collections))
@@ -153,10 +168,12 @@ extension PostgresWriteTransaction {
                                      \(moved.map { $0.value.maxHLC ?? 0 })::int8[])
                 ON CONFLICT (origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = greatest(origins.max_hlc, excluded.max_hlc)
             ), new_head AS (
-                UPDATE synclayer_head SET seq = \(Int64(bitPattern: head)) WHERE id = 1
+                UPDATE synclayer_head SET seq = \(Int64(bitPattern: head)), commit_id = \(commitID) WHERE id = 1
             )
             SELECT pg_notify('synclayer_commits', \(notice.payload))
             """, logger: logger)
+        written.documents = states
+        written.end = PostgresHeadVersion(seq: head, commitID: commitID)
     }
 }
 

@@ -29,8 +29,10 @@ actor PostgresWriter {
     private var published: UInt64
 
     init(client: PostgresClient, serverID: NodeID, signer: ChangeSigner, clock: HybridLogicalClock, held: VersionVector,
-         head: UInt64, wallClock: any WallClock, notifier: CommitNotifier, logger: Logger) {
+         head: UInt64, wallClock: any WallClock, notifier: CommitNotifier, documentCacheBytes: Int,
+         logger: Logger) {
         self.published = head
+        self.documentCache = PostgresDocumentCache(limit: documentCacheBytes)
         self.client = client
         self.serverID = serverID
         self.signer = signer
@@ -164,24 +166,27 @@ actor PostgresWriter {
         let startClock = clock
         nextToken += 1
         let token = nextToken
-        let outcome: (Result, PostgresWrittenChanges, HybridLogicalClock)
+        let outcome: (Result, PostgresWrittenChanges, HybridLogicalClock, PostgresHeadVersion)
         let started = ContinuousClock.now
         do {
             outcome = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.transactionLimit) {
                 try await withOpenTransaction(connection, logger: logger) {
-                    var head: Int64 = 0
-                    for row in try await connection.queryIfOpen("SELECT seq FROM synclayer_head WHERE id = 1 FOR UPDATE", logger: logger) {
-                        head = try row.decode(Int64.self)
+                    var head = PostgresHeadVersion(seq: 0, commitID: 0)
+                    for row in try await connection.queryIfOpen("SELECT seq, commit_id FROM synclayer_head WHERE id = 1 FOR UPDATE",
+                                                                logger: logger) {
+                        let (seq, commitID) = try row.decode((Int64, Int64).self)
+                        head = PostgresHeadVersion(seq: UInt64(bitPattern: seq), commitID: commitID)
                     }
                     var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
-                                                               clock: startClock, wallClock: wallClock, head: UInt64(bitPattern: head),
-                                                               submitter: submitter)
+                                                               clock: startClock, wallClock: wallClock, head: head.seq,
+                                                               submitter: submitter, cached: self.cachedDocuments(at: head))
+                    transaction.written.end = head
                     let result = try await body(&transaction)
                     // The statement that wrote the numbered changes also moved the head and rang the
                     // other instances' doorbell (the table stays the truth).
                     await self.recordOwn(transaction.written.committed, token: token)
-                    return (result, transaction.written, transaction.clock)
+                    return (result, transaction.written, transaction.clock, head)
                 }
                 }
             }
@@ -195,8 +200,10 @@ actor PostgresWriter {
             if heard > published { Task { try? await self.catchUp() } }
             throw error
         }
-        let (result, written, endClock) = outcome
+        let (result, written, endClock, base) = outcome
         notifier.committed(in: ContinuousClock.now - started)
+        documentCache.committed(from: base, to: written.end, written.documents)
+        documentsRead.add(written.documentsRead, ordering: .relaxed)
         for (number, own) in ownUnpublished where own.token == token { ownUnpublished[number]?.committed = true }
         clock = endClock
         held.withLock { vector in
@@ -225,6 +232,16 @@ actor PostgresWriter {
     /// Reads of the change table a notification started, and the rows of changes read by any.
     nonisolated let readsOnNotice = Atomic<Int>(0)
     nonisolated let rowsRead = Atomic<Int>(0)
+    /// Documents committed transactions read from the database (``PostgresDocumentCache``).
+    nonisolated let documentsRead = Atomic<Int>(0)
+
+    /// The documents this instance's commits wrote, for the next to read from memory.
+    private var documentCache: PostgresDocumentCache
+
+    /// The cached documents, if they are true at `head` (read under the head's lock).
+    private func cachedDocuments(at head: PostgresHeadVersion) -> [PostgresDocumentKey: PostgresDocumentCache.Entry] {
+        documentCache.entries(at: head)
+    }
 
     private func recordOwn(_ committed: [CommittedChange], token: UInt64) async {
         for change in committed { ownUnpublished[change.serverSeq ?? 0] = (token, change, false) }
@@ -435,6 +452,9 @@ struct PostgresWriteTransaction {
     /// The highest server sequence given so far.
     var head: UInt64
     let submitter: UInt64
+    /// Documents as the head's version under the lock has them, for those this instance holds in
+    /// memory (``PostgresDocumentCache``); the others are read.
+    let cached: [PostgresDocumentKey: PostgresDocumentCache.Entry]
     var written = PostgresWrittenChanges()
 
     /// Stamps a write of the original protocol as a change of the server's own, then commits it.
@@ -469,5 +489,11 @@ struct PostgresWrittenChanges: Sendable {
     var committed: [CommittedChange] = []
     var collections: Set<String> = []
     var vector: [NodeID: UInt64] = [:]
+    /// The documents written, as written.
+    var documents: [PostgresDocumentKey: PostgresDocumentCache.Entry] = [:]
+    /// How many documents were read from the database (the others were new, or held in memory).
+    var documentsRead = 0
+    /// The head's version once committed (the version found under the lock if nothing was written).
+    var end = PostgresHeadVersion(seq: 0, commitID: 0)
 }
 #endif
