@@ -31,11 +31,12 @@ import SyncCore
 ///
 /// 10. Several `synclayer server` instances on one PostgreSQL database: durable changes per second
 /// through 1 and 3 instances, write to `watch()` across instances, failover after SIGKILL, 3,000
-/// connections (`ClusterBenchmark`); only with `--only cluster`, in a build with the PostgreSQL
-/// trait, under scripts/with-postgres.
+/// connections (`ClusterBenchmark`), and one store alone with and without the documents its commits
+/// wrote kept in memory (`StoreBenchmark`, 10e); only with `--only cluster`, in a build with the
+/// PostgreSQL trait, under scripts/with-postgres.
 ///
 /// `--only latency`, `--only fanout`, `--only fanout-ours` (no Python), `--only mesh`,
-/// `--only scale`, `--only flood` or `--only cluster` runs one part, for profiling.
+/// `--only scale`, `--only flood` or `--only cluster` runs one part, for profiling (`--only store`: part 10e alone).
 @main
 struct SyncBenchmark {
     static func main() async throws {
@@ -100,9 +101,10 @@ struct SyncBenchmark {
         }
         // Part 10 only on request: it needs a build with the PostgreSQL trait and a durable cluster
         // (scripts/bench runs it that way, after the rest).
-        if only == "cluster" {
+        if only == "cluster" || only == "store" {
             #if PostgreSQL
-            try await ClusterBenchmark.run(report: &report, directory: directory, quick: quick, text: text)
+            if only == "cluster" { try await ClusterBenchmark.run(report: &report, directory: directory, quick: quick, text: text) }
+            try await StoreBenchmark.run(report: &report, quick: quick, text: text)
             #else
             report.note("several instances on PostgreSQL", figures: "not measured", verdict: "NOT MEASURED: this build has no PostgreSQL trait")
             #endif
