@@ -476,6 +476,21 @@ import Testing
         }
     }
 
+    /// The original protocol's writes of one request commit in one transaction, one after the
+    /// other: each merges into what the one before left, also when the store held the record in
+    /// memory when the transaction began (`PostgresDocumentCache`).
+    @Test(arguments: TestStoreKind.available)
+    func writesOfOneRequestToOneRecordEachBuildOnTheOneBefore(_ kind: TestStoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.commit([change("a", 1, "r")])
+            _ = try await store.commitLegacy([LegacyWrite(kind: .update, collection: "items", recordID: "r", fields: ["x": 1]),
+                                              LegacyWrite(kind: .update, collection: "items", recordID: "r", fields: ["y": 2])])
+            #expect(try await store.get(collection: "items", id: "r") == Document(id: "r", data: ["v": 1, "x": 1, "y": 2]))
+            _ = try await store.commit([change("a", 2, "r")])
+            #expect(try await store.get(collection: "items", id: "r") == Document(id: "r", data: ["v": 2, "x": 1, "y": 2]))
+        }
+    }
+
     /// A PostgreSQL instance merges a batch into the documents its own last commit wrote from memory
     /// (`PostgresDocumentCache`), and into what the table holds whenever the head is at another
     /// version: after another instance's commit, and after a restore that gave the same number to

@@ -57,8 +57,8 @@ extension PostgresWriteTransaction {
     }
 
     /// In one statement: the server sequences of those of `changes`' ids already held; the stored
-    /// state of each document they touch (none for a document never written), from ``cached`` for
-    /// those it holds and from `documents` for the others; and each of their
+    /// state of each document they touch (none for a document never written), as this transaction
+    /// wrote it or from ``cached`` for those it holds, and from `documents` for the others; and each of their
     /// origins' contiguous sequence, with the sequences held above it when one of `changes` fills
     /// the gap right after it (only then can the run above join). A change already held is read for
     /// like the others: its document and origin are read for nothing, and it is applied nowhere.
@@ -72,7 +72,7 @@ extension PostgresWriteTransaction {
         let idOrigins = changes.map(\.id.origin.rawValue), idSeqs = changes.map { Int64(bitPattern: $0.id.seq) }
         var keys: [PostgresDocumentKey] = []
         for key in Set(changes.map(PostgresDocumentKey.init)) {
-            if let entry = cached[key] { states[key] = entry.state } else { keys.append(key) }
+            if let entry = written.documents[key] ?? cached[key] { states[key] = entry.state } else { keys.append(key) }
         }
         let origins = Array(Set(idOrigins))
         for row in try await connection.queryIfOpen("""
@@ -172,7 +172,7 @@ extension PostgresWriteTransaction {
             )
             SELECT pg_notify('synclayer_commits', \(notice.payload))
             """, logger: logger)
-        written.documents = states
+        written.documents.merge(states) { $1 }
         written.end = PostgresHeadVersion(seq: head, commitID: commitID)
     }
 }

@@ -453,7 +453,9 @@ struct PostgresWriteTransaction {
     var head: UInt64
     let submitter: UInt64
     /// Documents as the head's version under the lock has them, for those this instance holds in
-    /// memory (``PostgresDocumentCache``); the others are read.
+    /// memory (``PostgresDocumentCache``); the others are read. A later batch of the same
+    /// transaction (the original protocol's writes of one request) merges into what the batches
+    /// before wrote (``PostgresWrittenChanges/documents``) first.
     let cached: [PostgresDocumentKey: PostgresDocumentCache.Entry]
     var written = PostgresWrittenChanges()
 
