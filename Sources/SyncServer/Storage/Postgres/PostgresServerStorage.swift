@@ -52,7 +52,7 @@ package final class PostgresServerStorage: ServerStorage {
     /// - Throws: ``PostgresStorageError`` when the database cannot be reached or its schema is newer
     ///   than this server knows.
     /// Bytes of stored JSON an instance keeps of the documents its commits wrote, by default.
-    package static let documentCacheBytes = 16 << 20
+    package static let documentCacheBytes = 4 << 20
 
     /// `documentCacheBytes` bounds the documents this instance's commits wrote that it keeps in
     /// memory for the next (``PostgresDocumentCache``; 0: none kept, every document read).
