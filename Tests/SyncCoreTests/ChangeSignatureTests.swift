@@ -89,6 +89,8 @@ import Testing
         }
         #expect(Base64.encode(Array("foobar".utf8)) == "Zm9vYmFy")
         #expect(Base64.encode(Array("fo".utf8)) == "Zm8=")
+        #expect(Base64.encode(Array("f".utf8)) == "Zg==")
+        #expect(Base64.encode([]) == "")
         #expect(Base64.decode("Zm8") == nil)
         #expect(Base64.decode("Z!8=") == nil)
     }

@@ -48,25 +48,35 @@ package enum Base64 {
         return table
     }()
 
+    /// (Written straight into the string's storage: the server encodes every change's signature
+    /// for its row and for each frame that carries the change.)
     package static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index + 3 <= bytes.count {
-            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            out.append(contentsOf: [alphabet[Int(value >> 18 & 63)], alphabet[Int(value >> 12 & 63)],
-                                    alphabet[Int(value >> 6 & 63)], alphabet[Int(value & 63)]])
-            index += 3
+        let count = (bytes.count + 2) / 3 * 4
+        return String(unsafeUninitializedCapacity: count) { out in
+            bytes.withUnsafeBufferPointer { input in
+                alphabet.withUnsafeBufferPointer { table in
+                    var index = 0, written = 0
+                    while index + 3 <= input.count {
+                        let value = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+                        out[written] = table[Int(value >> 18 & 63)]
+                        out[written + 1] = table[Int(value >> 12 & 63)]
+                        out[written + 2] = table[Int(value >> 6 & 63)]
+                        out[written + 3] = table[Int(value & 63)]
+                        index += 3
+                        written += 4
+                    }
+                    let rest = input.count - index
+                    if rest > 0 {
+                        let value = UInt32(input[index]) << 16 | (rest == 2 ? UInt32(input[index + 1]) << 8 : 0)
+                        out[written] = table[Int(value >> 18 & 63)]
+                        out[written + 1] = table[Int(value >> 12 & 63)]
+                        out[written + 2] = rest == 2 ? table[Int(value >> 6 & 63)] : UInt8(ascii: "=")
+                        out[written + 3] = UInt8(ascii: "=")
+                    }
+                }
+            }
+            return count
         }
-        let rest = bytes.count - index
-        if rest > 0 {
-            let value = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
-            out.append(alphabet[Int(value >> 18 & 63)])
-            out.append(alphabet[Int(value >> 12 & 63)])
-            out.append(rest == 2 ? alphabet[Int(value >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     package static func decode(_ text: String) -> [UInt8]? {
