@@ -23,6 +23,8 @@ extension PostgresWriteTransaction {
         written.documentsRead += state.read
         var rows = PostgresBatchRows()
         var outcomes: [CommitOutcome] = []
+        outcomes.reserveCapacity(changes.count)
+        var lastCollection: String?
         for (index, change) in changes.enumerated() {
             let now = wallClock.nowMillis()
             if let first = serverSeqs[change.id] {
@@ -33,7 +35,7 @@ extension PostgresWriteTransaction {
             head = serverSeq
             serverSeqs[change.id] = serverSeq
             _ = clock.observe(change.hlc, physicalMillis: now)
-            let key = PostgresDocumentKey(change)
+            let key = state.keyOf[index]
             var document = documents[key] ?? DocumentState()
             let before = (document.exists, document.body)
             var visibleChange = false
@@ -47,32 +49,55 @@ extension PostgresWriteTransaction {
                 written.vector[origin] = contiguous
             }
             rows.append(change, serverSeq: serverSeq, now: now, fields: fields?[index])
-            written.collections.insert(change.collection)
+            if change.collection != lastCollection {
+                written.collections.insert(change.collection)
+                lastCollection = change.collection
+            }
             written.committed.append(CommittedChange(change: change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange,
                                                      submitter: submitters?[index] ?? submitter))
             outcomes.append(.committed(serverSeq: serverSeq, duplicate: false))
         }
-        if !rows.serverSeqs.isEmpty { try await write(rows, documents: documents, origins: origins) }
+        if !rows.serverSeqs.isEmpty { try await write(rows, keys: state.keys, documents: documents, origins: origins) }
         return outcomes
     }
 
     /// In one statement: the server sequences of those of `changes`' ids already held; the stored
-    /// state of each document they touch (none for a document never written), as this transaction
-    /// wrote it or from ``cached`` for those it holds, and from `documents` for the others; and each of their
-    /// origins' contiguous sequence, with the sequences held above it when one of `changes` fills
-    /// the gap right after it (only then can the run above join). A change already held is read for
+    /// state of each document they touch (none for a document never written): as this transaction
+    /// wrote it, or from ``cached``, or else from `documents`; and each of their origins'
+    /// contiguous sequence, with the sequences held above it when one of `changes` fills the gap
+    /// right after it (only then can the run above join). A change already held is read for
     /// like the others: its document and origin are read for nothing, and it is applied nowhere.
+    ///
+    /// Documents are numbered in the order first touched (`keys`; `keyOf` gives each change's), so
+    /// that the batch hashes each change's key once: its states are an array by that number.
     private func readState(of changes: [Change]) async throws
-        -> (held: [ChangeID: UInt64], documents: [PostgresDocumentKey: DocumentState], origins: [String: PostgresWatermark], read: Int) {
+        -> (held: [ChangeID: UInt64], keys: [PostgresDocumentKey], keyOf: [Int], documents: [DocumentState?],
+            origins: [String: PostgresWatermark], read: Int) {
         let parser = JSONParser()
         var read = 0
         var held: [ChangeID: UInt64] = [:]
-        var states: [PostgresDocumentKey: DocumentState] = [:]
         var watermarks: [String: PostgresWatermark] = [:]
         let idOrigins = changes.map(\.id.origin.rawValue), idSeqs = changes.map { Int64(bitPattern: $0.id.seq) }
-        var keys: [PostgresDocumentKey] = []
-        for key in Set(changes.map(PostgresDocumentKey.init)) {
-            if let entry = written.documents[key] ?? cached[key] { states[key] = entry.state } else { keys.append(key) }
+        var numbers: [PostgresDocumentKey: Int] = [:], keys: [PostgresDocumentKey] = [], keyOf: [Int] = []
+        keyOf.reserveCapacity(changes.count)
+        for change in changes {
+            let key = PostgresDocumentKey(change)
+            if let number = numbers[key] {
+                keyOf.append(number)
+            } else {
+                numbers[key] = keys.count
+                keyOf.append(keys.count)
+                keys.append(key)
+            }
+        }
+        var states = [DocumentState?](repeating: nil, count: keys.count)
+        var unread: [PostgresDocumentKey] = []
+        for (number, key) in keys.enumerated() {
+            if let entry = (written.documents.isEmpty ? nil : written.documents[key]) ?? cached[key] {
+                states[number] = entry.state
+            } else {
+                unread.append(key)
+            }
         }
         let origins = Array(Set(idOrigins))
         for row in try await connection.queryIfOpen("""
@@ -83,7 +108,7 @@ extension PostgresWriteTransaction {
             UNION ALL
             SELECT 1::int2, d.collection, d.id, d.body, d.clocks, NULL::int8, NULL::int8
             FROM documents d
-            WHERE (d.collection, d.id) IN (SELECT * FROM unnest(\(keys.map(\.collection))::text[], \(keys.map(\.id))::text[]))
+            WHERE (d.collection, d.id) IN (SELECT * FROM unnest(\(unread.map(\.collection))::text[], \(unread.map(\.id))::text[]))
             UNION ALL
             SELECT 2::int2, batch.origin, NULL::text, NULL::text, NULL::text, coalesce(o.contiguous, 0), c.seq
             FROM unnest(\(origins)::text[]) AS batch(origin)
@@ -101,13 +126,14 @@ extension PostgresWriteTransaction {
             case 1:
                 guard let id, let body, let clocks else { throw StoreError(.corrupted, "a document without a body or clocks") }
                 read += 1
-                states[PostgresDocumentKey(collection: text, id: id)] = try DocumentState(stored: body, clocks: clocks, parser: parser)
+                guard let number = numbers[PostgresDocumentKey(collection: text, id: id)] else { continue }
+                states[number] = try DocumentState(stored: body, clocks: clocks, parser: parser)
             default:
                 watermarks[text, default: PostgresWatermark(contiguous: UInt64(bitPattern: number ?? 0))].held
                     .formUnion(other.map { [UInt64(bitPattern: $0)] } ?? [])
             }
         }
-        return (held, states, watermarks, read)
+        return (held, keys, keyOf, states, watermarks, read)
     }
 
     /// The stored state of each of `keys` (none for a document never written).
@@ -127,13 +153,14 @@ extension PostgresWriteTransaction {
     /// Writes the batch's new changes, the final state of each document they touched, their
     /// origins' watermarks and the head, and rings the other instances' doorbell (saying which
     /// numbers the batch gave, in which collections: ``PostgresCommitNotice``), in one statement.
-    private mutating func write(_ rows: PostgresBatchRows, documents: [PostgresDocumentKey: DocumentState],
-                       origins: [String: PostgresWatermark]) async throws {
+    private mutating func write(_ rows: PostgresBatchRows, keys: [PostgresDocumentKey], documents: [DocumentState?],
+                                origins: [String: PostgresWatermark]) async throws {
         var bodies: [String] = [], clocks: [String] = [], visible: [Bool] = []
         var states: [PostgresDocumentKey: PostgresDocumentCache.Entry] = [:]
         states.reserveCapacity(rows.touched.count)
-        for key in rows.touched {
-            let document = documents[key] ?? DocumentState()
+        let touched = rows.touched.map { keys[$0] }
+        for (number, key) in zip(rows.touched, touched) {
+            let document = documents[number] ?? DocumentState()
             var body: [UInt8] = []
             JSONValue.appendCanonical(object: document.body, to: &body)
             let clocksJSON = document.clocksJSON
@@ -158,7 +185,7 @@ extension PostgresWriteTransaction {
                     AS new(server_seq, origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
             ), new_documents AS (
                 INSERT INTO documents(collection, id, body, clocks, visible, updated_seq, updated_at)
-                SELECT * FROM unnest(\(rows.touched.map(\.collection))::text[], \(rows.touched.map(\.id))::text[], \(bodies)::text[],
+                SELECT * FROM unnest(\(touched.map(\.collection))::text[], \(touched.map(\.id))::text[], \(bodies)::text[],
                                      \(clocks)::text[], \(visible)::bool[], \(rows.updatedSeqs)::int8[], \(rows.updatedAt)::int8[])
                 ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body, clocks = excluded.clocks, visible = excluded.visible,
                     updated_seq = excluded.updated_seq, updated_at = excluded.updated_at
@@ -231,9 +258,11 @@ package struct PostgresBatchRows {
     package var receivedAt: [Int64] = []
     /// Signatures as text, `''` for none (`NULLIF` makes it `NULL` again: a signature is never empty).
     package var signatures: [String] = []
-    private(set) var touched: [PostgresDocumentKey] = []
+    /// The batch's documents (their numbers in the batch) in the order first touched.
+    private(set) var touched: [Int] = []
     private(set) var updatedSeqs: [Int64] = [], updatedAt: [Int64] = []
-    private var touchedIndex: [PostgresDocumentKey: Int] = [:]
+    /// Where each document number is in `touched` (-1: not touched yet).
+    private var touchedIndex: [Int] = []
 
     package init() {}
 
@@ -251,13 +280,16 @@ package struct PostgresBatchRows {
         signatures.append(change.signature?.wireText ?? "")
     }
 
-    mutating func touch(_ key: PostgresDocumentKey, serverSeq: UInt64, now: UInt64) {
-        if let index = touchedIndex[key] {
+    /// Records that document `number` (its number in the batch) was written by `serverSeq` at `now`.
+    mutating func touch(_ number: Int, serverSeq: UInt64, now: UInt64) {
+        if number >= touchedIndex.count { touchedIndex += repeatElement(-1, count: number - touchedIndex.count + 1) }
+        let index = touchedIndex[number]
+        if index >= 0 {
             updatedSeqs[index] = Int64(bitPattern: serverSeq)
             updatedAt[index] = Int64(bitPattern: now)
         } else {
-            touchedIndex[key] = touched.count
-            touched.append(key)
+            touchedIndex[number] = touched.count
+            touched.append(number)
             updatedSeqs.append(Int64(bitPattern: serverSeq))
             updatedAt.append(Int64(bitPattern: now))
         }
