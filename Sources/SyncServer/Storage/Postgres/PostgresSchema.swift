@@ -54,11 +54,12 @@ enum PostgresSchema {
         DROP INDEX IF EXISTS documents_updated;
         ALTER TABLE documents SET (fillfactor = 70)
         """,
-        // 3: each write transaction that gives numbers also gives the head a random id, so that an
-        // instance can tell the state its own last commit left from any other, a restored
-        // database's included, and keep the documents it wrote in memory (`PostgresDocumentCache`).
+        // 3: each document's row says which transaction wrote it (a random id), so that an instance
+        // can tell the version its own commit wrote from any other, a restored database's included,
+        // and keep the documents it wrote in memory (`PostgresDocumentCache`). The column is in no
+        // index: updates stay on their page.
         """
-        ALTER TABLE synclayer_head ADD COLUMN IF NOT EXISTS commit_id bigint NOT NULL DEFAULT 0
+        ALTER TABLE documents ADD COLUMN IF NOT EXISTS updated_commit bigint NOT NULL DEFAULT 0
         """,
     ]
 

@@ -90,14 +90,21 @@ extension PostgresWriteTransaction {
                 keys.append(key)
             }
         }
+        // Each document is asked for with what its row said when this instance wrote it (-1: not
+        // held), and comes back only if its row says otherwise (or it has none). Those this
+        // transaction wrote already are not asked for.
         var states = [DocumentState?](repeating: nil, count: keys.count)
-        var unread: [PostgresDocumentKey] = []
+        var asked: [PostgresDocumentKey] = [], expectedSeqs: [Int64] = [], expectedCommits: [Int64] = []
         for (number, key) in keys.enumerated() {
-            if let entry = (written.documents.isEmpty ? nil : written.documents[key]) ?? cached[key] {
+            if !written.documents.isEmpty, let entry = written.documents[key] {
                 states[number] = entry.state
-            } else {
-                unread.append(key)
+                continue
             }
+            let entry = cached[key]
+            states[number] = entry?.state
+            asked.append(key)
+            expectedSeqs.append(entry.map { Int64(bitPattern: $0.seq) } ?? -1)
+            expectedCommits.append(entry?.commitID ?? 0)
         }
         let origins = Array(Set(idOrigins))
         for row in try await connection.queryIfOpen("""
@@ -106,9 +113,11 @@ extension PostgresWriteTransaction {
             FROM changes c
             WHERE (c.origin, c.seq) IN (SELECT origin, seq FROM ids)
             UNION ALL
-            SELECT 1::int2, d.collection, d.id, d.body, d.clocks, NULL::int8, NULL::int8
-            FROM documents d
-            WHERE (d.collection, d.id) IN (SELECT * FROM unnest(\(unread.map(\.collection))::text[], \(unread.map(\.id))::text[]))
+            SELECT 1::int2, k.collection, k.id, d.body, d.clocks, NULL::int8, NULL::int8
+            FROM unnest(\(asked.map(\.collection))::text[], \(asked.map(\.id))::text[], \(expectedSeqs)::int8[], \(expectedCommits)::int8[])
+                AS k(collection, id, seq, commit_id)
+            LEFT JOIN documents d ON d.collection = k.collection AND d.id = k.id
+            WHERE (d.updated_seq, d.updated_commit) IS DISTINCT FROM (k.seq, k.commit_id)
             UNION ALL
             SELECT 2::int2, batch.origin, NULL::text, NULL::text, NULL::text, coalesce(o.contiguous, 0), c.seq
             FROM unnest(\(origins)::text[]) AS batch(origin)
@@ -124,10 +133,15 @@ extension PostgresWriteTransaction {
                 }
                 held[ChangeID(origin: origin, seq: UInt64(bitPattern: seq))] = UInt64(bitPattern: serverSeq)
             case 1:
-                guard let id, let body, let clocks else { throw StoreError(.corrupted, "a document without a body or clocks") }
-                read += 1
-                guard let number = numbers[PostgresDocumentKey(collection: text, id: id)] else { continue }
-                states[number] = try DocumentState(stored: body, clocks: clocks, parser: parser)
+                guard let id, let number = numbers[PostgresDocumentKey(collection: text, id: id)] else {
+                    throw StoreError(.corrupted, "a document the batch did not ask for")
+                }
+                if let body, let clocks {
+                    read += 1
+                    states[number] = try DocumentState(stored: body, clocks: clocks, parser: parser)
+                } else {
+                    states[number] = nil  // no row (a new document, or one a restored database never had)
+                }
             default:
                 watermarks[text, default: PostgresWatermark(contiguous: UInt64(bitPattern: number ?? 0))].held
                     .formUnion(other.map { [UInt64(bitPattern: $0)] } ?? [])
@@ -155,11 +169,14 @@ extension PostgresWriteTransaction {
     /// numbers the batch gave, in which collections: ``PostgresCommitNotice``), in one statement.
     private mutating func write(_ rows: PostgresBatchRows, keys: [PostgresDocumentKey], documents: [DocumentState?],
                                 origins: [String: PostgresWatermark]) async throws {
+        // This transaction's id in each row it writes: a restored database that gives these numbers
+        // again does not give them with this id (``PostgresDocumentCache``).
+        let commitID = Int64.random(in: 1 ... .max)
         var bodies: [String] = [], clocks: [String] = [], visible: [Bool] = []
         var states: [PostgresDocumentKey: PostgresDocumentCache.Entry] = [:]
         states.reserveCapacity(rows.touched.count)
         let touched = rows.touched.map { keys[$0] }
-        for (number, key) in zip(rows.touched, touched) {
+        for (index, (number, key)) in zip(rows.touched, touched).enumerated() {
             let document = documents[number] ?? DocumentState()
             var body: [UInt8] = []
             JSONValue.appendCanonical(object: document.body, to: &body)
@@ -167,11 +184,9 @@ extension PostgresWriteTransaction {
             bodies.append(String(decoding: body, as: UTF8.self))
             clocks.append(clocksJSON)
             visible.append(document.exists)
-            states[key] = PostgresDocumentCache.Entry(state: document, bytes: body.count + clocksJSON.utf8.count)
+            states[key] = PostgresDocumentCache.Entry(state: document, seq: UInt64(bitPattern: rows.updatedSeqs[index]),
+                                                      commitID: commitID, bytes: body.count + clocksJSON.utf8.count)
         }
-        // A new id for the head's new version: a restored database that gives these numbers again
-        // does not give them with this id (``PostgresDocumentCache``).
-        let commitID = Int64.random(in: 1 ... .max)
         let moved = origins.filter { $0.value.maxHLC != nil }.sorted { $0.key < $1.key }
         // The batch's numbers are the ones right below the head: `head - count + 1 ... head`.
         let notice = PostgresCommitNotice(head: head, from: head - UInt64(rows.serverSeqs.count), collections: Set(rows.collections))
@@ -184,23 +199,22 @@ extension PostgresWriteTransaction {
                             \(rows.receivedAt)::int8[], \(rows.signatures)::text[])
                     AS new(server_seq, origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
             ), new_documents AS (
-                INSERT INTO documents(collection, id, body, clocks, visible, updated_seq, updated_at)
-                SELECT * FROM unnest(\(touched.map(\.collection))::text[], \(touched.map(\.id))::text[], \(bodies)::text[],
+                INSERT INTO documents(collection, id, body, clocks, visible, updated_seq, updated_at, updated_commit)
+                SELECT *, \(commitID)::int8 FROM unnest(\(touched.map(\.collection))::text[], \(touched.map(\.id))::text[], \(bodies)::text[],
                                      \(clocks)::text[], \(visible)::bool[], \(rows.updatedSeqs)::int8[], \(rows.updatedAt)::int8[])
                 ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body, clocks = excluded.clocks, visible = excluded.visible,
-                    updated_seq = excluded.updated_seq, updated_at = excluded.updated_at
+                    updated_seq = excluded.updated_seq, updated_at = excluded.updated_at, updated_commit = excluded.updated_commit
             ), new_origins AS (
                 INSERT INTO origins(origin, contiguous, max_hlc)
                 SELECT * FROM unnest(\(moved.map(\.key))::text[], \(moved.map { Int64(bitPattern: $0.value.contiguous) })::int8[],
                                      \(moved.map { $0.value.maxHLC ?? 0 })::int8[])
                 ON CONFLICT (origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = greatest(origins.max_hlc, excluded.max_hlc)
             ), new_head AS (
-                UPDATE synclayer_head SET seq = \(Int64(bitPattern: head)), commit_id = \(commitID) WHERE id = 1
+                UPDATE synclayer_head SET seq = \(Int64(bitPattern: head)) WHERE id = 1
             )
             SELECT pg_notify('synclayer_commits', \(notice.payload))
             """, logger: logger)
         written.documents.merge(states) { $1 }
-        written.end = PostgresHeadVersion(seq: head, commitID: commitID)
     }
 }
 

@@ -166,27 +166,24 @@ actor PostgresWriter {
         let startClock = clock
         nextToken += 1
         let token = nextToken
-        let outcome: (Result, PostgresWrittenChanges, HybridLogicalClock, PostgresHeadVersion)
+        let outcome: (Result, PostgresWrittenChanges, HybridLogicalClock)
         let started = ContinuousClock.now
         do {
             outcome = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.transactionLimit) {
                 try await withOpenTransaction(connection, logger: logger) {
-                    var head = PostgresHeadVersion(seq: 0, commitID: 0)
-                    for row in try await connection.queryIfOpen("SELECT seq, commit_id FROM synclayer_head WHERE id = 1 FOR UPDATE",
-                                                                logger: logger) {
-                        let (seq, commitID) = try row.decode((Int64, Int64).self)
-                        head = PostgresHeadVersion(seq: UInt64(bitPattern: seq), commitID: commitID)
+                    var head: Int64 = 0
+                    for row in try await connection.queryIfOpen("SELECT seq FROM synclayer_head WHERE id = 1 FOR UPDATE", logger: logger) {
+                        head = try row.decode(Int64.self)
                     }
                     var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
-                                                               clock: startClock, wallClock: wallClock, head: head.seq,
-                                                               submitter: submitter, cached: self.cachedDocuments(at: head))
-                    transaction.written.end = head
+                                                               clock: startClock, wallClock: wallClock, head: UInt64(bitPattern: head),
+                                                               submitter: submitter, cached: self.documentCache.entries)
                     let result = try await body(&transaction)
                     // The statement that wrote the numbered changes also moved the head and rang the
                     // other instances' doorbell (the table stays the truth).
                     await self.recordOwn(transaction.written.committed, token: token)
-                    return (result, transaction.written, transaction.clock, head)
+                    return (result, transaction.written, transaction.clock)
                 }
                 }
             }
@@ -200,9 +197,9 @@ actor PostgresWriter {
             if heard > published { Task { try? await self.catchUp() } }
             throw error
         }
-        let (result, written, endClock, base) = outcome
+        let (result, written, endClock) = outcome
         notifier.committed(in: ContinuousClock.now - started)
-        documentCache.committed(from: base, to: written.end, written.documents)
+        documentCache.committed(written.documents)
         documentsRead.add(written.documentsRead, ordering: .relaxed)
         for (number, own) in ownUnpublished where own.token == token { ownUnpublished[number]?.committed = true }
         clock = endClock
@@ -235,13 +232,9 @@ actor PostgresWriter {
     /// Documents committed transactions read from the database (``PostgresDocumentCache``).
     nonisolated let documentsRead = Atomic<Int>(0)
 
-    /// The documents this instance's commits wrote, for the next to read from memory.
+    /// The documents this instance's commits wrote, for the next to read from memory when their
+    /// rows still say so.
     private var documentCache: PostgresDocumentCache
-
-    /// The cached documents, if they are true at `head` (read under the head's lock).
-    private func cachedDocuments(at head: PostgresHeadVersion) -> [PostgresDocumentKey: PostgresDocumentCache.Entry] {
-        documentCache.entries(at: head)
-    }
 
     private func recordOwn(_ committed: [CommittedChange], token: UInt64) async {
         for change in committed { ownUnpublished[change.serverSeq ?? 0] = (token, change, false) }
@@ -452,10 +445,10 @@ struct PostgresWriteTransaction {
     /// The highest server sequence given so far.
     var head: UInt64
     let submitter: UInt64
-    /// Documents as the head's version under the lock has them, for those this instance holds in
-    /// memory (``PostgresDocumentCache``); the others are read. A later batch of the same
-    /// transaction (the original protocol's writes of one request) merges into what the batches
-    /// before wrote (``PostgresWrittenChanges/documents``) first.
+    /// The documents this instance's commits wrote (``PostgresDocumentCache``): a batch reads only
+    /// those whose row no longer says what the entry says of it, and the others. A later batch of
+    /// the same transaction (the original protocol's writes of one request) merges into what the
+    /// batches before wrote (``PostgresWrittenChanges/documents``) first.
     let cached: [PostgresDocumentKey: PostgresDocumentCache.Entry]
     var written = PostgresWrittenChanges()
 
@@ -495,7 +488,5 @@ struct PostgresWrittenChanges: Sendable {
     var documents: [PostgresDocumentKey: PostgresDocumentCache.Entry] = [:]
     /// How many documents were read from the database (the others were new, or held in memory).
     var documentsRead = 0
-    /// The head's version once committed (the version found under the lock if nothing was written).
-    var end = PostgresHeadVersion(seq: 0, commitID: 0)
 }
 #endif
