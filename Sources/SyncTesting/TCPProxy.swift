@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import NIOPosix
 import SyncCore
@@ -12,6 +13,8 @@ package final class TCPProxy: Sendable {
     private let state: ProxyState
 
     final class ProxyState: Sendable {
+        /// The port connections are forwarded to (``retarget(to:)``).
+        let target: Locked<Int>
         let blackholed = Locked(false)
         let connections = Locked<[ObjectIdentifier: any Channel]>([:])
         /// Bytes forwarded to the target, and from it back to clients.
@@ -20,7 +23,10 @@ package final class TCPProxy: Sendable {
         let recording: Bool
         let recorded = Locked<[UInt8]>([])
 
-        init(recording: Bool) { self.recording = recording }
+        init(target: Int, recording: Bool) {
+            self.target = Locked(target)
+            self.recording = recording
+        }
     }
 
     /// Every byte forwarded so far, both directions interleaved (only with `recording`).
@@ -40,7 +46,7 @@ package final class TCPProxy: Sendable {
     /// A proxy on a free loopback port forwarding to `127.0.0.1:targetPort`; with `recording`, it
     /// keeps a copy of everything it forwards (``recorded``).
     package static func start(targetPort: Int, recording: Bool = false) async throws -> TCPProxy {
-        let state = ProxyState(recording: recording)
+        let state = ProxyState(target: targetPort, recording: recording)
         let group = MultiThreadedEventLoopGroup.singleton
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -48,7 +54,7 @@ package final class TCPProxy: Sendable {
             .childChannelInitializer { inbound in
                 ClientBootstrap(group: inbound.eventLoop)
                     .channelOption(.autoRead, value: false)
-                    .connect(host: "127.0.0.1", port: targetPort)
+                    .connect(host: "127.0.0.1", port: state.target.withLock { $0 })
                     .flatMapThrowing { outbound in
                         state.connections.withLock {
                             $0[ObjectIdentifier(inbound)] = inbound
@@ -62,6 +68,12 @@ package final class TCPProxy: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         return TCPProxy(port: channel.localAddress?.port ?? 0, serverChannel: channel, state: state)
+    }
+
+    /// Forwards connections made from now on to `127.0.0.1:port` (a server that started after the
+    /// proxy, on a port it was given).
+    package func retarget(to port: Int) {
+        state.target.withLock { $0 = port }
     }
 
     /// Stops forwarding without closing anything.
@@ -118,4 +130,43 @@ package func freeLoopbackPort() throws -> Int {
     let port = channel.localAddress?.port ?? 0
     try channel.close().wait()
     return port
+}
+
+/// A loopback port bound and never listened on, held until ``close()``: a connection to it is
+/// refused, and no other socket can take the port meanwhile (a server that is not there yet,
+/// without the race of a port that was free a moment ago).
+package final class RefusingLoopbackPort: Sendable {
+    package let port: Int
+    private let descriptor: Int32
+
+    package init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw LoopbackPortError(description: "socket() failed: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(descriptor, generic, length) == 0 && getsockname(descriptor, generic, &length) == 0
+            }
+        }
+        guard bound else {
+            Glibc.close(descriptor)
+            throw LoopbackPortError(description: "could not bind a loopback port: errno \(errno)")
+        }
+        self.descriptor = descriptor
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Lets the port go.
+    package func close() {
+        Glibc.close(descriptor)
+    }
+}
+
+/// Why a ``RefusingLoopbackPort`` could not be had.
+package struct LoopbackPortError: Error, CustomStringConvertible {
+    package let description: String
 }

@@ -243,12 +243,15 @@ import SyncCore
 
     @Test func theServerAcknowledgesWhatANodeHoldsInsteadOfSendingItAgain() async throws {
         try await withTemporaryDirectory(prefix: "mesh-held") { directory in
-            let serverPort = try freeLoopbackPort()
+            // No server yet: the nodes' proxies forward to a port that refuses, and to the server's
+            // once it has one.
+            let nowhere = try RefusingLoopbackPort()
+            defer { nowhere.close() }
             // b would be a's gateway only after a minute: within this test it never uploads a's changes.
-            let b = try await Self.startMeshNode(directory, name: "b", serverPort: serverPort, gatewayGrace: .seconds(60))
+            let b = try await Self.startMeshNode(directory, name: "b", serverPort: nowhere.port, gatewayGrace: .seconds(60))
             // a reaches b through a proxy, so the test can end their link before the server comes.
             let meshProxy = try await TCPProxy.start(targetPort: b.meshPort)
-            let a = try await Self.startMeshNode(directory, name: "a", serverPort: serverPort, peers: [meshProxy.port])
+            let a = try await Self.startMeshNode(directory, name: "a", serverPort: nowhere.port, peers: [meshProxy.port])
             #expect(await waitForPeers(b.node, [a.node.nodeID]))
             // With no server anywhere, a's writes reach b over the mesh.
             for index in 0..<10 { try await a.todos.save(["n": .int(Int64(index))], id: "a-\(index)") }
@@ -260,7 +263,9 @@ import SyncCore
 
             // The server comes up; only b reaches it. b holds a's changes, waiting for their upload.
             a.proxy.blackhole()
-            let server = try await TestServer.start(databasePath: directory.file("server.sqlite"), port: serverPort)
+            let server = try await TestServer.start(databasePath: directory.file("server.sqlite"))
+            a.proxy.retarget(to: server.port)
+            b.proxy.retarget(to: server.port)
             b.node.connect()
             await b.test.waitUntilConnected()
             #expect(try await b.node.store.outboxCount() == 10)
