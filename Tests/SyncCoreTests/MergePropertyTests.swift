@@ -59,6 +59,36 @@ import Testing
         #expect(checkedOrders == 6_000)
     }
 
+    /// What `applyVisibly` says of each change is what comparing the document before and after says,
+    /// in every order, duplicates included: a rewrite to the same value, or an insert that clears
+    /// fields and sets them again as they were, is not visible.
+    @Test func visibilityIsWhatTheDocumentBeforeAndAfterShows() {
+        let seed = testSeed(fallback: 0x5EED_2027)
+        var rng = SplitMix64(seed: seed)
+        var (visible, hidden, unchangedState) = (0, 0, 0)
+        for trial in 0..<500 {
+            let shape = RandomChanges.Shape(origins: Int.random(in: 2...4, using: &rng), records: Int.random(in: 1...3, using: &rng),
+                                            changes: Int.random(in: 5...40, using: &rng))
+            let changes = RandomChanges.shuffledWithDuplicates(RandomChanges.generate(shape, rng: &rng), rng: &rng)
+            var documents: [String: DocumentState] = [:]
+            for change in changes {
+                var reference = documents[change.recordID, default: DocumentState()]
+                let before = (reference.exists, reference.body)
+                let referenceChanged = reference.apply(change)
+                let expected = referenceChanged && (before.0 != reference.exists || (reference.exists && before.1 != reference.body))
+                var document = documents[change.recordID, default: DocumentState()]
+                let got = document.applyVisibly(change)
+                #expect(document == reference, "seed \(seed) trial \(trial): the two applies differ")
+                #expect(got.changed == referenceChanged && got.visible == expected,
+                        "seed \(seed) trial \(trial) change \(change.id): \(got), expected (\(referenceChanged), \(expected))")
+                if expected { visible += 1 } else if referenceChanged { hidden += 1 } else { unchangedState += 1 }
+                documents[change.recordID] = document
+            }
+        }
+        // Every answer was met: visible, a changed state with the same body, and no change at all.
+        #expect(visible > 0 && hidden > 0 && unchangedState > 0, "visible \(visible), hidden \(hidden), unchanged \(unchangedState)")
+    }
+
     @Test func applyingTwiceChangesNothing() {
         var rng = SplitMix64(seed: testSeed(fallback: 7))
         for _ in 0..<200 {

@@ -71,21 +71,51 @@ package struct DocumentState: Hashable, Sendable {
         apply(kind: change.kind, fields: change.fields, stamp: change.stamp)
     }
 
+    /// Applies one change.
+    ///
+    /// - Returns: whether the state changed, and whether what a reader sees of the document did: it
+    ///   came into or went out of existence, or it exists and a live field was added, given another
+    ///   value or cleared. The same answer as comparing ``exists`` and ``body`` before and after,
+    ///   without building either body.
+    package mutating func applyVisibly(_ change: Change) -> (changed: Bool, visible: Bool) {
+        let existed = exists
+        let (changed, bodyChanged) = merge(kind: change.kind, fields: change.fields, stamp: change.stamp)
+        return (changed, changed && (existed != exists || (exists && bodyChanged)))
+    }
+
     /// Applies a write of `kind` setting `fields`, stamped `stamp`.
+    ///
+    /// - Returns: whether the state changed.
     @discardableResult
     package mutating func apply(kind: Change.Kind, fields written: JSONObject, stamp: Stamp) -> Bool {
+        merge(kind: kind, fields: written, stamp: stamp).changed
+    }
+
+    /// Applies a write; returns whether the state changed, and whether the live fields' values did.
+    private mutating func merge(kind: Change.Kind, fields written: JSONObject, stamp: Stamp) -> (changed: Bool, bodyChanged: Bool) {
         var changed = false
+        // The values an insert or delete clears, until a write of this change sets them again.
+        var cleared: [String: JSONValue] = [:]
         if kind != .update, lifecycle.map({ stamp > $0.stamp }) ?? true {
             lifecycle = Lifecycle(stamp: stamp, isDeleted: kind == .delete)
-            fields = fields.filter { $0.value.stamp >= stamp }
+            if fields.contains(where: { $0.value.stamp < stamp }) {
+                var kept: [String: Field] = [:]
+                for (name, field) in fields {
+                    if field.stamp >= stamp { kept[name] = field } else { cleared[name] = field.value }
+                }
+                fields = kept
+            }
             changed = true
         }
-        if let lifecycle, stamp < lifecycle.stamp { return changed }
+        if let lifecycle, stamp < lifecycle.stamp { return (changed, !cleared.isEmpty) }
+        var bodyChanged = false
         fields.reserveCapacity(fields.count + written.count)
         for (name, value) in written where fields[name].map({ stamp > $0.stamp }) ?? true {
+            let old = fields[name]?.value ?? cleared.removeValue(forKey: name)
+            if old != value { bodyChanged = true }
             fields[name] = Field(stamp: stamp, value: value)
             changed = true
         }
-        return changed
+        return (changed, bodyChanged || !cleared.isEmpty)
     }
 }

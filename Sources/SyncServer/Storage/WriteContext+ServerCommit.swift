@@ -67,11 +67,7 @@ extension WriteContext {
             // A first write to a document (an insert or an update) leaves exactly its fields as the
             // body: their canonical bytes, just written to the change's row, are the body's too.
             let body = document.lifecycle == nil && document.fields.isEmpty && change.kind != .delete ? fields : nil
-            let before = (document.exists, document.body)
-            visibleChange = false
-            if document.apply(change) {
-                visibleChange = before.0 != document.exists || (document.exists && before.1 != document.body)
-            }
+            visibleChange = document.applyVisibly(change).visible
             try storeServerState(document, body: body, collection: change.collection, id: change.recordID, serverSeq: serverSeq, at: now)
         }
         if !state.clock.observe(change.hlc, physicalMillis: now) { state.clampedObservations += 1 }

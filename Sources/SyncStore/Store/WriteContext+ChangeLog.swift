@@ -46,12 +46,8 @@ extension WriteContext {
             state.clampedObservations += 1
         }
         var document = try loadState(collection: change.collection, id: change.recordID) ?? DocumentState()
-        let before = (document.exists, document.body)
-        var visibleChange = false
-        if document.apply(change) {
-            try storeState(document, collection: change.collection, id: change.recordID)
-            visibleChange = before.0 != document.exists || (document.exists && before.1 != document.body)
-        }
+        let (changed, visibleChange) = document.applyVisibly(change)
+        if changed { try storeState(document, collection: change.collection, id: change.recordID) }
         record(change, serverSeq: serverSeq, isLocal: false, visibleChange: visibleChange)
         try advanceVector(origin: change.id.origin, seq: change.id.seq, hlc: change.hlc)
         return .applied(visibleChange: visibleChange)

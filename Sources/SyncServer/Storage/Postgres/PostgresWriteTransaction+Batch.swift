@@ -37,11 +37,7 @@ extension PostgresWriteTransaction {
             _ = clock.observe(change.hlc, physicalMillis: now)
             let key = state.keyOf[index]
             var document = documents[key] ?? DocumentState()
-            let before = (document.exists, document.body)
-            var visibleChange = false
-            if document.apply(change) {
-                visibleChange = before.0 != document.exists || (document.exists && before.1 != document.body)
-            }
+            let visibleChange = document.applyVisibly(change).visible
             documents[key] = document
             rows.touch(key, serverSeq: serverSeq, now: now)
             let origin = change.id.origin
