@@ -42,14 +42,13 @@ enum StoreBenchmark {
                         for batch in batches.prefix(warmUp) { _ = try await store.commit(batch, submitter: 1) }
                         let me = getpid()
                         let startCPU = ClusterBenchmark.cpuSeconds(me) ?? 0, startDatabase = ClusterBenchmark.childrenCPU(of: postmaster)
-                        let start = ContinuousClock.now
+                        let start = now()
                         var changes = 0
                         for batch in batches.dropFirst(warmUp) {
                             let outcomes = try await store.commit(batch, submitter: 1)
                             changes += outcomes.values.filter { if case .committed(_, false) = $0 { true } else { false } }.count
                         }
-                        let elapsed = ContinuousClock.now - start
-                        let result = Round(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
+                        let result = Round(seconds: now() - start,
                                            cpu: (ClusterBenchmark.cpuSeconds(me) ?? 0) - startCPU,
                                            database: ClusterBenchmark.used(startDatabase, ClusterBenchmark.childrenCPU(of: postmaster)),
                                            changes: changes)
@@ -67,18 +66,14 @@ enum StoreBenchmark {
                 if keeping { cached.append(measured) } else { uncached.append(measured) }
             }
         }
-        func median(_ rounds: [Round], _ value: (Round) -> Double) -> Double {
-            let sorted = rounds.map(value).sorted()
-            return sorted[sorted.count / 2]
-        }
         let rate = { (round: Round) in Double(round.changes) / round.seconds }
         report.ratio("one PostgreSQL store alone, one caller, \(counted) transactions of \(size) updates of 5,000 records, median of \(rounds) rounds",
-                     ours: median(cached, rate), baseline: median(uncached, rate), unit: "changes/s",
+                     ours: median(cached.map(rate)), baseline: median(uncached.map(rate)), unit: "changes/s",
                      baselineName: "the same store reading every document it merges into from the table", target: nil)
         func perChange(_ rounds: [Round]) -> String {
             String(format: "%.1f µs (wall, one transaction at a time), %.1f µs CPU in this process, %.1f µs PostgreSQL",
-                   median(rounds) { $0.seconds / Double($0.changes) } * 1e6, median(rounds) { $0.cpu / Double($0.changes) } * 1e6,
-                   median(rounds) { $0.database / Double($0.changes) } * 1e6)
+                   median(rounds.map { $0.seconds / Double($0.changes) }) * 1e6, median(rounds.map { $0.cpu / Double($0.changes) }) * 1e6,
+                   median(rounds.map { $0.database / Double($0.changes) }) * 1e6)
         }
         let rates = { (rounds: [Round]) in rounds.map { String(Int(rate($0))) }.joined(separator: ", ") }
         report.note("  per change", figures: "documents kept: \(perChange(cached)); every document read: \(perChange(uncached)); "

@@ -107,12 +107,14 @@ package struct DocumentState: Hashable, Sendable {
             }
             changed = true
         }
-        if let lifecycle, stamp < lifecycle.stamp { return (changed, !cleared.isEmpty) }
+        // Older than the lifecycle (which the branch above did not move): nothing to apply.
+        if let lifecycle, stamp < lifecycle.stamp { return (false, false) }
         var bodyChanged = false
         fields.reserveCapacity(fields.count + written.count)
-        for (name, value) in written where fields[name].map({ stamp > $0.stamp }) ?? true {
-            let old = fields[name]?.value ?? cleared.removeValue(forKey: name)
-            if old != value { bodyChanged = true }
+        for (name, value) in written {
+            let current = fields[name]
+            guard current.map({ stamp > $0.stamp }) ?? true else { continue }
+            if (current?.value ?? cleared.removeValue(forKey: name)) != value { bodyChanged = true }
             fields[name] = Field(stamp: stamp, value: value)
             changed = true
         }

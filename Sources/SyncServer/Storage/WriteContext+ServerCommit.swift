@@ -50,7 +50,7 @@ extension WriteContext {
         if asNew {
             var document = DocumentState()
             // What the general path below finds for a document that did not exist.
-            visibleChange = document.apply(change) && document.exists
+            visibleChange = document.applyVisibly(change).visible
             writtenAsNew = try storeServerState(document, body: fields, collection: change.collection, id: change.recordID,
                                                 serverSeq: serverSeq, at: now, onlyIfNew: true)
         } else {

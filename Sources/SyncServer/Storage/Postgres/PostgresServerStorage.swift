@@ -46,16 +46,16 @@ package final class PostgresServerStorage: ServerStorage {
         self.headSeq = Atomic(head)
     }
 
-    /// Connects to the database at `url` (``PostgresLocation``), creates or upgrades its tables, and
-    /// reads the cluster's identity (made by the first server to open it).
-    ///
-    /// - Throws: ``PostgresStorageError`` when the database cannot be reached or its schema is newer
-    ///   than this server knows.
     /// Bytes of stored JSON an instance keeps of the documents its commits wrote, by default.
     package static let documentCacheBytes = 4 << 20
 
-    /// `documentCacheBytes` bounds the documents this instance's commits wrote that it keeps in
-    /// memory for the next (``PostgresDocumentCache``; 0: none kept, every document read).
+    /// Connects to the database at `url` (``PostgresLocation``), creates or upgrades its tables, and
+    /// reads the cluster's identity (made by the first server to open it). `documentCacheBytes`
+    /// bounds the documents this instance's commits wrote that it keeps in memory for the next
+    /// (``PostgresDocumentCache``; 0: none kept, every document read).
+    ///
+    /// - Throws: ``PostgresStorageError`` when the database cannot be reached or its schema is newer
+    ///   than this server knows.
     package static func open(url: String, wallClock: any WallClock = SystemWallClock(), limits: ServerStorageLimits = ServerStorageLimits(),
                             documentCacheBytes: Int = PostgresServerStorage.documentCacheBytes,
                             logger: Logger = Logger(label: "synclayer.server.store")) async throws -> PostgresServerStorage {

@@ -169,8 +169,9 @@ extension PostgresWriteTransaction {
         // again does not give them with this id (``PostgresDocumentCache``).
         let commitID = Int64.random(in: 1 ... .max)
         var bodies: [String] = [], clocks: [String] = [], visible: [Bool] = []
-        var states: [PostgresDocumentKey: PostgresDocumentCache.Entry] = [:]
-        states.reserveCapacity(rows.touched.count)
+        // What the statement below writes, for the batches after this one and, once `COMMIT`
+        // answers, for the instance's cache (a failed statement fails the whole transaction).
+        written.documents.reserveCapacity(written.documents.count + rows.touched.count)
         let touched = rows.touched.map { keys[$0] }
         for (index, (number, key)) in zip(rows.touched, touched).enumerated() {
             let document = documents[number] ?? DocumentState()
@@ -180,8 +181,8 @@ extension PostgresWriteTransaction {
             bodies.append(String(decoding: body, as: UTF8.self))
             clocks.append(clocksJSON)
             visible.append(document.exists)
-            states[key] = PostgresDocumentCache.Entry(state: document, seq: UInt64(bitPattern: rows.updatedSeqs[index]),
-                                                      commitID: commitID, bytes: body.count + clocksJSON.utf8.count)
+            written.documents[key] = PostgresDocumentCache.Entry(state: document, seq: UInt64(bitPattern: rows.updatedSeqs[index]),
+                                                                 commitID: commitID, bytes: body.count + clocksJSON.utf8.count)
         }
         let moved = origins.filter { $0.value.maxHLC != nil }.sorted { $0.key < $1.key }
         // The batch's numbers are the ones right below the head: `head - count + 1 ... head`.
@@ -210,7 +211,6 @@ extension PostgresWriteTransaction {
             )
             SELECT pg_notify('synclayer_commits', \(notice.payload))
             """, logger: logger)
-        written.documents.merge(states) { $1 }
     }
 }
 
