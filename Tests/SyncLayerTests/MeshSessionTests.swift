@@ -88,12 +88,14 @@ import WSCore
     /// then one link of `direction` with its session running, for `body`. Afterwards the session
     /// is ended and the node closed (`SyncNode.with`), however `body` ended.
     static func withLinkSession(prefix: String, direction: PeerStatus.Direction, linkQueueLimit: Int? = nil,
-                                stalled: Bool = false, prepare: (SyncNode) async throws -> Void = { _ in },
+                                heartbeatInterval: Duration? = nil, stalled: Bool = false,
+                                prepare: (SyncNode) async throws -> Void = { _ in },
                                 _ body: (LinkSession) async throws -> Void) async throws {
         try await withTemporaryDirectory(prefix: prefix) { directory in
             var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])
             var meshConfiguration = MeshConfiguration(teamID: "field", host: "127.0.0.1", port: 0, discovery: false)
             if let linkQueueLimit { meshConfiguration.linkQueueLimit = linkQueueLimit }
+            if let heartbeatInterval { meshConfiguration.heartbeatInterval = heartbeatInterval }
             configuration.mesh = meshConfiguration
             try await SyncNode.with(configuration) { node in
                 try await prepare(node)
@@ -168,23 +170,45 @@ import WSCore
     /// dropped instead of piling frames up in front of the socket (a connection's write returns
     /// before its event loop has written anything).
     @Test func framesCountAgainstTheLinkUntilTheConnectionHasTakenThem() async throws {
-        try await Self.withLinkSession(prefix: "mesh-stall", direction: .inbound, linkQueueLimit: 500, stalled: true) { session in
+        // The peer never reads nor sends after its hello: with the default heartbeat its silence
+        // would end the link after 4 s, which a loaded machine can take to get here.
+        try await Self.withLinkSession(prefix: "mesh-stall", direction: .inbound, linkQueueLimit: 500, heartbeatInterval: .seconds(60),
+                                       stalled: true) { session in
             let (node, mesh, link, channel) = (session.node, session.mesh, session.link, session.channel)
             var frames = channel.written.makeAsyncIterator()
             let peer = ChangeSigner()
+            let events = node.events()
             channel.deliver(.peerHello(PeerHello(nodeID: peer.nodeID, team: "field", uplink: false, vector: VersionVector())))
             guard case .peerHello = try await next(&frames) else { Issue.record("no peerHello"); return }
-            #expect(mesh.isLinked(peer.nodeID))
+            // The node's own hello goes out first; it links the peer once it has read the peer's
+            // (forwarding before that would find no peer to relay to).
+            let linked = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for await event in events where event.kind == .peerConnected { return true }
+                    return false
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(20))
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            #expect(linked && mesh.isLinked(peer.nodeID))
             // Ten relay frames of 100 changes for a limit of 500, the writer free to run between them;
-            // the connection took nothing after the node's peerHello.
+            // the connection took nothing after the node's peerHello. Signed first, so that they
+            // follow each other.
             let origin = ChangeSigner()
-            for batch in 0..<10 {
-                let changes = (1...100).map { index in
+            let batches = (0..<10).map { batch in
+                (1...100).map { index in
                     ChangeInTransit(origin.signingOwn(Change(id: ChangeID(origin: origin.nodeID, seq: UInt64(batch * 100 + index)),
                                                              hlc: HLCTimestamp(wallMillis: 1_000 + UInt64(index)), collection: "todos",
                                                              recordID: "r\(batch)-\(index)", kind: .insert, fields: ["n": .int(Int64(index))])),
                                     acknowledged: false)
                 }
+            }
+            for changes in batches {
                 mesh.forward(changes, hops: 1, except: [])
                 await Task.yield()
             }

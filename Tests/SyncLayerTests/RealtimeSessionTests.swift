@@ -20,10 +20,23 @@ final class InMemoryMessageChannel: MessageChannel {
     /// never fed, and its continuation is kept so that it does not finish).
     private let stall: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)?
 
-    init(stalled: Bool = false) {
+    /// Ends ``written`` after at most a minute: a test waiting for a frame that never comes then
+    /// fails ("the session wrote nothing more") instead of hanging the whole run.
+    private let bound: Task<Void, Never>
+
+    init(stalled: Bool = false, bound: Duration = .seconds(60)) {
         (incoming, incomingContinuation) = AsyncThrowingStream.makeStream()
         (written, writtenContinuation) = AsyncStream.makeStream()
         stall = stalled ? AsyncStream.makeStream(of: Void.self) : nil
+        let continuation = writtenContinuation
+        self.bound = Task {
+            try? await Task.sleep(for: bound)
+            continuation.finish()
+        }
+    }
+
+    deinit {
+        bound.cancel()
     }
 
     func messages(maxSize: Int) -> AsyncThrowingStream<WebSocketMessage, any Error> { incoming }
@@ -136,7 +149,11 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
                                       confirmSilence: confirmSilence)
             let (session, channel, handshakes, ended) = (session, channel, handshakes, ended)
             running = Task {
-                defer { ended.withLock { $0 = true } }
+                defer {
+                    ended.withLock { $0 = true }
+                    // A test that waits for more frames learns that none will come.
+                    channel.endOutput()
+                }
                 try await session.run(channel: channel, abort: { channel.endInput() }) { _ in handshakes.withLock { $0 += 1 } }
             }
         }
