@@ -94,6 +94,23 @@ extension TestPostgres {
         }
     }
 
+    /// Makes the database on `connection` refuse every change of record `poison`, as a database
+    /// refuses what it cannot store (SQLSTATE 23514, a check violation), once a server has made its
+    /// tables.
+    package static func refusePoison(on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("""
+            CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.record_id = 'poison' THEN
+                    RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation';
+                END IF;
+                RETURN NEW;
+            END $$
+            """, logger: logger)
+        try await connection.query("CREATE TRIGGER refuse_poison BEFORE INSERT ON changes FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+                                   logger: logger)
+    }
+
     /// Ends every other session on the database at `url` (`pg_terminate_backend`), as a PostgreSQL
     /// restart or a lost connection does to the servers on it; returns how many it ended.
     package static func terminateSessions(_ url: String) async throws -> Int {

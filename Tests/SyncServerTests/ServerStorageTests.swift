@@ -288,17 +288,7 @@ import Testing
 
     private func refusedChangeInAGroup(_ store: PostgresServerStorage, url: String) async throws {
         try await TestPostgres.withConnection(url) { connection, logger in
-            try await connection.query("""
-                CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF NEW.record_id = 'poison' THEN
-                        RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation';
-                    END IF;
-                    RETURN NEW;
-                END $$
-                """, logger: logger)
-            try await connection.query("CREATE TRIGGER refuse_poison BEFORE INSERT ON changes FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
-                                       logger: logger)
+            try await TestPostgres.refusePoison(on: connection, logger: logger)
             let transactions = Locked(0)
             store.timeCommits { _ in transactions.withLock { $0 += 1 } }
             let connections = 8, poisoned = 3

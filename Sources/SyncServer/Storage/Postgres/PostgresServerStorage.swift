@@ -48,16 +48,20 @@ package final class PostgresServerStorage: ServerStorage {
 
     /// Bytes of stored JSON an instance keeps of the documents its commits wrote, by default.
     package static let documentCacheBytes = 4 << 20
+    /// Most changes in one group commit, by default.
+    package static let groupLimit = 2_000
 
     /// Connects to the database at `url` (``PostgresLocation``), creates or upgrades its tables, and
     /// reads the cluster's identity (made by the first server to open it). `documentCacheBytes`
     /// bounds the documents this instance's commits wrote that it keeps in memory for the next
-    /// (``PostgresDocumentCache``; 0: none kept, every document read).
+    /// (``PostgresDocumentCache``; 0: none kept, every document read). `groupLimit` bounds the
+    /// changes of one group commit (tests make small groups with it).
     ///
     /// - Throws: ``PostgresStorageError`` when the database cannot be reached or its schema is newer
     ///   than this server knows.
     package static func open(url: String, wallClock: any WallClock = SystemWallClock(), limits: ServerStorageLimits = ServerStorageLimits(),
                             documentCacheBytes: Int = PostgresServerStorage.documentCacheBytes,
+                            groupLimit: Int = PostgresServerStorage.groupLimit,
                             logger: Logger = Logger(label: "synclayer.server.store")) async throws -> PostgresServerStorage {
         let location = try PostgresLocation(url)
         // The pool's own reports (each failed connection attempt) only as warnings.
@@ -86,7 +90,7 @@ package final class PostgresServerStorage: ServerStorage {
             let notifier = CommitNotifier()
             let writer = PostgresWriter(client: client, serverID: opened.serverID, signer: opened.signer, clock: opened.clock,
                                         held: opened.vector, head: opened.head, wallClock: wallClock, notifier: notifier,
-                                        documentCacheBytes: documentCacheBytes, logger: logger)
+                                        documentCacheBytes: documentCacheBytes, groupLimit: groupLimit, logger: logger)
             let store = PostgresServerStorage(identity: ServerIdentity(serverID: opened.serverID, signer: opened.signer), limits: limits, location: location.description, client: client,
                                               clientTask: clientTask, writer: writer, notifier: notifier, logger: logger, head: opened.head)
             // Registered first, so the head is current before any other observer (the hub) hears of a commit.
@@ -195,6 +199,17 @@ package final class PostgresServerStorage: ServerStorage {
     /// How many documents this instance's committed transactions read from the database to merge
     /// into (those its own last commit wrote are held in memory: ``PostgresDocumentCache``).
     package var documentsRead: Int { writer.documentsRead.load(ordering: .relaxed) }
+
+    /// Group transactions that committed what they had prepared while the one before them wrote,
+    /// and those that prepared again under the lock (``PostgresWriter``'s `runGroup(after:)`).
+    package var preparedAhead: (committed: Int, dropped: Int) {
+        (writer.preparedCommits.load(ordering: .relaxed), writer.preparationsDropped.load(ordering: .relaxed))
+    }
+
+    /// Tests only: `hook` runs each time a transaction prepared ahead is about to ask for the head's lock.
+    package func beforePreparedLock(_ hook: (@Sendable () async -> Void)?) async {
+        await writer.setBeforePreparedLock(hook)
+    }
 
     package func observeCommits(_ handler: @escaping @Sendable (StoreEvent) -> Void) -> UInt64 {
         notifier.observe(handler)

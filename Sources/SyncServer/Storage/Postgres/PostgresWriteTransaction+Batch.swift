@@ -9,16 +9,31 @@ extension PostgresWriteTransaction {
     /// Outcomes (in the order of `changes`) and rows are those that committing the changes one at a
     /// time would give: a change id held already, or given earlier in the batch, is a duplicate of
     /// that first commit. It takes two statements, whatever the batch's size: one that reads what
-    /// the batch depends on (``readState(of:)``), then one that writes it all. Both run under the
-    /// head's lock, and every round trip under it is one more wait for the lock in every other
-    /// instance, so there are no more than that. What is read stays true until `COMMIT`: every
-    /// writer holds the head's lock.
+    /// the batch depends on (``prepare(_:fields:submitters:after:)``), then one that writes it all
+    /// (``execute(_:)``). Both run under the head's lock, and every round trip under it is one more
+    /// wait for the lock in every other instance, so there are no more than that. What is read
+    /// stays true until `COMMIT`: every writer holds the head's lock.
     /// `fields`, when given, holds each change's fields as canonical JSON (encoded before the lock
     /// was taken). `submitters` names, for each change, the connection it came from (for its ack);
     /// without it, every change is the transaction's `submitter`'s.
     mutating func commit(_ changes: [Change], fields: [String]? = nil, submitters: [UInt64]? = nil) async throws -> [CommitOutcome] {
         guard !changes.isEmpty else { return [] }
-        let state = try await readState(of: changes)
+        let prepared = try await prepare(changes, fields: fields, submitters: submitters)
+        try await execute(prepared)
+        return prepared.outcomes
+    }
+
+    /// Reads what `changes` depend on, merges them and encodes what the write statement sends:
+    /// everything of a commit but that statement (``execute(_:)``).
+    ///
+    /// Holding the head's lock, it reads the table as the last commit left it. With `base` it runs
+    /// before the lock is taken, while the transaction `base` describes holds it: what that one
+    /// wrote comes from `base`, the rest from the table, which nobody else can change while it holds
+    /// the lock. Such a preparation is what the table will hold only if `base` commits and the head
+    /// is where `base` leaves it once this transaction holds the lock (``PostgresWriter``).
+    mutating func prepare(_ changes: [Change], fields: [String]? = nil, submitters: [UInt64]? = nil,
+                          after base: PostgresSpeculation? = nil) async throws -> PostgresPreparedBatch {
+        let state = try await readState(of: changes, after: base)
         var (serverSeqs, documents, origins) = (state.held, state.documents, state.origins)
         written.documentsRead += state.read
         var rows = PostgresBatchRows()
@@ -53,8 +68,16 @@ extension PostgresWriteTransaction {
                                                      submitter: submitters?[index] ?? submitter))
             outcomes.append(.committed(serverSeq: serverSeq, duplicate: false))
         }
-        if !rows.serverSeqs.isEmpty { try await write(rows, keys: state.keys, documents: documents, origins: origins) }
-        return outcomes
+        if written.ids.isEmpty { written.ids = serverSeqs } else { written.ids.merge(serverSeqs) { $1 } }
+        written.watermarks.merge(origins) { $1 }
+        let write = rows.serverSeqs.isEmpty ? nil : encode(rows, keys: state.keys, documents: documents, origins: origins)
+        return PostgresPreparedBatch(outcomes: outcomes, write: write)
+    }
+
+    /// What this transaction leaves once prepared, for the next to prepare on before it holds the lock.
+    func speculation(token: UInt64) -> PostgresSpeculation {
+        PostgresSpeculation(token: token, head: head, clock: clock, documents: written.documents, ids: written.ids,
+                            watermarks: written.watermarks)
     }
 
     /// In one statement: the server sequences of those of `changes`' ids already held; the stored
@@ -66,7 +89,10 @@ extension PostgresWriteTransaction {
     ///
     /// Documents are numbered in the order first touched (`keys`; `keyOf` gives each change's), so
     /// that the batch hashes each change's key once: its states are an array by that number.
-    private func readState(of changes: [Change]) async throws
+    ///
+    /// With `base` (a transaction that holds the lock and has not committed): the documents, ids
+    /// and watermarks it wrote are taken from it, as the table will have them if it commits.
+    private func readState(of changes: [Change], after base: PostgresSpeculation?) async throws
         -> (held: [ChangeID: UInt64], keys: [PostgresDocumentKey], keyOf: [Int], documents: [DocumentState?],
             origins: [String: PostgresWatermark], read: Int) {
         let parser = JSONParser()
@@ -93,6 +119,10 @@ extension PostgresWriteTransaction {
         var asked: [PostgresDocumentKey] = [], expectedSeqs: [Int64] = [], expectedCommits: [Int64] = []
         for (number, key) in keys.enumerated() {
             if !written.documents.isEmpty, let entry = written.documents[key] {
+                states[number] = entry.state
+                continue
+            }
+            if let entry = base?.documents[key] {
                 states[number] = entry.state
                 continue
             }
@@ -143,6 +173,14 @@ extension PostgresWriteTransaction {
                     .formUnion(other.map { [UInt64(bitPattern: $0)] } ?? [])
             }
         }
+        if let base {
+            for id in changes.map(\.id) where held[id] == nil {
+                if let serverSeq = base.ids[id] { held[id] = serverSeq }
+            }
+            for (origin, watermark) in base.watermarks where watermarks[origin] != nil {
+                watermarks[origin] = PostgresWatermark(contiguous: watermark.contiguous, held: watermark.held)
+            }
+        }
         return (held, keys, keyOf, states, watermarks, read)
     }
 
@@ -160,17 +198,17 @@ extension PostgresWriteTransaction {
         return states
     }
 
-    /// Writes the batch's new changes, the final state of each document they touched, their
-    /// origins' watermarks and the head, and rings the other instances' doorbell (saying which
-    /// numbers the batch gave, in which collections: ``PostgresCommitNotice``), in one statement.
-    private mutating func write(_ rows: PostgresBatchRows, keys: [PostgresDocumentKey], documents: [DocumentState?],
-                                origins: [String: PostgresWatermark]) async throws {
+    /// Encodes what the write statement sends (``execute(_:)``): the batch's new changes, the final
+    /// state of each document they touched, their origins' watermarks, the head and the notice.
+    /// What it writes is recorded (``PostgresWrittenChanges/documents``) for the batches after this
+    /// one and, once `COMMIT` answers, for the instance's cache (a failed statement fails the whole
+    /// transaction).
+    private mutating func encode(_ rows: PostgresBatchRows, keys: [PostgresDocumentKey], documents: [DocumentState?],
+                                 origins: [String: PostgresWatermark]) -> PostgresBatchWrite {
         // This transaction's id in each row it writes: a restored database that gives these numbers
         // again does not give them with this id (``PostgresDocumentCache``).
         let commitID = Int64.random(in: 1 ... .max)
         var bodies: [String] = [], clocks: [String] = [], visible: [Bool] = []
-        // What the statement below writes, for the batches after this one and, once `COMMIT`
-        // answers, for the instance's cache (a failed statement fails the whole transaction).
         written.documents.reserveCapacity(written.documents.count + rows.touched.count)
         let touched = rows.touched.map { keys[$0] }
         for (index, (number, key)) in zip(rows.touched, touched).enumerated() {
@@ -187,6 +225,17 @@ extension PostgresWriteTransaction {
         let moved = origins.filter { $0.value.maxHLC != nil }.sorted { $0.key < $1.key }
         // The batch's numbers are the ones right below the head: `head - count + 1 ... head`.
         let notice = PostgresCommitNotice(head: head, from: head - UInt64(rows.serverSeqs.count), collections: Set(rows.collections))
+        return PostgresBatchWrite(rows: rows, touched: touched, bodies: bodies, clocks: clocks, visible: visible, commitID: commitID,
+                                  movedOrigins: moved.map(\.key), movedContiguous: moved.map { Int64(bitPattern: $0.value.contiguous) },
+                                  movedHLCs: moved.map { $0.value.maxHLC ?? 0 }, head: head, notice: notice)
+    }
+
+    /// Writes what ``prepare(_:fields:submitters:after:)`` encoded, and rings the other instances'
+    /// doorbell (saying which numbers the batch gave, in which collections: ``PostgresCommitNotice``),
+    /// in one statement. Nothing when the batch held only duplicates.
+    func execute(_ prepared: PostgresPreparedBatch) async throws {
+        guard let write = prepared.write else { return }
+        let rows = write.rows, touched = write.touched
         try await connection.queryIfOpen("""
             WITH new_changes AS (
                 INSERT INTO changes(server_seq, origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
@@ -197,21 +246,55 @@ extension PostgresWriteTransaction {
                     AS new(server_seq, origin, seq, hlc, collection, record_id, kind, fields, received_at, sig)
             ), new_documents AS (
                 INSERT INTO documents(collection, id, body, clocks, visible, updated_seq, updated_at, updated_commit)
-                SELECT *, \(commitID)::int8 FROM unnest(\(touched.map(\.collection))::text[], \(touched.map(\.id))::text[], \(bodies)::text[],
-                                     \(clocks)::text[], \(visible)::bool[], \(rows.updatedSeqs)::int8[], \(rows.updatedAt)::int8[])
+                SELECT *, \(write.commitID)::int8 FROM unnest(\(touched.map(\.collection))::text[], \(touched.map(\.id))::text[],
+                                     \(write.bodies)::text[], \(write.clocks)::text[], \(write.visible)::bool[], \(rows.updatedSeqs)::int8[],
+                                     \(rows.updatedAt)::int8[])
                 ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body, clocks = excluded.clocks, visible = excluded.visible,
                     updated_seq = excluded.updated_seq, updated_at = excluded.updated_at, updated_commit = excluded.updated_commit
             ), new_origins AS (
                 INSERT INTO origins(origin, contiguous, max_hlc)
-                SELECT * FROM unnest(\(moved.map(\.key))::text[], \(moved.map { Int64(bitPattern: $0.value.contiguous) })::int8[],
-                                     \(moved.map { $0.value.maxHLC ?? 0 })::int8[])
+                SELECT * FROM unnest(\(write.movedOrigins)::text[], \(write.movedContiguous)::int8[], \(write.movedHLCs)::int8[])
                 ON CONFLICT (origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = greatest(origins.max_hlc, excluded.max_hlc)
             ), new_head AS (
-                UPDATE synclayer_head SET seq = \(Int64(bitPattern: head)) WHERE id = 1
+                UPDATE synclayer_head SET seq = \(Int64(bitPattern: write.head)) WHERE id = 1
             )
-            SELECT pg_notify('synclayer_commits', \(notice.payload))
+            SELECT pg_notify('synclayer_commits', \(write.notice.payload))
             """, logger: logger)
     }
+}
+
+/// A batch read, merged and encoded (``PostgresWriteTransaction/prepare(_:fields:submitters:after:)``):
+/// its outcomes, and the write statement's values (none when every change was held already).
+struct PostgresPreparedBatch {
+    let outcomes: [CommitOutcome]
+    let write: PostgresBatchWrite?
+}
+
+/// The values of one write statement (``PostgresWriteTransaction/execute(_:)``).
+struct PostgresBatchWrite {
+    let rows: PostgresBatchRows
+    let touched: [PostgresDocumentKey]
+    let bodies: [String], clocks: [String], visible: [Bool]
+    let commitID: Int64
+    let movedOrigins: [String], movedContiguous: [Int64], movedHLCs: [Int64]
+    let head: UInt64
+    let notice: PostgresCommitNotice
+}
+
+/// What a prepared transaction that holds the head's lock leaves, if it commits: the next
+/// transaction prepares on it before the lock is its own (``PostgresWriter``).
+struct PostgresSpeculation: Sendable {
+    /// The ``PostgresWriter``'s token of that transaction, to ask whether it committed.
+    let token: UInt64
+    /// The head it leaves.
+    let head: UInt64
+    let clock: HybridLogicalClock
+    /// The documents it writes, as it writes them.
+    let documents: [PostgresDocumentKey: PostgresDocumentCache.Entry]
+    /// The server sequence of each change id it holds: those it gives and those it found held.
+    let ids: [ChangeID: UInt64]
+    /// Its origins' watermarks as it leaves them.
+    let watermarks: [String: PostgresWatermark]
 }
 
 extension DocumentState {
@@ -239,7 +322,7 @@ struct PostgresDocumentKey: Hashable {
 
 /// An origin's watermark while a batch is committed: what ``PostgresWriteTransaction`` writes to
 /// `origins` after it, moved as each new change's own commit would move it.
-struct PostgresWatermark {
+struct PostgresWatermark: Sendable {
     /// The highest sequence held without a gap.
     var contiguous: UInt64 = 0
     /// Sequences held above `contiguous`: those read (when the batch may fill the gap) and the batch's.

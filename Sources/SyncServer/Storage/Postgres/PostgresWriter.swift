@@ -30,7 +30,8 @@ actor PostgresWriter {
 
     init(client: PostgresClient, serverID: NodeID, signer: ChangeSigner, clock: HybridLogicalClock, held: VersionVector,
          head: UInt64, wallClock: any WallClock, notifier: CommitNotifier, documentCacheBytes: Int,
-         logger: Logger) {
+         groupLimit: Int = PostgresServerStorage.groupLimit, logger: Logger) {
+        self.groupLimit = groupLimit
         self.published = head
         self.documentCache = PostgresDocumentCache(limit: documentCacheBytes)
         self.client = client
@@ -61,21 +62,20 @@ actor PostgresWriter {
     /// trips and a WAL flush under the head's lock, whatever its size, so the changes that arrive
     /// while one commits are committed together by the next, up to ``groupLimit``. The next takes
     /// them once it holds the head's lock, so what arrived while it waited for another instance's
-    /// transaction is in it too.
+    /// transaction is in it too, unless it was prepared while the one before it wrote
+    /// (``runGroup(after:)``): then it takes them when it starts.
     /// `fields` holds each change's fields as canonical JSON, in the order of `changes`.
     func commit(_ changes: [Change], fields: [String], submitter: UInt64) async throws -> [(ChangeID, CommitOutcome)] {
         guard !changes.isEmpty else { return [] }
         return try await withCheckedThrowingContinuation { continuation in
             waiting.append(WaitingCommit(changes: changes, fields: fields, submitter: submitter, continuation: continuation))
-            if !committing {
-                committing = true
-                Task { await self.commitWaiting() }
-            }
+            startGroups()
         }
     }
 
-    /// Most changes in one group commit (a single request may exceed it: it is never split).
-    static let groupLimit = 2_000
+    /// Most changes in one group commit (a single request may exceed it: it is never split):
+    /// ``PostgresServerStorage/groupLimit`` unless the store was opened with another.
+    let groupLimit: Int
 
     struct WaitingCommit {
         let changes: [Change]
@@ -84,10 +84,36 @@ actor PostgresWriter {
         let continuation: CheckedContinuation<[(ChangeID, CommitOutcome)], any Error>
     }
 
-    /// Commits waiting for the transaction that runs; the next takes them in arrival order.
+    /// Commits waiting for a transaction; the next takes them in arrival order.
     private var waiting: [WaitingCommit] = []
-    /// Whether a task commits what waits (one at a time, so groups commit in arrival order).
-    private var committing = false
+    /// Group transactions started whose `COMMIT` has not answered: at most two, one that holds the
+    /// head's lock (or waits for it) and one prepared on it (``runGroup(after:)``).
+    private var runningGroups = 0
+    /// What the running transaction that holds the lock leaves if it commits, once it has prepared
+    /// its write and while no transaction is prepared on it yet.
+    private var staged: PostgresSpeculation?
+    /// Transactions another was prepared on, and the answer of their `COMMIT` (`true`: committed),
+    /// or who waits for it.
+    private var answers: [UInt64: Bool] = [:], awaitingAnswer: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    private var preparedOn: Set<UInt64> = []
+    /// The head the last group transaction to prepare its write leaves if it commits, and whether
+    /// the group transaction after it found the head there: nothing came between this instance's
+    /// transactions, so one prepared ahead would have been used. While others commit between them,
+    /// none is prepared ahead (it would be work for nothing on cores the lock holder needs).
+    private var lastLeft: UInt64?
+    private var alone = true
+
+    /// Transactions that committed what they had prepared before holding the lock, and those that
+    /// read and merged again under the lock because the head was not where the one before left it
+    /// (another instance's commit came between, or the one before did not commit).
+    nonisolated let preparedCommits = Atomic<Int>(0)
+    nonisolated let preparationsDropped = Atomic<Int>(0)
+    /// Tests only: runs when a prepared transaction is about to ask for the head's lock.
+    var beforePreparedLock: (@Sendable () async -> Void)?
+
+    func setBeforePreparedLock(_ hook: (@Sendable () async -> Void)?) {
+        beforePreparedLock = hook
+    }
 
     /// How many changes wait for the next transaction.
     var waitingChanges: Int { waiting.reduce(0) { $0 + $1.changes.count } }
@@ -99,9 +125,55 @@ actor PostgresWriter {
         return ["22", "23", "54"].contains(state.prefix(2))
     }
 
-    private func commitWaiting() async {
-        while !waiting.isEmpty { await commitGroup(nil) }
-        committing = false
+    /// Starts a group transaction for what waits: one when none runs, or a second, prepared on the
+    /// first, once the first has prepared its write and while it writes and commits (while this
+    /// instance's transactions follow each other with no other commit between: ``alone``).
+    private func startGroups() {
+        guard !waiting.isEmpty else { return }
+        if runningGroups == 0 {
+            runningGroups = 1
+            Task { await self.runGroup(after: nil) }
+        } else if runningGroups == 1, alone, let base = staged {
+            staged = nil
+            preparedOn.insert(base.token)
+            runningGroups = 2
+            Task { await self.runGroup(after: base) }
+        }
+    }
+
+    /// A group transaction has prepared its write, holding the head's lock: the next may prepare on it.
+    private func stage(_ speculation: PostgresSpeculation) {
+        staged = speculation
+        lastLeft = speculation.head
+        startGroups()
+    }
+
+    /// A group transaction holds the head's lock, which is at `head`.
+    private func locked(at head: UInt64) {
+        if let lastLeft { alone = head == lastLeft }
+    }
+
+    /// A transaction's `COMMIT` answered (or it failed before): tells a transaction prepared on it.
+    private func answered(_ token: UInt64, committed: Bool, group: Bool) {
+        if staged?.token == token { staged = nil }
+        if preparedOn.remove(token) != nil {
+            if let waiter = awaitingAnswer.removeValue(forKey: token) { waiter.resume(returning: committed) } else { answers[token] = committed }
+        }
+        if group {
+            runningGroups -= 1
+            startGroups()
+        }
+    }
+
+    /// Whether the transaction `token` committed, once its `COMMIT` answered.
+    private func answer(of token: UInt64) async -> Bool {
+        if let known = answers.removeValue(forKey: token) { return known }
+        return await withCheckedContinuation { awaitingAnswer[token] = $0 }
+    }
+
+    private func forgetAnswer(of token: UInt64) {
+        preparedOn.remove(token)
+        answers[token] = nil
     }
 
     /// What waits, in arrival order, up to ``groupLimit`` changes (at least one request).
@@ -109,34 +181,69 @@ actor PostgresWriter {
         var count = 0
         let taken = waiting.prefix { request in
             defer { count += request.changes.count }
-            return count == 0 || count + request.changes.count <= Self.groupLimit
+            return count == 0 || count + request.changes.count <= groupLimit
         }
         waiting.removeFirst(taken.count)
         return Array(taken)
     }
 
-    /// One transaction for `fixed`, or for what waits once the head's lock is held; each request is
-    /// answered with its own changes' outcomes. When the database refuses a statement of a group of
-    /// several for what it was given (``refusedForItsContent(_:)``), each request is committed
-    /// alone, so that one connection's change the database cannot take fails only that connection's
-    /// commit. Any other failure (a lock or statement timeout, an ended session: nothing a retry one
-    /// by one would mend, and each retry would wait again) fails every request of the group (those
-    /// waiting when a transaction fails before taking them).
-    private func commitGroup(_ fixed: [WaitingCommit]?) async {
-        var group = fixed ?? []
+    /// One group transaction; each request is answered with its own changes' outcomes.
+    ///
+    /// Without `base` it takes what waits once it holds the head's lock, then reads what the group
+    /// depends on, merges and writes, as ``commitGroup(_:)`` does. With `base`, the transaction that
+    /// holds the lock has prepared its write and `base` is what it leaves: this one takes what waits
+    /// at once and reads, merges and encodes it before the lock (``PostgresWriteTransaction/prepare(_:fields:submitters:after:)``),
+    /// while the one before writes and commits, so that under the lock only the write statement and
+    /// `COMMIT` remain. That preparation is what the table holds only if the one before committed and
+    /// no other transaction came between: once holding the lock, it checks that the head is where
+    /// `base` leaves it and that `base`'s `COMMIT` answered that it committed. Otherwise (another
+    /// instance's commit, a failed one before) it is dropped, and the group is read and merged again
+    /// under the lock, as without `base`.
+    private func runGroup(after base: PostgresSpeculation?) async {
+        var group = base == nil ? [] : takeGroup()
+        // The answer of `base`'s `COMMIT` is asked for at most once, and not at all if this ends first.
+        defer { if let base { forgetAnswer(of: base.token) } }
+        guard base == nil || !group.isEmpty else {
+            runningGroups -= 1
+            startGroups()
+            return
+        }
         do {
-            let outcomes = try await transaction(submitter: 0) { transaction in
-                if fixed == nil { group = self.takeGroup() }
-                let changes = group.flatMap(\.changes)
-                let submitters = group.flatMap { Array(repeating: $0.submitter, count: $0.changes.count) }
-                return try await transaction.commit(changes, fields: group.flatMap(\.fields), submitters: submitters)
+            let outcomes = try await transaction(submitter: 0, group: true) { connection, token in
+                var prepared: (PostgresWriteTransaction, PostgresPreparedBatch)?
+                if let base {
+                    var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
+                                                               clock: base.clock, wallClock: wallClock, head: base.head, submitter: 0,
+                                                               cached: self.documentCache.entries)
+                    let batch = try await transaction.prepare(group.flatMap(\.changes), fields: group.flatMap(\.fields),
+                                                              submitters: Self.submitters(of: group), after: base)
+                    transaction.cached = [:]  // let go of the cache, which changes when the one before commits
+                    prepared = (transaction, batch)
+                    await self.beforePreparedLock?()
+                }
+                let head = try await Self.lockHead(connection, logger: logger)
+                self.locked(at: head)
+                if let base, let (transaction, batch) = prepared {
+                    if await self.answer(of: base.token), head == base.head {
+                        self.preparedCommits.add(1, ordering: .relaxed)
+                        self.stage(transaction.speculation(token: token))
+                        try await transaction.execute(batch)
+                        return (batch.outcomes, transaction.written, transaction.clock)
+                    }
+                    self.preparationsDropped.add(1, ordering: .relaxed)
+                } else {
+                    group = self.takeGroup()
+                }
+                var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
+                                                           clock: self.clock, wallClock: wallClock, head: head, submitter: 0,
+                                                           cached: self.documentCache.entries)
+                let batch = try await transaction.prepare(group.flatMap(\.changes), fields: group.flatMap(\.fields),
+                                                          submitters: Self.submitters(of: group))
+                self.stage(transaction.speculation(token: token))
+                try await transaction.execute(batch)
+                return (batch.outcomes, transaction.written, transaction.clock)
             }
-            var start = 0
-            for request in group {
-                let end = start + request.changes.count
-                request.continuation.resume(returning: Array(zip(request.changes.map(\.id), outcomes[start..<end])))
-                start = end
-            }
+            answer(group, outcomes)
         } catch let error as PSQLError where group.count > 1 && Self.refusedForItsContent(error) {
             for request in group { await commitGroup([request]) }
         } catch {
@@ -145,45 +252,100 @@ actor PostgresWriter {
         }
     }
 
-    func commitLegacy(_ writes: [LegacyWrite], submitter: UInt64) async throws -> [SequencedChange] {
-        try await transaction(submitter: submitter) { transaction in
-            var sequenced: [SequencedChange] = []
-            for write in writes { sequenced.append(try await transaction.commitLegacy(write)) }
-            return sequenced
+    /// One transaction for the requests of `fixed` alone (no other joins it), each answered with
+    /// its own changes' outcomes: the retry of a group the database refused for its content. If
+    /// the database refuses this one too, its requests are committed one by one; any other failure
+    /// fails them all. When the database refuses a statement of a group of several for what it was
+    /// given (``refusedForItsContent(_:)``), each request is committed alone, so that one
+    /// connection's change the database cannot take fails only that connection's commit. Any other
+    /// failure (a lock or statement timeout, an ended session: nothing a retry one by one would
+    /// mend, and each retry would wait again) fails every request of the group.
+    private func commitGroup(_ fixed: [WaitingCommit]) async {
+        do {
+            let outcomes = try await transaction(submitter: 0) { connection, _ in
+                let head = try await Self.lockHead(connection, logger: logger)
+                var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
+                                                           clock: self.clock, wallClock: wallClock, head: head, submitter: 0,
+                                                           cached: self.documentCache.entries)
+                let outcomes = try await transaction.commit(fixed.flatMap(\.changes), fields: fixed.flatMap(\.fields),
+                                                            submitters: Self.submitters(of: fixed))
+                return (outcomes, transaction.written, transaction.clock)
+            }
+            answer(fixed, outcomes)
+        } catch let error as PSQLError where fixed.count > 1 && Self.refusedForItsContent(error) {
+            for request in fixed { await commitGroup([request]) }
+        } catch {
+            for request in fixed { request.continuation.resume(throwing: error) }
         }
     }
 
-    /// Runs `body` in a transaction holding the head's lock, then publishes what it committed.
+    /// Each change's connection, for its ack.
+    private static func submitters(of group: [WaitingCommit]) -> [UInt64] {
+        group.flatMap { Array(repeating: $0.submitter, count: $0.changes.count) }
+    }
+
+    /// Answers each request of `group` with its own changes' outcomes (`outcomes` in group order).
+    private func answer(_ group: [WaitingCommit], _ outcomes: [CommitOutcome]) {
+        var start = 0
+        for request in group {
+            let end = start + request.changes.count
+            request.continuation.resume(returning: Array(zip(request.changes.map(\.id), outcomes[start..<end])))
+            start = end
+        }
+    }
+
+    /// Takes the head's lock (`SELECT … FOR UPDATE`): the head, as the last commit left it.
+    private static func lockHead(_ connection: PostgresConnection, logger: Logger) async throws -> UInt64 {
+        var head: Int64 = 0
+        for row in try await connection.queryIfOpen("SELECT seq FROM synclayer_head WHERE id = 1 FOR UPDATE", logger: logger) {
+            head = try row.decode(Int64.self)
+        }
+        return UInt64(bitPattern: head)
+    }
+
+    func commitLegacy(_ writes: [LegacyWrite], submitter: UInt64) async throws -> [SequencedChange] {
+        try await transaction(submitter: submitter) { connection, _ in
+            let head = try await Self.lockHead(connection, logger: logger)
+            var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
+                                                       clock: self.clock, wallClock: wallClock, head: head, submitter: submitter,
+                                                       cached: self.documentCache.entries)
+            var sequenced: [SequencedChange] = []
+            for write in writes { sequenced.append(try await transaction.commitLegacy(write)) }
+            return (sequenced, transaction.written, transaction.clock)
+        }
+    }
+
+    /// Runs `body` in a transaction on a connection of its own, then publishes what it committed.
+    /// `body` takes the head's lock itself (``lockHead(_:logger:)``) and returns its result, what it
+    /// wrote and its clock; it is given the transaction's token. `group`: a group transaction,
+    /// counted in ``runningGroups`` until its `COMMIT` answers.
     ///
     /// The actor is reentrant at every `await`: a catch-up may run while a transaction commits, and
-    /// two catch-ups may read at once. So what a commit wrote is recorded (``ownUnpublished``) before
-    /// `COMMIT`, and every publication checks ``published`` again after its last `await`: each
-    /// commit of any instance is published once, in order, and this instance's own with their
-    /// submitter, whoever publishes them.
-    private func transaction<Result: Sendable>(submitter: UInt64,
-                                               _ body: (inout PostgresWriteTransaction) async throws -> Result) async throws -> Result {
-        guard !closed else { throw StoreError(.closed, "the server's store is closed") }
-        let startClock = clock
+    /// two catch-ups may read at once, and two transactions may run (one prepared on the other). So
+    /// what a commit wrote is recorded (``ownUnpublished``) before `COMMIT`, and every publication
+    /// checks ``published`` again after its last `await`: each commit of any instance is published
+    /// once, in order, and this instance's own with their submitter, whoever publishes them.
+    private func transaction<Result: Sendable>(
+        submitter: UInt64, group: Bool = false,
+        _ body: (PostgresConnection, UInt64) async throws -> (Result, PostgresWrittenChanges, HybridLogicalClock)
+    ) async throws -> Result {
         nextToken += 1
         let token = nextToken
+        guard !closed else {
+            answered(token, committed: false, group: group)
+            throw StoreError(.closed, "the server's store is closed")
+        }
         let outcome: (Result, PostgresWrittenChanges, HybridLogicalClock)
         let started = ContinuousClock.now
         do {
             outcome = try await client.withConnection { connection in
                 try await withWatchdog(connection, limit: Self.transactionLimit) {
                 try await withOpenTransaction(connection, logger: logger) {
-                    var head: Int64 = 0
-                    for row in try await connection.queryIfOpen("SELECT seq FROM synclayer_head WHERE id = 1 FOR UPDATE", logger: logger) {
-                        head = try row.decode(Int64.self)
-                    }
-                    var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
-                                                               clock: startClock, wallClock: wallClock, head: UInt64(bitPattern: head),
-                                                               submitter: submitter, cached: self.documentCache.entries)
-                    let result = try await body(&transaction)
+                    let outcome = try await body(connection, token)
                     // The statement that wrote the numbered changes also moved the head and rang the
                     // other instances' doorbell (the table stays the truth).
-                    await self.recordOwn(transaction.written.committed, token: token)
-                    return (result, transaction.written, transaction.clock)
+                    await self.recordOwn(outcome.1.committed, token: token)
+                    return outcome
                 }
                 }
             }
@@ -192,6 +354,7 @@ actor PostgresWriter {
             // If it did commit, a catch-up publishes it from the table, untagged (the client gets no
             // ack, sends again, and is answered as a duplicate).
             ownUnpublished = ownUnpublished.filter { $0.value.token != token }
+            answered(token, committed: false, group: group)
             // A read that stopped below these numbers left what was heard of above them to this
             // transaction: read it now, whatever became of these.
             if heard > published { Task { try? await self.catchUp() } }
@@ -202,10 +365,11 @@ actor PostgresWriter {
         documentCache.committed(written.documents)
         documentsRead.add(written.documentsRead, ordering: .relaxed)
         for (number, own) in ownUnpublished where own.token == token { ownUnpublished[number]?.committed = true }
-        clock = endClock
+        if endClock.last > clock.last { clock = endClock }
         held.withLock { vector in
             for (origin, seq) in written.vector { vector[origin] = max(vector[origin], seq) }
         }
+        answered(token, committed: true, group: group)
         publishOwnRun()
         if ownUnpublished.values.contains(where: { $0.token == token }) || heard > published {
             // Other instances committed since this one last published: read those from the table
@@ -449,7 +613,7 @@ struct PostgresWriteTransaction {
     /// those whose row no longer says what the entry says of it, and the others. A later batch of
     /// the same transaction (the original protocol's writes of one request) merges into what the
     /// batches before wrote (``PostgresWrittenChanges/documents``) first.
-    let cached: [PostgresDocumentKey: PostgresDocumentCache.Entry]
+    var cached: [PostgresDocumentKey: PostgresDocumentCache.Entry]
     var written = PostgresWrittenChanges()
 
     /// Stamps a write of the original protocol as a change of the server's own, then commits it.
@@ -488,5 +652,9 @@ struct PostgresWrittenChanges: Sendable {
     var documents: [PostgresDocumentKey: PostgresDocumentCache.Entry] = [:]
     /// How many documents were read from the database (the others were new, or held in memory).
     var documentsRead = 0
+    /// The server sequence of each change id the batches hold (given or found held), and their
+    /// origins' watermarks as left: what a transaction prepared on this one builds on.
+    var ids: [ChangeID: UInt64] = [:]
+    var watermarks: [String: PostgresWatermark] = [:]
 }
 #endif
