@@ -243,7 +243,7 @@ actor PostgresWriter {
                 try await transaction.execute(batch)
                 return (batch.outcomes, transaction.written, transaction.clock)
             }
-            answer(group, outcomes)
+            reply(to: group, with: outcomes)
         } catch let error as PSQLError where group.count > 1 && Self.refusedForItsContent(error) {
             for request in group { await commitGroup([request]) }
         } catch {
@@ -271,7 +271,7 @@ actor PostgresWriter {
                                                             submitters: Self.submitters(of: fixed))
                 return (outcomes, transaction.written, transaction.clock)
             }
-            answer(fixed, outcomes)
+            reply(to: fixed, with: outcomes)
         } catch let error as PSQLError where fixed.count > 1 && Self.refusedForItsContent(error) {
             for request in fixed { await commitGroup([request]) }
         } catch {
@@ -285,7 +285,7 @@ actor PostgresWriter {
     }
 
     /// Answers each request of `group` with its own changes' outcomes (`outcomes` in group order).
-    private func answer(_ group: [WaitingCommit], _ outcomes: [CommitOutcome]) {
+    private func reply(to group: [WaitingCommit], with outcomes: [CommitOutcome]) {
         var start = 0
         for request in group {
             let end = start + request.changes.count
