@@ -174,8 +174,8 @@ extension PostgresWriteTransaction {
             }
         }
         if let base {
-            for id in changes.map(\.id) where held[id] == nil {
-                if let serverSeq = base.ids[id] { held[id] = serverSeq }
+            for change in changes where held[change.id] == nil {
+                if let serverSeq = base.ids[change.id] { held[change.id] = serverSeq }
             }
             for (origin, watermark) in base.watermarks where watermarks[origin] != nil {
                 watermarks[origin] = PostgresWatermark(contiguous: watermark.contiguous, held: watermark.held)
@@ -227,7 +227,7 @@ extension PostgresWriteTransaction {
         let notice = PostgresCommitNotice(head: head, from: head - UInt64(rows.serverSeqs.count), collections: Set(rows.collections))
         return PostgresBatchWrite(rows: rows, touched: touched, bodies: bodies, clocks: clocks, visible: visible, commitID: commitID,
                                   movedOrigins: moved.map(\.key), movedContiguous: moved.map { Int64(bitPattern: $0.value.contiguous) },
-                                  movedHLCs: moved.map { $0.value.maxHLC ?? 0 }, head: head, notice: notice)
+                                  movedHLCs: moved.map { $0.value.maxHLC ?? 0 }, notice: notice)
     }
 
     /// Writes what ``prepare(_:fields:submitters:after:)`` encoded, and rings the other instances'
@@ -256,7 +256,7 @@ extension PostgresWriteTransaction {
                 SELECT * FROM unnest(\(write.movedOrigins)::text[], \(write.movedContiguous)::int8[], \(write.movedHLCs)::int8[])
                 ON CONFLICT (origin) DO UPDATE SET contiguous = excluded.contiguous, max_hlc = greatest(origins.max_hlc, excluded.max_hlc)
             ), new_head AS (
-                UPDATE synclayer_head SET seq = \(Int64(bitPattern: write.head)) WHERE id = 1
+                UPDATE synclayer_head SET seq = \(Int64(bitPattern: write.notice.head)) WHERE id = 1
             )
             SELECT pg_notify('synclayer_commits', \(write.notice.payload))
             """, logger: logger)
@@ -277,7 +277,7 @@ struct PostgresBatchWrite {
     let bodies: [String], clocks: [String], visible: [Bool]
     let commitID: Int64
     let movedOrigins: [String], movedContiguous: [Int64], movedHLCs: [Int64]
-    let head: UInt64
+    /// Also says the head the statement leaves.
     let notice: PostgresCommitNotice
 }
 

@@ -86,8 +86,8 @@ actor PostgresWriter {
 
     /// Commits waiting for a transaction; the next takes them in arrival order.
     private var waiting: [WaitingCommit] = []
-    /// Group transactions started whose `COMMIT` has not answered: at most two, one that holds the
-    /// head's lock (or waits for it) and one prepared on it (``runGroup(after:)``).
+    /// Group transactions running (``runGroup(after:)``): at most two, one that holds the head's lock
+    /// (or waits for it, or publishes what it committed) and one prepared on it.
     private var runningGroups = 0
     /// What the running transaction that holds the lock leaves if it commits, once it has prepared
     /// its write and while no transaction is prepared on it yet.
@@ -154,14 +154,10 @@ actor PostgresWriter {
     }
 
     /// A transaction's `COMMIT` answered (or it failed before): tells a transaction prepared on it.
-    private func answered(_ token: UInt64, committed: Bool, group: Bool) {
+    private func answered(_ token: UInt64, committed: Bool) {
         if staged?.token == token { staged = nil }
         if preparedOn.remove(token) != nil {
             if let waiter = awaitingAnswer.removeValue(forKey: token) { waiter.resume(returning: committed) } else { answers[token] = committed }
-        }
-        if group {
-            runningGroups -= 1
-            startGroups()
         }
     }
 
@@ -201,42 +197,39 @@ actor PostgresWriter {
     /// under the lock, as without `base`.
     private func runGroup(after base: PostgresSpeculation?) async {
         var group = base == nil ? [] : takeGroup()
-        // The answer of `base`'s `COMMIT` is asked for at most once, and not at all if this ends first.
-        defer { if let base { forgetAnswer(of: base.token) } }
-        guard base == nil || !group.isEmpty else {
+        defer {
+            // The answer of `base`'s `COMMIT` is asked for at most once, and not at all if this ends first.
+            if let base { forgetAnswer(of: base.token) }
+            // Only now, with this group answered or failed, may a group start that takes what waits.
             runningGroups -= 1
             startGroups()
-            return
         }
         do {
-            let outcomes = try await transaction(submitter: 0, group: true) { connection, token in
+            let outcomes = try await transaction(submitter: 0) { connection, token in
                 var prepared: (PostgresWriteTransaction, PostgresPreparedBatch)?
                 if let base {
-                    var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
-                                                               clock: base.clock, wallClock: wallClock, head: base.head, submitter: 0,
-                                                               cached: self.documentCache.entries)
+                    var transaction = self.makeTransaction(connection, head: base.head, clock: base.clock, submitter: 0)
                     let batch = try await transaction.prepare(group.flatMap(\.changes), fields: group.flatMap(\.fields),
                                                               submitters: Self.submitters(of: group), after: base)
                     transaction.cached = [:]  // let go of the cache, which changes when the one before commits
                     prepared = (transaction, batch)
                     await self.beforePreparedLock?()
                 }
-                let head = try await Self.lockHead(connection, logger: logger)
+                let head = try await self.lockHead(connection)
                 self.locked(at: head)
-                if let base, let (transaction, batch) = prepared {
+                if let base, let (prepared, batch) = prepared {
                     if await self.answer(of: base.token), head == base.head {
                         self.preparedCommits.add(1, ordering: .relaxed)
-                        self.stage(transaction.speculation(token: token))
-                        try await transaction.execute(batch)
-                        return (batch.outcomes, transaction.written, transaction.clock)
+                        self.stage(prepared.speculation(token: token))
+                        try await prepared.execute(batch)
+                        return (batch.outcomes, prepared.written, prepared.clock)
                     }
                     self.preparationsDropped.add(1, ordering: .relaxed)
                 } else {
                     group = self.takeGroup()
                 }
-                var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
-                                                           clock: self.clock, wallClock: wallClock, head: head, submitter: 0,
-                                                           cached: self.documentCache.entries)
+                // Made now, after the answer: the cache and the clock then hold what the one before wrote.
+                var transaction = self.makeTransaction(connection, head: head, clock: self.clock, submitter: 0)
                 let batch = try await transaction.prepare(group.flatMap(\.changes), fields: group.flatMap(\.fields),
                                                           submitters: Self.submitters(of: group))
                 self.stage(transaction.speculation(token: token))
@@ -263,10 +256,7 @@ actor PostgresWriter {
     private func commitGroup(_ fixed: [WaitingCommit]) async {
         do {
             let outcomes = try await transaction(submitter: 0) { connection, _ in
-                let head = try await Self.lockHead(connection, logger: logger)
-                var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
-                                                           clock: self.clock, wallClock: wallClock, head: head, submitter: 0,
-                                                           cached: self.documentCache.entries)
+                var transaction = try await self.lockedTransaction(connection, submitter: 0)
                 let outcomes = try await transaction.commit(fixed.flatMap(\.changes), fields: fixed.flatMap(\.fields),
                                                             submitters: Self.submitters(of: fixed))
                 return (outcomes, transaction.written, transaction.clock)
@@ -294,8 +284,15 @@ actor PostgresWriter {
         }
     }
 
-    /// Takes the head's lock (`SELECT … FOR UPDATE`): the head, as the last commit left it.
-    private static func lockHead(_ connection: PostgresConnection, logger: Logger) async throws -> UInt64 {
+    /// A transaction on `connection` that numbers from `head`.
+    private func makeTransaction(_ connection: PostgresConnection, head: UInt64, clock: HybridLogicalClock,
+                                 submitter: UInt64) -> PostgresWriteTransaction {
+        PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer, clock: clock,
+                                 wallClock: wallClock, head: head, submitter: submitter, cached: documentCache.entries)
+    }
+
+    /// Takes the head's lock (`SELECT … FOR UPDATE`): the head, as the last commit of any instance left it.
+    private func lockHead(_ connection: PostgresConnection) async throws -> UInt64 {
         var head: Int64 = 0
         for row in try await connection.queryIfOpen("SELECT seq FROM synclayer_head WHERE id = 1 FOR UPDATE", logger: logger) {
             head = try row.decode(Int64.self)
@@ -303,12 +300,15 @@ actor PostgresWriter {
         return UInt64(bitPattern: head)
     }
 
+    /// Takes the head's lock and returns a transaction that numbers from the head.
+    private func lockedTransaction(_ connection: PostgresConnection, submitter: UInt64) async throws -> PostgresWriteTransaction {
+        let head = try await lockHead(connection)
+        return makeTransaction(connection, head: head, clock: clock, submitter: submitter)
+    }
+
     func commitLegacy(_ writes: [LegacyWrite], submitter: UInt64) async throws -> [SequencedChange] {
         try await transaction(submitter: submitter) { connection, _ in
-            let head = try await Self.lockHead(connection, logger: logger)
-            var transaction = PostgresWriteTransaction(connection: connection, logger: logger, serverID: serverID, signer: signer,
-                                                       clock: self.clock, wallClock: wallClock, head: head, submitter: submitter,
-                                                       cached: self.documentCache.entries)
+            var transaction = try await self.lockedTransaction(connection, submitter: submitter)
             var sequenced: [SequencedChange] = []
             for write in writes { sequenced.append(try await transaction.commitLegacy(write)) }
             return (sequenced, transaction.written, transaction.clock)
@@ -316,9 +316,8 @@ actor PostgresWriter {
     }
 
     /// Runs `body` in a transaction on a connection of its own, then publishes what it committed.
-    /// `body` takes the head's lock itself (``lockHead(_:logger:)``) and returns its result, what it
-    /// wrote and its clock; it is given the transaction's token. `group`: a group transaction,
-    /// counted in ``runningGroups`` until its `COMMIT` answers.
+    /// `body` takes the head's lock itself (``lockedTransaction(_:submitter:)``) and returns its
+    /// result, what it wrote and its clock; it is given the transaction's token.
     ///
     /// The actor is reentrant at every `await`: a catch-up may run while a transaction commits, and
     /// two catch-ups may read at once, and two transactions may run (one prepared on the other). So
@@ -326,13 +325,13 @@ actor PostgresWriter {
     /// checks ``published`` again after its last `await`: each commit of any instance is published
     /// once, in order, and this instance's own with their submitter, whoever publishes them.
     private func transaction<Result: Sendable>(
-        submitter: UInt64, group: Bool = false,
+        submitter: UInt64,
         _ body: (PostgresConnection, UInt64) async throws -> (Result, PostgresWrittenChanges, HybridLogicalClock)
     ) async throws -> Result {
         nextToken += 1
         let token = nextToken
         guard !closed else {
-            answered(token, committed: false, group: group)
+            answered(token, committed: false)
             throw StoreError(.closed, "the server's store is closed")
         }
         let outcome: (Result, PostgresWrittenChanges, HybridLogicalClock)
@@ -354,7 +353,7 @@ actor PostgresWriter {
             // If it did commit, a catch-up publishes it from the table, untagged (the client gets no
             // ack, sends again, and is answered as a duplicate).
             ownUnpublished = ownUnpublished.filter { $0.value.token != token }
-            answered(token, committed: false, group: group)
+            answered(token, committed: false)
             // A read that stopped below these numbers left what was heard of above them to this
             // transaction: read it now, whatever became of these.
             if heard > published { Task { try? await self.catchUp() } }
@@ -369,7 +368,7 @@ actor PostgresWriter {
         held.withLock { vector in
             for (origin, seq) in written.vector { vector[origin] = max(vector[origin], seq) }
         }
-        answered(token, committed: true, group: group)
+        answered(token, committed: true)
         publishOwnRun()
         if ownUnpublished.values.contains(where: { $0.token == token }) || heard > published {
             // Other instances committed since this one last published: read those from the table
