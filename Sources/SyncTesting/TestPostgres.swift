@@ -155,3 +155,17 @@ extension String {
         return replacingCharacters(in: range, with: replacement)
     }
 }
+
+#if PostgreSQL
+extension PostgresServerStorage {
+    /// Waits until at least `changes` changes wait for the writer's next transaction (commits held
+    /// back by a head's lock the test holds); fails the test after 30 s.
+    package func waitUntilWaiting(_ changes: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while await waitingChanges() < changes {
+            guard ContinuousClock.now < deadline else { throw TestPostgresError(description: "the commits never all waited (\(changes) changes)") }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+}
+#endif

@@ -34,21 +34,26 @@ import Testing
         try await store.get(collection: "items", id: "r")?.data.keys.sorted() ?? []
     }
 
+    typealias Outcome = Result<[ChangeID: CommitOutcome], any Error>
+
     /// Commits `first` then `second` through `store` as two group transactions, the second
-    /// prepared while the first writes: their results, in that order.
-    func lineUp(_ store: PostgresServerStorage, url: String, _ first: [Change], _ second: [Change])
-        async throws -> (Result<[ChangeID: CommitOutcome], any Error>, Result<[ChangeID: CommitOutcome], any Error>) {
+    /// prepared while the first writes: their results, in that order. `started` is given the
+    /// first's commit as soon as it is under way.
+    func lineUp(_ store: PostgresServerStorage, url: String, _ first: [Change], _ second: [Change],
+                started: (Task<Outcome, Never>) -> Void = { _ in }) async throws -> (Outcome, Outcome) {
         try await TestPostgres.withConnection(url) { connection, logger in
             try await connection.query("BEGIN", logger: logger)
             try await connection.query("SELECT seq FROM synclayer_head FOR UPDATE", logger: logger)
-            let one = Task { () -> Result<[ChangeID: CommitOutcome], any Error> in
-                do { return .success(try await store.commit(first, submitter: 1)) } catch { return .failure(error) }
+            func commit(_ changes: [Change], _ submitter: UInt64) -> Task<Outcome, Never> {
+                Task {
+                    do { return .success(try await store.commit(changes, submitter: submitter)) } catch { return .failure(error) }
+                }
             }
-            try await waitUntil(store, waits: first.count)
-            let two = Task { () -> Result<[ChangeID: CommitOutcome], any Error> in
-                do { return .success(try await store.commit(second, submitter: 2)) } catch { return .failure(error) }
-            }
-            try await waitUntil(store, waits: first.count + second.count)
+            let one = commit(first, 1)
+            started(one)
+            try await store.waitUntilWaiting(first.count)
+            let two = commit(second, 2)
+            try await store.waitUntilWaiting(first.count + second.count)
             try await connection.query("COMMIT", logger: logger)
             return (await one.value, await two.value)
         }
@@ -70,15 +75,7 @@ import Testing
         }
     }
 
-    func waitUntil(_ store: PostgresServerStorage, waits changes: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while await store.waitingChanges() < changes {
-            try #require(ContinuousClock.now < deadline, "the commits never all waited")
-            try await Task.sleep(for: .milliseconds(1))
-        }
-    }
-
-    func serverSeq(_ result: Result<[ChangeID: CommitOutcome], any Error>, _ id: ChangeID) throws -> UInt64? {
+    func serverSeq(_ result: Outcome, _ id: ChangeID) throws -> UInt64? {
         if case .committed(let serverSeq, false)? = try result.get()[id] { return serverSeq }
         return nil
     }
@@ -116,7 +113,7 @@ import Testing
         guard TestStoreKind.available.contains(.postgres) else { return }
         try await withTwoInstances { url, store, other in
             let between = set("cccc", 1, "b", "r")
-            let committed = Locked<Result<[ChangeID: CommitOutcome], any Error>?>(nil)
+            let committed = Locked<Outcome?>(nil)
             // The other instance's commit waits for the first transaction's lock, and commits before
             // the prepared one asks for it.
             await store.beforePreparedLock {
@@ -162,7 +159,7 @@ import Testing
         guard TestStoreKind.available.contains(.postgres) else { return }
         try await withTwoInstances { url, store, other in
             try await TestPostgres.withConnection(url) { try await TestPostgres.refusePoison(on: $0, logger: $1) }
-            let firstCommit = Locked<Task<Result<[ChangeID: CommitOutcome], any Error>, Never>?>(nil)
+            let firstCommit = Locked<Task<Outcome, Never>?>(nil)
             let otherCommitted = Locked(0)
             // Once the first has failed, the other instance commits as many changes as it had.
             await store.beforePreparedLock {
@@ -172,21 +169,7 @@ import Testing
                 }
             }
             let first = group("aaaa", "p", poisoned: true), second = set("bbbb", 1, "s", "r")
-            let (one, two) = try await TestPostgres.withConnection(url) { connection, logger in
-                try await connection.query("BEGIN", logger: logger)
-                try await connection.query("SELECT seq FROM synclayer_head FOR UPDATE", logger: logger)
-                let one = Task { () -> Result<[ChangeID: CommitOutcome], any Error> in
-                    do { return .success(try await store.commit(first, submitter: 1)) } catch { return .failure(error) }
-                }
-                firstCommit.withLock { $0 = one }
-                try await waitUntil(store, waits: first.count)
-                let two = Task { () -> Result<[ChangeID: CommitOutcome], any Error> in
-                    do { return .success(try await store.commit([second], submitter: 2)) } catch { return .failure(error) }
-                }
-                try await waitUntil(store, waits: first.count + 1)
-                try await connection.query("COMMIT", logger: logger)
-                return (await one.value, await two.value)
-            }
+            let (one, two) = try await lineUp(store, url: url, first, [second]) { one in firstCommit.withLock { $0 = one } }
             #expect(throws: (any Error).self, "the first group is refused") { try one.get() }
             #expect(otherCommitted.withLock { $0 } == Self.size)
             #expect(try serverSeq(two, second.id) == UInt64(Self.size + 1), "numbered after the other instance's commit")

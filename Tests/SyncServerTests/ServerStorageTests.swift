@@ -309,11 +309,7 @@ import Testing
                         }
                     }
                 }
-                let deadline = ContinuousClock.now + .seconds(30)
-                while await store.waitingChanges() < connections * 5 {
-                    try #require(ContinuousClock.now < deadline, "the commits never all waited")
-                    try await Task.sleep(for: .milliseconds(1))
-                }
+                try await store.waitUntilWaiting(connections * 5)
                 try await connection.query("COMMIT", logger: logger)
                 return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
             }
