@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CoreMetrics
+import Dispatch
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -35,6 +36,8 @@ public final class SyncNode: Service, Sendable {
     /// The REST side of sync, when a `baseURL` is set: the polling loop, `syncNow()`, and the
     /// realtime session's question to a silent backend. It holds no state of its own.
     let poller: Poller?
+    /// ``close()`` ran.
+    private let closed = Locked(false)
 
     private init(configuration: SyncConfiguration, tls: TLSConfiguration, store: LocalStore, wallClock: SystemWallClock, logger: Logger) {
         // Before the clients below set up their pipelines on several event loops at once.
@@ -146,8 +149,19 @@ public final class SyncNode: Service, Sendable {
     public func close() async {
         hub.finish()
         linkStatesBroadcaster.finish()
+        closed.withLock { $0 = true }
         try? await httpClient.shutdown()
         await store.close()
+    }
+
+    /// A node released without ``close()`` still lets its HTTP client's connections go. Left up, the
+    /// client would keep them, and a debug build would stop in the client's own deinit.
+    deinit {
+        if !closed.withLock({ $0 }) {
+            logger.warning("a node was released without close(): shutting its HTTP client down; call close() to finish its writes first")
+        }
+        // Once `close()` has shut it down, this only reports `alreadyShutdown`, which nobody needs.
+        httpClient.shutdown(queue: .global()) { _ in }
     }
 
     /// Whether writes to `collection` are allowed by the configuration.
