@@ -74,7 +74,7 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             let node = try await SyncNode.open(configuration)
             defer { Task { await node.close() } }
             try await node.collection("todos").save(["text": "written offline"], id: "mine")
-            let session = RealtimeSession(engine: node.engine, configuration: configuration, logger: Logger(label: "test"))
+            let session = RealtimeSession(engine: node.engine, configuration: configuration, logger: Logger(label: "test"), probeWait: .seconds(60))
             let channel = InMemoryMessageChannel()
             let handshakes = Locked(0)
             let running = Task {
@@ -128,7 +128,9 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
 /// A realtime session against backends of the original protocol, played in memory: how it tells
 /// them from a server of ours, what it writes to them, and when a change leaves the outbox.
 @Suite struct OriginalDialectSessionTests {
-    /// A node with one change in its outbox and a session on an in-memory connection.
+    /// A node with one change in its outbox and a session on an in-memory connection. The probe's
+    /// wait is a minute unless a test is about silence: a test that answers the probe must not race
+    /// its deadline on a loaded machine.
     struct Setup {
         let node: SyncNode
         let session: RealtimeSession
@@ -137,7 +139,7 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
         let ended = Locked(false)
         let running: Task<Void, any Error>
 
-        init(directory: TemporaryDirectory, pingInterval: Duration = .seconds(30), probeWait: Duration = .seconds(3),
+        init(directory: TemporaryDirectory, pingInterval: Duration = .seconds(30), probeWait: Duration = .seconds(60),
              token: String? = nil, confirmSilence: (@Sendable () async -> DialectEvidence?)? = nil) async throws {
             var configuration = SyncConfiguration(databasePath: directory.file("node.sqlite"), collections: ["todos"])
             configuration.websocketURL = "ws://127.0.0.1:9/ws"
@@ -388,11 +390,80 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             setup.channel.deliver(.authenticated)
             guard case .subscribe(let collection) = try await nextBesidesPings(&frames, pings: &pings) else { Issue.record("no subscribe again"); return }
             #expect(collection == "todos")
+            // The pong to the ping after the subscriptions says they are in: the link is usable.
+            #expect(setup.handshakes.withLock { $0 } == 0)
+            setup.channel.deliver(.pong(time: nil))
             guard case .change(let sent) = try await nextBesidesPings(&frames, pings: &pings) else { Issue.record("no outbox"); return }
             #expect(sent.recordID == "mine")
             #expect(setup.handshakes.withLock { $0 } == 1)
             #expect(setup.node.engine.originalBackend.wantsAuthFirst, "the next connection authenticates first")
             await setup.stop()
+        }
+    }
+
+    /// A token that expires mid-session: the backend refuses the write with `AUTH_FAILED` and may
+    /// still answer pings, which would confirm the write; it stays in the outbox instead, and the
+    /// next connection authenticates first and sends it again.
+    @Test(arguments: [FrameError.Code.authFailed, .unauthorized])
+    func aRefusalForWantOfAuthenticationAfterTheHandshakeConfirmsNothingAndTheNextSessionAuthenticatesFirst(code: FrameError.Code) async throws {
+        try await withTemporaryDirectory(prefix: "original-expired") { directory in
+            let setup = try await Setup(directory: directory, token: "s3cret")
+            var frames = setup.channel.written.makeAsyncIterator()
+            guard case .hello = try await next(&frames), case .subscribe = try await next(&frames), case .ping = try await next(&frames) else {
+                Issue.record("no hello, subscribe, ping"); return
+            }
+            setup.channel.deliver(.pong(time: nil))
+            var pings = 0
+            guard case .change = try await nextBesidesPings(&frames, pings: &pings) else { Issue.record("no write"); await setup.stop(); return }
+            // The refusal, then the pong to the ping after the write.
+            setup.channel.deliver(.error(FrameError(code, "token expired")))
+            setup.channel.deliver(.pong(time: nil))
+            await #expect(throws: RealtimeSession.AuthenticationRefused.self) { try await setup.running.value }
+            #expect(try await setup.node.store.outboxCount() == 1, "refused, so not delivered")
+            #expect(setup.node.engine.originalBackend.wantsAuthFirst)
+
+            let channel = InMemoryMessageChannel()
+            let session = RealtimeSession(engine: setup.node.engine, configuration: setup.session.configuration, logger: Logger(label: "test"))
+            let running = Task { try await session.run(channel: channel, abort: { channel.endInput() }) { _ in } }
+            var again = channel.written.makeAsyncIterator()
+            guard case .auth(let token) = try await next(&again) else { Issue.record("not authenticated first"); running.cancel(); await setup.node.close(); return }
+            #expect(token == "s3cret")
+            guard case .hello = try await next(&again), case .subscribe = try await next(&again), case .ping = try await next(&again) else {
+                Issue.record("no hello, subscribe, ping"); running.cancel(); await setup.node.close(); return
+            }
+            channel.deliver(.authenticated)
+            channel.deliver(.pong(time: nil))
+            pings = 0
+            guard case .change(let resent) = try await nextBesidesPings(&again, pings: &pings) else { Issue.record("not sent again"); running.cancel(); await setup.node.close(); return }
+            #expect(resent.recordID == "mine")
+            running.cancel()
+            _ = try? await running.value
+            await setup.node.close()
+        }
+    }
+
+    /// A backend that wants `auth` from a node without an `authToken` would refuse its writes, and
+    /// the settle time would take them for delivered: the session ends without writing.
+    @Test func aBackendAskingForAuthFromANodeWithoutATokenGetsNoWrite() async throws {
+        try await withTemporaryDirectory(prefix: "original-no-token") { directory in
+            let setup = try await Setup(directory: directory)
+            let events = setup.node.events()
+            var frames = setup.channel.written.makeAsyncIterator()
+            guard case .hello = try await next(&frames), case .subscribe = try await next(&frames), case .ping = try await next(&frames) else {
+                Issue.record("no hello, subscribe, ping"); await setup.stop(); return
+            }
+            setup.channel.deliver(.error(FrameError(.unauthorized, "authenticate first")))
+            let after = await frames.next()
+            #expect(after == nil, "nothing written after the refusal: the session ended")
+            guard after == nil else { await setup.stop(); return }
+            await #expect(throws: RealtimeSession.AuthenticationRefused.self) { try await setup.running.value }
+            #expect(setup.handshakes.withLock { $0 } == 0)
+            #expect(try await setup.node.store.outboxCount() == 1)
+            // Closing the node ends the event stream, after what the session emitted.
+            await setup.node.close()
+            var said: [String] = []
+            for await event in events where event.kind == .error { said.append(event.error ?? "") }
+            #expect(said.contains { $0.contains("no authToken") }, "the node says why")
         }
     }
 }

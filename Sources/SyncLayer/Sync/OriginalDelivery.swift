@@ -16,6 +16,8 @@ import SyncStore
 ///   after the change answered: the backend's WebSocket read the change.
 /// - **An `error` RATE_LIMIT_EXCEEDED or SERVER_ERROR** takes back everything not yet confirmed, to
 ///   be written again.
+/// - **An `error` UNAUTHORIZED or AUTH_FAILED** takes it back too, and ends the session: the next
+///   one authenticates first and writes it again (`RealtimeSession`).
 ///
 /// Until one of these, the change stays in the outbox, and the next connection sends it again (the
 /// original frames carry the whole document or the changed fields, keyed by record id).

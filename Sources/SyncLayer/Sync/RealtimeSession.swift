@@ -36,6 +36,11 @@ final class RealtimeSession: Sendable {
     /// is a server of ours: the next session asks again, with nothing written meanwhile.
     struct SilenceUnexplained: Error {}
 
+    /// A backend of the original protocol refused the connection's frames for want of
+    /// authentication (`AUTH_FAILED` or `UNAUTHORIZED`), and nothing written to it may count as
+    /// delivered: the next session authenticates first, or, without an `authToken`, asks again.
+    struct AuthenticationRefused: Error {}
+
     let engine: SyncEngine
     let configuration: SyncConfiguration
     let logger: Logger
@@ -168,11 +173,12 @@ final class RealtimeSession: Sendable {
             // same (and closes). `authenticated` decides.
             engine.noteWantsAuthFirst()
             guard let token = configuration.authToken else {
+                // Writing on would be refused, and the settle time would then take what was refused
+                // for delivered: the session ends without writing, the changes stay in the outbox.
                 let message = "the backend asks for authentication and the node has no authToken"
                 logger.warning("\(message)")
                 engine.emit(.error, error: message)
-                completeHandshake(.legacy, onHandshake)
-                return
+                throw AuthenticationRefused()
             }
             // The handshake completes when `authenticated` comes; what was sent before was refused.
             logger.info("the backend asks for an auth frame first: sending one")
@@ -262,6 +268,9 @@ final class RealtimeSession: Sendable {
     private func received(_ error: FrameError) async throws {
         engine.metrics.recordError(error.description)
         engine.emit(.error, error: error.description)
+        if error.code == .authFailed || error.code == .unauthorized, case .original? = probe.withLock({ $0.verdict }) {
+            try authenticationRefused(error)
+        }
         switch error.code {
         case .rateLimitExceeded where engine.speaksOriginalProtocol, .serverError where engine.speaksOriginalProtocol:
             // What the backend has not confirmed may be among what it refused: write it again soon.
@@ -272,6 +281,20 @@ final class RealtimeSession: Sendable {
         default:
             logger.debug("the backend sent an error", metadata: ["synclayer.error": "\(error)"])
         }
+    }
+
+    /// A backend of the original protocol, past the handshake, refused a frame for want of
+    /// authentication: its token expired or was revoked, or it answered the probe before it said
+    /// that it wants `auth`. What it refused is among what it has not confirmed, and a later `pong`
+    /// or the settle time (``OriginalDelivery``) would take that for delivered: all of it is taken
+    /// back, and stays in the outbox. The session ends; the next one sends `auth` first, then the
+    /// outbox again.
+    private func authenticationRefused(_ error: FrameError) throws -> Never {
+        let unconfirmed = delivery.withLock { $0.refused() }
+        engine.noteWantsAuthFirst()
+        logger.warning("the backend refused the connection for want of authentication: reconnecting, authenticating first",
+                       metadata: ["synclayer.error": "\(error)", "synclayer.changes.unconfirmed": "\(unconfirmed.count)"])
+        throw AuthenticationRefused()
     }
 
     // MARK: Outbound
