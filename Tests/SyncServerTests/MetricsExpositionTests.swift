@@ -40,6 +40,20 @@ import Testing
         #expect(lines.count == MetricsRegistry.durationBuckets.count + 3)
     }
 
+    /// A store's own counters (PostgreSQL's preparations and reads) are shown beside the server's.
+    @Test func aStoresOwnCountersAreShownWithTheirLabels() {
+        let help = "Group transactions prepared while the one before them wrote."
+        let state = ServerState(connections: 0, head: 0, clusterHead: 0, subscribers: [:], storeCounters: [
+            StoreCounter("synclayer_store_prepared_transactions_total", ["outcome": "committed"], help: help, total: 39),
+            StoreCounter("synclayer_store_prepared_transactions_total", ["outcome": "dropped"], help: help, total: 1),
+        ])
+        let text = String(decoding: ServerMetrics().exposition(state), as: UTF8.self)
+        let lines = Self.samples(text, "synclayer_store_prepared_transactions_total")
+        #expect(lines == [#"synclayer_store_prepared_transactions_total{outcome="committed"}"#: "39",
+                          #"synclayer_store_prepared_transactions_total{outcome="dropped"}"#: "1"])
+        #expect(text.contains("# TYPE synclayer_store_prepared_transactions_total counter"))
+    }
+
     @Test func aServerCountsEachWriteOfItsFramesInTheDeliveryHistogram() async throws {
         try await withServer { server, _ in
             let client = try await RawWebSocket.connect(server.webSocketURL)

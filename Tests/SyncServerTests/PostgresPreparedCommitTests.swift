@@ -105,6 +105,10 @@ import Testing
             #expect(try await store.changeCount() == Self.size + 3 && store.head == UInt64(Self.size + 3))
             #expect(try await store.vector()[NodeID("aaaa")!] == UInt64(Self.size + 1), "the origin's watermark moved on from the first's")
             #expect(store.documentsRead == 0, "documents from memory: r from the first's preparation, the others new")
+            // What `/metrics` shows of it.
+            let prepared = store.counters.filter { $0.name == "synclayer_store_prepared_transactions_total" }
+            #expect(prepared.map { [$0.labels["outcome"] ?? "", String($0.total)] } == [["committed", "1"], ["dropped", "0"]])
+            #expect(store.counters.first { $0.name == "synclayer_store_documents_read_total" }?.total == 0)
             await store.close()
         }
     }

@@ -32,7 +32,7 @@ struct SyncRoutes: Sendable {
         // Prometheus' text format; the same counters as a JSON object at /metrics.json.
         router.get("/metrics") { _, _ in
             let state = ServerState(connections: hub.count, head: store.head, clusterHead: (try? await store.clusterHead()) ?? store.head,
-                                    subscribers: hub.subscriberCounts())
+                                    subscribers: hub.subscriberCounts(), storeCounters: store.counters)
             return Response(status: .ok, headers: [.contentType: MetricsRegistry.contentType],
                             body: .init(byteBuffer: ByteBuffer(bytes: hub.metrics.exposition(state))))
         }

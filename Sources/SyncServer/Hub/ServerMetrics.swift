@@ -132,6 +132,9 @@ final class ServerMetrics: Sendable {
             r.gauge("synclayer_server_subscribers", [("collection", collection)], help: "Connections subscribed to each collection.",
                     value: Double(count))
         }
+        for counter in state.storeCounters {
+            r.counter(counter.name, counter.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, help: counter.help, total: counter.total)
+        }
         r.processMemory()
         return r.exposition()
     }
@@ -144,4 +147,6 @@ struct ServerState: Sendable {
     var clusterHead: UInt64
     /// Per collection, how many connections subscribe to it now.
     var subscribers: [String: Int]
+    /// The store's own counters (``ServerStorage/counters``).
+    var storeCounters: [StoreCounter] = []
 }

@@ -62,8 +62,25 @@ package protocol ServerStorage: Sendable {
     /// any instance committed (an instance's own ``head`` moves when it has published up to it),
     /// on SQLite ``head`` itself.
     func clusterHead() async throws -> UInt64
+    /// Counters of the store's own work, for `/metrics` (`Docs/Operations.md`, "Metrics").
+    var counters: [StoreCounter] { get }
     /// Finishes queued work and closes.
     func close() async
+}
+
+/// A counter a server store keeps of its own work, as `/metrics` shows it.
+package struct StoreCounter: Sendable, Equatable {
+    package let name: String
+    package let labels: [String: String]
+    package let help: String
+    package let total: Int
+
+    package init(_ name: String, _ labels: [String: String] = [:], help: String, total: Int) {
+        self.name = name
+        self.labels = labels
+        self.help = help
+        self.total = total
+    }
 }
 
 extension ServerStorage {
@@ -87,4 +104,7 @@ extension ServerStorage {
 extension ServerStorage {
     /// A store whose observers hear only its own commits publishes them whole: nothing to choose.
     package func setInterest(_ collections: (@Sendable () -> Set<String>)?) {}
+
+    /// A store with nothing of its own to count (SQLite: its commits are the server's counters).
+    package var counters: [StoreCounter] { [] }
 }

@@ -206,6 +206,22 @@ package final class PostgresServerStorage: ServerStorage {
         (writer.preparedCommits.load(ordering: .relaxed), writer.preparationsDropped.load(ordering: .relaxed))
     }
 
+    package var counters: [StoreCounter] {
+        let prepared = preparedAhead
+        let read = readBack
+        let preparedHelp = "Group transactions prepared while the one before them wrote: committed as prepared, or prepared again under the lock."
+        return [
+            StoreCounter("synclayer_store_prepared_transactions_total", ["outcome": "committed"], help: preparedHelp, total: prepared.committed),
+            StoreCounter("synclayer_store_prepared_transactions_total", ["outcome": "dropped"], help: preparedHelp, total: prepared.dropped),
+            StoreCounter("synclayer_store_notified_reads_total", help: "Reads of the change table that another instance's notification made.",
+                         total: read.onNotice),
+            StoreCounter("synclayer_store_changes_read_total", help: "Changes other instances committed, read from the change table.",
+                         total: read.rows),
+            StoreCounter("synclayer_store_documents_read_total",
+                         help: "Documents read from the database to merge into (the rest were held in memory).", total: documentsRead),
+        ]
+    }
+
     /// Tests only: `hook` runs each time a transaction prepared ahead is about to ask for the head's lock.
     package func beforePreparedLock(_ hook: (@Sendable () async -> Void)?) async {
         await writer.setBeforePreparedLock(hook)
