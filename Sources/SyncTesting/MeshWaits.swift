@@ -11,20 +11,8 @@ package func waitForPeers(_ node: SyncNode, _ expected: Set<NodeID>, uplink: Boo
         guard let uplink else { return true }
         return status.uplink == uplink && status.peers.allSatisfy { $0.uplink == uplink }
     }
-    return await withTaskGroup(of: Bool.self) { group in
-        group.addTask {
-            if holds() { return true }
-            for await event in events where [.peerConnected, .peerLost, .connectivityChanged].contains(event.kind) {
-                if holds() { return true }
-            }
-            return false
-        }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return false
-        }
-        let result = await group.next() ?? false
-        group.cancelAll()
-        return result
+    if holds() { return true }
+    return await waitForElement(in: events, timeout: timeout) { event in
+        [.peerConnected, .peerLost, .connectivityChanged].contains(event.kind) && holds()
     }
 }

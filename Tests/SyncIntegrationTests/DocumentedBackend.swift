@@ -47,6 +47,11 @@ final class DocumentedBackend: Sendable {
         var writesToFail = 0
         /// Writes still to store without broadcasting them (``silenceNextBroadcasts(_:)``).
         var broadcastsToDrop = 0
+        /// WebSocket writes are answered `error AUTH_FAILED` and not stored (``refuseWrites(_:)``).
+        var refusingWrites = false
+        var writesRefused = 0
+        /// Told the count of writes refused, at each refusal (``refusals()``).
+        var refusalWatcher: AsyncStream<Int>.Continuation?
     }
 
     let shape: Shape
@@ -70,6 +75,19 @@ final class DocumentedBackend: Sendable {
     /// The next `count` writes are stored but not broadcast, like broadcasts lost on the way.
     func silenceNextBroadcasts(_ count: Int) {
         state.withLock { $0.broadcastsToDrop = count }
+    }
+
+    /// While `on`, writes on the WebSocket are refused with `error AUTH_FAILED` and not stored, and
+    /// pings are still answered: a backend whose token for this node was revoked.
+    func refuseWrites(_ on: Bool) {
+        state.withLock { $0.refusingWrites = on }
+    }
+
+    /// The count of writes refused so far, after each refusal from now on.
+    func refusals() -> AsyncStream<Int> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        state.withLock { $0.refusalWatcher = continuation }
+        return stream
     }
 
     static func start(_ shape: Shape) async throws -> DocumentedBackend {
@@ -228,6 +246,16 @@ final class DocumentedBackend: Sendable {
                         _ = state.withLock { $0.connections[id]?.collections.remove(collection) }
                     case "insert", "update", "delete":
                         guard let record = frame["recordId"]?.stringValue else { continue }
+                        let refused = state.withLock { state -> Bool in
+                            guard state.refusingWrites else { return false }
+                            state.writesRefused += 1
+                            state.refusalWatcher?.yield(state.writesRefused)
+                            return true
+                        }
+                        if refused {
+                            sink.yield(#"{"type":"error","error":"token revoked","code":"AUTH_FAILED"}"#)
+                            continue
+                        }
                         state.withLock { $0.writes.append(frame) }
                         if let text = store(type, collection, record, frame["data"]?.objectValue ?? [:]) { broadcast(text, collection, id) }
                     case "ping":

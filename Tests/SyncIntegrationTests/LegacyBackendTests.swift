@@ -77,6 +77,39 @@ import SyncCore
         }
     }
 
+    /// A token revoked while the node is linked: the backend refuses the node's write with
+    /// `AUTH_FAILED` and still answers its pings. The write stays in the outbox (the pong after it
+    /// confirms nothing), each new session writes it again, and it is delivered once the backend
+    /// takes the node's writes again.
+    @Test func aWriteRefusedForItsTokenStaysInTheOutboxUntilTheBackendTakesIt() async throws {
+        try await withTemporaryDirectory(prefix: "legacy-revoked") { directory in
+            let backend = try await DocumentedBackend.start(DocumentedBackend.Shape(authToken: "t0ken"))
+            let a = try await TestNode.start(path: directory.file("a.sqlite"), baseURL: "http://127.0.0.1:\(backend.port)") {
+                $0.authToken = "t0ken"
+                $0.websocketURL = backend.webSocketURL
+            }
+            await a.waitUntilConnected()
+            try await a.node.collection("todos").save(["text": "before"], id: "t1")
+            let confirmed = try await waitUntil(anyCommitIn: [.node(a.node)], timeout: .seconds(20)) { try await a.node.store.outboxCount() == 0 }
+            #expect(confirmed, "a write the backend took is confirmed by its pong")
+
+            backend.refuseWrites(true)
+            let refusals = backend.refusals()
+            try await a.node.collection("todos").save(["text": "after"], id: "t2")
+            // Refused twice: the first session ended on the refusal, and the next wrote it again.
+            let again = await waitForElement(in: refusals) { $0 >= 2 }
+            #expect(again, "written again by a new session")
+            #expect(try await a.node.store.outboxCount() == 1, "refused, so still pending")
+
+            backend.refuseWrites(false)
+            let delivered = try await waitUntil(anyCommitIn: [.node(a.node)], timeout: .seconds(20)) { try await a.node.store.outboxCount() == 0 }
+            #expect(delivered)
+            #expect(backend.state.withLock { $0.records["todos"]?["t2"]?.data } == ["text": "after"])
+            await a.stop()
+            await backend.stop()
+        }
+    }
+
     /// A broadcast the node never received (the original protocol has no catch-up on its WebSocket)
     /// reaches it by the pull it makes on the poll interval while linked.
     @Test func aMissedBroadcastArrivesByPull() async throws {

@@ -181,19 +181,7 @@ import WSCore
             guard case .peerHello = try await next(&frames) else { Issue.record("no peerHello"); return }
             // The node's own hello goes out first; it links the peer once it has read the peer's
             // (forwarding before that would find no peer to relay to).
-            let linked = await withTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    for await event in events where event.kind == .peerConnected { return true }
-                    return false
-                }
-                group.addTask {
-                    try? await Task.sleep(for: .seconds(20))
-                    return false
-                }
-                let first = await group.next() ?? false
-                group.cancelAll()
-                return first
-            }
+            let linked = await waitForElement(in: events) { $0.kind == .peerConnected }
             #expect(linked && mesh.isLinked(peer.nodeID))
             // Ten relay frames of 100 changes for a limit of 500, the writer free to run between them;
             // the connection took nothing after the node's peerHello. Signed first, so that they

@@ -50,6 +50,32 @@ import SyncCore
         #expect(recovered.connectionEnded(random: 0.5) == .wait(.seconds(5)), "a lost link starts again from the first delay")
     }
 
+    /// A backend that takes every session and then refuses it (a revoked token) is tried again at a
+    /// growing delay, then polled; a session that ends otherwise starts again from the first delay.
+    @Test func sessionsRefusedAfterTheirHandshakeBackOffLikeFailedAttempts() {
+        var link = machine(attempts: 3)
+        _ = link.start()
+        var delays: [RealtimeLinkStateMachine.Action] = []
+        for _ in 0..<4 {
+            link.handshakeCompleted()
+            delays.append(link.connectionEnded(random: 0.5, refused: true))
+            _ = link.waitElapsed()
+        }
+        #expect(delays == [.wait(.seconds(5)), .wait(.seconds(10)), .wait(.seconds(20)), .wait(.seconds(300))])
+        #expect(link.state == .error)
+        var recovered = machine(attempts: 3)
+        _ = recovered.start()
+        recovered.handshakeCompleted()
+        _ = recovered.connectionEnded(random: 0.5, refused: true)
+        _ = recovered.waitElapsed()
+        recovered.handshakeCompleted()
+        _ = recovered.connectionEnded(random: 0.5, refused: true)
+        _ = recovered.waitElapsed()
+        recovered.handshakeCompleted()
+        #expect(recovered.connectionEnded(random: 0.5) == .wait(.seconds(5)), "a link lost otherwise starts again from the first delay")
+        #expect(recovered.refusals == 0)
+    }
+
     @Test func disconnectNeverReconnects() {
         var link = machine()
         _ = link.start()

@@ -54,9 +54,9 @@ final class RealtimeLink: Sendable {
             switch action {
             case .connect:
                 publish()
-                let (moved, connected) = await connectOnce()
+                let (moved, connected, refused) = await connectOnce()
                 if connected { immediateTries = servers.urls.count - 1 }
-                action = machine.withLock { $0.connectionEnded(random: Double.random(in: 0..<1)) }
+                action = machine.withLock { $0.connectionEnded(random: Double.random(in: 0..<1), refused: refused) }
                 if moved, immediateTries > 0, case .wait = action {
                     immediateTries -= 1
                     action = machine.withLock { $0.waitElapsed() }
@@ -104,8 +104,9 @@ final class RealtimeLink: Sendable {
     }
 
     /// One connection to the instance in use; returns whether the node moved to another instance
-    /// after it (it failed), and whether it got connected.
-    private func connectOnce() async -> (moved: Bool, connected: Bool) {
+    /// after it (it failed), whether it got connected, and whether the backend then refused it
+    /// (``RealtimeSession/AuthenticationRefused``).
+    private func connectOnce() async -> (moved: Bool, connected: Bool, refused: Bool) {
         let base = engine.servers.current
         var target = configuration.websocketURL ?? base.flatMap(SyncConfiguration.webSocketURL(forBase:)) ?? url
         var headers = HTTPFields()
@@ -116,9 +117,11 @@ final class RealtimeLink: Sendable {
         }
         let connected = Locked(false)
         let started = ContinuousClock.now
+        var refused = false
         do {
             try await open(target, headers: headers, connected: connected, started: started)
         } catch {
+            refused = error is RealtimeSession.AuthenticationRefused
             if error is NIOSSLError {
                 // Retrying will not help until the certificate or the node's trust changes: say so.
                 logger.warning("TLS with the server failed (is its certificate signed by what trustedCertificatesPath names?)",
@@ -136,8 +139,8 @@ final class RealtimeLink: Sendable {
             engine.emit(.connectivityChanged, metadata: ["realtime": false])
         }
         // Refused, reset, closed or silent: the next instance, if there is one (not when the node stops).
-        guard !Task.isCancelled, wanted.withLock({ $0 }), let base else { return (false, wasConnected) }
-        return (engine.servers.failed(base), wasConnected)
+        guard !Task.isCancelled, wanted.withLock({ $0 }), let base else { return (false, wasConnected, refused) }
+        return (engine.servers.failed(base), wasConnected, refused)
     }
 
     /// Opens the WebSocket and runs one session on it until it ends (``WebSocketDial``: on

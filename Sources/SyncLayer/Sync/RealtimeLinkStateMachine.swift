@@ -7,6 +7,9 @@ import SyncCore
 /// - After `maxAttempts` failed reconnections it goes to `error`: the node polls, and probes the
 ///   link every `probeInterval`, so it recovers without a restart.
 /// - A stop (`disconnect()`) never leads to a reconnection (defect 12).
+/// - A connection the backend refused after its handshake (``RealtimeSession/AuthenticationRefused``)
+///   counts as an attempt too: a backend that refuses every session is tried again at a growing
+///   delay, then polled, instead of every `reconnectDelay` forever.
 struct RealtimeLinkStateMachine: Sendable {
     struct Configuration: Sendable {
         /// Delay before the first reconnection attempt.
@@ -35,6 +38,8 @@ struct RealtimeLinkStateMachine: Sendable {
     private(set) var state: LinkState = .disconnected
     /// Consecutive failed attempts since the last completed handshake.
     private(set) var failures = 0
+    /// Consecutive connections that completed their handshake and were then refused.
+    private(set) var refusals = 0
     private var stopped = true
 
     init(configuration: Configuration) {
@@ -45,6 +50,7 @@ struct RealtimeLinkStateMachine: Sendable {
     mutating func start() -> Action {
         stopped = false
         failures = 0
+        refusals = 0
         state = .connecting
         return .connect
     }
@@ -63,23 +69,26 @@ struct RealtimeLinkStateMachine: Sendable {
         state = .connected
     }
 
-    /// A connection ended (or failed to open). `random` is in 0..<1, for jitter.
-    mutating func connectionEnded(random: Double) -> Action {
+    /// A connection ended (or failed to open). `random` is in 0..<1, for jitter. `refused`: the
+    /// backend refused the connection after its handshake.
+    mutating func connectionEnded(random: Double, refused: Bool = false) -> Action {
         guard !stopped else {
             state = .disconnected
             return .idle
         }
         if state == .connected {
             failures = 0
+            refusals = refused ? refusals + 1 : 0
         } else {
             failures += 1
         }
-        if state == .error || failures > configuration.maxAttempts {
+        let attempts = max(failures, refusals)
+        if state == .error || attempts > configuration.maxAttempts {
             state = .error
             return .wait(configuration.probeInterval)
         }
         state = .reconnecting
-        return .wait(delay(attempt: max(1, failures), random: random))
+        return .wait(delay(attempt: max(1, attempts), random: random))
     }
 
     /// A wait asked for by ``connectionEnded(random:)`` is over.
