@@ -430,7 +430,10 @@ import Testing
             let commits = heard.withLock { $0 }
             #expect(commits.flatMap(\.changes).map(\.change) == [wanted], "only the wanted change, read from the table")
             #expect(commits.allSatisfy { $0.complete == ["wanted"] } && commits.last?.through == 31)
-            #expect(reader.readBack.rows == 1)
+            // The wanted row, read once; twice when the read every second ran beside the notification's
+            // (seen once in CI, on a loaded machine: both start from the same published number, and
+            // the second publishes nothing, as checked above). None of the 30 unwanted rows.
+            #expect((1...2).contains(reader.readBack.rows), "rows read: \(reader.readBack.rows)")
             await writer.close()
             await reader.close()
         }
