@@ -1,4 +1,4 @@
-import SyncLayer
+@testable import SyncLayer
 import SyncTesting
 import Testing
 import SyncCore
@@ -100,6 +100,8 @@ import SyncCore
             let again = await waitForElement(in: refusals) { $0 >= 2 }
             #expect(again, "written again by a new session")
             #expect(try await a.node.store.outboxCount() == 1, "refused, so still pending")
+            // The session's end reached the link as a refusal: its reconnection delay grows.
+            #expect((a.node.link?.refusalsInARow ?? 0) >= 1)
 
             backend.refuseWrites(false)
             let delivered = try await waitUntil(anyCommitIn: [.node(a.node)], timeout: .seconds(20)) { try await a.node.store.outboxCount() == 0 }

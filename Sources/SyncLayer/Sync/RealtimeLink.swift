@@ -81,6 +81,9 @@ final class RealtimeLink: Sendable {
         max(configuration.pingInterval, .seconds(3))
     }
 
+    /// Sessions in a row that completed their handshake and were then refused (the back-off's count).
+    var refusalsInARow: Int { machine.withLock { $0.refusals } }
+
     /// Asks for the link (after `disconnect()`).
     func connect() {
         wanted.withLock { $0 = true }
@@ -104,8 +107,8 @@ final class RealtimeLink: Sendable {
     }
 
     /// One connection to the instance in use; returns whether the node moved to another instance
-    /// after it (it failed), whether it got connected, and whether the backend then refused it
-    /// (``RealtimeSession/AuthenticationRefused``).
+    /// after it (it failed), whether it got connected, and whether its session ended on
+    /// ``RealtimeSession/AuthenticationRefused``.
     private func connectOnce() async -> (moved: Bool, connected: Bool, refused: Bool) {
         let base = engine.servers.current
         var target = configuration.websocketURL ?? base.flatMap(SyncConfiguration.webSocketURL(forBase:)) ?? url
@@ -117,11 +120,10 @@ final class RealtimeLink: Sendable {
         }
         let connected = Locked(false)
         let started = ContinuousClock.now
-        var refused = false
+        let refused = Locked(false)
         do {
-            try await open(target, headers: headers, connected: connected, started: started)
+            try await open(target, headers: headers, connected: connected, refused: refused, started: started)
         } catch {
-            refused = error is RealtimeSession.AuthenticationRefused
             if error is NIOSSLError {
                 // Retrying will not help until the certificate or the node's trust changes: say so.
                 logger.warning("TLS with the server failed (is its certificate signed by what trustedCertificatesPath names?)",
@@ -139,19 +141,22 @@ final class RealtimeLink: Sendable {
             engine.emit(.connectivityChanged, metadata: ["realtime": false])
         }
         // Refused, reset, closed or silent: the next instance, if there is one (not when the node stops).
-        guard !Task.isCancelled, wanted.withLock({ $0 }), let base else { return (false, wasConnected, refused) }
-        return (engine.servers.failed(base), wasConnected, refused)
+        let wasRefused = refused.withLock { $0 }
+        guard !Task.isCancelled, wanted.withLock({ $0 }), let base else { return (false, wasConnected, wasRefused) }
+        return (engine.servers.failed(base), wasConnected, wasRefused)
     }
 
     /// Opens the WebSocket and runs one session on it until it ends (``WebSocketDial``: on
     /// cancellation, or when the server accepted TCP but never answered the upgrade (a partition can
     /// swallow even that) within two ping intervals, at least 5 s, the link stops waiting and the
     /// connection ends on its own).
-    private func open(_ target: String, headers: HTTPFields, connected: Locked<Bool>, started: ContinuousClock.Instant) async throws {
+    private func open(_ target: String, headers: HTTPFields, connected: Locked<Bool>, refused: Locked<Bool>,
+                      started: ContinuousClock.Instant) async throws {
         var clientLoggerLogger = logger
         clientLoggerLogger.logLevel = max(logger.logLevel, .warning)
         let clientLogger = clientLoggerLogger
         let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger, confirmSilence: confirmSilence)
+        defer { if session.wasRefused { refused.withLock { $0 = true } } }
         let dial = WebSocketDial()
         try await dial.run(upgradeDeadline: max(configuration.pingInterval * 2, .seconds(5))) {
             try await WebSocketClient.connect(

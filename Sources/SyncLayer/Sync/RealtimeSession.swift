@@ -59,6 +59,11 @@ final class RealtimeSession: Sendable {
     private let retryWakeup = Wakeup()
     /// The session ended: no handshake completes any more.
     private let ended = Locked(false)
+    /// The session ended on ``AuthenticationRefused``. Told apart here because the error does not
+    /// reach the link: ending the session cancels the connection's task, and the WebSocket
+    /// library then reports that cancellation instead of the session's error.
+    private let refusedLock = Locked(false)
+    var wasRefused: Bool { refusedLock.withLock { $0 } }
 
     init(engine: SyncEngine, configuration: SyncConfiguration, logger: Logger, probeWait: Duration = .seconds(5),
          confirmSilence: (@Sendable () async -> DialectEvidence?)? = nil) {
@@ -120,6 +125,7 @@ final class RealtimeSession: Sendable {
                 while let ended = try await group.next(), ended == .gateway || ended == .delivery {}
             } catch {
                 group.cancelAll()
+                if error is AuthenticationRefused { refusedLock.withLock { $0 = true } }
                 if Task.isCancelled { try? await channel.close(.goingAway, reason: "the node is stopping") }
                 abort()
                 throw error
@@ -292,7 +298,8 @@ final class RealtimeSession: Sendable {
     private func authenticationRefused(_ error: FrameError) throws -> Never {
         let unconfirmed = delivery.withLock { $0.refused() }
         engine.noteWantsAuthFirst()
-        logger.warning("the backend refused the connection for want of authentication: reconnecting, authenticating first",
+        let next = configuration.authToken == nil ? "the node has no authToken" : "the next connection authenticates first"
+        logger.warning("the backend refused the connection for want of authentication: ending the session; \(next)",
                        metadata: ["synclayer.error": "\(error)", "synclayer.changes.unconfirmed": "\(unconfirmed.count)"])
         throw AuthenticationRefused()
     }
