@@ -1,10 +1,13 @@
 """Reads /metrics of a synclayer server and node with prometheus_client's parser (scripts/metrics-test).
 
 Every name in Docs/Operations.md's metrics tables must be exposed with its documented type, and the
-counters and histograms that writes move must have moved after 20 writes reached the server.
+counters and histograms that writes move must have moved after 20 writes reached the server. The
+server runs on SQLite, then, when SYNCLAYER_TEST_POSTGRES names a database (scripts/with-postgres),
+on PostgreSQL, where the table of the server on PostgreSQL must be exposed too.
 Loopback only. Every process it starts is stopped by its pid, whatever happens.
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,10 +22,12 @@ DEADLINE = 60  # seconds for the whole run
 
 
 def documented():
-    """{'server': {name: type}, 'node': {name: type}} from the two tables of the Metrics section."""
-    tables, current = {"server": {}, "node": {}}, None
+    """{'server': …, 'postgres': …, 'node': {name: type}} from the three tables of the Metrics section."""
+    tables, current = {"server": {}, "postgres": {}, "node": {}}, None
     for line in open(DOCS, encoding="utf-8"):
-        if line.startswith("### The server"):
+        if line.startswith("### The server on PostgreSQL"):
+            current = "postgres"
+        elif line.startswith("### The server"):
             current = "server"
         elif line.startswith("### A node"):
             current = "node"
@@ -30,7 +35,7 @@ def documented():
             current = None
         elif current and (m := re.match(r"\| `(synclayer_[a-z_]+)[^`]*` \| (\w+) \|", line)):
             tables[current][m.group(1)] = m.group(2)
-    assert tables["server"] and tables["node"], "no metrics tables found in " + DOCS
+    assert tables["server"] and tables["postgres"] and tables["node"], "no metrics tables found in " + DOCS
     return tables
 
 
@@ -66,12 +71,12 @@ def await_line(process, prefix, log):
     raise SystemExit(f"no '{prefix}' line; output so far:\n{''.join(log[-10:])}")
 
 
-def main():
-    tables = documented()
+def run(store, data, tables):
+    """A server on `data` (None: a new SQLite file) and a node; returns the failures, each prefixed with `store`."""
     work = tempfile.mkdtemp(prefix="metrics-test.")
     processes = []
     try:
-        server = subprocess.Popen([BIN, "server", "--host", "127.0.0.1", "--port", "0", "--data", f"{work}/server.sqlite"],
+        server = subprocess.Popen([BIN, "server", "--host", "127.0.0.1", "--port", "0", "--data", data or f"{work}/server.sqlite"],
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         processes.append(server)
         server_url = await_line(server, "listening on", [])
@@ -118,7 +123,7 @@ def main():
                 grew = value(after, name, **labels) - value(before, name, **labels)
                 if grew < least:
                     failures.append(f"{side}: {name}{labels} grew by {grew}, expected at least {least}")
-            print(f"{side}: {len(tables[side])} documented metrics exposed; "
+            print(f"{store}, {side}: {len(tables[side])} documented metrics exposed; "
                   + ", ".join(f"{n}{l or ''} +{value(after, n, **l) - value(before, n, **l):g}" for n, l, _ in moved))
             if side == "node":
                 for name, least in (("synclayer_node_link_connected", 1), ("synclayer_node_connects_total", 1),
@@ -134,9 +139,7 @@ def main():
                     failures.append("server: the node's subscription to notes is not counted")
                 if value(after, "synclayer_server_head_seq") != 20 or value(after, "synclayer_server_cluster_head_seq") != 20:
                     failures.append("server: head gauges are not 20 after 20 changes")
-        if failures:
-            raise SystemExit("metrics-test: FAIL\n  " + "\n  ".join(failures))
-        print("metrics-test: PASS")
+        return [f"{store}, {failure}" for failure in failures]
     finally:
         for process in processes:
             process.terminate()
@@ -145,6 +148,18 @@ def main():
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def main():
+    tables = documented()
+    failures = run("SQLite", None, tables)
+    if url := os.environ.get("SYNCLAYER_TEST_POSTGRES"):
+        failures += run("PostgreSQL", url, {**tables, "server": {**tables["server"], **tables["postgres"]}})
+    else:
+        print("no SYNCLAYER_TEST_POSTGRES: the server on PostgreSQL is not checked")
+    if failures:
+        raise SystemExit("metrics-test: FAIL\n  " + "\n  ".join(failures))
+    print("metrics-test: PASS")
 
 
 main()
