@@ -145,10 +145,16 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             configuration.websocketURL = "ws://127.0.0.1:9/ws"
             configuration.authToken = token
             configuration.pingInterval = pingInterval
-            node = try await SyncNode.open(configuration)
+            let node = try await SyncNode.open(configuration)
             try await node.collection("todos").save(["text": "written offline", "done": false], id: "mine")
-            session = RealtimeSession(engine: node.engine, configuration: configuration, logger: Logger(label: "test"), probeWait: probeWait,
-                                      confirmSilence: confirmSilence)
+            self.init(node: node, session: RealtimeSession(engine: node.engine, configuration: configuration, logger: Logger(label: "test"),
+                                                           probeWait: probeWait, confirmSilence: confirmSilence))
+        }
+
+        /// `session` of `node` run on a new in-memory connection.
+        private init(node: SyncNode, session: RealtimeSession) {
+            self.node = node
+            self.session = session
             let (session, channel, handshakes, ended) = (session, channel, handshakes, ended)
             running = Task {
                 defer {
@@ -158,6 +164,12 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
                 }
                 try await session.run(channel: channel, abort: { channel.endInput() }) { _ in handshakes.withLock { $0 += 1 } }
             }
+        }
+
+        /// The node's next connection: a new session, as configured as this one.
+        func reconnected() -> Setup {
+            Setup(node: node, session: RealtimeSession(engine: node.engine, configuration: session.configuration, logger: Logger(label: "test"),
+                                                       probeWait: session.probeWait, confirmSilence: session.confirmSilence))
         }
 
         func stop() async {
@@ -329,20 +341,18 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             _ = try? await setup.running.value
             #expect(try await setup.node.store.outboxCount() == 1, "unconfirmed: still in the outbox")
             // The next connection sends it again.
-            let channel = InMemoryMessageChannel()
-            let session = RealtimeSession(engine: setup.node.engine, configuration: setup.session.configuration, logger: Logger(label: "test"))
-            let running = Task { try await session.run(channel: channel, abort: { channel.endInput() }) { _ in } }
-            var again = channel.written.makeAsyncIterator()
+            let reconnected = setup.reconnected()
+            var again = reconnected.channel.written.makeAsyncIterator()
             guard case .hello = try await next(&again), case .subscribe = try await next(&again), case .ping = try await next(&again) else {
-                Issue.record("no hello, subscribe, ping"); return
+                Issue.record("no hello, subscribe, ping"); await reconnected.stop(); return
             }
-            channel.deliver(.pong(time: nil))
+            reconnected.channel.deliver(.pong(time: nil))
             pings = 0
-            guard case .change(let resent) = try await nextBesidesPings(&again, pings: &pings) else { Issue.record("not sent again"); return }
+            guard case .change(let resent) = try await nextBesidesPings(&again, pings: &pings) else {
+                Issue.record("not sent again"); await reconnected.stop(); return
+            }
             #expect(resent.recordID == "mine" && resent.data == ["text": "written offline", "done": false])
-            running.cancel()
-            _ = try? await running.value
-            await setup.node.close()
+            await reconnected.stop()
         }
     }
 
@@ -422,23 +432,21 @@ func next(_ frames: inout AsyncStream<WebSocketMessage>.Iterator) async throws -
             #expect(try await setup.node.store.outboxCount() == 1, "refused, so not delivered")
             #expect(setup.node.engine.originalBackend.wantsAuthFirst)
 
-            let channel = InMemoryMessageChannel()
-            let session = RealtimeSession(engine: setup.node.engine, configuration: setup.session.configuration, logger: Logger(label: "test"))
-            let running = Task { try await session.run(channel: channel, abort: { channel.endInput() }) { _ in } }
-            var again = channel.written.makeAsyncIterator()
-            guard case .auth(let token) = try await next(&again) else { Issue.record("not authenticated first"); running.cancel(); await setup.node.close(); return }
+            let reconnected = setup.reconnected()
+            var again = reconnected.channel.written.makeAsyncIterator()
+            guard case .auth(let token) = try await next(&again) else { Issue.record("not authenticated first"); await reconnected.stop(); return }
             #expect(token == "s3cret")
             guard case .hello = try await next(&again), case .subscribe = try await next(&again), case .ping = try await next(&again) else {
-                Issue.record("no hello, subscribe, ping"); running.cancel(); await setup.node.close(); return
+                Issue.record("no hello, subscribe, ping"); await reconnected.stop(); return
             }
-            channel.deliver(.authenticated)
-            channel.deliver(.pong(time: nil))
+            reconnected.channel.deliver(.authenticated)
+            reconnected.channel.deliver(.pong(time: nil))
             pings = 0
-            guard case .change(let resent) = try await nextBesidesPings(&again, pings: &pings) else { Issue.record("not sent again"); running.cancel(); await setup.node.close(); return }
+            guard case .change(let resent) = try await nextBesidesPings(&again, pings: &pings) else {
+                Issue.record("not sent again"); await reconnected.stop(); return
+            }
             #expect(resent.recordID == "mine")
-            running.cancel()
-            _ = try? await running.value
-            await setup.node.close()
+            await reconnected.stop()
         }
     }
 

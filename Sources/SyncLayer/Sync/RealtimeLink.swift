@@ -120,9 +120,9 @@ final class RealtimeLink: Sendable {
         }
         let connected = Locked(false)
         let started = ContinuousClock.now
-        let refused = Locked(false)
+        let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger, confirmSilence: confirmSilence)
         do {
-            try await open(target, headers: headers, connected: connected, refused: refused, started: started)
+            try await open(session, target, headers: headers, connected: connected, started: started)
         } catch {
             if error is NIOSSLError {
                 // Retrying will not help until the certificate or the node's trust changes: say so.
@@ -141,22 +141,19 @@ final class RealtimeLink: Sendable {
             engine.emit(.connectivityChanged, metadata: ["realtime": false])
         }
         // Refused, reset, closed or silent: the next instance, if there is one (not when the node stops).
-        let wasRefused = refused.withLock { $0 }
-        guard !Task.isCancelled, wanted.withLock({ $0 }), let base else { return (false, wasConnected, wasRefused) }
-        return (engine.servers.failed(base), wasConnected, wasRefused)
+        guard !Task.isCancelled, wanted.withLock({ $0 }), let base else { return (false, wasConnected, session.wasRefused) }
+        return (engine.servers.failed(base), wasConnected, session.wasRefused)
     }
 
-    /// Opens the WebSocket and runs one session on it until it ends (``WebSocketDial``: on
+    /// Opens the WebSocket and runs `session` on it until it ends (``WebSocketDial``: on
     /// cancellation, or when the server accepted TCP but never answered the upgrade (a partition can
     /// swallow even that) within two ping intervals, at least 5 s, the link stops waiting and the
     /// connection ends on its own).
-    private func open(_ target: String, headers: HTTPFields, connected: Locked<Bool>, refused: Locked<Bool>,
+    private func open(_ session: RealtimeSession, _ target: String, headers: HTTPFields, connected: Locked<Bool>,
                       started: ContinuousClock.Instant) async throws {
         var clientLoggerLogger = logger
         clientLoggerLogger.logLevel = max(logger.logLevel, .warning)
         let clientLogger = clientLoggerLogger
-        let session = RealtimeSession(engine: engine, configuration: configuration, logger: logger, confirmSilence: confirmSilence)
-        defer { if session.wasRefused { refused.withLock { $0 = true } } }
         let dial = WebSocketDial()
         try await dial.run(upgradeDeadline: max(configuration.pingInterval * 2, .seconds(5))) {
             try await WebSocketClient.connect(

@@ -274,10 +274,9 @@ final class RealtimeSession: Sendable {
     private func received(_ error: FrameError) async throws {
         engine.metrics.recordError(error.description)
         engine.emit(.error, error: error.description)
-        if error.code == .authFailed || error.code == .unauthorized, case .original? = probe.withLock({ $0.verdict }) {
-            try authenticationRefused(error)
-        }
         switch error.code {
+        case .authFailed where writesInOriginalProtocol, .unauthorized where writesInOriginalProtocol:
+            try authenticationRefused(error)
         case .rateLimitExceeded where engine.speaksOriginalProtocol, .serverError where engine.speaksOriginalProtocol:
             // What the backend has not confirmed may be among what it refused: write it again soon.
             let refused = delivery.withLock { $0.refused() }
@@ -287,6 +286,13 @@ final class RealtimeSession: Sendable {
         default:
             logger.debug("the backend sent an error", metadata: ["synclayer.error": "\(error)"])
         }
+    }
+
+    /// The probe took the backend for one of the original protocol that writes are sent to (one
+    /// that asked for `auth` counts once it has said `authenticated`).
+    private var writesInOriginalProtocol: Bool {
+        if case .original? = probe.withLock({ $0.verdict }) { return true }
+        return false
     }
 
     /// A backend of the original protocol, past the handshake, refused a frame for want of
