@@ -287,8 +287,10 @@ import SyncCore
             // published it, so b can see the ack before the counter moves.
             #expect(try await server.store.changes(after: 0, collections: ["todos"]).changes.count == 10)
             #expect(metrics?["duplicatesDropped"] == .int(0), "each change was uploaded once (no second push over REST)")
-            // a sent its ten in a `changes` frame with one signature over them (Docs/Security.md).
-            #expect((metrics?["frameSignaturesChecked"]?.intValue ?? 0) >= 1, "\(String(describing: metrics))")
+            // a sent its ten in a `changes` frame with one code of its frame key over them, and no
+            // change's own signature was checked (Docs/Security.md, "Frame keys").
+            #expect((metrics?["frameCodesChecked"]?.intValue ?? 0) >= 1, "\(String(describing: metrics))")
+            #expect(metrics?["changeSignaturesChecked"] == .int(0), "\(String(describing: metrics))")
             await a.stop()
             await b.stop()
             await server.stop()

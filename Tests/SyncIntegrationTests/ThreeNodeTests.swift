@@ -18,6 +18,29 @@ import SyncCore
         }
     }
 
+    /// Each node's session shares a frame key with the server, so the server checks no change's
+    /// own signature for what the nodes write, one at a time or in a burst (Docs/Security.md,
+    /// "Frame keys"), and stores every change with its signature for the nodes that relay it.
+    @Test func theServerChecksNoSignatureOfWhatNodesWriteThroughTheirFrameKeys() async throws {
+        try await withCluster(nodes: 2) { server, nodes, _ in
+            for node in nodes { await node.waitUntilConnected() }
+            let a = nodes[0].node.collection("todos"), b = nodes[1].node.collection("todos")
+            for index in 0..<3 {
+                try await a.save(["n": .int(Int64(index))], id: "one-\(index)")
+                _ = try await firstMatch(b.watch()) { $0.contains { $0.id == "one-\(index)" } }
+            }
+            for index in 0..<20 { try await b.save(["n": .int(Int64(index))], id: "burst-\(index)") }
+            _ = try await firstMatch(a.watch()) { $0.count == 23 }
+            let (status, metrics) = try await HTTPHelper.get("\(server.baseURL)/metrics.json")
+            #expect(status == 200)
+            #expect(metrics?["changeSignaturesChecked"] == .int(0) && metrics?["frameSignaturesChecked"] == .int(0), "\(String(describing: metrics))")
+            #expect((metrics?["frameKeysChecked"]?.intValue ?? 0) >= 2)
+            #expect((metrics?["frameCodesChecked"]?.intValue ?? 0) >= 4, "three single writes and at least one burst")
+            let stored = try await server.store.changes(after: 0, collections: ["todos"]).changes.map(\.change)
+            #expect(stored.count == 23 && stored.allSatisfy { ChangeSigner.verify($0) == .valid })
+        }
+    }
+
     @Test func concurrentUpdatesOfDifferentFieldsBothSurvive() async throws {
         try await withCluster(nodes: 3) { server, nodes, _ in
             for node in nodes { await node.waitUntilConnected() }

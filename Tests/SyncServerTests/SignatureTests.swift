@@ -13,6 +13,30 @@ import Testing
                recordID: "r\(seq)", kind: .insert, fields: ["text": .string(text)])
     }
 
+    /// A raw connection that has said `hello`, and the server's answer.
+    func connect(_ server: TestServer, saying hello: Hello) async throws
+        -> (socket: RawWebSocket, incoming: AsyncStream<String>.AsyncIterator, answer: Hello) {
+        let socket = try await RawWebSocket.connect(server.webSocketURL)
+        var incoming = socket.messages.makeAsyncIterator()
+        try await socket.send(codec.encodeString(.hello(hello)))
+        let text = try #require(await incoming.next(ofType: "hello"))
+        guard case .hello(let answer) = try codec.decode(text) else { throw FrameError(.invalidMessage, "not a hello: \(text)") }
+        return (socket, incoming, answer)
+    }
+
+    /// Sends `batch` and reads acks until each of its changes is committed or refused.
+    func upload(_ batch: ChangeBatch, _ socket: RawWebSocket, _ incoming: inout AsyncStream<String>.AsyncIterator) async throws
+        -> (committed: Set<ChangeID>, refused: Set<ChangeID>) {
+        try await socket.send(codec.encodeString(.changes(batch)))
+        var committed: Set<ChangeID> = [], refused: Set<ChangeID> = []
+        while committed.count + refused.count < batch.changes.count, let text = await incoming.next(ofType: "ack") {
+            guard case .ack(let ack) = try codec.decode(text) else { continue }
+            committed.formUnion(ack.committed.keys)
+            refused.formUnion(ack.rejected.keys)
+        }
+        return (committed, refused)
+    }
+
     @Test func forgedAlteredAndUnsignedChangesAreRefusedAndCounted() async throws {
         try await withServer { server, _ in
             let origin = ChangeSigner(), forger = ChangeSigner()
@@ -112,19 +136,10 @@ import Testing
     @Test func aFrameSignatureIsCheckedOnceAndAnAlteredChangeIsStillRefused() async throws {
         try await withServer { server, _ in
             let origin = ChangeSigner()
-            let socket = try await RawWebSocket.connect(server.webSocketURL)
-            var incoming = socket.messages.makeAsyncIterator()
-            try await socket.send(codec.encodeString(.hello(Hello(nodeID: origin.nodeID, vector: VersionVector(), collections: ["todos"]))))
-            _ = await incoming.next(ofType: "hello")
+            let (socket, connected, _) = try await connect(server, saying: Hello(nodeID: origin.nodeID, vector: VersionVector(), collections: ["todos"]))
+            var incoming = connected
             func send(_ changes: [Change], signature: ChangeSignature?) async throws -> (committed: Set<ChangeID>, refused: Set<ChangeID>) {
-                try await socket.send(codec.encodeString(.changes(ChangeBatch(changes: changes.map { ChangeMessage($0) }, signature: signature))))
-                var committed: Set<ChangeID> = [], refused: Set<ChangeID> = []
-                while committed.count + refused.count < changes.count, let text = await incoming.next(ofType: "ack") {
-                    guard case .ack(let ack) = try codec.decode(text) else { continue }
-                    committed.formUnion(ack.committed.keys)
-                    refused.formUnion(ack.rejected.keys)
-                }
-                return (committed, refused)
+                try await upload(ChangeBatch(changes: changes.map { ChangeMessage($0) }, signature: signature), socket, &incoming)
             }
             func checks() async throws -> (change: Int64?, frame: Int64?, bad: Int64?) {
                 let metrics = try await http(.GET, "\(server.baseURL)/metrics.json").json
@@ -157,6 +172,67 @@ import Testing
             let stored = try await server.store.changes(after: 0, collections: ["todos"]).changes.map(\.change)
             #expect(stored.count == 102 && !stored.contains { $0.fields["text"] == "altered" })
             #expect(stored.allSatisfy { ChangeSigner.verify($0) == .valid }, "stored with their own signatures, for nodes that relay them")
+            await socket.close()
+        }
+    }
+
+    /// A node that offers a frame key in its `hello` gets the server's answer, and its frames'
+    /// codes then vouch for its own changes: no Ed25519 check for them, a single change included. A
+    /// code that does not hold vouches for nothing, so each change is checked by its own signature;
+    /// another origin's change in the frame is always checked by its own; an offer made in another
+    /// node's name gets no answer.
+    @Test func aFrameKeyVouchesForTheNodesOwnChangesWithoutAnEd25519CheckEach() async throws {
+        try await withServer { server, _ in
+            let origin = ChangeSigner(), relayedOrigin = ChangeSigner()
+            let exchange = FrameKeyExchange(signer: origin)
+            let (socket, connected, answer) = try await connect(server, saying: Hello(nodeID: origin.nodeID, vector: VersionVector(),
+                                                                                      frameKey: exchange.offer))
+            var incoming = connected
+            let key = try #require(answer.frameKey.flatMap(exchange.key(answer:)), "the server answered the offer")
+            func send(_ changes: [Change], code: [UInt8]?) async throws -> (committed: Set<ChangeID>, refused: Set<ChangeID>) {
+                try await upload(ChangeBatch(changes: changes.map { ChangeMessage($0) }, code: code), socket, &incoming)
+            }
+            func checks() async throws -> [String: Int64?] {
+                let metrics = try await http(.GET, "\(server.baseURL)/metrics.json").json
+                return Dictionary(uniqueKeysWithValues: ["changeSignaturesChecked", "frameSignaturesChecked", "frameKeysChecked", "frameCodesChecked",
+                                                         "badSignatures"].map { ($0, metrics?[$0]?.intValue) })
+            }
+
+            let single = [origin.signingOwn(change(origin.nodeID, 1, text: "one"))]
+            var answered = try await send(single, code: key.code(for: single))
+            #expect(answered.committed == [single[0].id])
+            #expect(try await checks() == ["changeSignaturesChecked": 0, "frameSignaturesChecked": 0, "frameKeysChecked": 1, "frameCodesChecked": 1,
+                                           "badSignatures": 0])
+
+            // Three of the node's own and one relayed: the code vouches for the three, the relayed
+            // change is checked by its own signature.
+            let relayed = relayedOrigin.signingOwn(change(relayedOrigin.nodeID, 1, text: "relayed"))
+            let mixed = (2...4).map { origin.signingOwn(change(origin.nodeID, UInt64($0), text: "change \($0)")) } + [relayed]
+            answered = try await send(mixed, code: key.code(for: mixed))
+            #expect(answered.committed == Set(mixed.map(\.id)))
+            #expect(try await checks()["changeSignaturesChecked"] == 1)
+
+            // Coded, then one change altered on the way: the code holds for nothing, each change is
+            // checked, and the altered one is refused.
+            var altered = (5...7).map { origin.signingOwn(change(origin.nodeID, UInt64($0), text: "change \($0)")) }
+            let code = key.code(for: altered)
+            altered[1] = Change(id: altered[1].id, hlc: altered[1].hlc, collection: "todos", recordID: altered[1].recordID, kind: .insert,
+                                fields: ["text": "altered"], signature: altered[1].signature)
+            answered = try await send(altered, code: code)
+            #expect(answered.refused == [altered[1].id] && answered.committed == [altered[0].id, altered[2].id])
+            #expect(try await checks() == ["changeSignaturesChecked": 4, "frameSignaturesChecked": 0, "frameKeysChecked": 1, "frameCodesChecked": 3,
+                                           "badSignatures": 1])
+
+            // The same offer, claimed by another node on another connection: no answer, no key.
+            let (impostor, _, refused) = try await connect(server, saying: Hello(nodeID: relayedOrigin.nodeID, vector: VersionVector(),
+                                                                               frameKey: exchange.offer))
+            #expect(refused.frameKey == nil)
+            #expect(try await checks()["frameKeysChecked"] == 2)
+
+            let stored = try await server.store.changes(after: 0, collections: ["todos"]).changes.map(\.change)
+            #expect(stored.count == 7 && !stored.contains { $0.fields["text"] == "altered" })
+            #expect(stored.allSatisfy { ChangeSigner.verify($0) == .valid }, "stored with their own signatures, for nodes that relay them")
+            await impostor.close()
             await socket.close()
         }
     }

@@ -40,6 +40,12 @@ package struct ChangeSigner: Sendable {
         return ChangeSignature(publicKey: publicKey, signature: Array(signature))
     }
 
+    /// This key's signature over `bytes` (a frame key's offer, ``FrameKeyExchange``).
+    func sign(_ bytes: [UInt8]) -> [UInt8] {
+        // Signing fails only on an internal error of the crypto library.
+        Array(try! key.signature(for: bytes))
+    }
+
     /// `change`, signed when it is this node's own (by id) and not signed yet; any other unchanged.
     package func signingOwn(_ change: Change) -> Change {
         guard change.signature == nil, change.id.origin == nodeID else { return change }
@@ -91,7 +97,7 @@ extension ChangeSigner {
     ///
     /// A receiver that checks this one signature knows, for the cost of one check instead of one per
     /// change, that this node sent exactly these changes with exactly these signatures of theirs
-    /// (``frameSignedBytes(_:origin:)``).
+    /// (``frameSignedBytes(_:origin:tag:)``).
     package func frameSignature(for changes: [Change]) -> ChangeSignature? {
         guard changes.count(where: { $0.id.origin == nodeID && $0.signature != nil }) >= 2 else { return nil }
         // Signing fails only on an internal error of the crypto library.
@@ -127,10 +133,11 @@ extension ChangeSigner {
 
     /// What a frame's signature covers: a domain tag, the origin's id, then for each of `changes`
     /// whose origin is `origin`, in order, its ``Change/signedBytes`` and its own signature (key and
-    /// signature; empty when unsigned), each preceded by its length (4 bytes, big endian).
-    static func frameSignedBytes(_ changes: [Change], origin: NodeID) -> [UInt8] {
+    /// signature; empty when unsigned), each preceded by its length (4 bytes, big endian). A frame
+    /// key's code (``FrameKey/code(for:)``) covers the same under its own tag.
+    static func frameSignedBytes(_ changes: [Change], origin: NodeID, tag: String = "synclayer-frame-v1") -> [UInt8] {
         var out: [UInt8] = []
-        out.appendLengthPrefixed("synclayer-frame-v1".utf8)
+        out.appendLengthPrefixed(tag.utf8)
         out.appendLengthPrefixed(origin.rawValue.utf8)
         for change in changes where change.id.origin == origin {
             out.appendLengthPrefixed { change.appendSignedBytes(to: &$0) }

@@ -69,9 +69,12 @@ package struct Hello: Hashable, Sendable {
     package var time: UInt64?
     /// For a node talking to the server: the collections to subscribe to.
     package var collections: [String]
+    /// The connection's frame key (`data.key`, ``FrameKey``): from a node, its offer
+    /// (``FrameKeyExchange/offer``); from the server, its answer.
+    package var frameKey: [UInt8]?
 
     package init(nodeID: NodeID, protocolVersion: Int = 1, vector: VersionVector, cursor: UInt64? = nil, cursorOwner: NodeID? = nil,
-                time: UInt64? = nil, collections: [String] = []) {
+                time: UInt64? = nil, collections: [String] = [], frameKey: [UInt8]? = nil) {
         self.nodeID = nodeID
         self.protocolVersion = protocolVersion
         self.vector = vector
@@ -79,6 +82,7 @@ package struct Hello: Hashable, Sendable {
         self.cursorOwner = cursorOwner
         self.time = time
         self.collections = collections
+        self.frameKey = frameKey
     }
 }
 
@@ -91,11 +95,15 @@ package struct ChangeBatch: Hashable, Sendable {
     /// ``ChangeSigner/frameSignature(for:)`` makes it), so that the server checks one signature
     /// instead of one per change.
     package var signature: ChangeSignature?
+    /// From a node that shares a ``FrameKey`` with the server: the key's code over its changes in the
+    /// frame (`data.mac`, ``FrameKey/code(for:)``), in place of ``signature``.
+    package var code: [UInt8]?
 
-    package init(changes: [ChangeMessage], cursor: UInt64? = nil, signature: ChangeSignature? = nil) {
+    package init(changes: [ChangeMessage], cursor: UInt64? = nil, signature: ChangeSignature? = nil, code: [UInt8]? = nil) {
         self.changes = changes
         self.cursor = cursor
         self.signature = signature
+        self.code = code
     }
 }
 

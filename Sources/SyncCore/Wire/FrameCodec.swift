@@ -30,7 +30,7 @@ package struct FrameCodec: Sendable {
             out.reserveCapacity(320)
             Self.append(message, to: &out)
         case .changes(let batch):
-            // {"data":{"changes":[…],"cursor":N},"type":"changes"}
+            // {"data":{"changes":[…],"cursor":N,"mac":"…","sig":"…"},"type":"changes"}
             out.reserveCapacity(64 + 320 * batch.changes.count)
             out.append(contentsOf: #"{"data":{"changes":["#.utf8)
             for (index, message) in batch.changes.enumerated() {
@@ -41,6 +41,11 @@ package struct FrameCodec: Sendable {
             if let cursor = batch.cursor {
                 out.append(contentsOf: #","cursor":"#.utf8)
                 out.append(contentsOf: String(Int64(clamping: cursor)).utf8)
+            }
+            if let code = batch.code {
+                out.append(contentsOf: #","mac":""#.utf8)
+                out.append(contentsOf: Base64.encode(code).utf8)  // base64: nothing to escape
+                out.append(UInt8(ascii: "\""))
             }
             if let signature = batch.signature {
                 out.append(contentsOf: #","sig":""#.utf8)
@@ -163,11 +168,13 @@ package struct FrameCodec: Sendable {
             if let owner = hello.cursorOwner { data["cursorFor"] = .string(owner.rawValue) }
             if let time = hello.time { data["time"] = .int(Int64(clamping: time)) }
             if !hello.collections.isEmpty { data["collections"] = .array(hello.collections.map { .string($0) }) }
+            if let key = hello.frameKey { data["key"] = .string(Base64.encode(key)) }
             return ["type": "hello", "data": .object(data)]
         case .changes(let batch):
             var data: JSONObject = ["changes": .array(batch.changes.map { .object(object(for: $0)) })]
             if let cursor = batch.cursor { data["cursor"] = .int(Int64(clamping: cursor)) }
             if let signature = batch.signature { data["sig"] = .string(signature.wireText) }
+            if let code = batch.code { data["mac"] = .string(Base64.encode(code)) }
             return ["type": "changes", "data": .object(data)]
         case .ack(let ack):
             var data: JSONObject = ["committed": .object(Dictionary(uniqueKeysWithValues: ack.committed.map {
@@ -364,8 +371,17 @@ package struct FrameCodec: Sendable {
                 collections.append(name)
             }
         }
+        let frameKey = try data["key"].map { value throws(FrameError) in try Self.binary(value, named: "data.key") }
         return Hello(nodeID: nodeID, protocolVersion: Int(clamping: version), vector: vector, cursor: cursor, cursorOwner: owner,
-                     time: time, collections: collections)
+                     time: time, collections: collections, frameKey: frameKey)
+    }
+
+    /// A binary value in base64 (a frame key's offer or answer, a frame's code); `INVALID_MESSAGE`
+    /// when it is not a string. Text that is not base64 gives no bytes: a malformed value is one
+    /// that never holds, not an absent one.
+    static func binary(_ value: JSONValue, named name: String) throws(FrameError) -> [UInt8] {
+        guard let text = value.stringValue else { throw FrameError(.invalidMessage, "\"\(name)\" must be a string") }
+        return Base64.decode(text) ?? []
     }
 
     func changes(from object: JSONObject) throws(FrameError) -> ChangeBatch {
@@ -387,7 +403,8 @@ package struct FrameCodec: Sendable {
             cursor = UInt64(seq)
         }
         let signature = try object["data"]?["sig"].map { value throws(FrameError) in try ChangeSignature(field: value, named: "data.sig") }
-        return ChangeBatch(changes: messages, cursor: cursor, signature: signature)
+        let code = try object["data"]?["mac"].map { value throws(FrameError) in try Self.binary(value, named: "data.mac") }
+        return ChangeBatch(changes: messages, cursor: cursor, signature: signature, code: code)
     }
 
     func ack(from object: JSONObject) throws(FrameError) -> Ack {

@@ -64,6 +64,12 @@ final class RealtimeSession: Sendable {
     /// library then reports that cancellation instead of the session's error.
     private let refusedLock = Locked(false)
     var wasRefused: Bool { refusedLock.withLock { $0 } }
+    /// This connection's half of a frame key (``FrameKey``), offered in `hello`.
+    private let keyExchange: FrameKeyExchange
+    /// The key the server accepted, from its `hello`: the node's uploads then carry its code instead
+    /// of a frame signature, and the server checks no Ed25519 signature for them (`Docs/Security.md`,
+    /// "Frame keys"). `nil` with a server that did not answer the offer.
+    private let frameKey = Locked<FrameKey?>(nil)
 
     init(engine: SyncEngine, configuration: SyncConfiguration, logger: Logger, probeWait: Duration = .seconds(5),
          confirmSilence: (@Sendable () async -> DialectEvidence?)? = nil) {
@@ -72,6 +78,7 @@ final class RealtimeSession: Sendable {
         self.logger = logger
         self.probeWait = probeWait
         self.confirmSilence = confirmSilence
+        keyExchange = FrameKeyExchange(signer: engine.signer)
         probe = Locked(DialectProbe(deadline: monotonicNanos() + UInt64(probeWait.nanosecondsValue)))
         // Two periods of the WebSocket's own pings, and half of one for scheduling (OriginalDelivery).
         let period = RealtimeLink.webSocketPingPeriod(configuration)
@@ -100,7 +107,7 @@ final class RealtimeSession: Sendable {
         }
         let hello = Hello(nodeID: engine.nodeID, vector: try await engine.vector(),
                           cursor: position.server == nil ? nil : position.cursor, cursorOwner: position.server,
-                          time: sentAt, collections: configuration.collections)
+                          time: sentAt, collections: configuration.collections, frameKey: keyExchange.offer)
         try await channel.write(.text(codec.encodeString(.hello(hello))))
         try await subscribe(channel)
         // A backend of the original protocol answers this ping at once, and so tells what it is; as
@@ -228,6 +235,8 @@ final class RealtimeSession: Sendable {
                     try await engine.observeServerClock(serverMillis: time, sentAt: helloSentAt, receivedAt: engine.wallClock.nowMillis())
                 }
                 try await engine.rememberServer(hello.nodeID)
+                let key = hello.frameKey.flatMap(keyExchange.key(answer:))
+                frameKey.withLock { $0 = key }
                 let peer = Peer.ours(server: hello.nodeID, vector: hello.vector)
                 engine.learnDialect(.helloAnswered)
                 keepAlive.withLock { $0.answersPings = true }
@@ -392,21 +401,29 @@ final class RealtimeSession: Sendable {
         }
     }
 
-    /// Sends changes to the server: one as a `change` frame (the original protocol's), more in
-    /// `changes` batches of at most 500, each with one signature over this node's own changes in it
-    /// (`Docs/Security.md`, "Frame signatures"), so that the server checks one signature per frame.
+    /// Sends changes to the server in `changes` batches of at most 500, each with the frame key's
+    /// code over this node's own changes in it (`Docs/Security.md`, "Frame keys"). Without a key (a
+    /// server that did not answer the offer): one change as a `change` frame (the original
+    /// protocol's), more in batches each with one signature over this node's own changes in it
+    /// ("Frame signatures"). Either way the server checks one proof per frame, not one per change.
     private func send(_ unsigned: [Change], _ channel: some MessageChannel) async throws {
         let signer = engine.signer
         let changes = unsigned.map(signer.signingOwn)
-        if changes.count == 1, let change = changes.first {
+        let key = frameKey.withLock { $0 }
+        if key == nil, changes.count == 1, let change = changes.first {
             try await channel.write(.text(codec.encodeString(.change(ChangeMessage(change)))))
             return
         }
         var pending = changes[...]
         while !pending.isEmpty {
-            let batch = pending.prefix(500)
+            let batch = Array(pending.prefix(500))
             pending.removeFirst(batch.count)
-            let frame = ChangeBatch(changes: batch.map { ChangeMessage($0) }, signature: signer.frameSignature(for: Array(batch)))
+            let messages = batch.map { ChangeMessage($0) }
+            let frame = if let key {
+                ChangeBatch(changes: messages, code: key.code(for: batch))
+            } else {
+                ChangeBatch(changes: messages, signature: signer.frameSignature(for: batch))
+            }
             try await channel.write(.text(codec.encodeString(.changes(frame))))
         }
     }

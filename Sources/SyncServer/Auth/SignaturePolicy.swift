@@ -29,18 +29,27 @@ public enum SignaturePolicy: Sendable, Hashable {
     }
 
     /// The changes among `changes` (those a frame carried, `nil` for an original-protocol write)
-    /// that the signatures of their frames vouch for (``ChangeSigner/vouched(by:in:)``): accepted
-    /// without checking their own signatures, one check per frame instead of one per change. A frame
-    /// whose changes of the signer's origin are all held already is not checked (they are dropped
-    /// as duplicates). A signature that does not hold vouches for nothing: each of its changes is
-    /// then checked on its own, and refused if its own signature does not hold either.
-    func vouched(_ changes: [Change?], by signedFrames: [(messages: Range<Int>, signature: ChangeSignature)], holding held: VersionVector,
+    /// that the proofs of their frames vouch for: a frame signature (``ChangeSigner/vouched(by:in:)``)
+    /// or a code of the connection's frame `key` (``FrameKey/vouched(by:in:holding:)``). Those are
+    /// accepted without checking their own signatures: one check per frame instead of one per
+    /// change. A frame whose changes of the signer's origin are all held already is not checked
+    /// (they are dropped as duplicates). A proof that does not hold vouches for nothing: each of
+    /// its changes is then checked on its own, and refused if its own signature does not hold either.
+    func vouched(_ changes: [Change?], by proofs: [(messages: Range<Int>, proof: FrameProof)], key: FrameKey?, holding held: VersionVector,
                  counting metrics: ServerMetrics) -> Set<ChangeID> {
         var vouched: Set<ChangeID> = []
-        for (range, signature) in signedFrames {
-            guard let frame = ChangeSigner.vouched(by: signature, in: changes[range].compactMap { $0 }, holding: held) else { continue }
-            metrics.frameSignaturesChecked.add(1, ordering: .relaxed)
-            vouched.formUnion(frame)
+        for (range, proof) in proofs {
+            let carried = changes[range].compactMap { $0 }
+            switch proof {
+            case .signature(let signature):
+                guard let frame = ChangeSigner.vouched(by: signature, in: carried, holding: held) else { continue }
+                metrics.frameSignaturesChecked.add(1, ordering: .relaxed)
+                vouched.formUnion(frame)
+            case .code(let code):
+                guard let key, let frame = key.vouched(by: code, in: carried, holding: held) else { continue }
+                metrics.frameCodesChecked.add(1, ordering: .relaxed)
+                vouched.formUnion(frame)
+            }
         }
         return vouched
     }
@@ -55,4 +64,11 @@ public enum SignaturePolicy: Sendable, Hashable {
             return FrameError(.unauthorized, "change \(change.id) refused: \(reason)")
         }
     }
+}
+
+/// What vouches for a frame's changes of one origin: that origin's signature over them, or a code of
+/// the connection's frame key (`Docs/Security.md`, "Frame signatures" and "Frame keys").
+enum FrameProof: Sendable {
+    case signature(ChangeSignature)
+    case code([UInt8])
 }

@@ -35,6 +35,9 @@ final class ServerConnection: Sendable {
     /// Frames read and not yet handled; see ``InboundQueue``.
     private let received: InboundQueue<InboundItem>
     private let watchdog = Mutex<RepeatedTask?>(nil)
+    /// The key this connection's node offered in its `hello` and the server accepted
+    /// (``FrameKey``): its codes vouch for the node's own changes in place of their signatures.
+    private let frameKey = Mutex<FrameKey?>(nil)
 
     init(delivery: Delivery, store: any ServerStorage, hub: ServerHub, authority: TokenAuthority, limits: ServerLimits, logger: Logger) {
         self.id = hub.register(delivery)
@@ -174,11 +177,11 @@ final class ServerConnection: Sendable {
         var batchRights: TokenRights?
         for item in items {
             var messages: [ChangeMessage] = []
-            var signature: ChangeSignature?
+            var proof: FrameProof?
             if case .frame(let frame, let rights) = item {
                 switch frame {
                 case .change(let message): messages = [message]
-                case .changes(let changes): (messages, signature) = (changes.changes, changes.signature)
+                case .changes(let changes): (messages, proof) = (changes.changes, Self.proof(of: changes))
                 default: break
                 }
                 if !messages.isEmpty {
@@ -186,7 +189,7 @@ final class ServerConnection: Sendable {
                         await commit(batch, rights: current)
                         batch = PendingChanges()
                     }
-                    batch.append(messages, signature: signature)
+                    batch.append(messages, proof: proof)
                     batchRights = rights
                     continue
                 }
@@ -203,16 +206,35 @@ final class ServerConnection: Sendable {
         if let current = batchRights, !batch.messages.isEmpty { await commit(batch, rights: current) }
     }
 
-    /// Change messages of consecutive frames, committed as one batch, with the frame signatures
-    /// that came with them (each over the messages of its own frame).
+    /// Change messages of consecutive frames, committed as one batch, with the frame signatures or
+    /// codes that came with them (each over the messages of its own frame).
     struct PendingChanges {
         var messages: [ChangeMessage] = []
-        var signedFrames: [(messages: Range<Int>, signature: ChangeSignature)] = []
+        var proofs: [(messages: Range<Int>, proof: FrameProof)] = []
 
-        mutating func append(_ more: [ChangeMessage], signature: ChangeSignature?) {
-            if let signature { signedFrames.append((messages.count..<messages.count + more.count, signature)) }
+        mutating func append(_ more: [ChangeMessage], proof: FrameProof?) {
+            if let proof { proofs.append((messages.count..<messages.count + more.count, proof)) }
             messages.append(contentsOf: more)
         }
+    }
+
+    /// A frame's code, when it has one (a node that shares a frame key sends no signature), else its
+    /// signature.
+    private static func proof(of batch: ChangeBatch) -> FrameProof? {
+        if let code = batch.code { return .code(code) }
+        return batch.signature.map { .signature($0) }
+    }
+
+    /// Checks the frame key `node` offered in its `hello` and returns what to answer, `nil` when
+    /// there was no offer or it does not hold (the connection's changes are then checked by their
+    /// signatures, as without one).
+    private func acceptFrameKey(_ offer: [UInt8]?, from node: NodeID) -> [UInt8]? {
+        guard let offer else { return nil }
+        hub.metrics.frameKeysChecked.add(1, ordering: .relaxed)
+        let accepted = FrameKey.accept(offer, from: node)
+        if accepted == nil { logger.notice("a frame key offered in the name of \(node) does not hold; checking its changes one by one") }
+        frameKey.withLock { $0 = accepted?.key }
+        return accepted?.answer
     }
 
     private func handle(_ frame: Frame, rights: TokenRights) async {
@@ -223,7 +245,8 @@ final class ServerConnection: Sendable {
             // our server from a backend of the original protocol (Docs/Protocol.md).
             // The held vector, not a database read: a hello answered at once is what keeps a busy
             // server from being taken for a silent backend of the original protocol.
-            reply(.hello(Hello(nodeID: store.serverID, vector: store.heldVector, cursor: store.head, time: Self.wallMillis())))
+            let answer = acceptFrameKey(hello.frameKey, from: hello.nodeID)
+            reply(.hello(Hello(nodeID: store.serverID, vector: store.heldVector, cursor: store.head, time: Self.wallMillis(), frameKey: answer)))
             var readable: [String] = []
             for collection in hello.collections {
                 if rights.read.contains(collection) {
@@ -247,7 +270,7 @@ final class ServerConnection: Sendable {
             await commit(PendingChanges(messages: [message]), rights: rights)
         case .changes(let batch):
             var pending = PendingChanges()
-            pending.append(batch.changes, signature: batch.signature)
+            pending.append(batch.changes, proof: Self.proof(of: batch))
             await commit(pending, rights: rights)
         case .ping:
             reply(.pong(time: Self.wallMillis()))
@@ -270,7 +293,8 @@ final class ServerConnection: Sendable {
         var rejected: [ChangeID: FrameError] = [:]
         let held = store.heldVector
         let carried = pending.messages.map(\.change)
-        let vouched = limits.signatures.vouched(carried, by: pending.signedFrames, holding: held, counting: hub.metrics)
+        let vouched = limits.signatures.vouched(carried, by: pending.proofs, key: frameKey.withLock { $0 }, holding: held,
+                                                counting: hub.metrics)
         for (message, carried) in zip(pending.messages, carried) {
             guard rights.write.contains(message.collection) else {
                 let error = FrameError(.unauthorized, "no right to write \"\(message.collection)\"")

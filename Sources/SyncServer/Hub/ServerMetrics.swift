@@ -29,6 +29,10 @@ final class ServerMetrics: Sendable {
     /// sender's changes in it (one check instead of one per change).
     let changeSignaturesChecked = Atomic<Int>(0)
     let frameSignaturesChecked = Atomic<Int>(0)
+    /// Ed25519 checks of a frame key's offer (one per connection that offers one), and HMAC checks
+    /// of the frames' codes under such keys (`Docs/Security.md`, "Frame keys").
+    let frameKeysChecked = Atomic<Int>(0)
+    let frameCodesChecked = Atomic<Int>(0)
     /// Node connections dropped because another instance's change of their collection was skipped
     /// by a read under way while they subscribed (they catch up from their cursor when they reconnect).
     let partialResyncs = Atomic<Int>(0)
@@ -82,6 +86,8 @@ final class ServerMetrics: Sendable {
             "badSignatures": .int(Int64(badSignatures.load(ordering: .relaxed))),
             "changeSignaturesChecked": .int(Int64(changeSignaturesChecked.load(ordering: .relaxed))),
             "frameSignaturesChecked": .int(Int64(frameSignaturesChecked.load(ordering: .relaxed))),
+            "frameKeysChecked": .int(Int64(frameKeysChecked.load(ordering: .relaxed))),
+            "frameCodesChecked": .int(Int64(frameCodesChecked.load(ordering: .relaxed))),
             "partialResyncs": .int(Int64(partialResyncs.load(ordering: .relaxed))),
             "authFailures": .int(Int64(authFailures.load(ordering: .relaxed))),
             "rateLimited": .int(Int64(rateLimited.load(ordering: .relaxed))),
@@ -111,10 +117,12 @@ final class ServerMetrics: Sendable {
         total("synclayer_server_changes_refused_total", [("reason", "signature")], "Changes refused, by reason.", badSignatures)
         r.counter("synclayer_server_changes_refused_total", [("reason", "other")], help: "Changes refused, by reason.",
                   total: changesRejected.load(ordering: .relaxed) - badSignatures.load(ordering: .relaxed))
-        total("synclayer_server_signature_checks_total", [("kind", "change")],
-              "Ed25519 checks: of one change's own signature, or of a frame's signature over its sender's changes.", changeSignaturesChecked)
-        total("synclayer_server_signature_checks_total", [("kind", "frame")],
-              "Ed25519 checks: of one change's own signature, or of a frame's signature over its sender's changes.", frameSignaturesChecked)
+        let checks = "Ed25519 checks: of one change's own signature, of a frame's signature over its sender's changes, or of a frame key's offer."
+        total("synclayer_server_signature_checks_total", [("kind", "change")], checks, changeSignaturesChecked)
+        total("synclayer_server_signature_checks_total", [("kind", "frame")], checks, frameSignaturesChecked)
+        total("synclayer_server_signature_checks_total", [("kind", "frame_key")], checks, frameKeysChecked)
+        total("synclayer_server_frame_codes_checked_total", [], "HMAC checks of frames' codes under their connection's frame key.",
+              frameCodesChecked)
         total("synclayer_server_partial_resyncs_total", [],
               "Node connections dropped to catch up again: another instance's change of their collection was skipped as they subscribed.",
               partialResyncs)
