@@ -207,14 +207,18 @@ enum ClusterBenchmark {
         for (index, writer) in writers.enumerated() {
             let port = instances[index % instances.count].port
             let socket = try await BenchSocket.connect("ws://127.0.0.1:\(port)/ws") { writer.received($0) }
-            // Subscribed to another collection: they receive acks only.
-            try await socket.send(codec.encodeString(.hello(Hello(nodeID: writer.signer.nodeID, vector: VersionVector(), collections: ["elsewhere"]))))
+            // Subscribed to another collection: they receive acks only. Each offers a frame key and
+            // seals its frames with it, as a node does.
+            try await socket.send(codec.encodeString(writer.hello(collections: ["elsewhere"])))
             sockets.append(socket)
+        }
+        for writer in writers where await !writer.keyed(within: .seconds(10)) {
+            throw BenchmarkError("an instance did not answer a writer's frame key")
         }
         let connected = sockets
         let wall = UInt64(Date().timeIntervalSince1970 * 1000)
         let frames = await SignedAhead(writers, seconds: seconds, changesPerSecond: presignedRate.ours) { writer, number in
-            codec.encodeString(writer.frame(writer.batch(number, size: batchSize, collection: collection, text: text, wall: wall)))
+            writer.message(writer.batch(number, size: batchSize, collection: collection, text: text, wall: wall))
         }
         var rate = try await rate(writers: writerCount, seconds: seconds, reading: {
             Reading(time: now(), acked: writers.reduce(0) { $0 + $1.acked.load(ordering: .relaxed) },
@@ -348,15 +352,31 @@ enum ClusterBenchmark {
             for (frame, signature) in zip(frames, signatures) { vouched += signature.map { ChangeSigner.vouched(by: $0, in: frame).count } ?? 0 }
         } / Double(sample.count)
         guard vouched == sample.count else { throw BenchmarkError("the sample's frame signatures vouched for \(vouched) of \(sample.count)") }
+        // What the writers send instead: frames sealed with their connection's frame key, opened by
+        // the instance over the bytes it reads.
+        let exchange = FrameKeyExchange(signer: sampler.signer)
+        guard let accepted = FrameKey.accept(exchange.offer, from: sampler.signer.nodeID), let sealer = exchange.key(answer: accepted.answer) else {
+            throw BenchmarkError("a frame key's offer was not accepted")
+        }
+        let sealed = frames.map { frame in
+            var bytes = FrameCodec().encode(.changes(ChangeBatch(changes: frame.map { ChangeMessage($0) }, code: FrameKey.placeholder)))
+            _ = sealer.seal(&bytes)
+            return bytes
+        }
+        var opened = 0
+        let openSeconds = measure {
+            for message in sealed where message.withUnsafeBytes(accepted.key.opens) { opened += 1 }
+        } / Double(sample.count)
+        guard opened == sealed.count else { throw BenchmarkError("\(sealed.count - opened) of the sample's sealed frames did not open") }
         func cpu(_ rate: Rate, _ whose: String) -> String {
             String(format: "CPU per change: %.1f µs %@, %.1f µs PostgreSQL", rate.instanceCPU * 1e6, whose, rate.databaseCPU * 1e6)
         }
-        let name = "durable changes/s, \(writerCount) writers of \(batchSize)-change batches signed beforehand (≤ \(window) unacknowledged each), \(Int(seconds)) s"
+        let name = "durable changes/s, \(writerCount) writers of \(batchSize)-change batches signed and sealed beforehand (≤ \(window) unacknowledged each), \(Int(seconds)) s"
         report.ratio("\(name), 1 instance", ours: one.changesPerSecond, baseline: raw.changesPerSecond, unit: "acknowledged changes/s",
                      baselineName: "raw batched INSERT under a head lock, same rows, same PostgreSQL", target: 0.5)
         report.note("  CPU", figures: cpu(one, "in the instance") + "; baseline " + cpu(raw, "in the inserting process")
-                        + String(format: "; checking signatures costs %.1f µs per change with one per %d-change frame, %.1f µs with one per change (measured here, one core)",
-                                 frameSeconds * 1e6, batchSize, verifySeconds * 1e6)
+                        + String(format: "; checking signatures costs %.1f µs per change with one per %d-change frame, %.1f µs with one per change; opening a frame sealed with a frame key, as the writers send them, %.2f µs (measured here, one core)",
+                                 frameSeconds * 1e6, batchSize, verifySeconds * 1e6, openSeconds * 1e6)
                         + (one.refused > 0 ? "; \(one.refused) refused" : ""), verdict: "")
         report.ratio("\(name), 3 instances", ours: three.changesPerSecond, baseline: oneOfThree.changesPerSecond, unit: "acknowledged changes/s",
                      baselineName: "1 instance", target: 1)

@@ -26,7 +26,12 @@ enum FloodBenchmark {
     /// A writer with its own origin: the signed batches it sends, and what it saw acknowledged.
     /// (The cluster benchmark's writers too.)
     final class Writer: Sendable {
-        let signer = ChangeSigner()
+        let signer: ChangeSigner
+        /// This writer's half of its connection's frame key, offered in ``hello(collections:)``.
+        private let exchange: FrameKeyExchange
+        /// The key, once the server's `hello` has answered the offer: the writer's frames are then
+        /// sealed with it, as a node's are (`Docs/Security.md`, "Frame keys").
+        private let key = Mutex<FrameKey?>(nil)
         let acked = Atomic<Int>(0)
         let highestAcked = Atomic<UInt64>(0)
         let refused = Atomic<Int>(0)
@@ -37,11 +42,33 @@ enum FloodBenchmark {
         private let continuation: AsyncStream<Void>.Continuation
 
         init() {
+            signer = ChangeSigner()
+            exchange = FrameKeyExchange(signer: signer)
             (acks, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(64))
         }
 
+        /// The `hello` a node sends, with its frame key's offer.
+        func hello(collections: [String]) -> Frame {
+            .hello(Hello(nodeID: signer.nodeID, vector: VersionVector(), collections: collections, frameKey: exchange.offer))
+        }
+
+        /// Whether the server answered the offer within `timeout` (its `hello` read by ``received(_:)``).
+        func keyed(within timeout: Duration) async -> Bool {
+            let deadline = ContinuousClock.now + timeout
+            while key.withLock({ $0 }) == nil {
+                guard ContinuousClock.now < deadline else { return false }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            return true
+        }
+
         func received(_ buffer: ByteBuffer) {
-            guard case .ack(let ack)? = try? codec.decode(buffer.readableBytesView) else { return }
+            let frame = try? codec.decode(buffer.readableBytesView)
+            if case .hello(let hello)? = frame, let answer = hello.frameKey {
+                key.withLock { $0 = exchange.key(answer: answer) }
+                return
+            }
+            guard case .ack(let ack)? = frame else { return }
             acked.add(ack.committed.count, ordering: .relaxed)
             refused.add(ack.rejected.count, ordering: .relaxed)
             if let top = ack.committed.keys.map(\.seq).max() { highestAcked.max(top, ordering: .relaxed) }
@@ -50,9 +77,16 @@ enum FloodBenchmark {
 
         func finish() { continuation.finish() }
 
-        /// `batch` as a node sends it: a `changes` frame with one signature over its changes.
-        func frame(_ batch: [Change]) -> Frame {
-            .changes(ChangeBatch(changes: batch.map { ChangeMessage($0) }, signature: signer.frameSignature(for: batch)))
+        /// `batch` as a node sends it: a `changes` frame sealed with the connection's frame key, or,
+        /// without one, with one signature over its changes.
+        func message(_ batch: [Change]) -> String {
+            let messages = batch.map { ChangeMessage($0) }
+            guard let key = key.withLock({ $0 }) else {
+                return codec.encodeString(.changes(ChangeBatch(changes: messages, signature: signer.frameSignature(for: batch))))
+            }
+            var bytes = codec.encode(.changes(ChangeBatch(changes: messages, code: FrameKey.placeholder)))
+            _ = key.seal(&bytes)
+            return String(decoding: bytes, as: UTF8.self)
         }
 
         /// Batch `number` (from 0) of `size` signed changes of `collection`, numbered on from the
@@ -156,10 +190,10 @@ enum FloodBenchmark {
                     var number = 0
                     let wall = UInt64(Date().timeIntervalSince1970 * 1000)
                     while now() < end {
-                        let frame = writer.frame(writer.batch(number, size: 100, collection: collection, text: text, wall: wall))
+                        let message = writer.message(writer.batch(number, size: 100, collection: collection, text: text, wall: wall))
                         number += 1
                         // A socket that no longer writes (the server closed it) ends this writer.
-                        guard (try? await socket.send(codec.encodeString(frame))) != nil else { return }
+                        guard (try? await socket.send(message)) != nil else { return }
                         writer.sent.add(100, ordering: .relaxed)
                     }
                 }

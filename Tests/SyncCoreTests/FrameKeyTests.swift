@@ -2,8 +2,8 @@ import SyncCore
 import Testing
 
 /// A connection's frame key (Docs/Security.md, "Frame keys"): the node and the server derive the
-/// same key, only the node that signed the offer can, and a code vouches for exactly the frame's
-/// changes of that node as they were sent.
+/// same key, only the node that signed the offer can, and a frame sealed under it opens only as it
+/// was sent.
 @Suite struct FrameKeyTests {
     let signer = ChangeSigner()
 
@@ -19,50 +19,50 @@ import Testing
         return (try #require(exchange.key(answer: accepted.answer)), accepted.key)
     }
 
-    @Test func aCodeOfTheNodesKeyVouchesForItsOwnChangesAsTheyWereSent() throws {
+    /// A `changes` frame of `changes`, as a node sends it under `key`.
+    func sealed(_ changes: [Change], by key: FrameKey) throws -> [UInt8] {
+        var message = FrameCodec().encode(.changes(ChangeBatch(changes: changes.map { ChangeMessage($0) }, code: FrameKey.placeholder)))
+        #expect(key.seal(&message))
+        return message
+    }
+
+    @Test func aSealedFrameOpensUnderTheServersKeyAndNotOnceAlteredAnywhere() throws {
         let exchange = FrameKeyExchange(signer: signer)
         #expect(exchange.offer.count == 128)
         let (nodeKey, serverKey) = try keys(exchange, for: signer.nodeID)
         #expect(nodeKey.origin == signer.nodeID && serverKey.origin == signer.nodeID)
 
-        let other = ChangeSigner()
-        let own = (1...5).map { signer.signingOwn(change(signer.nodeID, seq: $0)) }
-        let relayed = other.signingOwn(change(other.nodeID, seq: 1))
-        let frame = own + [relayed]
-        let code = try #require(nodeKey.code(for: frame))
-        #expect(code.count == 32)
-        #expect(serverKey.vouched(by: code, in: frame, holding: VersionVector()) == Set(own.map(\.id)), "the node's own, not the relayed one")
-        #expect(serverKey.vouched(by: code, in: own.reversed() + [relayed], holding: VersionVector()) == [], "another order")
-        #expect(serverKey.vouched(by: code, in: Array(own.dropLast()), holding: VersionVector()) == [], "one left out")
-        var altered = own
-        altered[2] = Change(id: own[2].id, hlc: own[2].hlc, collection: own[2].collection, recordID: own[2].recordID, kind: .insert,
-                            fields: ["n": 99], signature: own[2].signature)
-        #expect(serverKey.vouched(by: code, in: altered, holding: VersionVector()) == [], "a field altered")
-        var swapped = own
-        swapped[1].signature = own[3].signature
-        #expect(serverKey.vouched(by: code, in: swapped, holding: VersionVector()) == [], "a change's own signature replaced")
-        #expect(serverKey.vouched(by: code.map { $0 ^ 1 }, in: frame, holding: VersionVector()) == [], "the code altered")
-        #expect(serverKey.vouched(by: [], in: frame, holding: VersionVector()) == [], "malformed")
-        // Every change of the node held already: nothing is checked, the copies are dropped anyway.
-        #expect(serverKey.vouched(by: code, in: frame, holding: VersionVector([signer.nodeID: 5])) == nil)
-        // A frame of another node's changes only, or of unsigned ones: no code (each is checked alone).
-        #expect(nodeKey.code(for: [relayed]) == nil)
-        #expect(nodeKey.code(for: [change(signer.nodeID, seq: 6)]) == nil)
+        let own = (1...3).map { signer.signingOwn(change(signer.nodeID, seq: $0)) }
+        let message = try sealed(own, by: nodeKey)
+        #expect(message.withUnsafeBytes(serverKey.opens))
+        guard case .changes(let batch) = try FrameCodec().decode(message) else { Issue.record("not a changes frame"); return }
+        #expect(batch.changes == own.map { ChangeMessage($0) } && batch.code?.count == 32 && batch.code != FrameKey.placeholder)
+        // Any byte altered, the code's own included, and the frame no longer opens.
+        for index in message.indices {
+            var altered = message
+            altered[index] ^= 0x01
+            #expect(!altered.withUnsafeBytes(serverKey.opens), "byte \(index) altered")
+        }
+        #expect(!Array(message.dropLast()).withUnsafeBytes(serverKey.opens), "cut short")
+        // A frame without its code as the last field has no slot: nothing to seal, nothing opens.
+        var unsealable = FrameCodec().encode(.changes(ChangeBatch(changes: own.map { ChangeMessage($0) })))
+        let before = unsealable
+        #expect(!nodeKey.seal(&unsealable) && unsealable == before)
+        #expect(!unsealable.withUnsafeBytes(serverKey.opens))
     }
 
-    /// The server answers each offer with a key of its own, so a code seen on one connection holds on
-    /// no other, even one that replays the same offer: only the node holds the offer's private half.
-    @Test func aReplayedOfferGivesAKeyThatNoCodeOfAnotherConnectionOpens() throws {
+    /// The server answers each offer with a key of its own, so a frame sealed on one connection opens
+    /// on no other, even one that replays the same offer: only the node holds the offer's private half.
+    @Test func aReplayedOfferGivesAKeyThatNoFrameOfAnotherConnectionOpens() throws {
         let exchange = FrameKeyExchange(signer: signer)
         let (nodeKey, _) = try keys(exchange, for: signer.nodeID)
         let replayed = try #require(FrameKey.accept(exchange.offer, from: signer.nodeID))
-        let own = [signer.signingOwn(change(signer.nodeID, seq: 1))]
-        let code = try #require(nodeKey.code(for: own))
-        #expect(replayed.key.vouched(by: code, in: own, holding: VersionVector()) == [])
+        let message = try sealed([signer.signingOwn(change(signer.nodeID, seq: 1))], by: nodeKey)
+        #expect(!message.withUnsafeBytes(replayed.key.opens))
         // A second exchange of the same node derives another key.
         let (secondKey, secondServerKey) = try keys(FrameKeyExchange(signer: signer), for: signer.nodeID)
-        #expect(secondKey.code(for: own) != code)
-        #expect(secondServerKey.vouched(by: try #require(secondKey.code(for: own)), in: own, holding: VersionVector()) == Set(own.map(\.id)))
+        #expect(!message.withUnsafeBytes(secondServerKey.opens))
+        #expect(try sealed([signer.signingOwn(change(signer.nodeID, seq: 1))], by: secondKey).withUnsafeBytes(secondServerKey.opens))
     }
 
     @Test func anOfferHoldsOnlyForTheNodeThatSignedIt() throws {
@@ -79,27 +79,20 @@ import Testing
         #expect(FrameKeyExchange(signer: signer).key(answer: [1, 2, 3]) == nil, "a malformed answer gives no key")
     }
 
-    @Test func theOfferTheAnswerAndTheCodeTravelInTheirFrames() throws {
+    @Test func theOfferAndTheAnswerTravelInHello() throws {
         let codec = FrameCodec()
         let exchange = FrameKeyExchange(signer: signer)
         let hello = Hello(nodeID: signer.nodeID, vector: VersionVector(), frameKey: exchange.offer)
-        guard case .hello(let decoded) = try codec.decode(codec.encodeString(.hello(hello))) else { Issue.record("not a hello"); return }
+        let text = codec.encodeString(.hello(hello))
+        guard case .hello(let decoded) = try codec.decode(text) else { Issue.record("not a hello"); return }
         #expect(decoded == hello)
-        let (nodeKey, serverKey) = try keys(exchange, for: decoded.nodeID)
-        let own = (1...2).map { signer.signingOwn(change(signer.nodeID, seq: $0)) }
-        let batch = ChangeBatch(changes: own.map { ChangeMessage($0) }, code: nodeKey.code(for: own))
-        let text = codec.encodeString(.changes(batch))
-        #expect(Array(text.utf8) == JSONValue.object(FrameCodec.object(for: .changes(batch))).canonicalBytes, "canonical bytes")
-        guard case .changes(let received) = try codec.decode(text) else { Issue.record("not a changes frame"); return }
-        #expect(received == batch && received.signature == nil)
-        let code = try #require(received.code)
-        #expect(serverKey.vouched(by: code, in: received.changes.compactMap(\.change), holding: VersionVector()) == Set(own.map(\.id)))
-        #expect(throws: FrameError.self) { try codec.decode(text.replacingOccurrences(of: "\"mac\":\"\(Base64.encode(code))\"", with: "\"mac\":3")) }
-        // Not base64: a code that never holds, not an absent one.
-        guard case .changes(let garbled) = try codec.decode(text.replacingOccurrences(of: "\"mac\":\"\(Base64.encode(code))\"", with: "\"mac\":\"*\"")) else {
-            Issue.record("not a changes frame")
+        _ = try keys(exchange, for: decoded.nodeID)
+        #expect(throws: FrameError.self) { try codec.decode(text.replacingOccurrences(of: "\"key\":\"\(Base64.encode(exchange.offer))\"", with: "\"key\":3")) }
+        // Not base64: an offer that never holds, not an absent one.
+        guard case .hello(let garbled) = try codec.decode(text.replacingOccurrences(of: Base64.encode(exchange.offer), with: "*")) else {
+            Issue.record("not a hello")
             return
         }
-        #expect(garbled.code == [])
+        #expect(garbled.frameKey == [])
     }
 }

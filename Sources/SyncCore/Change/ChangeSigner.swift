@@ -97,7 +97,7 @@ extension ChangeSigner {
     ///
     /// A receiver that checks this one signature knows, for the cost of one check instead of one per
     /// change, that this node sent exactly these changes with exactly these signatures of theirs
-    /// (``frameSignedBytes(_:origin:tag:)``).
+    /// (``frameSignedBytes(_:origin:)``).
     package func frameSignature(for changes: [Change]) -> ChangeSignature? {
         guard changes.count(where: { $0.id.origin == nodeID && $0.signature != nil }) >= 2 else { return nil }
         // Signing fails only on an internal error of the crypto library.
@@ -133,11 +133,10 @@ extension ChangeSigner {
 
     /// What a frame's signature covers: a domain tag, the origin's id, then for each of `changes`
     /// whose origin is `origin`, in order, its ``Change/signedBytes`` and its own signature (key and
-    /// signature; empty when unsigned), each preceded by its length (4 bytes, big endian). A frame
-    /// key's code (``FrameKey/code(for:)``) covers the same under its own tag.
-    static func frameSignedBytes(_ changes: [Change], origin: NodeID, tag: String = "synclayer-frame-v1") -> [UInt8] {
+    /// signature; empty when unsigned), each preceded by its length (4 bytes, big endian).
+    static func frameSignedBytes(_ changes: [Change], origin: NodeID) -> [UInt8] {
         var out: [UInt8] = []
-        out.appendLengthPrefixed(tag.utf8)
+        out.appendLengthPrefixed("synclayer-frame-v1".utf8)
         out.appendLengthPrefixed(origin.rawValue.utf8)
         for change in changes where change.id.origin == origin {
             out.appendLengthPrefixed { change.appendSignedBytes(to: &$0) }

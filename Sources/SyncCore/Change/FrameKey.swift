@@ -1,8 +1,8 @@
 import Crypto
 
 /// A key that one node and the server share for one connection, so that the server authenticates
-/// the node's own changes in a frame with an HMAC (about 1 µs) instead of an Ed25519 check (about
-/// 90 µs): `Docs/Security.md`, "Frame keys".
+/// the node's frames with an HMAC over their bytes (about 1 µs for a small frame) instead of an
+/// Ed25519 check (about 90 µs): `Docs/Security.md`, "Frame keys".
 ///
 /// The node offers, in its `hello`, a new X25519 public key signed with its Ed25519 key
 /// (``FrameKeyOffer``); the server checks that signature once, answers with an X25519 public key of
@@ -15,29 +15,54 @@ package struct FrameKey: Sendable {
     package let origin: NodeID
     private let key: SymmetricKey
 
-    /// The code of a frame's changes (`data.mac`): over the same bytes a frame signature covers
-    /// (each of this key's origin's changes, in order, with its own signature), under another tag;
-    /// `nil` when none of `changes` is the origin's and signed.
-    package func code(for changes: [Change]) -> [UInt8]? {
-        guard changes.contains(where: { $0.id.origin == origin && $0.signature != nil }) else { return nil }
-        return Array(HMAC<SHA256>.authenticationCode(for: ChangeSigner.frameSignedBytes(changes, origin: origin, tag: Self.codeTag), using: key))
-    }
-
-    /// The changes of `changes` that a frame's `code` vouches for: those of this key's origin, each
-    /// with its own signature present, when the code holds over all of the origin's changes in the
-    /// frame; empty when it does not hold (the receiver then checks each change on its own), `nil`
-    /// when nothing was checked because the store holds every one of them already (as
-    /// ``ChangeSigner/vouched(by:in:holding:)``).
-    package func vouched(by code: [UInt8], in changes: [Change], holding held: VersionVector) -> Set<ChangeID>? {
-        let own = changes.filter { $0.id.origin == origin }
-        guard own.contains(where: { $0.id.seq > held[origin] }) else { return nil }
-        guard HMAC<SHA256>.isValidAuthenticationCode(code, authenticating: ChangeSigner.frameSignedBytes(own, origin: origin, tag: Self.codeTag),
-                                                     using: key) else { return [] }
-        return Set(own.lazy.filter { $0.signature != nil }.map(\.id))
-    }
-
-    static let codeTag = "synclayer-frame-mac-v1"
+    /// What a node's `changes` frame carries as its code while it is encoded (`data.mac`, 32 zero
+    /// bytes), before ``seal(_:)`` writes the code in its place.
+    package static let placeholder = [UInt8](repeating: 0, count: 32)
+    private static let placeholderText = Array(Base64.encode(placeholder).utf8)
+    private static let slotHead = Array(#","mac":""#.utf8)
+    private static let slotTail = Array(#""},"type":"changes"}"#.utf8)
     static let offerTag = "synclayer-frame-key-v1"
+
+    /// Writes the code of a `changes` frame into it: `message` is the frame as ``FrameCodec``
+    /// writes it with ``placeholder`` as its code, which is its last field, right before
+    /// `},"type":"changes"}`. The code is the HMAC-SHA256, under this key, of every byte of the
+    /// message with the placeholder's 44 base64 characters in that field. Returns `false`, leaving
+    /// `message` as it was, when the message does not end in that field.
+    package func seal(_ message: inout [UInt8]) -> Bool {
+        let sealed = message.withUnsafeBytes { bytes -> (slot: Range<Int>, code: [UInt8])? in
+            guard let slot = Self.slot(in: bytes) else { return nil }
+            return (slot, Array(code(of: bytes, slot: slot)))
+        }
+        guard let sealed else { return false }
+        message.replaceSubrange(sealed.slot, with: Base64.encode(sealed.code).utf8)
+        return true
+    }
+
+    /// Whether `message`, as received, carries this key's code over it (``seal(_:)``); compared in
+    /// constant time. A message altered anywhere, or sealed under another key, does not open.
+    package func opens(_ message: UnsafeRawBufferPointer) -> Bool {
+        guard let slot = Self.slot(in: message),
+              let sent = Base64.decode(String(decoding: UnsafeRawBufferPointer(rebasing: message[slot]), as: UTF8.self)),
+              sent.count == 32 else { return false }
+        return code(of: message, slot: slot) == sent
+    }
+
+    /// Where the code's 44 characters are: before the closing `"},"type":"changes"}`, after `,"mac":"`.
+    private static func slot(in message: UnsafeRawBufferPointer) -> Range<Int>? {
+        let end = message.count - slotTail.count
+        let start = end - placeholderText.count
+        guard start - slotHead.count >= 0, message[end...].elementsEqual(slotTail),
+              message[(start - slotHead.count)..<start].elementsEqual(slotHead) else { return nil }
+        return start..<end
+    }
+
+    private func code(of message: UnsafeRawBufferPointer, slot: Range<Int>) -> HMAC<SHA256>.MAC {
+        var hmac = HMAC<SHA256>(key: key)
+        hmac.update(data: UnsafeRawBufferPointer(rebasing: message[..<slot.lowerBound]))
+        hmac.update(data: Self.placeholderText)
+        hmac.update(data: UnsafeRawBufferPointer(rebasing: message[slot.upperBound...]))
+        return hmac.finalize()
+    }
 
     fileprivate init(origin: NodeID, secret: SharedSecret, offered: [UInt8], answered: [UInt8]) {
         self.origin = origin

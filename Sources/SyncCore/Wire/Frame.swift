@@ -95,8 +95,8 @@ package struct ChangeBatch: Hashable, Sendable {
     /// ``ChangeSigner/frameSignature(for:)`` makes it), so that the server checks one signature
     /// instead of one per change.
     package var signature: ChangeSignature?
-    /// From a node that shares a ``FrameKey`` with the server: the key's code over its changes in the
-    /// frame (`data.mac`, ``FrameKey/code(for:)``), in place of ``signature``.
+    /// From a node that shares a ``FrameKey`` with the server: the key's code over the frame's bytes
+    /// (`data.mac`, ``FrameKey/seal(_:)``), in place of ``signature``.
     package var code: [UInt8]?
 
     package init(changes: [ChangeMessage], cursor: UInt64? = nil, signature: ChangeSignature? = nil, code: [UInt8]? = nil) {

@@ -401,8 +401,8 @@ final class RealtimeSession: Sendable {
         }
     }
 
-    /// Sends changes to the server in `changes` batches of at most 500, each with the frame key's
-    /// code over this node's own changes in it (`Docs/Security.md`, "Frame keys"). Without a key (a
+    /// Sends changes to the server in `changes` batches of at most 500, each sealed with the frame
+    /// key's code over its bytes (`Docs/Security.md`, "Frame keys"). Without a key (a
     /// server that did not answer the offer): one change as a `change` frame (the original
     /// protocol's), more in batches each with one signature over this node's own changes in it
     /// ("Frame signatures"). Either way the server checks one proof per frame, not one per change.
@@ -419,12 +419,15 @@ final class RealtimeSession: Sendable {
             let batch = Array(pending.prefix(500))
             pending.removeFirst(batch.count)
             let messages = batch.map { ChangeMessage($0) }
-            let frame = if let key {
-                ChangeBatch(changes: messages, code: key.code(for: batch))
-            } else {
-                ChangeBatch(changes: messages, signature: signer.frameSignature(for: batch))
+            guard let key else {
+                let frame = ChangeBatch(changes: messages, signature: signer.frameSignature(for: batch))
+                try await channel.write(.text(codec.encodeString(.changes(frame))))
+                continue
             }
-            try await channel.write(.text(codec.encodeString(.changes(frame))))
+            var bytes = codec.encode(.changes(ChangeBatch(changes: messages, code: FrameKey.placeholder)))
+            // The codec writes the code as the frame's last field: there is always its slot.
+            _ = key.seal(&bytes)
+            try await channel.write(.text(String(decoding: bytes, as: UTF8.self)))
         }
     }
 

@@ -29,13 +29,14 @@ public enum SignaturePolicy: Sendable, Hashable {
     }
 
     /// The changes among `changes` (those a frame carried, `nil` for an original-protocol write)
-    /// that the proofs of their frames vouch for: a frame signature (``ChangeSigner/vouched(by:in:)``)
-    /// or a code of the connection's frame `key` (``FrameKey/vouched(by:in:holding:)``). Those are
+    /// that the proofs of their frames vouch for: a frame signature (``ChangeSigner/vouched(by:in:)``),
+    /// or the connection's frame key, whose code over the frame's bytes opened (``FrameKey/opens(_:)``,
+    /// checked as the frame was read): it vouches for its node's own changes in the frame. Those are
     /// accepted without checking their own signatures: one check per frame instead of one per
     /// change. A frame whose changes of the signer's origin are all held already is not checked
     /// (they are dropped as duplicates). A proof that does not hold vouches for nothing: each of
     /// its changes is then checked on its own, and refused if its own signature does not hold either.
-    func vouched(_ changes: [Change?], by proofs: [(messages: Range<Int>, proof: FrameProof)], key: FrameKey?, holding held: VersionVector,
+    func vouched(_ changes: [Change?], by proofs: [(messages: Range<Int>, proof: FrameProof)], holding held: VersionVector,
                  counting metrics: ServerMetrics) -> Set<ChangeID> {
         var vouched: Set<ChangeID> = []
         for (range, proof) in proofs {
@@ -45,10 +46,8 @@ public enum SignaturePolicy: Sendable, Hashable {
                 guard let frame = ChangeSigner.vouched(by: signature, in: carried, holding: held) else { continue }
                 metrics.frameSignaturesChecked.add(1, ordering: .relaxed)
                 vouched.formUnion(frame)
-            case .code(let code):
-                guard let key, let frame = key.vouched(by: code, in: carried, holding: held) else { continue }
-                metrics.frameCodesChecked.add(1, ordering: .relaxed)
-                vouched.formUnion(frame)
+            case .sealed(let node):
+                vouched.formUnion(carried.lazy.filter { $0.id.origin == node && $0.signature != nil }.map(\.id))
             }
         }
         return vouched
@@ -66,9 +65,10 @@ public enum SignaturePolicy: Sendable, Hashable {
     }
 }
 
-/// What vouches for a frame's changes of one origin: that origin's signature over them, or a code of
-/// the connection's frame key (`Docs/Security.md`, "Frame signatures" and "Frame keys").
+/// What vouches for a frame's changes of one origin: that origin's signature over them, or the
+/// frame key of that node's connection, whose code over the frame opened (`Docs/Security.md`,
+/// "Frame signatures" and "Frame keys").
 enum FrameProof: Sendable {
     case signature(ChangeSignature)
-    case code([UInt8])
+    case sealed(by: NodeID)
 }

@@ -55,7 +55,7 @@ final class ServerConnection: Sendable {
         // waiting for a thread of Swift's pool to wake (40–86 µs here), and handles a few changes
         // there; a batch moves to the pool (`InboundQueue.inlineWeight`).
         received = InboundQueue(limit: limits.maxBatchCount, executor: EventLoopTaskExecutor(delivery.eventLoop)) { item in
-            guard case .frame(let frame, _) = item else { return 1 }
+            guard case .frame(let frame, _, _) = item else { return 1 }
             switch frame {
             case .changes(let batch): return batch.changes.count
             default: return 1
@@ -160,13 +160,27 @@ final class ServerConnection: Sendable {
             reader.stopped = true
             return false
         }
-        return received.offer(.frame(frame, granted), resume: resume)
+        return received.offer(.frame(frame, granted, sealedBy: sealer(of: frame, bytes)), resume: resume)
     }
 
-    /// What the reader hands on, in order: frames to handle, and its own answers (a refused frame,
-    /// the rate limit) so that they keep their place among the answers to the frames before them.
+    /// The node whose frame key sealed `frame` (a `changes` frame with a code), checked over the
+    /// bytes as received; `nil` when it carries no code, the connection has no key, or the code does
+    /// not open (its changes are then checked by their signatures).
+    private func sealer(of frame: Frame, _ bytes: UnsafeRawBufferPointer) -> NodeID? {
+        guard case .changes(let batch) = frame, batch.code != nil, let key = frameKey.withLock({ $0 }) else { return nil }
+        hub.metrics.frameCodesChecked.add(1, ordering: .relaxed)
+        guard key.opens(bytes) else {
+            logger.debug("a frame's code does not open under the connection's key; checking its changes one by one")
+            return nil
+        }
+        return key.origin
+    }
+
+    /// What the reader hands on, in order: frames to handle (with the node whose frame key sealed
+    /// the frame, if one did), and its own answers (a refused frame, the rate limit) so that they
+    /// keep their place among the answers to the frames before them.
     enum InboundItem: Sendable {
-        case frame(Frame, TokenRights)
+        case frame(Frame, TokenRights, sealedBy: NodeID?)
         case reply(Frame)
     }
 
@@ -178,10 +192,10 @@ final class ServerConnection: Sendable {
         for item in items {
             var messages: [ChangeMessage] = []
             var proof: FrameProof?
-            if case .frame(let frame, let rights) = item {
+            if case .frame(let frame, let rights, let sealer) = item {
                 switch frame {
                 case .change(let message): messages = [message]
-                case .changes(let changes): (messages, proof) = (changes.changes, Self.proof(of: changes))
+                case .changes(let changes): (messages, proof) = (changes.changes, Self.proof(of: changes, sealedBy: sealer))
                 default: break
                 }
                 if !messages.isEmpty {
@@ -199,7 +213,7 @@ final class ServerConnection: Sendable {
                 batch = PendingChanges()
             }
             switch item {
-            case .frame(let frame, let rights): await handle(frame, rights: rights)
+            case .frame(let frame, let rights, let sealer): await handle(frame, rights: rights, sealedBy: sealer)
             case .reply(let frame): reply(frame)
             }
         }
@@ -218,10 +232,10 @@ final class ServerConnection: Sendable {
         }
     }
 
-    /// A frame's code, when it has one (a node that shares a frame key sends no signature), else its
-    /// signature.
-    private static func proof(of batch: ChangeBatch) -> FrameProof? {
-        if let code = batch.code { return .code(code) }
+    /// The frame key that sealed a frame, when one did (a node that shares a frame key sends no
+    /// signature), else the frame's signature.
+    private static func proof(of batch: ChangeBatch, sealedBy sealer: NodeID?) -> FrameProof? {
+        if let sealer { return .sealed(by: sealer) }
         return batch.signature.map { .signature($0) }
     }
 
@@ -237,7 +251,7 @@ final class ServerConnection: Sendable {
         return accepted?.answer
     }
 
-    private func handle(_ frame: Frame, rights: TokenRights) async {
+    private func handle(_ frame: Frame, rights: TokenRights, sealedBy sealer: NodeID?) async {
         switch frame {
         case .hello(let hello):
             delivery.info.identify(hello.nodeID)
@@ -270,7 +284,7 @@ final class ServerConnection: Sendable {
             await commit(PendingChanges(messages: [message]), rights: rights)
         case .changes(let batch):
             var pending = PendingChanges()
-            pending.append(batch.changes, proof: Self.proof(of: batch))
+            pending.append(batch.changes, proof: Self.proof(of: batch, sealedBy: sealer))
             await commit(pending, rights: rights)
         case .ping:
             reply(.pong(time: Self.wallMillis()))
@@ -293,8 +307,7 @@ final class ServerConnection: Sendable {
         var rejected: [ChangeID: FrameError] = [:]
         let held = store.heldVector
         let carried = pending.messages.map(\.change)
-        let vouched = limits.signatures.vouched(carried, by: pending.proofs, key: frameKey.withLock { $0 }, holding: held,
-                                                counting: hub.metrics)
+        let vouched = limits.signatures.vouched(carried, by: pending.proofs, holding: held, counting: hub.metrics)
         for (message, carried) in zip(pending.messages, carried) {
             guard rights.write.contains(message.collection) else {
                 let error = FrameError(.unauthorized, "no right to write \"\(message.collection)\"")

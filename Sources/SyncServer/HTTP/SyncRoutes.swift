@@ -103,7 +103,7 @@ struct SyncRoutes: Sendable {
         var rejected: [ChangeID: FrameError] = [:]
         let held = store.heldVector
         let signed = push.signature.map { [(messages: 0..<push.changes.count, proof: FrameProof.signature($0))] } ?? []
-        let vouched = limits.signatures.vouched(push.changes, by: signed, key: nil, holding: held, counting: hub.metrics)
+        let vouched = limits.signatures.vouched(push.changes, by: signed, holding: held, counting: hub.metrics)
         for change in push.changes {
             if !rights.write.contains(change.collection) {
                 rejected[change.id] = FrameError(.unauthorized, "no right to write \"\(change.collection)\"")
