@@ -33,8 +33,8 @@ public enum SignaturePolicy: Sendable, Hashable {
     /// or the connection's frame key, whose code over the frame's bytes opened (``FrameKey/opens(_:)``,
     /// checked as the frame was read): it vouches for its node's own changes in the frame. Those are
     /// accepted without checking their own signatures: one check per frame instead of one per
-    /// change. A frame whose changes of the signer's origin are all held already is not checked
-    /// (they are dropped as duplicates). A proof that does not hold vouches for nothing: each of
+    /// change. A frame signature over changes of the signer's origin that are all held already is
+    /// not checked (they are dropped as duplicates). A proof that does not hold vouches for nothing: each of
     /// its changes is then checked on its own, and refused if its own signature does not hold either.
     func vouched(_ changes: [Change?], by proofs: [(messages: Range<Int>, proof: FrameProof)], holding held: VersionVector,
                  counting metrics: ServerMetrics) -> Set<ChangeID> {
