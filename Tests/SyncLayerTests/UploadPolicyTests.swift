@@ -20,8 +20,13 @@ import Testing
         #expect(policy(mesh: false).foreign(outbox).isEmpty)
     }
 
-    @Test func overRESTTheWholeOutboxGoes() {
-        #expect(policy(mesh: true).overREST(outbox) == outbox)
+    /// With no realtime session REST is the only uplink; while one runs (a poll retrying a failure
+    /// with the link up), other origins' changes are its gateway's, after its wait.
+    @Test func overRESTTheWholeOutboxGoesUnlessASessionRuns() {
+        #expect(policy(mesh: true).overREST(outbox, sessionLive: false) == outbox)
+        #expect(policy(mesh: true).overREST(outbox, sessionLive: true) == policy(mesh: true).atHandshake(outbox))
+        #expect(policy(mesh: true).overREST(outbox, sessionLive: true).allSatisfy { $0.id.origin.rawValue != "peer" })
+        #expect(policy(mesh: false).overREST(outbox, sessionLive: true) == outbox)
     }
 
     @Test func aPeersChangesGoToTheServerOnlyWithAnUplinkAndOnlyThoseItLacks() {

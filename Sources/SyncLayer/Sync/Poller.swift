@@ -106,7 +106,7 @@ final class Poller: Sendable {
 
     private func push() async throws {
         while true {
-            let outbox = engine.uploadPolicy.overREST(try await engine.outbox(limit: 500))
+            let outbox = engine.uploadPolicy.overREST(try await engine.outbox(limit: 500), sessionLive: engine.hasLiveSession)
             guard !outbox.isEmpty else { return }
             let signer = engine.signer
             let changes = outbox.map { signer.signingOwn($0) }

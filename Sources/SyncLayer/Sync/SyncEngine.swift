@@ -214,6 +214,9 @@ final class SyncEngine: Sendable {
         return stream
     }
 
+    /// Whether a realtime session runs (attached, its handshake done or under way).
+    var hasLiveSession: Bool { liveSink.withLock { $0 != nil } }
+
     /// The realtime session ended.
     func detachLiveSession() {
         let previous = liveSink.withLock { sink -> AsyncStream<[Change]>.Continuation? in

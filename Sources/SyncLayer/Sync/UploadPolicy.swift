@@ -13,8 +13,11 @@ import SyncStore
 ///   `maxExtensions` times); when a grace passes with no progress it uploads what is left.
 /// - A change relayed by a peer goes to the server at once when this node has an uplink (this node
 ///   is then the peer's gateway), unless the server is known to hold it.
-/// - Over REST (the realtime link is down or absent) the whole outbox goes: nobody else is uploading
-///   through this node's HTTP requests, and the server drops duplicates by change id.
+/// - Over REST with no realtime session (the link is down or absent) the whole outbox goes: nobody
+///   else is uploading through this node's HTTP requests, and the server drops duplicates by change
+///   id. While a session runs (a poll that retries a failed one with the link up, or `syncNow()`),
+///   REST takes only the node's own changes: the others are the session's gateway's to upload, after
+///   its wait.
 struct UploadPolicy: Sendable {
     /// This node's id: the origin of its own changes.
     var ownID: NodeID
@@ -41,9 +44,9 @@ struct UploadPolicy: Sendable {
         ownUplink ? applied.filter { !$0.acknowledged }.map(\.change) : []
     }
 
-    /// What a push over REST sends.
-    func overREST(_ outbox: [Change]) -> [Change] {
-        outbox
+    /// What a push over REST sends, while a realtime session runs or not.
+    func overREST(_ outbox: [Change], sessionLive: Bool) -> [Change] {
+        sessionLive ? atHandshake(outbox) : outbox
     }
 
     /// The gateway's wait, one per realtime session.
