@@ -358,11 +358,7 @@ enum ClusterBenchmark {
         guard let accepted = FrameKey.accept(exchange.offer, from: sampler.signer.nodeID), let sealer = exchange.key(answer: accepted.answer) else {
             throw BenchmarkError("a frame key's offer was not accepted")
         }
-        let sealed = frames.map { frame in
-            var bytes = FrameCodec().encode(.changes(ChangeBatch(changes: frame.map { ChangeMessage($0) }, code: FrameKey.placeholder)))
-            _ = sealer.seal(&bytes)
-            return bytes
-        }
+        let sealed = frames.map { sealer.sealedFrame($0.map { ChangeMessage($0) }, codec: FrameCodec()) }
         var opened = 0
         let openSeconds = measure {
             for message in sealed where message.withUnsafeBytes(accepted.key.opens) { opened += 1 }

@@ -84,9 +84,7 @@ enum FloodBenchmark {
             guard let key = key.withLock({ $0 }) else {
                 return codec.encodeString(.changes(ChangeBatch(changes: messages, signature: signer.frameSignature(for: batch))))
             }
-            var bytes = codec.encode(.changes(ChangeBatch(changes: messages, code: FrameKey.placeholder)))
-            _ = key.seal(&bytes)
-            return String(decoding: bytes, as: UTF8.self)
+            return String(decoding: key.sealedFrame(messages, codec: codec), as: UTF8.self)
         }
 
         /// Batch `number` (from 0) of `size` signed changes of `collection`, numbered on from the

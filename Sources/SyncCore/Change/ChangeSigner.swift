@@ -35,12 +35,10 @@ package struct ChangeSigner: Sendable {
 
     /// The signature of `change` by this key.
     package func signature(for change: Change) -> ChangeSignature {
-        // Signing fails only on an internal error of the crypto library.
-        let signature = try! key.signature(for: change.signedBytes)
-        return ChangeSignature(publicKey: publicKey, signature: Array(signature))
+        ChangeSignature(publicKey: publicKey, signature: sign(change.signedBytes))
     }
 
-    /// This key's signature over `bytes` (a frame key's offer, ``FrameKeyExchange``).
+    /// This key's signature over `bytes`: a change's, a frame's, a frame key's offer (``FrameKeyExchange``).
     func sign(_ bytes: [UInt8]) -> [UInt8] {
         // Signing fails only on an internal error of the crypto library.
         Array(try! key.signature(for: bytes))
@@ -100,9 +98,7 @@ extension ChangeSigner {
     /// (``frameSignedBytes(_:origin:)``).
     package func frameSignature(for changes: [Change]) -> ChangeSignature? {
         guard changes.count(where: { $0.id.origin == nodeID && $0.signature != nil }) >= 2 else { return nil }
-        // Signing fails only on an internal error of the crypto library.
-        let signature = try! key.signature(for: Self.frameSignedBytes(changes, origin: nodeID))
-        return ChangeSignature(publicKey: publicKey, signature: Array(signature))
+        return ChangeSignature(publicKey: publicKey, signature: sign(Self.frameSignedBytes(changes, origin: nodeID)))
     }
 
     /// The changes of `changes` that a frame's `signature` vouches for: those of the origin whose id
@@ -128,7 +124,14 @@ extension ChangeSigner {
         guard own.contains(where: { $0.id.seq > held[origin] }) else { return nil }
         guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: signature.publicKey),
               key.isValidSignature(signature.signature, for: frameSignedBytes(own, origin: origin)) else { return [] }
-        return Set(own.lazy.filter { $0.signature != nil }.map(\.id))
+        return vouchable(own, origin: origin)
+    }
+
+    /// What a proof of `origin`'s over a frame (its frame signature, or its connection's frame key)
+    /// vouches for: the ids of its changes among `changes` that carry their own signature, which the
+    /// store keeps for LAN peers.
+    package static func vouchable(_ changes: [Change], origin: NodeID) -> Set<ChangeID> {
+        Set(changes.lazy.filter { $0.id.origin == origin && $0.signature != nil }.map(\.id))
     }
 
     /// What a frame's signature covers: a domain tag, the origin's id, then for each of `changes`

@@ -23,6 +23,14 @@ package struct FrameKey: Sendable {
     private static let slotTail = Array(#""},"type":"changes"}"#.utf8)
     static let offerTag = "synclayer-frame-key-v1"
 
+    /// `messages` as a `changes` frame sealed with this key: encoded by `codec` with ``placeholder``
+    /// as its code, then ``seal(_:)``ed (the codec writes the code as the frame's last field).
+    package func sealedFrame(_ messages: [ChangeMessage], codec: FrameCodec) -> [UInt8] {
+        var message = codec.encode(.changes(ChangeBatch(changes: messages, code: Self.placeholder)))
+        _ = seal(&message)
+        return message
+    }
+
     /// Writes the code of a `changes` frame into it: `message` is the frame as ``FrameCodec``
     /// writes it with ``placeholder`` as its code, which is its last field, right before
     /// `},"type":"changes"}`. The code is the HMAC-SHA256, under this key, of every byte of the
@@ -87,6 +95,7 @@ package struct FrameKey: Sendable {
 /// A node's half of a connection's ``FrameKey``: a new X25519 key, and the offer its `hello` carries.
 package struct FrameKeyExchange: Sendable {
     private let agreement: Curve25519.KeyAgreement.PrivateKey
+    private let agreementKey: [UInt8]
     private let origin: NodeID
     /// What `hello` carries as `data.key`: the node's Ed25519 public key, the X25519 public key and
     /// the Ed25519 signature over it (128 bytes).
@@ -94,16 +103,16 @@ package struct FrameKeyExchange: Sendable {
 
     package init(signer: ChangeSigner) {
         agreement = Curve25519.KeyAgreement.PrivateKey()
+        agreementKey = Array(agreement.publicKey.rawRepresentation)
         origin = signer.nodeID
-        let agreementKey = Array(agreement.publicKey.rawRepresentation)
-        offer = signer.publicKey + agreementKey + signer.sign(FrameKeyOffer.signedBytes(node: signer.nodeID, agreementKey: agreementKey))
+        offer = signer.publicKey + agreementKey + signer.sign(FrameKeyOffer.signedBytes(node: origin, agreementKey: agreementKey))
     }
 
     /// The key, from the server's answer (its X25519 public key); `nil` when the answer is malformed.
     package func key(answer: [UInt8]) -> FrameKey? {
         guard answer.count == 32, let theirs = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: answer),
               let secret = try? agreement.sharedSecretFromKeyAgreement(with: theirs) else { return nil }
-        return FrameKey(origin: origin, secret: secret, offered: Array(agreement.publicKey.rawRepresentation), answered: answer)
+        return FrameKey(origin: origin, secret: secret, offered: agreementKey, answered: answer)
     }
 }
 

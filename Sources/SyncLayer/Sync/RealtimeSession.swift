@@ -424,10 +424,7 @@ final class RealtimeSession: Sendable {
                 try await channel.write(.text(codec.encodeString(.changes(frame))))
                 continue
             }
-            var bytes = codec.encode(.changes(ChangeBatch(changes: messages, code: FrameKey.placeholder)))
-            // The codec writes the code as the frame's last field: there is always its slot.
-            _ = key.seal(&bytes)
-            try await channel.write(.text(String(decoding: bytes, as: UTF8.self)))
+            try await channel.write(.text(String(decoding: key.sealedFrame(messages, codec: codec), as: UTF8.self)))
         }
     }
 

@@ -47,7 +47,7 @@ public enum SignaturePolicy: Sendable, Hashable {
                 metrics.frameSignaturesChecked.add(1, ordering: .relaxed)
                 vouched.formUnion(frame)
             case .sealed(let node):
-                vouched.formUnion(carried.lazy.filter { $0.id.origin == node && $0.signature != nil }.map(\.id))
+                vouched.formUnion(ChangeSigner.vouchable(carried, origin: node))
             }
         }
         return vouched

@@ -213,7 +213,7 @@ final class ServerConnection: Sendable {
                 batch = PendingChanges()
             }
             switch item {
-            case .frame(let frame, let rights, let sealer): await handle(frame, rights: rights, sealedBy: sealer)
+            case .frame(let frame, let rights, _): await handle(frame, rights: rights)
             case .reply(let frame): reply(frame)
             }
         }
@@ -251,7 +251,7 @@ final class ServerConnection: Sendable {
         return accepted?.answer
     }
 
-    private func handle(_ frame: Frame, rights: TokenRights, sealedBy sealer: NodeID?) async {
+    private func handle(_ frame: Frame, rights: TokenRights) async {
         switch frame {
         case .hello(let hello):
             delivery.info.identify(hello.nodeID)
@@ -280,12 +280,9 @@ final class ServerConnection: Sendable {
             delivery.subscribe(collection)
         case .unsubscribe(let collection):
             delivery.unsubscribe(collection)
-        case .change(let message):
-            await commit(PendingChanges(messages: [message]), rights: rights)
-        case .changes(let batch):
-            var pending = PendingChanges()
-            pending.append(batch.changes, proof: Self.proof(of: batch, sealedBy: sealer))
-            await commit(pending, rights: rights)
+        case .change, .changes:
+            // Committed in batches by `handle(_ items:)`; an empty `changes` frame commits nothing.
+            break
         case .ping:
             reply(.pong(time: Self.wallMillis()))
         case .auth:
