@@ -27,6 +27,7 @@ let package = Package(
     // binary keeps its no-Foundation build (Docs/Operations.md).
     traits: [
         .trait(name: "PostgreSQL", description: "The server can keep its data in PostgreSQL (synclayer server --data postgres://…)."),
+        .trait(name: "HopTrace", description: "Marks each step of a write's way to watch() on another node, for sync-benchmark --only latency (Docs/Benchmarks.md)."),
         .default(enabledTraits: ["PostgreSQL"]),
     ],
     dependencies: [

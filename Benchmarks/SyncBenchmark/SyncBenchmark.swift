@@ -77,6 +77,14 @@ struct SyncBenchmark {
                          ("B's store committed", measured.bCommitted), ("watch() on B emitted", measured.total)]
             report.note("  where it goes: medians from the start of save()", figures: steps.map { String(format: "%@ %.0f µs", $0.0, median($0.1) * 1e6) }
                 .joined(separator: ", "), verdict: "")
+            if HopTrace.isEnabled {
+                // Each hop's median over the writes that reached it (a build with the HopTrace trait).
+                let hops = HopTrace.Hop.allCases.compactMap { hop in
+                    measured.hops[hop].map { String(format: "%@ %.0f µs (%d)", "\(hop)", median($0) * 1e6, $0.count) }
+                }
+                report.note("  hop by hop (HopTrace): medians from the start of save(), writes that reached it", figures: hops.joined(separator: ", "),
+                            verdict: "")
+            }
             // The same with each server in its own process, as deployed: A and B share this
             // process, the server (ours, or the echo) runs alone in its own.
             let childEcho = try await echoLatenciesOfChild(message: echoMessage, warmUp: warmUp, samples: samples)
@@ -162,6 +170,7 @@ struct SyncBenchmark {
                 for index in 0..<(warmUp + samples) {
                     serverCommitted.withLock { $0 = 0 }
                     bCommitted.withLock { $0 = 0 }
+                    HopTrace.reset()
                     let start = now()
                     try await writer.save(["n": .int(Int64(index)), "text": .string(text)], id: "counter")
                     let saved = now()
@@ -175,6 +184,7 @@ struct SyncBenchmark {
                         measured.saved.append(saved - start)
                         if server != nil { measured.serverCommitted.append(serverCommitted.withLock { $0 } - start) }
                         measured.bCommitted.append(bCommitted.withLock { $0 } - start)
+                        for (hop, time) in HopTrace.read() { measured.hops[hop, default: []].append(time - start) }
                     }
                 }
                 return measured
@@ -206,4 +216,6 @@ struct WatchSamples: Sendable {
     var serverCommitted: [Double] = []
     /// Until B's store committed the change.
     var bCommitted: [Double] = []
+    /// Until each step of the way (``HopTrace``), in a build with the `HopTrace` trait.
+    var hops: [HopTrace.Hop: [Double]] = [:]
 }

@@ -37,8 +37,10 @@ public struct QueryWatch: AsyncSequence, Sendable {
                 return first
             }
             while await signals.next() != nil {
+                HopTrace.mark(.watchWoke)
                 try Task.checkCancellation()
                 let result = try await translatingErrors { [store, query] in try await store.query(query) }
+                HopTrace.mark(.watchRead)
                 if result != last {
                     last = result
                     return result

@@ -260,8 +260,10 @@ final class RealtimeSession: Sendable {
                 try await received(error)
             case .change(let message):
                 // From our server, or relayed as it was sent by a node of ours through a legacy backend.
+                HopTrace.mark(.received)
                 try await engine.applyFromServer([message], cursor: message.serverSeq, server: server, realtime: true)
             case .changes(let batch):
+                HopTrace.mark(.received)
                 try await engine.applyFromServer(batch.changes, cursor: batch.cursor, server: server, realtime: true)
                 if !batch.changes.isEmpty { engine.emit(.realtimeSync, metadata: ["changes": .int(Int64(batch.changes.count))]) }
             case .ack(let ack):
@@ -407,8 +409,10 @@ final class RealtimeSession: Sendable {
     /// protocol's), more in batches each with one signature over this node's own changes in it
     /// ("Frame signatures"). Either way the server checks one proof per frame, not one per change.
     private func send(_ unsigned: [Change], _ channel: some MessageChannel) async throws {
+        HopTrace.mark(.sending)
         let signer = engine.signer
         let changes = unsigned.map(signer.signingOwn)
+        HopTrace.mark(.signed)
         let key = frameKey.withLock { $0 }
         if key == nil, changes.count == 1, let change = changes.first {
             try await channel.write(.text(codec.encodeString(.change(ChangeMessage(change)))))
@@ -424,7 +428,9 @@ final class RealtimeSession: Sendable {
                 try await channel.write(.text(codec.encodeString(.changes(frame))))
                 continue
             }
-            try await channel.write(.text(String(decoding: key.sealedFrame(messages, codec: codec), as: UTF8.self)))
+            let sealed = String(decoding: key.sealedFrame(messages, codec: codec), as: UTF8.self)
+            HopTrace.mark(.sealed)
+            try await channel.write(.text(sealed))
         }
     }
 

@@ -154,6 +154,7 @@ final class SyncEngine: Sendable {
     /// passing on its peers'); otherwise they wait in the outbox.
     func sendToServer(_ changes: [Change]) {
         guard !changes.isEmpty else { return }
+        HopTrace.mark(.handedToSession)
         _ = liveSink.withLock { $0?.yield(changes) }
     }
 
@@ -243,6 +244,7 @@ final class SyncEngine: Sendable {
         }
         let position = server == nil ? nil : (cursor ?? changes.compactMap(\.serverSeq).max())
         if !legacy.isEmpty { try await applyLegacy(legacy, realtime: realtime) }
+        HopTrace.mark(.applying)
         let result = try await store.applyRemote(remote, cursor: position.flatMap { value in server.map { (SyncStateKey.serverCursor($0), value) } })
         var applied = 0, duplicates = 0
         var fresh: [ChangeInTransit] = []

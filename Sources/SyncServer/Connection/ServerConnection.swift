@@ -160,7 +160,10 @@ final class ServerConnection: Sendable {
             reader.stopped = true
             return false
         }
-        return received.offer(.frame(frame, granted, sealedBy: sealer(of: frame, bytes)), resume: resume)
+        HopTrace.mark(.serverDecoded)
+        let sealer = sealer(of: frame, bytes)
+        HopTrace.mark(.serverOpened)
+        return received.offer(.frame(frame, granted, sealedBy: sealer), resume: resume)
     }
 
     /// The node whose frame key sealed `frame` (a `changes` frame with a code), checked over the
@@ -187,6 +190,7 @@ final class ServerConnection: Sendable {
     /// Handles what arrived together: consecutive `change` and `changes` frames are committed as one
     /// batch (up to `maxBatchCount` changes), everything else in order between them.
     private func handle(_ items: [InboundItem]) async {
+        HopTrace.mark(.serverHandling)
         var batch = PendingChanges()
         var batchRights: TokenRights?
         for item in items {
@@ -338,6 +342,7 @@ final class ServerConnection: Sendable {
         var duplicates: [ChangeID: UInt64] = [:]
         if !changes.isEmpty {
             do {
+                HopTrace.mark(.serverCommitting)
                 for (id, outcome) in try await store.commit(changes, submitter: self.id) {
                     switch outcome {
                     case .committed(let serverSeq, duplicate: true):

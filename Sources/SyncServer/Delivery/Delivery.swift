@@ -100,6 +100,11 @@ final class Delivery: Sendable {
     /// Queues what a commit means to this connection: the change frames it subscribes to, then one
     /// ack for its own changes and those it already held. Called by the hub in commit order.
     /// Returns `false` if the connection is over its bound and is being dropped.
+    #if HopTrace
+    /// A change frame waits for the next drain (``HopTrace/Hop/subscriberWritten``).
+    private let tracesDrain = Atomic<Bool>(false)
+    #endif
+
     @discardableResult
     func publish(_ changes: [HubChange], connection: UInt64) -> Bool {
         publishing(changes, connection: connection).admitted
@@ -163,6 +168,10 @@ final class Delivery: Sendable {
                 if isNode { Self.advance(&state.holds, past: change.change.id) }
             }
             if last != 0 { state.through = last }
+            #if HopTrace
+            // Before the drain is asked for, which may run at once on the connection's loop.
+            if sentChanges { tracesDrain.store(true, ordering: .relaxed) }
+            #endif
             if !acks.isEmpty || !held.ranges.isEmpty {
                 let ack = codec.encode(.ack(Ack(committed: acks, cursor: last, held: held.ranges)))
                 out.append(Outgoing(buffer: ServerFrame.text(ack), promise: nil))
@@ -350,6 +359,9 @@ final class Delivery: Sendable {
 
     /// On the event loop: writes every pending frame, flushes once, then closes if asked to.
     fileprivate func drain() {
+        #if HopTrace
+        defer { if tracesDrain.exchange(false, ordering: .relaxed) { HopTrace.mark(.subscriberWritten) } }
+        #endif
         let (items, closing, askedAt) = state.withLock { state in
             state.drainScheduled = false
             defer {

@@ -72,7 +72,10 @@ final class ServerHub: Sendable {
     func publish(_ commit: StoreCommit) {
         // A commit with no change matters only if it skipped changes some reader may want.
         guard !commit.changes.isEmpty || commit.complete != nil else { return }
-        if !commit.changes.isEmpty { metrics.commits.add(1, ordering: .relaxed) }
+        if !commit.changes.isEmpty {
+            metrics.commits.add(1, ordering: .relaxed)
+            HopTrace.mark(.published)
+        }
         let targets = connections.withLock { Array($0) }
         guard !targets.isEmpty else { return }
         // Each change is encoded the first time a connection is sent it, once for all of them; the
@@ -96,9 +99,16 @@ final class ServerHub: Sendable {
         }
         let skipped = commit.complete.map { (through: commit.through ?? 0, complete: $0) }
         var fanout = 0
-        let drains = DrainBatch()
+        // The connections that sent every change of the commit are sent only its ack: their drains
+        // are asked for after the others', which wait for the changes. On a loop both share, the
+        // subscribers' frames go out first, and the submitter's handling of its ack does not take
+        // a core from them.
+        let drains = DrainBatch(), submitters = DrainBatch()
+        let submitter = changes.first.map(\.submitter)
+        let onlySubmitter = submitter != nil && changes.allSatisfy { $0.submitter == submitter }
         for (id, delivery) in targets {
-            let outcome = delivery.publishing(changes, skipped: skipped, connection: id, drains: drains)
+            let batch = onlySubmitter && id == submitter ? submitters : drains
+            let outcome = delivery.publishing(changes, skipped: skipped, connection: id, drains: batch)
             if outcome.sentChanges { fanout += 1 }
             if !outcome.admitted {
                 metrics.slowConnectionsDropped.add(1, ordering: .relaxed)
@@ -106,6 +116,7 @@ final class ServerHub: Sendable {
             }
         }
         drains.submit()
+        submitters.submit()
         metrics.fanout.record(fanout)
     }
 

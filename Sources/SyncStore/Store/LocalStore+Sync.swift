@@ -31,6 +31,7 @@ extension LocalStore {
         }
         let nodeID = self.nodeID
         return try await writer.write { context in
+            HopTrace.mark(.writing)
             var outcomes: [ApplyOutcome] = []
             var conflicts: [Conflict] = []
             outcomes.reserveCapacity(changes.count)
