@@ -24,6 +24,25 @@ import Testing
         }
     }
 
+    /// The overloads for bytes in memory (a buffer, an array), which other modules call instead of
+    /// the generic one, read exactly what the generic one reads, and refuse what it refuses with
+    /// the same error.
+    @Test(arguments: [
+        #"{"n":1,"text":"Buy milk","nested":{"a":[1,2.5,null,true]}}"#, #"{}"#, #"[1,2]"#, #""s""#, #"{"a":1,}"#, #"{"a":1}x"#, "",
+        #"{"a":"\u00e9"}"#, #"{"a":1,"a":2}"#,
+    ])
+    func theOverloadsForBytesInMemoryReadWhatTheGenericOneReads(text: String) {
+        let bytes = Array(text.utf8)
+        let generic = Result { () throws(JSONError) in try parser.parse(bytes.lazy.map { $0 }) }
+        let array = Result { () throws(JSONError) in try parser.parse(bytes) }
+        let buffer = bytes.withUnsafeBufferPointer { buffer in Result { () throws(JSONError) in try parser.parse(buffer) } }
+        #expect(array == generic && buffer == generic, "\(text)")
+        let genericObject = Result { () throws(JSONError) in try parser.parseObject(bytes.lazy.map { $0 }) }
+        let arrayObject = Result { () throws(JSONError) in try parser.parseObject(bytes) }
+        let bufferObject = bytes.withUnsafeBufferPointer { buffer in Result { () throws(JSONError) in try parser.parseObject(buffer) } }
+        #expect(arrayObject == genericObject && bufferObject == genericObject, "\(text)")
+    }
+
     @Test func keepsIntegersAndDoublesApart() throws {
         #expect(try parser.parse("1") == .int(1))
         #expect(try parser.parse("1.0") == .double(1.0))

@@ -36,7 +36,32 @@ package struct JSONParser: Sendable {
 
     /// Parses one JSON object; any other top-level value is a syntax error.
     package func parseObject<Bytes: Collection>(_ bytes: Bytes) throws(JSONError) -> JSONObject where Bytes.Element == UInt8 {
-        let value = try parse(bytes)
+        try Self.object(parse(bytes))
+    }
+
+    /// Parses one JSON value from bytes in memory, such as a column SQLite returns. Not generic: a
+    /// caller in another module would run the generic ``parse(_:)-(Bytes)`` unspecialized, looking
+    /// its type's conformances up at run time, which cost a document read more than its parsing.
+    package func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONError) -> JSONValue {
+        try parse(buffer: bytes)
+    }
+
+    /// ``parseObject(_:)-(Bytes)`` for bytes in memory, not generic (``parse(_:)-(UnsafeBufferPointer<UInt8>)``).
+    package func parseObject(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONError) -> JSONObject {
+        try Self.object(parse(buffer: bytes))
+    }
+
+    /// ``parse(_:)-(UnsafeBufferPointer<UInt8>)`` for an array of bytes.
+    package func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buffer in Result { () throws(JSONError) in try parse(buffer: buffer) } }.get()
+    }
+
+    /// ``parseObject(_:)-(UnsafeBufferPointer<UInt8>)`` for an array of bytes.
+    package func parseObject(_ bytes: [UInt8]) throws(JSONError) -> JSONObject {
+        try Self.object(parse(bytes))
+    }
+
+    private static func object(_ value: JSONValue) throws(JSONError) -> JSONObject {
         guard case .object(let object) = value else {
             throw JSONError(code: .syntax, offset: 0, message: "expected a JSON object")
         }

@@ -22,6 +22,8 @@ public struct QueryWatch: AsyncSequence, Sendable {
         let query: DocumentQuery
         var last: [Document]?
         var signals: AsyncStream<Void>.AsyncIterator
+        /// The query, compiled by the first read.
+        var compiled: QueryCompiler.Compiled?
 
         init(subscription: Subscription, store: LocalStore, query: DocumentQuery) {
             self.subscription = subscription
@@ -32,14 +34,14 @@ public struct QueryWatch: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> [Document]? {
             if last == nil {
-                let first = try await translatingErrors { [store, query] in try await store.query(query) }
+                let first = try await read()
                 last = first
                 return first
             }
             while await signals.next() != nil {
                 HopTrace.mark(.watchWoke)
                 try Task.checkCancellation()
-                let result = try await translatingErrors { [store, query] in try await store.query(query) }
+                let result = try await read()
                 HopTrace.mark(.watchRead)
                 if result != last {
                     last = result
@@ -47,6 +49,18 @@ public struct QueryWatch: AsyncSequence, Sendable {
                 }
             }
             return nil
+        }
+
+        /// The query's result now.
+        private mutating func read() async throws -> [Document] {
+            let compiled: QueryCompiler.Compiled
+            if let known = self.compiled {
+                compiled = known
+            } else {
+                compiled = try await translatingErrors { [store, query] in try store.compile(query) }
+                self.compiled = compiled
+            }
+            return try await translatingErrors { [store] in try await store.query(compiled: compiled) }
         }
     }
 

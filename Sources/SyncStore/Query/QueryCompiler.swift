@@ -5,7 +5,7 @@ import SyncCore
 ///
 /// Values are always bound as parameters (paths too), never spliced into the SQL text.
 package struct QueryCompiler {
-    package struct Compiled {
+    package struct Compiled: Sendable {
         package var sql: String
         package var bindings: [SQLiteValue]
     }

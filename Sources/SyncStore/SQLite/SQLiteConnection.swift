@@ -145,7 +145,7 @@ package final class SQLiteConnection {
 }
 
 /// A value bound to a statement parameter.
-package enum SQLiteValue {
+package enum SQLiteValue: Sendable {
     case null
     case int(Int64)
     case double(Double)

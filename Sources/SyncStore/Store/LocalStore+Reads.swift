@@ -13,9 +13,20 @@ extension LocalStore {
 
     /// The documents a query selects, filtered, ordered and paged by SQLite.
     package func query(_ query: DocumentQuery) async throws -> [Document] {
+        try await self.query(compiled: compile(query))
+    }
+
+    /// A query checked and compiled once, for reading it again and again (``query(compiled:)``):
+    /// `watch()` reads its query after every commit, and compiling it each time cost more than
+    /// SQLite's part of the read.
+    package func compile(_ query: DocumentQuery) throws -> QueryCompiler.Compiled {
         try validate(collection: query.collection, id: nil)
-        let compiled = try QueryCompiler.compile(query, selecting: .documents)
-        return try await readers.readInlineIfIdle { try DocumentTable.query($0, compiled) }
+        return try QueryCompiler.compile(query, selecting: .documents)
+    }
+
+    /// The documents a compiled query (``compile(_:)``) selects now.
+    package func query(compiled: QueryCompiler.Compiled) async throws -> [Document] {
+        try await readers.readInlineIfIdle { try DocumentTable.query($0, compiled) }
     }
 
     /// How many documents a query selects (after its limit and offset).
