@@ -21,12 +21,13 @@ import Testing
     }
 
     /// With no realtime session REST is the only uplink; while one runs (a poll retrying a failure
-    /// with the link up), other origins' changes are its gateway's, after its wait.
+    /// with the link up, `syncNow()`), the session sends the node's own changes and its gateway
+    /// other origins', after its wait: REST sends nothing.
     @Test func overRESTTheWholeOutboxGoesUnlessASessionRuns() {
         #expect(policy(mesh: true).overREST(outbox, sessionLive: false) == outbox)
-        #expect(policy(mesh: true).overREST(outbox, sessionLive: true) == policy(mesh: true).atHandshake(outbox))
-        #expect(policy(mesh: true).overREST(outbox, sessionLive: true).allSatisfy { $0.id.origin.rawValue != "peer" })
-        #expect(policy(mesh: false).overREST(outbox, sessionLive: true) == outbox)
+        #expect(policy(mesh: false).overREST(outbox, sessionLive: false) == outbox)
+        #expect(policy(mesh: true).overREST(outbox, sessionLive: true).isEmpty)
+        #expect(policy(mesh: false).overREST(outbox, sessionLive: true).isEmpty)
     }
 
     @Test func aPeersChangesGoToTheServerOnlyWithAnUplinkAndOnlyThoseItLacks() {

@@ -76,7 +76,8 @@ extension SyncNode {
         link?.connect()
     }
 
-    /// Pushes the outbox and pulls from the server now, over HTTP; `false` when it failed.
+    /// Pulls from the server now and pushes the outbox, over HTTP; `false` when it failed. While the
+    /// realtime link to a server of ours is up, the link sends the outbox, and this only pulls.
     @discardableResult
     public func syncNow() async -> Bool {
         guard let poller else { return false }

@@ -44,9 +44,15 @@ struct UploadPolicy: Sendable {
         ownUplink ? applied.filter { !$0.acknowledged }.map(\.change) : []
     }
 
-    /// What a push over REST sends, while a realtime session runs or not.
+    /// What a push over REST sends, while a realtime session to a server of ours runs or not.
+    ///
+    /// While one runs, nothing: the session sends every change of this node's that is in the
+    /// outbox, those there at its handshake and those committed since (its stream is attached
+    /// first), and other origins' are its gateway's, after the wait. A push then would only send a
+    /// change a second time, by the slower path (the server drops the copy it already holds). If
+    /// the session ends first, the poller pushes what is left.
     func overREST(_ outbox: [Change], sessionLive: Bool) -> [Change] {
-        sessionLive ? atHandshake(outbox) : outbox
+        sessionLive ? [] : outbox
     }
 
     /// The gateway's wait, one per realtime session.
