@@ -3,7 +3,6 @@ import NIOEmbedded
 import NIOWebSocket
 import SyncCore
 @testable import SyncServer
-import SyncStore
 import Testing
 
 /// A connection's delivery on an embedded channel: what it writes, in which order, with how many
@@ -261,54 +260,6 @@ import Testing
         loop.run()
         let late = try harnesses.map { try $0.written().count }
         #expect(late == Array(repeating: 0, count: 64) + Array(repeating: 1, count: 6), "the rest when the publish ended, each once")
-    }
-
-    /// Calls `onWrite` for each write that passes it.
-    final class WriteRecorder: ChannelOutboundHandler, Sendable {
-        typealias OutboundIn = ByteBuffer
-        let onWrite: @Sendable () -> Void
-        init(_ onWrite: @escaping @Sendable () -> Void) { self.onWrite = onWrite }
-        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            onWrite()
-            context.write(data, promise: promise)
-        }
-    }
-
-    /// The hub asks for the drains of a commit's subscribers before the drain of the connection
-    /// that sent it, which is only acknowledged: on a loop they share, the change goes out to every
-    /// subscriber before the ack to its sender. More subscribers than a batch of drains (32), so
-    /// that where the sender falls among the hub's connections cannot hide the order.
-    @Test func aCommitsSubscribersAreDrainedBeforeItsSendersAck() throws {
-        let loop = EmbeddedEventLoop()
-        let hub = ServerHub(signer: ChangeSigner(), metrics: ServerMetrics())
-        let writes = Locked<[UInt64]>([])
-        func connect(_ prepare: (Delivery) -> Void) throws -> (harness: Harness, id: UInt64) {
-            let harness = try Harness(loop: loop)
-            prepare(harness.delivery)
-            let id = hub.register(harness.delivery)
-            try harness.channel.pipeline.syncOperations.addHandler(WriteRecorder { writes.withLock { $0.append(id) } }, position: .first)
-            return (harness, id)
-        }
-        let sender = try connect { delivery in
-            _ = delivery.beginCatchUp(vector: VersionVector(), collections: ["todos"]) { 0 }
-            delivery.endCatchUp()
-        }
-        let subscribers = try (0..<40).map { _ in try connect { $0.subscribe("todos") } }
-        loop.run()
-        writes.withLock { $0 = [] }
-        let change = Change(id: ChangeID(origin: Self.origin, seq: 1), hlc: HLCTimestamp(wallMillis: 1_767_225_600_000),
-                            collection: "todos", recordID: "r1", kind: .insert, fields: ["n": .int(1)])
-        hub.publish(StoreCommit(collections: ["todos"], changes: [
-            CommittedChange(change: change, serverSeq: 1, isLocal: false, visibleChange: true, submitter: sender.id)
-        ]))
-        loop.run()
-        let order = writes.withLock { $0 }
-        #expect(order.count == 41, "one write to each connection")
-        #expect(order.last == sender.id, "the sender's ack after every subscriber's change")
-        #expect(Set(order.dropLast()) == Set(subscribers.map(\.id)))
-        for subscriber in subscribers { #expect(Self.serverSeqs(try subscriber.harness.written()) == [1]) }
-        guard case .ack(let ack)? = try sender.harness.written().first else { Issue.record("expected the sender's ack"); return }
-        #expect(ack.committed[change.id] == 1)
     }
 
     @Test func aReaderPastItsBoundIsClosedWithoutWhatWasQueued() throws {

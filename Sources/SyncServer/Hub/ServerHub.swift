@@ -99,16 +99,9 @@ final class ServerHub: Sendable {
         }
         let skipped = commit.complete.map { (through: commit.through ?? 0, complete: $0) }
         var fanout = 0
-        // The connections that sent every change of the commit are sent only its ack: their drains
-        // are asked for after the others', which wait for the changes. On a loop both share, the
-        // subscribers' frames go out first, and the submitter's handling of its ack does not take
-        // a core from them.
-        let drains = DrainBatch(), submitters = DrainBatch()
-        let submitter = changes.first.map(\.submitter)
-        let onlySubmitter = submitter != nil && changes.allSatisfy { $0.submitter == submitter }
+        let drains = DrainBatch()
         for (id, delivery) in targets {
-            let batch = onlySubmitter && id == submitter ? submitters : drains
-            let outcome = delivery.publishing(changes, skipped: skipped, connection: id, drains: batch)
+            let outcome = delivery.publishing(changes, skipped: skipped, connection: id, drains: drains)
             if outcome.sentChanges { fanout += 1 }
             if !outcome.admitted {
                 metrics.slowConnectionsDropped.add(1, ordering: .relaxed)
@@ -116,7 +109,6 @@ final class ServerHub: Sendable {
             }
         }
         drains.submit()
-        submitters.submit()
         metrics.fanout.record(fanout)
     }
 
