@@ -7,8 +7,8 @@ import Glibc
 
 /// When a write reached each step of its way from `save()` on one node to `watch()` on another,
 /// through the server: what `sync-benchmark --only latency` prints hop by hop in a build with the
-/// `HopTrace` trait (`Docs/Benchmarks.md`, "Write → `watch()`, hop by hop"). Without the trait
-/// ``mark(_:)`` is empty and ``isEnabled`` is `false`.
+/// `HopTrace` trait (`Docs/Benchmarks.md`, "Write → `watch()` hop by hop, kept in the build").
+/// Without the trait ``mark(_:)`` is empty and ``isEnabled`` is `false`.
 ///
 /// One process-wide record, for a benchmark that has one write in flight at a time: each hop keeps
 /// the first time it was reached since ``reset()``.
