@@ -93,6 +93,9 @@ import Testing
         #expect(Base64.encode([]) == "")
         #expect(Base64.decode("Zm8") == nil)
         #expect(Base64.decode("Z!8=") == nil)
+        // One text per value: the bits the last group leaves unused must be clear.
+        #expect(Base64.decode("Zm8=") == Array("fo".utf8) && Base64.decode("Zm9=") == nil)
+        #expect(Base64.decode("Zg==") == Array("f".utf8) && Base64.decode("Zh==") == nil)
     }
 
     /// A copy of a change the store holds is not checked (it is dropped as a duplicate by its id);

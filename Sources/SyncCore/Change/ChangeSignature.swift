@@ -79,6 +79,9 @@ package enum Base64 {
         }
     }
 
+    /// The bytes `text` encodes, or `nil` unless it is their one encoding: the bits the last group
+    /// leaves unused must be clear (RFC 4648, 3.5), so no two texts decode to the same bytes and a
+    /// check of decoded bytes also holds for the text that carried them.
     package static func decode(_ text: String) -> [UInt8]? {
         let input = Array(text.utf8)
         guard input.count % 4 == 0 else { return nil }
@@ -94,6 +97,8 @@ package enum Base64 {
                 guard digit != 0xFF else { return nil }
                 value |= UInt32(digit) << (18 - 6 * offset)
             }
+            // What the padding drops must be zero: 16 bits after one byte, 8 after two.
+            guard padding == 0 || value & (padding == 2 ? 0xFFFF : 0xFF) == 0 else { return nil }
             out.append(UInt8(value >> 16 & 0xFF))
             if padding < 2 { out.append(UInt8(value >> 8 & 0xFF)) }
             if padding < 1 { out.append(UInt8(value & 0xFF)) }

@@ -47,19 +47,13 @@ package struct FrameKey: Sendable {
     }
 
     /// Whether `message`, as received, carries this key's code over it (``seal(_:)``); compared in
-    /// constant time. A message altered anywhere, or sealed under another key, does not open.
-    ///
-    /// The code's 44 characters are compared with those ``seal(_:)`` writes, not decoded: Base64
-    /// leaves the last character's two lowest bits unused, so a decoded comparison would also open
-    /// the frame with one of those bits changed (the same code, other bytes).
+    /// constant time. A message altered anywhere, or sealed under another key, does not open: the
+    /// code's own characters too, since ``Base64/decode(_:)`` takes only the one encoding of a code.
     package func opens(_ message: UnsafeRawBufferPointer) -> Bool {
-        guard let slot = Self.slot(in: message) else { return false }
-        let expected = Base64.encode(Array(code(of: message, slot: slot))).utf8
-        let sent = UnsafeRawBufferPointer(rebasing: message[slot])
-        guard expected.count == sent.count else { return false }
-        var difference: UInt8 = 0
-        for (mine, theirs) in zip(expected, sent) { difference |= mine ^ theirs }
-        return difference == 0
+        guard let slot = Self.slot(in: message),
+              let sent = Base64.decode(String(decoding: UnsafeRawBufferPointer(rebasing: message[slot]), as: UTF8.self)),
+              sent.count == 32 else { return false }
+        return code(of: message, slot: slot) == sent
     }
 
     /// Where the code's 44 characters are: before the closing `"},"type":"changes"}`, after `,"mac":"`.

@@ -33,7 +33,7 @@ package enum HopTrace {
         case serverCommitting
         /// The store committed and the hub publishes the commit.
         case published
-        /// A subscriber's connection wrote the change frame.
+        /// A subscriber's connection takes the change frame to write it.
         case subscriberWritten
         /// The receiving node's session decoded the frame.
         case received

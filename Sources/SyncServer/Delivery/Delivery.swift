@@ -359,11 +359,12 @@ final class Delivery: Sendable {
 
     /// On the event loop: writes every pending frame, flushes once, then closes if asked to.
     fileprivate func drain() {
-        #if HopTrace
-        defer { if tracesDrain.exchange(false, ordering: .relaxed) { HopTrace.mark(.subscriberWritten) } }
-        #endif
         let (items, closing, askedAt) = state.withLock { state in
             state.drainScheduled = false
+            #if HopTrace
+            // Under the lock the publish set it in: this drain writes the frame that set it.
+            if tracesDrain.exchange(false, ordering: .relaxed) { HopTrace.mark(.subscriberWritten) }
+            #endif
             defer {
                 state.pending = []
                 state.closing = nil
